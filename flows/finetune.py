@@ -1,0 +1,162 @@
+"""The fine-tuning pipeline flow, and its command line: ``python -m flows.finetune --help``.
+
+This is the only place that knows the order of the steps:
+load -> tokenize/align -> train -> evaluate -> check -> model card -> push.
+"""
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from pydantic import BaseModel
+
+from tasks.artifacts import Step, ensure_writable, read_json
+from tasks.assets import EMBEDDED_CONLL2003_HUB_ID
+from tasks.check import CHECK, CHECK_STEP
+from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig, config_from_args
+from tasks.errors import PipelineError
+from tasks.evaluation import EVALUATE, METRICS
+from tasks.hub import hub_token, push_to_hub
+from tasks.load import LOAD, resolve_dataset
+from tasks.model_card import CARD, RELEASE
+from tasks.pretrained import resolve_model
+from tasks.tokenization import TOKENIZE
+from tasks.training import TRAIN
+
+
+class StepReport(BaseModel):
+    name: str
+    seconds: float
+    cached: bool
+    path: str
+
+
+class RunSummary(BaseModel):
+    model_dir: str
+    metrics: dict[str, Any]
+    entities: list[dict[str, Any]]
+    steps: list[StepReport]
+    pushed_to: str | None
+
+
+class StepRunner:
+    """Runs steps as cached Prefect tasks, each writing into the artifact directory its inputs name."""
+
+    def __init__(self, artifacts_dir: Path, refresh: bool):
+        self.artifacts_dir = artifacts_dir
+        self.refresh = refresh
+        self.reports: list[StepReport] = []
+
+    def run(self, step: Step, **inputs: Any) -> str:
+        out_dir = step.out_dir(self.artifacts_dir, inputs)
+        started = time.perf_counter()
+        state = step.task.with_options(refresh_cache=self.refresh)(**inputs, out_dir=str(out_dir), return_state=True)
+        path = state.result()
+        seconds = time.perf_counter() - started
+        self.reports.append(StepReport(name=step.folder, seconds=round(seconds, 1), cached=state.name == "Cached", path=path))
+        return path
+
+
+def _publish_artifacts(metrics: dict, card: str) -> None:
+    rows = [
+        {"split": split, **{name: round(scores[name], 4) for name in ("precision", "recall", "f1", "accuracy")}}
+        for split, scores in metrics.items()
+    ]
+    create_table_artifact(key="ner-metrics", table=rows, description="Per-word seqeval scores of the saved model")
+    create_markdown_artifact(key="model-card", markdown=card, description="README.md of the released model")
+
+
+def _push(config: FinetuneConfig, release_dir: str) -> str | None:
+    logger = get_run_logger()
+    if not config.hub_model_id or not hub_token():
+        logger.info("Push to the Hub skipped: set --hub-model-id and the HF_TOKEN environment variable to push.")
+        return None
+    return push_to_hub(release_dir, config.hub_model_id, config.hub_private)
+
+
+@flow(name="finetune")
+def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
+    """Fine-tune a pretrained encoder for NER, evaluate it, check it, write its card, push it."""
+    artifacts_dir = config.artifacts_dir.resolve()
+    ensure_writable(artifacts_dir)
+    data, model = config.section(DataConfig), resolve_model(config.section(ModelConfig))
+    source = resolve_dataset(data)
+    steps = StepRunner(artifacts_dir, config.refresh)
+    dataset_dir = steps.run(LOAD, source=source, data=data)
+    tokenization = config.section(TokenizationConfig)
+    tokenized_dir = steps.run(TOKENIZE, dataset_dir=dataset_dir, model=model, tokenization=tokenization)
+    training = config.section(TrainingConfig)
+    model_dir = steps.run(TRAIN, tokenized_dir=tokenized_dir, model=model, training=training)
+    evaluation_dir = steps.run(
+        EVALUATE, model_dir=model_dir, dataset_dir=dataset_dir,
+        max_length=tokenization.max_length, batch_size=training.eval_batch_size,
+    )  # fmt: skip
+    check_dir = steps.run(CHECK_STEP, model_dir=model_dir, text=config.check_text)
+    release_dir = steps.run(
+        RELEASE, model_dir=model_dir, dataset_dir=dataset_dir, evaluation_dir=evaluation_dir, check_dir=check_dir,
+        model_name=config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-ner",
+        base_model=model.hub_id or model.location,
+        dataset_hub_id=EMBEDDED_CONLL2003_HUB_ID if source.kind == "embedded" else (source.location if source.kind == "hub" else None),
+        settings=[data, tokenization, training],
+    )  # fmt: skip
+    metrics = read_json(Path(evaluation_dir) / METRICS)
+    _publish_artifacts(metrics, (Path(release_dir) / CARD).read_text())
+    pushed_to = _push(config, release_dir)
+    return RunSummary(
+        model_dir=release_dir,
+        metrics=metrics,
+        entities=read_json(Path(check_dir) / CHECK)["entities"],
+        steps=steps.reports,
+        pushed_to=pushed_to,
+    )
+
+
+def format_summary(summary: RunSummary) -> str:
+    scores = ", ".join(f"{split} F1 {values['f1']:.4f}" for split, values in summary.metrics.items())
+    entities = ", ".join(f"{e['entity_group']} '{e['word']}' ({e['score']:.2f})" for e in summary.entities) or "none"
+    lines = [
+        f"Model:    {summary.model_dir}",
+        f"Scores:   {scores} (per word, seqeval/conlleval)",
+        f"Check:    {entities}",
+        f"Pushed:   {summary.pushed_to or 'no'}",
+        "Steps:",
+    ]
+    lines += [f"  {step.name:<11} {step.seconds:7.1f} s  {'cached' if step.cached else 'ran'}" for step in summary.steps]
+    return "\n".join(lines)
+
+
+class _HideUserErrorTracebacks(logging.Filter):
+    """A PipelineError is the user's to fix: log its message, not the engine's traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], PipelineError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        config = config_from_args(argv)
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(_HideUserErrorTracebacks())
+    try:
+        summary = finetune(config)
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_summary(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

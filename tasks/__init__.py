@@ -1,0 +1,1 @@
+"""Steps of the fine-tuning pipeline: plain functions plus thin Prefect task wrappers."""

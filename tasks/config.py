@@ -1,0 +1,175 @@
+"""The pipeline's one configuration: flow parameters, CLI options, YAML keys and UI form.
+
+`FinetuneConfig` is flat, so a CLI option, a YAML key and a Prefect form field all
+carry the same name. It is assembled from sections; each task takes only the
+section it depends on, so its cache key changes only when that section does.
+"""
+
+import argparse
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_MODEL
+from tasks.errors import PipelineError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Seeded(_Section):
+    seed: int = Field(42, description="Seed for the training slice, initialisation and shuffling.")
+
+
+class DataConfig(_Seeded):
+    dataset: str = Field(
+        EMBEDDED_CONLL2003,
+        description=f"Hub dataset id, a local file or folder (CoNLL text, JSON lines, CSV, Parquet), "
+        f"or {EMBEDDED_CONLL2003} (the CoNLL-2003 English corpus installed by setup.sh).",
+    )
+    dataset_config: str | None = Field(None, description="Configuration name of a Hub dataset.")
+    dataset_revision: str | None = Field(None, description="Branch, tag or commit of a Hub dataset to pin.")
+    tokens_column: str = Field("tokens", description="Column holding each sentence's words.")
+    tags_column: str = Field("ner_tags", description="Column holding each word's tag (strings or ClassLabel ids).")
+    max_train_samples: int | None = Field(
+        4000, ge=1, description="Train on a seeded random slice of this many sentences; none for all."
+    )
+    max_eval_samples: int | None = Field(
+        None, ge=1, description="Evaluate on the first N sentences of validation and test; none for all."
+    )
+
+
+class ModelConfig(_Section):
+    model: str = Field(
+        EMBEDDED_MODEL,
+        description=f"Hub model id, a local model directory, or {EMBEDDED_MODEL} (installed by setup.sh).",
+    )
+    model_revision: str | None = Field(None, description="Branch, tag or commit of a Hub model to pin.")
+
+
+class TokenizationConfig(_Section):
+    max_length: int = Field(128, ge=8, le=8192, description="Truncate tokenized sentences to this many tokens.")
+    label_alignment: Literal["all-subwords", "first-subword"] = Field(
+        "all-subwords",
+        description="Labels of continuation sub-words: all-subwords gives them the word's label with B- turned "
+        "into I- (the Hugging Face course's rule); first-subword ignores them in the loss.",
+    )
+
+
+class TrainingConfig(_Seeded):
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate of AdamW.")
+    epochs: float = Field(1.0, gt=0, description="Passes over the training slice.")
+    batch_size: int = Field(16, ge=1, description="Training sentences per step.")
+    eval_batch_size: int = Field(64, ge=1, description="Sentences per forward pass in evaluation.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Fraction of steps spent warming the learning rate up.")
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
+        "linear", description="Learning-rate schedule after warm-up."
+    )
+
+
+class RunConfig(_Section):
+    task: Literal["ner"] = Field("ner", description="What to fine-tune for: ner (token classification).")
+    artifacts_dir: Path = Field(Path("artifacts"), description="Root directory of every artifact and checkpoint.")
+    refresh: bool = Field(False, description="Ignore cached results and recompute every step.")
+    check_text: str = Field(
+        "My name is Sylvain and I work at Hugging Face in Brooklyn.",
+        description="Sentence the saved model is tried on after training.",
+    )
+    hub_model_id: str | None = Field(
+        None, description="Push the model to this Hub repo (needs HF_TOKEN in the environment); none to skip."
+    )
+    hub_private: bool = Field(True, description="Create the Hub repo as private.")
+
+
+Section = TypeVar("Section", bound=_Section)
+
+
+class FinetuneConfig(TrainingConfig, TokenizationConfig, ModelConfig, DataConfig, RunConfig):
+    """Everything one fine-tuning run needs; every field is a CLI option of the same name."""
+
+    def section(self, section: type[Section]) -> Section:
+        return section.model_validate(self.model_dump(include=set(section.model_fields)))
+
+
+def _option_type(annotation: Any) -> tuple[Any, tuple[str, ...] | None]:
+    """The argparse converter and choices for a field's annotation."""
+    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    if typing.get_origin(annotation) is Literal:
+        return str, tuple(args)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        converter, choices = _option_type(args[0])
+        return (lambda text: None if text.lower() == "none" else converter(text)), choices
+    return annotation, None
+
+
+_SECTIONS = {
+    "run": RunConfig,
+    "data": DataConfig,
+    "model": ModelConfig,
+    "tokenization": TokenizationConfig,
+    "training": TrainingConfig,
+}
+
+
+def _add_option(group: argparse._ArgumentGroup, name: str, field: Any) -> None:
+    dashed = f"--{name.replace('_', '-')}"
+    help_text = f"{field.description} (default: {'none' if field.default is None else field.default})"
+    if field.annotation is bool:
+        group.add_argument(dashed, dest=name, action=argparse.BooleanOptionalAction, help=help_text)
+        return
+    converter, choices = _option_type(field.annotation)
+    flags = [dashed, f"--{name}"] if "_" in name else [dashed]
+    group.add_argument(*flags, dest=name, type=converter, choices=choices, help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.finetune",
+        description="Fine-tune a pretrained encoder as a cached Prefect flow: load, tokenize, train, "
+        "evaluate, check, write the model card, push. Options override --config; both override defaults.",
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument("--config", type=Path, help="YAML file whose keys are these options' names.")
+    seen: set[str] = set()
+    for title, section in _SECTIONS.items():
+        group = parser.add_argument_group(f"{title} options")
+        for name, field in section.model_fields.items():
+            if name not in seen:
+                seen.add(name)
+                _add_option(group, name, field)
+    return parser
+
+
+def _format_validation_error(error: ValidationError, origin: str) -> str:
+    problems = [f"{'.'.join(map(str, item['loc'])) or 'config'}: {item['msg']}" for item in error.errors()]
+    return f"invalid configuration ({origin}): " + "; ".join(problems)
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    try:
+        values = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as error:
+        raise PipelineError(f"cannot read config file {path}: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise PipelineError(f"config file {path} is not valid YAML: {error}") from error
+    if not isinstance(values, dict):
+        raise PipelineError(f"config file {path} must be a mapping of option names to values")
+    return {str(key).replace("-", "_"): value for key, value in values.items()}
+
+
+def config_from_args(argv: list[str] | None = None) -> FinetuneConfig:
+    """Defaults, then the --config file, then command-line options; validated once."""
+    options = vars(build_parser().parse_args(argv))
+    config_file = options.pop("config", None)
+    values = load_config_file(config_file) if config_file else {}
+    values.update(options)
+    try:
+        return FinetuneConfig.model_validate(values)
+    except ValidationError as error:
+        raise PipelineError(_format_validation_error(error, str(config_file or "command line"))) from error

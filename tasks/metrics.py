@@ -1,0 +1,64 @@
+"""Metric conversion: token-level label ids to tag sequences, and seqeval scores.
+
+Scoring is per word: evaluation data labels only each word's first sub-word, so
+dropping the ignored (-100) positions leaves one prediction per word. seqeval's
+default mode follows conlleval's chunk rules.
+"""
+
+from collections.abc import Sequence
+
+from seqeval.metrics import accuracy_score, classification_report
+
+IGNORED = -100
+
+
+def to_tag_sequences(
+    predictions: Sequence[Sequence[int]], label_ids: Sequence[Sequence[int]], labels: list[str]
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Gold and predicted tag sequences, keeping only positions whose gold label is not ignored."""
+    gold, predicted = [], []
+    for row_predictions, row_labels in zip(predictions, label_ids):
+        kept = [(label, prediction) for prediction, label in zip(row_predictions, row_labels) if label != IGNORED]
+        gold.append([labels[label] for label, _ in kept])
+        predicted.append([labels[prediction] for _, prediction in kept])
+    return gold, predicted
+
+
+def seqeval_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
+    """Overall precision/recall/F1/accuracy and the same per entity type, as plain floats."""
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
+    per_type = {
+        name: {
+            "precision": float(row["precision"]),
+            "recall": float(row["recall"]),
+            "f1": float(row["f1-score"]),
+            "support": int(row["support"]),
+        }
+        for name, row in report.items()
+        if not name.endswith(" avg")
+    }
+    overall = report["micro avg"]
+    return {
+        "precision": float(overall["precision"]),
+        "recall": float(overall["recall"]),
+        "f1": float(overall["f1-score"]),
+        "accuracy": float(accuracy_score(gold, predicted)),
+        "per_type": per_type,
+    }
+
+
+def trainer_metrics(labels: list[str]):
+    """A Trainer ``compute_metrics`` over argmax predictions (see `argmax_logits`)."""
+
+    def compute(prediction) -> dict[str, float]:
+        gold, predicted = to_tag_sequences(prediction.predictions, prediction.label_ids, labels)
+        scores = seqeval_scores(gold, predicted)
+        return {name: scores[name] for name in ("precision", "recall", "f1", "accuracy")}
+
+    return compute
+
+
+def argmax_logits(logits, labels):
+    """Keep only the predicted ids, so evaluation does not accumulate full logits."""
+    return logits.argmax(dim=-1)
+

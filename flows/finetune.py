@@ -53,9 +53,8 @@ class StepRunner:
         self.reports: list[StepReport] = []
 
     def run(self, step: Step, **inputs: Any) -> str:
-        out_dir = step.out_dir(self.artifacts_dir, inputs)
         started = time.perf_counter()
-        state = step.task.with_options(refresh_cache=self.refresh)(**inputs, out_dir=str(out_dir), return_state=True)
+        state = step.run(self.artifacts_dir, self.refresh, inputs)
         path = state.result()
         seconds = time.perf_counter() - started
         self.reports.append(StepReport(name=step.folder, seconds=round(seconds, 1), cached=state.name == "Cached", path=path))

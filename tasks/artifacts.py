@@ -14,12 +14,13 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prefect.cache_policies import CachePolicy
+from prefect.client.schemas.objects import State
 from prefect.context import TaskRunContext
 from pydantic import BaseModel
 
@@ -56,11 +57,25 @@ class Step:
         source = inspect.getsource(self.task.fn)
         return artifacts_dir / self.folder / content_key(self.folder, self.version, source, inputs)
 
+    def run(self, artifacts_dir: Path, refresh: bool, inputs: dict[str, Any]) -> State:
+        """Run the task, or take its cached result while its artifact is complete and ``refresh`` is off."""
+        out_dir = self.out_dir(artifacts_dir, inputs)
+        task = self.task.with_options(refresh_cache=refresh or not is_complete(out_dir))
+        return task(**inputs, out_dir=str(out_dir), return_state=True)
+
 
 def checkpoint_dir(out_dir: Path) -> Path:
     """Where a training step keeps epoch checkpoints: beside the artifacts, not inside the partial
     directory, so they outlive a failed run."""
     return out_dir.parent.parent / "checkpoints" / out_dir.name
+
+
+def remove_checkpoints(out_dir: Path) -> None:
+    """Drop a finished step's checkpoints, and the checkpoints folder once nothing else is in it."""
+    checkpoints = checkpoint_dir(out_dir)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    with suppress(OSError):
+        checkpoints.parent.rmdir()
 
 
 def is_complete(path: Path) -> bool:
@@ -110,11 +125,11 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
-class CompleteArtifact(CachePolicy):
-    """Cache on a task's inputs, but count a hit only while its ``out_dir`` is complete.
+class OutDirKey(CachePolicy):
+    """Key a task's cached result by its ``out_dir``, which already hashes every input.
 
-    Returning no key makes Prefect run the task, which rebuilds the artifact in
-    place; the next run finds it complete again.
+    Prefect cannot check a hit before using it, so `Step.run` refreshes the cache
+    whenever that directory is missing or incomplete: a hit always names a complete artifact.
     """
 
     def compute_key(
@@ -124,8 +139,7 @@ class CompleteArtifact(CachePolicy):
         flow_parameters: dict[str, Any],
         **kwargs: Any,
     ) -> str | None:
-        out_dir = Path(inputs["out_dir"])
-        return content_key(str(out_dir.resolve())) if is_complete(out_dir) else None
+        return content_key(str(Path(inputs["out_dir"]).resolve()))
 
 
 def ensure_writable(artifacts_dir: Path) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 from prefect import task
 from transformers import pipeline
 
-from tasks.artifacts import CompleteArtifact, Step, building, write_json
+from tasks.artifacts import OutDirKey, Step, building, write_json
 
 CHECK = "check.json"
 
@@ -25,7 +25,7 @@ def group_entities(model_dir: str, text: str) -> list[dict]:
     ]
 
 
-@task(cache_policy=CompleteArtifact(), persist_result=True, result_serializer="json")
+@task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
 def check_model(model_dir: str, text: str, out_dir: str) -> str:
     entities = group_entities(model_dir, text)
     with building(Path(out_dir)) as partial:

@@ -8,7 +8,7 @@ from prefect import task
 from tqdm.auto import tqdm
 from transformers import AutoModelForTokenClassification
 
-from tasks.artifacts import CompleteArtifact, Step, building, write_json
+from tasks.artifacts import OutDirKey, Step, building, write_json
 from tasks.metrics import seqeval_scores
 from tasks.pretrained import load_tokenizer
 
@@ -58,7 +58,7 @@ def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: li
     return lines
 
 
-@task(cache_policy=CompleteArtifact(), persist_result=True, result_serializer="json")
+@task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
 def evaluate_model(model_dir: str, dataset_dir: str, max_length: int, batch_size: int, out_dir: str) -> str:
     """Score the saved model on each evaluation split; write metrics.json and predictions/<split>.txt."""
     model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()

@@ -15,7 +15,7 @@ import datasets
 from prefect import task
 from pydantic import BaseModel, ConfigDict
 
-from tasks.artifacts import CompleteArtifact, Step, building, hash_files, write_json
+from tasks.artifacts import OutDirKey, Step, building, hash_files, write_json
 from tasks.assets import EMBEDDED_CONLL2003, embedded_conll2003_files
 from tasks.config import DataConfig
 from tasks.errors import PipelineError
@@ -111,10 +111,18 @@ def _conll_columns(first_file: Path, data: DataConfig) -> list[str]:
     return [data.tokens_column, *[f"column_{i}" for i in range(1, width - 1)], data.tags_column]
 
 
+def _has_rows(file: Path) -> bool:
+    with open(file, encoding="utf-8", errors="replace") as stream:
+        return any(line.strip() and not line.startswith("-DOCSTART-") for line in stream)
+
+
 def read_source(source: DatasetSource, data: DataConfig) -> datasets.DatasetDict:
     """The raw splits as the source has them."""
     if source.kind == "hub":
         return datasets.load_dataset(source.location, source.config_name, revision=source.revision)
+    for split, file in source.files.items():
+        if not _has_rows(Path(file)):
+            raise PipelineError(f"split '{split}' is empty: {file} holds no rows")
     files = {split: [file] for split, file in source.files.items()}
     options = {}
     if source.format == "conll":
@@ -128,12 +136,11 @@ def read_source(source: DatasetSource, data: DataConfig) -> datasets.DatasetDict
 
 
 def derive_labels(tags: list[list[str]]) -> list[str]:
-    """A deterministic label order for string tags: O first, then per entity type
+    """A deterministic label order for string tags: O (always) first, then per entity type
     (alphabetical) its B- and I- tags, then any other tags alphabetically."""
     seen = {tag for row in tags for tag in row}
     types = sorted({tag[2:] for tag in seen if tag[:2] in ("B-", "I-")})
-    ordered = ["O"] if "O" in seen else []
-    ordered += [f"{prefix}-{kind}" for kind in types for prefix in ("B", "I")]
+    ordered = ["O"] + [f"{prefix}-{kind}" for kind in types for prefix in ("B", "I")]
     return ordered + sorted(seen - set(ordered))
 
 
@@ -188,24 +195,25 @@ def _encode_split(split: str, dataset: datasets.Dataset, data: DataConfig, label
 
 
 def normalize(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig) -> tuple[datasets.DatasetDict, list[str]]:
-    """Rename to ``tokens``/``ner_tags``, encode tags against one label list, and
-    carve a seeded validation split out of train when the source has none."""
+    """Rename to ``tokens``/``ner_tags`` and encode tags against one label list (row numbers
+    in errors are the source's), then carve a seeded validation split out of train when the
+    source has none."""
     for split, dataset in raw.items():
         _check_columns(split, dataset, data)
-    splits = {name: raw[name] for name in ("train", "validation", "test") if name in raw}
-    if "train" not in splits:
+    if "train" not in raw:
         raise PipelineError(f"no 'train' split in {source.location}; splits found: {', '.join(raw)}")
-    if "validation" not in splits:
-        carved = splits["train"].train_test_split(test_size=VALIDATION_FRACTION, seed=data.seed)
-        splits["train"], splits["validation"] = carved["train"], carved["test"]
-    labels = _source_labels(raw, source, data) or derive_labels(_tag_names("train", splits["train"], data))
+    labels = _source_labels(raw, source, data) or derive_labels(_tag_names("train", raw["train"], data))
     features = datasets.Features(
         {"tokens": datasets.Sequence(datasets.Value("string")), "ner_tags": datasets.Sequence(datasets.ClassLabel(names=labels))}
     )
     encoded = {
-        split: datasets.Dataset.from_dict(_encode_split(split, dataset, data, labels), features=features)
-        for split, dataset in splits.items()
+        split: datasets.Dataset.from_dict(_encode_split(split, raw[split], data, labels), features=features)
+        for split in ("train", "validation", "test")
+        if split in raw
     }
+    if "validation" not in encoded:
+        carved = encoded["train"].train_test_split(test_size=VALIDATION_FRACTION, seed=data.seed)
+        encoded["train"], encoded["validation"] = carved["train"], carved["test"]
     return datasets.DatasetDict(encoded), labels
 
 
@@ -225,7 +233,7 @@ def content_fingerprint(dataset: datasets.Dataset) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-@task(cache_policy=CompleteArtifact(), persist_result=True, result_serializer="json", retries=2, retry_delay_seconds=10)
+@task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json", retries=2, retry_delay_seconds=10)
 def load_dataset(source: DatasetSource, data: DataConfig, out_dir: str) -> str:
     """Read, validate and encode the dataset; write it with ``save_to_disk`` and its summary."""
     raw = read_source(source, data)

@@ -10,7 +10,7 @@ import yaml
 from prefect import task
 from pydantic import BaseModel
 
-from tasks.artifacts import CompleteArtifact, Step, building, read_json
+from tasks.artifacts import OutDirKey, Step, building, read_json
 from tasks.check import CHECK
 from tasks.config import DataConfig, TokenizationConfig, TrainingConfig
 from tasks.evaluation import METRICS
@@ -148,7 +148,7 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-@task(cache_policy=CompleteArtifact(), persist_result=True, result_serializer="json")
+@task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
 def release_model(
     model_dir: str,
     dataset_dir: str,

@@ -7,7 +7,7 @@ from typing import Literal
 import datasets
 from prefect import task
 
-from tasks.artifacts import CompleteArtifact, Step, building, read_json, write_json
+from tasks.artifacts import OutDirKey, Step, building, read_json, write_json
 from tasks.config import TokenizationConfig
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.pretrained import ModelSource, load_tokenizer
@@ -53,7 +53,7 @@ def tokenize_split(dataset, tokenizer, max_length: int, continuation: list[int],
     return dataset.map(encode, batched=True, remove_columns=dataset.column_names, keep_in_memory=True)
 
 
-@task(cache_policy=CompleteArtifact(), persist_result=True, result_serializer="json")
+@task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
 def tokenize_dataset(dataset_dir: str, model: ModelSource, tokenization: TokenizationConfig, out_dir: str) -> str:
     """Tokenize every split. Training labels follow ``label_alignment``; evaluation
     splits always label first sub-words only, so scores count each word once."""

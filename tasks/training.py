@@ -1,6 +1,5 @@
 """train: fine-tune a token-classification head with the Trainer, keep the best epoch by F1."""
 
-import shutil
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from transformers import (
     TrainingArguments,
 )
 
-from tasks.artifacts import CompleteArtifact, Step, building, checkpoint_dir, read_json, write_json
+from tasks.artifacts import OutDirKey, Step, building, checkpoint_dir, read_json, remove_checkpoints, write_json
 from tasks.config import TrainingConfig
 from tasks.errors import PipelineError
 from tasks.metrics import IGNORED, argmax_logits, trainer_metrics
@@ -103,7 +102,7 @@ def _summary(trainer: Trainer, training: TrainingConfig, model: ModelSource, dat
     }
 
 
-@task(cache_policy=CompleteArtifact(), persist_result=True, result_serializer="json")
+@task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
 def train_model(tokenized_dir: str, model: ModelSource, training: TrainingConfig, out_dir: str) -> str:
     """Fine-tune and save the best epoch's model with its tokenizer, history and summary.
 
@@ -124,7 +123,7 @@ def train_model(tokenized_dir: str, model: ModelSource, training: TrainingConfig
         trainer.save_model(str(partial))
         write_json(partial / HISTORY, trainer.state.log_history)
         write_json(partial / SUMMARY, _summary(trainer, training, model, dataset, seconds))
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    remove_checkpoints(Path(out_dir))
     return out_dir
 
 

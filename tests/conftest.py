@@ -1,0 +1,67 @@
+"""Fixtures: a tiny real model, a few dozen real CoNLL-2003 sentences, a Prefect test server."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from tasks.assets import embedded_conll2003_files, embedded_model_dir  # noqa: E402
+
+
+def conll_sentences(path: Path, count: int) -> list[str]:
+    """The first ``count`` sentences of a CoNLL file, as blocks of lines."""
+    blocks = [block for block in path.read_text().split("\n\n") if block.strip() and "-DOCSTART-" not in block]
+    return blocks[:count]
+
+
+@pytest.fixture(scope="session")
+def conll_sample(tmp_path_factory) -> Path:
+    """A folder with train/valid/test files of real CoNLL-2003 sentences (48 / 16 / 16)."""
+    folder = tmp_path_factory.mktemp("conll_sample")
+    for split, count in (("train", 48), ("validation", 16), ("test", 16)):
+        source = embedded_conll2003_files()[split]
+        target = folder / ("valid.txt" if split == "validation" else f"{split}.txt")
+        target.write_text("\n\n".join(conll_sentences(source, count)) + "\n")
+    return folder
+
+
+def build_tiny_model(target: Path, seed: int = 0, layers: int = 2) -> Path:
+    """A 2-layer, 32-wide BERT from a real config, with the embedded (real) tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=512,
+    )  # fmt: skip
+    BertModel(config).save_pretrained(target)
+    AutoTokenizer.from_pretrained(embedded_model_dir()).save_pretrained(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def copy_of(tmp_path):
+    def copy(path: Path) -> Path:
+        target = tmp_path / path.name
+        shutil.copytree(path, target)
+        return target
+
+    return copy

@@ -1,0 +1,50 @@
+import pytest
+
+from tasks.config import FinetuneConfig, TrainingConfig, build_parser, config_from_args
+from tasks.errors import PipelineError
+
+
+def test_defaults_match_the_flow_parameters():
+    assert config_from_args([]) == FinetuneConfig()
+
+
+def test_yaml_keys_are_option_names_and_command_line_wins(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("learning_rate: 5.0e-5\nmax-train-samples: 100\nlabel_alignment: first-subword\nepochs: 3\n")
+    config = config_from_args(["--config", str(path), "--epochs", "2", "--max-eval-samples", "none"])
+    assert config.learning_rate == 5e-5
+    assert config.max_train_samples == 100
+    assert config.label_alignment == "first-subword"
+    assert config.epochs == 2
+    assert config.max_eval_samples is None
+
+
+def test_sections_carry_only_their_fields():
+    config = FinetuneConfig(learning_rate=1e-3, max_length=64)
+    assert config.section(TrainingConfig) == TrainingConfig(learning_rate=1e-3)
+    assert "max_length" not in TrainingConfig.model_fields
+
+
+def test_help_documents_every_option_with_its_default():
+    text = build_parser().format_help()
+    for name, field in FinetuneConfig.model_fields.items():
+        assert f"--{name.replace('_', '-')}" in text
+    assert "(default: 0.0002)" in text
+    assert "(default: embedded:conll2003)" in text
+
+
+def test_invalid_value_names_the_option():
+    with pytest.raises(PipelineError, match="learning_rate: Input should be greater than 0"):
+        config_from_args(["--learning-rate", "-1"])
+
+
+def test_unknown_yaml_key_is_rejected(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("learning_rat: 0.1\n")
+    with pytest.raises(PipelineError, match="learning_rat: Extra inputs are not permitted"):
+        config_from_args(["--config", str(path)])
+
+
+def test_missing_config_file():
+    with pytest.raises(PipelineError, match="cannot read config file nowhere.yaml"):
+        config_from_args(["--config", "nowhere.yaml"])

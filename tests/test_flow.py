@@ -1,0 +1,105 @@
+"""The whole flow on a tiny real model and real CoNLL sentences, under a Prefect test server."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.finetune import finetune
+from tasks.artifacts import MANIFEST, is_complete
+from tasks.config import FinetuneConfig
+
+pytestmark = pytest.mark.slow
+
+STEPS = ["dataset", "tokenized", "model", "evaluation", "check", "release"]
+
+
+def tiny_config(model: Path, dataset: Path, artifacts: Path, **overrides) -> FinetuneConfig:
+    return FinetuneConfig(
+        model=str(model), dataset=str(dataset), artifacts_dir=artifacts, max_train_samples=None,
+        batch_size=8, eval_batch_size=16, learning_rate=1e-3, **overrides,
+    )  # fmt: skip
+
+
+def ran(summary) -> list[str]:
+    return [step.name for step in summary.steps if not step.cached]
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns) for path in root.rglob("*") if path.is_file()}
+
+
+@pytest.fixture(scope="module")
+def first_run(prefect_server, tiny_model, conll_sample, tmp_path_factory):
+    config = tiny_config(tiny_model, conll_sample, tmp_path_factory.mktemp("artifacts"))
+    return config, finetune(config)
+
+
+def test_first_run_writes_the_artifact_tree(first_run):
+    config, summary = first_run
+    root = config.artifacts_dir
+    assert [step.name for step in summary.steps] == STEPS
+    assert ran(summary) == STEPS
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == sorted(STEPS)
+    for step in summary.steps:
+        assert Path(step.path).parent == root / step.name and is_complete(Path(step.path))
+    assert not (root / "checkpoints").exists() or not any((root / "checkpoints").iterdir())
+    release = Path(summary.model_dir)
+    assert {p.name for p in release.iterdir()} >= {
+        "README.md", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+        "metrics.json", "training_history.json", MANIFEST,
+    }  # fmt: skip
+    evaluation = Path(summary.steps[3].path)
+    assert sorted(p.name for p in (evaluation / "predictions").iterdir()) == ["test.txt", "validation.txt"]
+    assert set(summary.metrics) == {"validation", "test"}
+    assert summary.metrics["test"]["num_sentences"] == 16
+    assert 0 <= summary.metrics["test"]["f1"] <= 1
+    assert not list(root.rglob("*.partial-*"))
+
+
+def test_saved_model_has_the_dataset_label_maps(first_run):
+    from transformers import AutoConfig
+
+    _, summary = first_run
+    labels = ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    config = AutoConfig.from_pretrained(summary.model_dir)
+    assert config.id2label == dict(enumerate(labels))
+    assert config.label2id == {label: i for i, label in enumerate(labels)}
+
+
+def test_identical_second_run_takes_every_step_from_cache(first_run):
+    config, summary = first_run
+    again = finetune(config)
+    assert ran(again) == []
+    assert [step.path for step in again.steps] == [step.path for step in summary.steps]
+    assert again.metrics == summary.metrics
+
+
+def test_changed_learning_rate_reruns_only_train_and_after(first_run):
+    config, summary = first_run
+    changed = finetune(config.model_copy(update={"learning_rate": 5e-4}))
+    assert ran(changed) == ["model", "evaluation", "check", "release"]
+    assert changed.steps[1].path == summary.steps[1].path
+    assert changed.steps[2].path != summary.steps[2].path
+
+
+def test_changed_model_retokenizes(first_run, tmp_path):
+    from conftest import build_tiny_model
+
+    config, summary = first_run
+    other = build_tiny_model(tmp_path / "other_model", seed=1, layers=1)
+    changed = finetune(config.model_copy(update={"model": str(other)}))
+    assert ran(changed) == STEPS[1:]
+
+
+def test_deleted_tokenized_artifact_is_rebuilt(prefect_server, tiny_model, conll_sample, tmp_path):
+    config = tiny_config(tiny_model, conll_sample, tmp_path / "artifacts")
+    first = finetune(config)
+    tokenized = Path(first.steps[1].path)
+    shutil.rmtree(tokenized)
+    second = finetune(config)
+    assert ran(second) == ["tokenized"]
+    assert is_complete(tokenized)
+    (tokenized / "train" / "dataset_info.json").unlink()
+    assert ran(finetune(config)) == ["tokenized"]
+    assert ran(finetune(config.model_copy(update={"refresh": True}))) == STEPS

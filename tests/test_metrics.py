@@ -1,0 +1,54 @@
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tasks.evaluation import conll_lines, word_predictions
+from tasks.metrics import seqeval_scores, to_tag_sequences
+
+LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+def test_ignored_positions_are_dropped():
+    predictions = [[4, 1, 2, 0, 3, 0]]
+    label_ids = [[-100, 1, -100, 0, 3, -100]]
+    gold, predicted = to_tag_sequences(predictions, label_ids, LABELS)
+    assert gold == [["B-PER", "O", "B-LOC"]]
+    assert predicted == [["B-PER", "O", "B-LOC"]]
+
+
+def test_scores_match_hand_computation():
+    # Gold entities: PER(0-1), LOC(3), PER(5). Predicted: PER(0-1) correct, LOC(3) as PER wrong, PER(5) missed.
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-PER"]]
+    predicted = [["B-PER", "I-PER", "O", "B-PER"], ["O", "O"]]
+    scores = seqeval_scores(gold, predicted)
+    assert scores["precision"] == pytest.approx(1 / 2)
+    assert scores["recall"] == pytest.approx(1 / 3)
+    assert scores["f1"] == pytest.approx(2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3))
+    assert scores["accuracy"] == pytest.approx(4 / 6)
+    assert scores["per_type"]["PER"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert scores["per_type"]["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+
+
+def test_word_predictions_take_first_subword_and_fill_truncated_words():
+    word_ids = [None, 0, 0, 1, None]
+    assert word_predictions(word_ids, [9, 1, 2, 3, 9], num_words=3, outside=0) == [1, 3, 0]
+
+
+def test_predictions_file_scores_the_same_with_conlleval(tmp_path):
+    """The predictions file is what the standard conlleval script reads, and it agrees with seqeval."""
+    from tasks.assets import embedded_conll2003_files
+
+    conlleval = embedded_conll2003_files()["train"].parents[3] / "conlleval"
+    sentences = [["Peter", "Blackburn", "visits", "Paris"], ["EU", "rejects", "German", "call"]]
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "B-MISC", "O"]]
+    predicted = [["B-PER", "I-PER", "O", "B-PER"], ["B-ORG", "O", "O", "O"]]
+    predictions = tmp_path / "test.txt"
+    predictions.write_text("\n".join(conll_lines(sentences, gold, predicted)))
+    report = subprocess.run(
+        ["perl", str(conlleval)], stdin=predictions.open(), capture_output=True, text=True, check=True
+    ).stdout
+    f1_line = next(line for line in report.splitlines() if line.startswith("accuracy:"))
+    conlleval_f1 = float(f1_line.rsplit("FB1:", 1)[1])
+    assert conlleval_f1 == pytest.approx(100 * seqeval_scores(gold, predicted)["f1"], abs=0.01)
+    assert Path(predictions).read_text().startswith("Peter B-PER B-PER\n")

@@ -1,0 +1,64 @@
+import pytest
+
+from tasks.pretrained import load_tokenizer
+from tasks.tokenization import IGNORED, align_labels, continuation_labels, tokenize_split
+
+LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+CONTINUATION = continuation_labels(LABELS)
+
+
+def test_continuation_turns_b_into_i_and_keeps_the_rest():
+    assert CONTINUATION == [0, 2, 2, 4, 4, 6, 6, 8, 8]
+    assert continuation_labels(["O", "B-X", "S-Y"]) == [0, 1, 2]  # no I-X to turn into
+
+
+def test_course_example_special_tokens_ignored_and_split_word_keeps_label():
+    word_ids = [None, 0, 1, 2, 3, 4, 5, 6, 7, 7, 8, None]
+    labels = [3, 0, 7, 0, 0, 0, 7, 0, 0]
+    assert align_labels(word_ids, labels, CONTINUATION, "all-subwords") == [
+        -100, 3, 0, 7, 0, 0, 0, 7, 0, 0, 0, -100
+    ]
+
+
+def test_b_word_split_in_two_gives_b_then_i():
+    assert align_labels([None, 0, 0, 1, None], [1, 0], CONTINUATION, "all-subwords") == [-100, 1, 2, 0, -100]
+
+
+def test_first_subword_mode_ignores_continuations():
+    assert align_labels([None, 0, 0, 0, 1, 1, None], [5, 6], CONTINUATION, "first-subword") == [
+        -100, 5, IGNORED, IGNORED, 6, IGNORED, -100
+    ]
+
+
+def test_tokenize_split_aligns_real_tokenizer_output(tiny_model):
+    import datasets
+
+    tokenizer = load_tokenizer(str(tiny_model))
+    rows = datasets.Dataset.from_dict({"tokens": [["Huggingface", "is", "in", "Brooklyn"]], "ner_tags": [[3, 0, 0, 5]]})
+    encoded = tokenize_split(rows, tokenizer, 128, CONTINUATION, "all-subwords")[0]
+    tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+    assert tokens == ["[CLS]", "hugging", "##face", "is", "in", "brooklyn", "[SEP]"]
+    assert encoded["labels"] == [-100, 3, 4, 0, 0, 5, -100]
+    assert set(encoded) == {"input_ids", "token_type_ids", "attention_mask", "labels"}
+
+
+def test_truncation_keeps_max_length(tiny_model):
+    import datasets
+
+    tokenizer = load_tokenizer(str(tiny_model))
+    rows = datasets.Dataset.from_dict({"tokens": [["word"] * 50], "ner_tags": [[0] * 50]})
+    encoded = tokenize_split(rows, tokenizer, 16, CONTINUATION, "first-subword")[0]
+    assert len(encoded["input_ids"]) == len(encoded["labels"]) == 16
+    assert encoded["labels"][0] == encoded["labels"][-1] == IGNORED
+
+
+@pytest.mark.parametrize("mode", ["all-subwords", "first-subword"])
+def test_every_word_gets_exactly_one_first_subword_label(tiny_model, mode):
+    import datasets
+
+    tokenizer = load_tokenizer(str(tiny_model))
+    rows = datasets.Dataset.from_dict({"tokens": [["Peter", "Blackburn", "unbelievably"]], "ner_tags": [[1, 2, 0]]})
+    encoded = tokenize_split(rows, tokenizer, 64, CONTINUATION, mode)[0]
+    word_ids = tokenizer(["Peter", "Blackburn", "unbelievably"], is_split_into_words=True).word_ids()
+    firsts = [label for i, label in enumerate(encoded["labels"]) if word_ids[i] is not None and word_ids[i] != word_ids[i - 1]]
+    assert firsts == [1, 2, 0]

@@ -6,6 +6,7 @@ from huggingface_hub import HfApi
 from prefect import task
 
 from tasks.artifacts import MANIFEST
+from tasks.errors import not_a_user_error
 
 
 def hub_token() -> str | None:
@@ -13,7 +14,7 @@ def hub_token() -> str | None:
     return os.environ.get("HF_TOKEN") or None
 
 
-@task(retries=3, retry_delay_seconds=[5, 20, 60])
+@task(retries=3, retry_delay_seconds=[5, 20, 60], retry_condition_fn=not_a_user_error)
 def push_to_hub(release_dir: str, repo_id: str, private: bool) -> str:
     """Create the repo if needed and upload the release directory as one commit; returns the commit URL."""
     api = HfApi(token=hub_token())

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.artifacts import OutDirKey, Step, building, hash_files, write_json
 from tasks.assets import EMBEDDED_CONLL2003, embedded_conll2003_files
 from tasks.config import DataConfig
-from tasks.errors import PipelineError
+from tasks.errors import PipelineError, not_a_user_error
 
 CONLL2003_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 SUMMARY = "load_summary.json"
@@ -233,7 +233,10 @@ def content_fingerprint(dataset: datasets.Dataset) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-@task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json", retries=2, retry_delay_seconds=10)
+@task(
+    cache_policy=OutDirKey(), persist_result=True, result_serializer="json",
+    retries=2, retry_delay_seconds=10, retry_condition_fn=not_a_user_error,
+)  # fmt: skip
 def load_dataset(source: DatasetSource, data: DataConfig, out_dir: str) -> str:
     """Read, validate and encode the dataset; write it with ``save_to_disk`` and its summary."""
     raw = read_source(source, data)

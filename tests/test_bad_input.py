@@ -1,0 +1,141 @@
+"""Bad input ends with one clear message naming the problem, and leaves earlier artifacts intact."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.finetune import finetune
+from tasks.config import FinetuneConfig
+from tasks.errors import PipelineError
+from tasks.training import check_label_ids
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path.parent)
+
+
+def slow_tokenizer_model(folder: Path, tiny_model: Path) -> str:
+    import shutil
+
+    from transformers.models.bert.tokenization_bert_legacy import BertTokenizerLegacy
+
+    shutil.copytree(tiny_model, folder)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (folder / name).unlink()
+    vocab = folder.parent / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a"]))
+    BertTokenizerLegacy(vocab_file=str(vocab)).save_pretrained(folder)
+    return str(folder)
+
+
+def weightless_model(folder: Path, tiny_model: Path) -> str:
+    folder.mkdir()
+    (folder / "config.json").write_text((tiny_model / "config.json").read_text())
+    return str(folder)
+
+
+GOOD_ROW = {"tokens": ["Ann", "lives", "in", "Paris"], "ner_tags": ["B-PER", "O", "O", "B-LOC"]}
+
+
+def missing_column(tmp: Path, model: Path) -> dict:
+    return {"dataset": write_jsonl(tmp / "d" / "train.jsonl", [{"words": ["a"], "ner_tags": ["O"]}])}
+
+
+def lengths_differ(tmp: Path, model: Path) -> dict:
+    return {"dataset": write_jsonl(tmp / "d" / "train.jsonl", [GOOD_ROW, {"tokens": ["a", "b"], "ner_tags": ["O"]}])}
+
+
+def empty_split(tmp: Path, model: Path) -> dict:
+    dataset = write_jsonl(tmp / "d" / "train.jsonl", [GOOD_ROW])
+    (tmp / "d" / "validation.jsonl").write_text("")
+    return {"dataset": dataset}
+
+
+def unknown_tag(tmp: Path, model: Path) -> dict:
+    write_jsonl(tmp / "d" / "test.jsonl", [{"tokens": ["x"], "ner_tags": ["B-CITY"]}])
+    return {"dataset": write_jsonl(tmp / "d" / "train.jsonl", [GOOD_ROW])}
+
+
+CASES = {
+    "missing dataset file": (lambda tmp, model: {"dataset": "data/nowhere.txt"}, "dataset file not found: data/nowhere.txt"),
+    "missing column": (missing_column, "column 'tokens' not found in split 'train'; columns found: words, ner_tags"),
+    "tokens and tags differ in length": (lengths_differ, "split 'train' row 1: 2 tokens but 1 tags in 'ner_tags'"),
+    "empty split": (empty_split, "split 'validation' is empty"),
+    "tag not in the label list": (unknown_tag, "split 'test' row 0: tag 'B-CITY' is not in the label list"),
+    "slow tokenizer": (lambda tmp, model: {"model": slow_tokenizer_model(tmp / "slow", model)}, "is not a fast tokenizer"),
+    "model directory without weights": (
+        lambda tmp, model: {"model": weightless_model(tmp / "weightless", model)},
+        "has no weights: expected one of model.safetensors",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def finished(prefect_server, tiny_model, conll_sample, tmp_path_factory):
+    config = FinetuneConfig(
+        model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=tmp_path_factory.mktemp("artifacts"),
+        max_train_samples=None, batch_size=8,
+    )  # fmt: skip
+    finetune(config)
+    return config
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_named_and_earlier_artifacts_survive(case, finished, tiny_model, tmp_path):
+    make_overrides, message = CASES[case]
+    before = snapshot(finished.artifacts_dir)
+    with pytest.raises(PipelineError, match=message):
+        finetune(finished.model_copy(update=make_overrides(tmp_path, tiny_model)))
+    assert snapshot(finished.artifacts_dir) == before
+    assert not [p for p in finished.artifacts_dir.rglob("*partial*")]
+
+
+def test_unwritable_artifacts_directory(finished, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(PipelineError, match=f"artifacts directory {blocker}/artifacts is not writable"):
+        finetune(finished.model_copy(update={"artifacts_dir": blocker / "artifacts"}))
+
+
+def test_label_id_beyond_the_model_names_the_label():
+    import datasets
+
+    rows = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"labels": [[-100, 0, 1], [0, 3, -100]]})})
+    check_label_ids(rows, ["O", "B-PER", "I-PER", "B-LOC"], 4)
+    with pytest.raises(PipelineError, match=r"split 'train' row 1: label id 3 \(B-LOC\) is outside the model's 3 labels"):
+        check_label_ids(rows, ["O", "B-PER", "I-PER", "B-LOC"], 3)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value() or ""}
+    return subprocess.run([sys.executable, "-m", "flows.finetune", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_reports_a_user_error_in_one_line_without_traceback(prefect_server, tmp_path):
+    result = run_cli("--dataset", "data/nowhere.txt", "--artifacts-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "error: dataset file not found: data/nowhere.txt"
+
+
+def test_cli_rejects_an_invalid_option_before_running(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.finetune", "--learning-rate", "0"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: invalid configuration (command line): learning_rate: Input should be greater than 0"

@@ -77,7 +77,7 @@ def epoch_rows(history: list[dict]) -> list[list]:
             training_loss = entry["loss"]
         if "eval_f1" in entry:
             scores = [entry[f"eval_{name}"] for name in _METRIC_NAMES]
-            rows.append([entry["epoch"], entry["step"], training_loss, entry["eval_loss"], *scores])
+            rows.append([f"{entry['epoch']:g}", entry["step"], training_loss, entry["eval_loss"], *scores])
     return rows
 
 

@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 
 import datasets
+import torch
 import transformers
 from prefect import task
 from transformers import (
@@ -60,6 +61,7 @@ def training_arguments(training: TrainingConfig, output_dir: Path) -> TrainingAr
         logging_steps=25,
         report_to="none",
         seed=training.seed,
+        dataloader_pin_memory=torch.cuda.is_available(),
     )
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from tasks.artifacts import Step, ensure_writable, read_json
 from tasks.assets import EMBEDDED_CONLL2003_HUB_ID
 from tasks.check import CHECK, CHECK_STEP
-from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig, config_from_args
+from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig, parse_command_line
 from tasks.errors import PipelineError
 from tasks.evaluation import EVALUATE, METRICS
 from tasks.hub import hub_token, push_to_hub
@@ -140,7 +140,7 @@ class _HideUserErrorTracebacks(logging.Filter):
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        config = config_from_args(argv)
+        config, summary_json = parse_command_line(argv)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -154,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(format_summary(summary))
+    if summary_json:
+        summary_json.write_text(summary.model_dump_json(indent=2))
     return 0
 
 

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from prefect import task
-from transformers import pipeline
 
 from tasks.artifacts import OutDirKey, Step, building, write_json
 
@@ -12,6 +11,7 @@ CHECK = "check.json"
 
 def group_entities(model_dir: str, text: str) -> list[dict]:
     """Entities found in ``text`` by the token-classification pipeline, words grouped into spans."""
+    from transformers import pipeline  # heavy: imported where used, so cached runs start fast
     recognizer = pipeline("token-classification", model=model_dir, aggregation_strategy="simple")
     return [
         {

@@ -37,7 +37,7 @@ class DataConfig(_Seeded):
     tokens_column: str = Field("tokens", description="Column holding each sentence's words.")
     tags_column: str = Field("ner_tags", description="Column holding each word's tag (strings or ClassLabel ids).")
     max_train_samples: int | None = Field(
-        4000, ge=1, description="Train on a seeded random slice of this many sentences; none for all."
+        6000, ge=1, description="Train on a seeded random slice of this many sentences; none for all."
     )
     max_eval_samples: int | None = Field(
         None, ge=1, description="Evaluate on the first N sentences of validation and test; none for all."
@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         argument_default=argparse.SUPPRESS,
     )
     parser.add_argument("--config", type=Path, help="YAML file whose keys are these options' names.")
+    parser.add_argument("--summary-json", type=Path, help="Also write the run's summary to this JSON file.")
     seen: set[str] = set()
     for title, section in _SECTIONS.items():
         group = parser.add_argument_group(f"{title} options")
@@ -163,13 +164,15 @@ def load_config_file(path: Path) -> dict[str, Any]:
     return {str(key).replace("-", "_"): value for key, value in values.items()}
 
 
-def config_from_args(argv: list[str] | None = None) -> FinetuneConfig:
-    """Defaults, then the --config file, then command-line options; validated once."""
+def parse_command_line(argv: list[str] | None = None) -> tuple[FinetuneConfig, Path | None]:
+    """The run's config (defaults, then the --config file, then options; validated once)
+    and where to write the summary, if anywhere."""
     options = vars(build_parser().parse_args(argv))
     config_file = options.pop("config", None)
+    summary_json = options.pop("summary_json", None)
     values = load_config_file(config_file) if config_file else {}
     values.update(options)
     try:
-        return FinetuneConfig.model_validate(values)
+        return FinetuneConfig.model_validate(values), summary_json
     except ValidationError as error:
         raise PipelineError(_format_validation_error(error, str(config_file or "command line"))) from error

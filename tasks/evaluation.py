@@ -6,7 +6,6 @@ import datasets
 import torch
 from prefect import task
 from tqdm.auto import tqdm
-from transformers import AutoModelForTokenClassification
 
 from tasks.artifacts import OutDirKey, Step, building, write_json
 from tasks.metrics import seqeval_scores
@@ -61,6 +60,7 @@ def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: li
 @task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
 def evaluate_model(model_dir: str, dataset_dir: str, max_length: int, batch_size: int, out_dir: str) -> str:
     """Score the saved model on each evaluation split; write metrics.json and predictions/<split>.txt."""
+    from transformers import AutoModelForTokenClassification  # heavy: imported where used
     model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
     tokenizer = load_tokenizer(model_dir)
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]

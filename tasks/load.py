@@ -119,7 +119,10 @@ def _has_rows(file: Path) -> bool:
 def read_source(source: DatasetSource, data: DataConfig) -> datasets.DatasetDict:
     """The raw splits as the source has them."""
     if source.kind == "hub":
-        return datasets.load_dataset(source.location, source.config_name, revision=source.revision)
+        try:
+            return datasets.load_dataset(source.location, source.config_name, revision=source.revision)
+        except datasets.exceptions.DatasetNotFoundError as error:
+            raise PipelineError(f"dataset {source.location} not found on the Hub: {error}") from error
     for split, file in source.files.items():
         if not _has_rows(Path(file)):
             raise PipelineError(f"split '{split}' is empty: {file} holds no rows")

@@ -7,8 +7,6 @@ default mode follows conlleval's chunk rules.
 
 from collections.abc import Sequence
 
-from seqeval.metrics import accuracy_score, classification_report
-
 IGNORED = -100
 
 
@@ -26,6 +24,7 @@ def to_tag_sequences(
 
 def seqeval_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     """Overall precision/recall/F1/accuracy and the same per entity type, as plain floats."""
+    from seqeval.metrics import accuracy_score, classification_report  # pulls in scikit-learn: import when scoring
     report = classification_report(gold, predicted, output_dict=True, zero_division=0)
     per_type = {
         name: {

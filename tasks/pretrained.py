@@ -56,7 +56,10 @@ def load_tokenizer(source: ModelSource | str) -> PreTrainedTokenizerBase:
     """The model's tokenizer; word-to-token alignment needs a fast one."""
     location = source if isinstance(source, str) else source.location
     revision = None if isinstance(source, str) else source.revision
-    tokenizer = AutoTokenizer.from_pretrained(location, revision=revision)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, revision=revision)
+    except OSError as error:  # what transformers raises for an unknown repo or an unreadable directory
+        raise PipelineError(f"cannot load the tokenizer of {location}: {error}") from error
     if not tokenizer.is_fast:
         raise PipelineError(
             f"the tokenizer of {location} ({type(tokenizer).__name__}) is not a fast tokenizer; label alignment "

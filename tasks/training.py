@@ -2,17 +2,12 @@
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import datasets
 import torch
 import transformers
 from prefect import task
-from transformers import (
-    AutoModelForTokenClassification,
-    DataCollatorForTokenClassification,
-    Trainer,
-    TrainingArguments,
-)
 
 from tasks.artifacts import OutDirKey, Step, building, checkpoint_dir, read_json, remove_checkpoints, write_json
 from tasks.config import TrainingConfig
@@ -20,6 +15,9 @@ from tasks.errors import PipelineError
 from tasks.metrics import IGNORED, argmax_logits, trainer_metrics
 from tasks.pretrained import ModelSource, load_tokenizer
 from tasks.tokenization import SUMMARY as TOKENIZE_SUMMARY
+
+if TYPE_CHECKING:
+    from transformers import Trainer, TrainingArguments
 
 HISTORY = "training_history.json"
 SUMMARY = "train_summary.json"
@@ -39,7 +37,13 @@ def check_label_ids(dataset: datasets.DatasetDict, labels: list[str], num_labels
                 )
 
 
-def training_arguments(training: TrainingConfig, output_dir: Path) -> TrainingArguments:
+# The Trainer stack takes seconds to import: it is imported in the functions that use it,
+# so the CLI, the flow module and fully cached runs start fast.
+
+
+def training_arguments(training: TrainingConfig, output_dir: Path) -> "TrainingArguments":
+    from transformers import TrainingArguments
+
     return TrainingArguments(
         output_dir=str(output_dir),
         learning_rate=training.learning_rate,
@@ -66,6 +70,8 @@ def training_arguments(training: TrainingConfig, output_dir: Path) -> TrainingAr
 
 
 def load_model(model: ModelSource, labels: list[str]):
+    from transformers import AutoModelForTokenClassification
+
     return AutoModelForTokenClassification.from_pretrained(
         model.location,
         revision=model.revision,
@@ -75,7 +81,9 @@ def load_model(model: ModelSource, labels: list[str]):
     )
 
 
-def fit(model, tokenizer, dataset: datasets.DatasetDict, labels: list[str], args: TrainingArguments) -> Trainer:
+def fit(model, tokenizer, dataset: datasets.DatasetDict, labels: list[str], args: "TrainingArguments") -> "Trainer":
+    from transformers import DataCollatorForTokenClassification, Trainer
+
     trainer = Trainer(
         model=model,
         args=args,
@@ -90,7 +98,7 @@ def fit(model, tokenizer, dataset: datasets.DatasetDict, labels: list[str], args
     return trainer
 
 
-def _summary(trainer: Trainer, training: TrainingConfig, model: ModelSource, dataset, seconds: float) -> dict:
+def _summary(trainer: "Trainer", training: TrainingConfig, model: ModelSource, dataset, seconds: float) -> dict:
     return {
         "base_model": model.hub_id or model.location,
         "hyperparameters": training,

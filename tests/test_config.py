@@ -1,17 +1,20 @@
 import pytest
 
-from tasks.config import FinetuneConfig, TrainingConfig, build_parser, config_from_args
+from tasks.config import FinetuneConfig, TrainingConfig, build_parser, parse_command_line
 from tasks.errors import PipelineError
 
 
 def test_defaults_match_the_flow_parameters():
-    assert config_from_args([]) == FinetuneConfig()
+    assert parse_command_line([]) == (FinetuneConfig(), None)
 
 
 def test_yaml_keys_are_option_names_and_command_line_wins(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("learning_rate: 5.0e-5\nmax-train-samples: 100\nlabel_alignment: first-subword\nepochs: 3\n")
-    config = config_from_args(["--config", str(path), "--epochs", "2", "--max-eval-samples", "none"])
+    config, summary_json = parse_command_line(
+        ["--config", str(path), "--epochs", "2", "--max-eval-samples", "none", "--summary-json", "s.json"]
+    )
+    assert str(summary_json) == "s.json"
     assert config.learning_rate == 5e-5
     assert config.max_train_samples == 100
     assert config.label_alignment == "first-subword"
@@ -35,16 +38,16 @@ def test_help_documents_every_option_with_its_default():
 
 def test_invalid_value_names_the_option():
     with pytest.raises(PipelineError, match="learning_rate: Input should be greater than 0"):
-        config_from_args(["--learning-rate", "-1"])
+        parse_command_line(["--learning-rate", "-1"])
 
 
 def test_unknown_yaml_key_is_rejected(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("learning_rat: 0.1\n")
     with pytest.raises(PipelineError, match="learning_rat: Extra inputs are not permitted"):
-        config_from_args(["--config", str(path)])
+        parse_command_line(["--config", str(path)])
 
 
 def test_missing_config_file():
     with pytest.raises(PipelineError, match="cannot read config file nowhere.yaml"):
-        config_from_args(["--config", "nowhere.yaml"])
+        parse_command_line(["--config", "nowhere.yaml"])

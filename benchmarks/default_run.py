@@ -1,0 +1,78 @@
+"""Benchmark the default job: a cold run, a warm identical re-run, and tokenization speed.
+
+    python benchmarks/default_run.py [--output benchmarks/results/default_run.json]
+
+Cold means an empty artifacts directory and an empty Hugging Face datasets cache; warm
+is the same command again. Each run is a fresh `python -m flows.finetune` process,
+as a user would start it. Targets on a 2-core CPU: cold <= 300 s, warm <= 20 s,
+tokenization of the full CoNLL-2003 training split >= 10,000 sentences/s.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def timed_run(artifacts: Path, hf_home: Path, summary: Path) -> dict:
+    """Wall time, peak RSS and the summary of one CLI run in its own process."""
+    env = {**os.environ, "HF_HOME": str(hf_home), "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    command = [sys.executable, "-m", "flows.finetune", "--artifacts-dir", str(artifacts), "--summary-json", str(summary)]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"the default run failed with exit code {os.waitstatus_to_exitcode(status)}")
+    result = json.loads(summary.read_text())
+    return {
+        "wall_seconds": round(seconds, 1),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        "test_f1": round(result["metrics"]["test"]["f1"], 4),
+        "validation_f1": round(result["metrics"]["validation"]["f1"], 4),
+        "steps": {step["name"]: {"seconds": step["seconds"], "cached": step["cached"]} for step in result["steps"]},
+    }
+
+
+def tokenization_speed() -> dict:
+    """Sentences per second for tokenize/align of the full CoNLL-2003 training split."""
+    from tasks.config import DataConfig, ModelConfig
+    from tasks.load import normalize, read_source, resolve_dataset
+    from tasks.pretrained import load_tokenizer, resolve_model
+    from tasks.tokenization import continuation_labels, tokenize_split
+
+    data = DataConfig(max_train_samples=None)
+    source = resolve_dataset(data)
+    dataset, labels = normalize(read_source(source, data), source, data)
+    tokenizer = load_tokenizer(resolve_model(ModelConfig()))
+    started = time.perf_counter()
+    tokenize_split(dataset["train"], tokenizer, 128, continuation_labels(labels), "all-subwords")
+    seconds = time.perf_counter() - started
+    return {"sentences": len(dataset["train"]), "seconds": round(seconds, 2), "sentences_per_second": round(len(dataset["train"]) / seconds)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "default_run.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="finetune-bench-") as scratch:
+        scratch = Path(scratch)
+        cold = timed_run(scratch / "artifacts", scratch / "hf", scratch / "cold.json")
+        warm = timed_run(scratch / "artifacts", scratch / "hf", scratch / "warm.json")
+    figures = {"cold": cold, "warm": warm, "tokenization": tokenization_speed(), "cpu_count": os.cpu_count()}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+    print(f"cold {cold['wall_seconds']} s (target <= 300), warm {warm['wall_seconds']} s (target <= 20), "
+          f"test F1 {cold['test_f1']} (target >= 0.75), tokenization "
+          f"{figures['tokenization']['sentences_per_second']} sentences/s (target >= 10000)")
+
+
+if __name__ == "__main__":
+    main()

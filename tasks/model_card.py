@@ -26,6 +26,7 @@ class CardFacts(BaseModel):
     """Everything a card states, gathered from the run's artifacts."""
 
     model_name: str
+    model_reference: str  # what to pass to pipeline(): the Hub repo id, or the local directory
     base_model: str
     dataset_hub_id: str | None
     dataset: dict
@@ -111,7 +112,7 @@ def _check_section(facts: CardFacts) -> list[str]:
         "```python",
         "from transformers import pipeline",
         "",
-        f'ner = pipeline("token-classification", model="{facts.model_name}", aggregation_strategy="simple")',
+        f'ner = pipeline("token-classification", model="{facts.model_reference}", aggregation_strategy="simple")',
         f"ner({facts.check['text']!r})",
         "```", "",
         "What the saved model returned for that sentence:", "",
@@ -155,6 +156,7 @@ def release_model(
     evaluation_dir: str,
     check_dir: str,
     model_name: str,
+    hub_model_id: str | None,
     base_model: str,
     dataset_hub_id: str | None,
     settings: list[DataConfig | TokenizationConfig | TrainingConfig],
@@ -162,7 +164,8 @@ def release_model(
 ) -> str:
     """The model directory to publish: weights, tokenizer, metrics.json and the README.md card."""
     facts = CardFacts(
-        model_name=model_name,
+        model_name=hub_model_id or model_name,
+        model_reference=hub_model_id or out_dir,
         base_model=base_model,
         dataset_hub_id=dataset_hub_id,
         dataset=read_json(Path(dataset_dir) / LOAD_SUMMARY),

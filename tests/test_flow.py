@@ -103,3 +103,24 @@ def test_deleted_tokenized_artifact_is_rebuilt(prefect_server, tiny_model, conll
     (tokenized / "train" / "dataset_info.json").unlink()
     assert ran(finetune(config)) == ["tokenized"]
     assert ran(finetune(config.model_copy(update={"refresh": True}))) == STEPS
+
+
+def test_run_publishes_metrics_table_and_model_card(first_run):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    _, summary = first_run
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ner-metrics", "model-card"])))
+    by_key = {artifact.key: artifact for artifact in found}
+    assert by_key["model-card"].type == "markdown"
+    assert by_key["model-card"].data == (Path(summary.model_dir) / "README.md").read_text()
+    assert by_key["ner-metrics"].type == "table"
+    assert '"split": "test"' in by_key["ner-metrics"].data
+
+
+def test_card_points_usage_at_the_release_directory(first_run):
+    _, summary = first_run
+    card = (Path(summary.model_dir) / "README.md").read_text()
+    assert f'model="{summary.model_dir}"' in card
+    assert "| test | 16 |" in card

@@ -37,16 +37,15 @@ def test_word_predictions_take_first_subword_and_fill_truncated_words():
 
 def test_predictions_file_scores_the_same_with_conlleval(tmp_path):
     """The predictions file is what the standard conlleval script reads, and it agrees with seqeval."""
-    from tasks.assets import embedded_conll2003_files
+    from tasks.assets import embedded_conlleval
 
-    conlleval = embedded_conll2003_files()["train"].parents[3] / "conlleval"
     sentences = [["Peter", "Blackburn", "visits", "Paris"], ["EU", "rejects", "German", "call"]]
     gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "B-MISC", "O"]]
     predicted = [["B-PER", "I-PER", "O", "B-PER"], ["B-ORG", "O", "O", "O"]]
     predictions = tmp_path / "test.txt"
     predictions.write_text("\n".join(conll_lines(sentences, gold, predicted)))
     report = subprocess.run(
-        ["perl", str(conlleval)], stdin=predictions.open(), capture_output=True, text=True, check=True
+        ["perl", str(embedded_conlleval())], stdin=predictions.open(), capture_output=True, text=True, check=True
     ).stdout
     f1_line = next(line for line in report.splitlines() if line.startswith("accuracy:"))
     conlleval_f1 = float(f1_line.rsplit("FB1:", 1)[1])

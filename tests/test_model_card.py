@@ -21,6 +21,7 @@ def scores(f1: float) -> dict:
 
 FACTS = CardFacts(
     model_name="me/minilm-ner",
+    model_reference="me/minilm-ner",
     base_model="sentence-transformers/all-MiniLM-L6-v2",
     dataset_hub_id="eriktks/conll2003",
     dataset={

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
@@ -37,6 +37,7 @@ class StepReport(BaseModel):
 
 
 class RunSummary(BaseModel):
+    flow_run_id: str
     model_dir: str
     metrics: dict[str, Any]
     entities: list[dict[str, Any]]
@@ -107,6 +108,7 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     _publish_artifacts(metrics, (Path(release_dir) / CARD).read_text())
     pushed_to = _push(config, release_dir)
     return RunSummary(
+        flow_run_id=str(runtime.flow_run.id),
         model_dir=release_dir,
         metrics=metrics,
         entities=read_json(Path(check_dir) / CHECK)["entities"],

@@ -107,11 +107,13 @@ def test_deleted_tokenized_artifact_is_rebuilt(prefect_server, tiny_model, conll
 
 def test_run_publishes_metrics_table_and_model_card(first_run):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     _, summary = first_run
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ner-metrics", "model-card"])))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[summary.flow_run_id]))
+        )
     by_key = {artifact.key: artifact for artifact in found}
     assert by_key["model-card"].type == "markdown"
     assert by_key["model-card"].data == (Path(summary.model_dir) / "README.md").read_text()

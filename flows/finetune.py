@@ -16,7 +16,6 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
 from tasks.artifacts import Step, ensure_writable, read_json
-from tasks.assets import EMBEDDED_CONLL2003_HUB_ID
 from tasks.check import CHECK, CHECK_STEP
 from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig, parse_command_line
 from tasks.errors import PipelineError
@@ -101,7 +100,7 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
         RELEASE, model_dir=model_dir, dataset_dir=dataset_dir, evaluation_dir=evaluation_dir, check_dir=check_dir,
         model_name=f"{Path(model.hub_id or model.location).name}-finetuned-ner", hub_model_id=config.hub_model_id,
         base_model=model.hub_id or model.location,
-        dataset_hub_id=EMBEDDED_CONLL2003_HUB_ID if source.kind == "embedded" else (source.location if source.kind == "hub" else None),
+        dataset_hub_id=source.hub_id,
         settings=[data, tokenization, training],
     )  # fmt: skip
     metrics = read_json(Path(evaluation_dir) / METRICS)

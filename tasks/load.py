@@ -16,7 +16,7 @@ from prefect import task
 from pydantic import BaseModel, ConfigDict
 
 from tasks.artifacts import OutDirKey, Step, building, hash_files, write_json
-from tasks.assets import EMBEDDED_CONLL2003, embedded_conll2003_files
+from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_HUB_ID, embedded_conll2003_files
 from tasks.config import DataConfig
 from tasks.errors import PipelineError, not_a_user_error
 
@@ -43,6 +43,11 @@ class DatasetSource(BaseModel):
     config_name: str | None = None
     revision: str | None = None
     digest: str | None = None
+
+    @property
+    def hub_id(self) -> str | None:
+        """The dataset's Hub id for card metadata; None for local files."""
+        return {"hub": self.location, "embedded": EMBEDDED_CONLL2003_HUB_ID}.get(self.kind)
 
 
 def _looks_local(reference: str) -> bool:
@@ -81,12 +86,7 @@ def _local_source(path: Path, kind: Literal["local", "embedded"]) -> DatasetSour
 def resolve_dataset(data: DataConfig) -> DatasetSource:
     """Turn the ``dataset`` option into a source, failing early on files that do not exist."""
     if data.dataset == EMBEDDED_CONLL2003:
-        files = embedded_conll2003_files()
-        missing = [str(file) for file in files.values() if not file.is_file()]
-        if missing:
-            raise PipelineError(f"embedded CoNLL-2003 files are missing: {', '.join(missing)}; rerun ./setup.sh")
-        source = _local_source(files["train"].parent, "embedded")
-        return source.model_copy(update={"files": {split: str(file) for split, file in files.items()}})
+        return _local_source(embedded_conll2003_files()["train"].parent, "embedded")
     path = Path(data.dataset).expanduser()
     if path.exists():
         return _local_source(path.resolve(), "local")

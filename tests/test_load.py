@@ -109,3 +109,19 @@ def test_unknown_tag_in_embedded_label_list(tmp_path, conll_sample):
     source = resolve_dataset(data).model_copy(update={"kind": "embedded"})
     with pytest.raises(PipelineError, match="tag 'B-PERSON' is not in the label list"):
         normalize(read_source(source, data), source, data)
+
+
+def test_classlabel_ids_keep_their_names_and_order(tmp_path):
+    import datasets
+
+    names = ["O", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    features = datasets.Features(
+        {"tokens": datasets.Sequence(datasets.Value("string")), "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))}
+    )
+    rows = datasets.Dataset.from_dict({"tokens": [["Ann", "at", "ACME"]], "ner_tags": [[3, 0, 1]]}, features=features)
+    (tmp_path / "d").mkdir()
+    for split in ("train", "validation"):
+        rows.to_parquet(tmp_path / "d" / f"{split}.parquet")
+    dataset, labels = load(str(tmp_path / "d"))
+    assert labels == names
+    assert dataset["train"][0]["ner_tags"] == [3, 0, 1]

@@ -53,12 +53,13 @@ def conlleval_test_f1(summary: Path) -> float:
 
 def tokenization_speed() -> dict:
     """Sentences per second for tokenize/align of the full CoNLL-2003 training split."""
+    from tasks.assets import EMBEDDED_CONLL2003
     from tasks.config import DataConfig, ModelConfig
     from tasks.load import normalize, read_source, resolve_dataset
     from tasks.pretrained import load_tokenizer, resolve_model
     from tasks.tokenization import continuation_labels, tokenize_split
 
-    data = DataConfig(max_train_samples=None)
+    data = DataConfig(dataset=EMBEDDED_CONLL2003, max_train_samples=None)
     source = resolve_dataset(data)
     dataset, labels = normalize(read_source(source, data), source, data)
     tokenizer = load_tokenizer(resolve_model(ModelConfig()))

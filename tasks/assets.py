@@ -12,6 +12,7 @@ from tasks.errors import PipelineError
 
 EMBEDDED_MODEL = "embedded:all-MiniLM-L6-v2"
 EMBEDDED_CONLL2003 = "embedded:conll2003"
+EMBEDDED_CONLL2003_PAIRS = "embedded:conll2003-pairs"
 # The Hub ids of what the embedded packages carry, for model card metadata.
 EMBEDDED_MODEL_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDED_CONLL2003_HUB_ID = "eriktks/conll2003"

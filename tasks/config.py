@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_MODEL
+from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_PAIRS, EMBEDDED_MODEL
 from tasks.errors import PipelineError
 
 
@@ -26,16 +26,33 @@ class _Seeded(_Section):
     seed: int = Field(42, description="Seed for the training slice, initialisation and shuffling.")
 
 
+TaskName = Literal["ner", "sequence-classification"]
+EMBEDDED_DEFAULTS: dict[str, str] = {"ner": EMBEDDED_CONLL2003, "sequence-classification": EMBEDDED_CONLL2003_PAIRS}
+
+
 class DataConfig(_Seeded):
-    dataset: str = Field(
-        EMBEDDED_CONLL2003,
-        description=f"Hub dataset id, a local file or folder (CoNLL text, JSON lines, CSV, Parquet), "
-        f"or {EMBEDDED_CONLL2003} (the CoNLL-2003 English corpus installed by setup.sh).",
+    dataset: str | None = Field(
+        None,
+        description="Hub dataset id, a local file or folder (CoNLL text, JSON lines, CSV, TSV, Parquet), or an "
+        f"embedded dataset: {EMBEDDED_CONLL2003} (CoNLL-2003 English NER), {EMBEDDED_CONLL2003_PAIRS} (sentence "
+        "pairs derived from it: consecutive or not). none: the embedded default for --task: "
+        + ", ".join(f"{name} for {task}" for task, name in EMBEDDED_DEFAULTS.items())
+        + ".",
     )
     dataset_config: str | None = Field(None, description="Configuration name of a Hub dataset.")
     dataset_revision: str | None = Field(None, description="Branch, tag or commit of a Hub dataset to pin.")
     tokens_column: str = Field("tokens", description="Column holding each sentence's words.")
-    tags_column: str = Field("ner_tags", description="Column holding each word's tag (strings or ClassLabel ids).")
+    tags_column: str = Field("ner_tags", description="NER: column holding each word's tag (strings or ClassLabel ids).")
+    text_columns: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=2,
+        description="Sequence classification: the text column, or two for a pair task; none picks "
+        "sentence1 and sentence2 when the data has both, else text or sentence.",
+    )
+    label_column: str = Field(
+        "label", description="Sequence classification: column holding each example's label (strings or ClassLabel ids)."
+    )
     max_train_samples: int | None = Field(
         6000, ge=1, description="Train on a seeded random slice of this many sentences; none for all."
     )
@@ -74,7 +91,10 @@ class TrainingConfig(_Seeded):
 
 
 class RunConfig(_Section):
-    task: Literal["ner"] = Field("ner", description="What to fine-tune for: ner (token classification).")
+    task: TaskName = Field(
+        "ner",
+        description="What to fine-tune for: ner (token classification) or sequence-classification (single texts or pairs).",
+    )
     artifacts_dir: Path = Field(Path("artifacts"), description="Root directory of every artifact and checkpoint.")
     refresh: bool = Field(False, description="Ignore cached results and recompute every step.")
     check_text: str = Field(
@@ -93,6 +113,13 @@ Section = TypeVar("Section", bound=_Section)
 class FinetuneConfig(TrainingConfig, TokenizationConfig, ModelConfig, DataConfig, RunConfig):
     """Everything one fine-tuning run needs; every field is a CLI option of the same name."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _embedded_dataset_by_default(cls, values: Any) -> Any:
+        if isinstance(values, dict) and values.get("dataset") is None:
+            return {**values, "dataset": EMBEDDED_DEFAULTS.get(values.get("task", "ner"), EMBEDDED_CONLL2003)}
+        return values
+
     def section(self, section: type[Section]) -> Section:
         return section.model_validate(self.model_dump(include=set(section.model_fields)))
 
@@ -100,6 +127,8 @@ class FinetuneConfig(TrainingConfig, TokenizationConfig, ModelConfig, DataConfig
 def _option_type(annotation: Any) -> tuple[Any, tuple[str, ...] | None]:
     """The argparse converter and choices for a field's annotation."""
     args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    if typing.get_origin(annotation) is list:
+        return args[0], None
     if typing.get_origin(annotation) is Literal:
         return str, tuple(args)
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
@@ -125,7 +154,8 @@ def _add_option(group: argparse._ArgumentGroup, name: str, field: Any) -> None:
         return
     converter, choices = _option_type(field.annotation)
     flags = [dashed, f"--{name}"] if "_" in name else [dashed]
-    group.add_argument(*flags, dest=name, type=converter, choices=choices, help=help_text)
+    many = any(typing.get_origin(kind) is list for kind in (field.annotation, *typing.get_args(field.annotation)))
+    group.add_argument(*flags, dest=name, type=converter, choices=choices, nargs="+" if many else None, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,7 +33,8 @@ def test_help_documents_every_option_with_its_default():
     for name, field in FinetuneConfig.model_fields.items():
         assert f"--{name.replace('_', '-')}" in text
     assert "(default: 0.0002)" in text
-    assert "(default: embedded:conll2003)" in text
+    flat = "".join(text.split())
+    assert "embedded:conll2003forner,embedded:conll2003-pairsforsequence-classification.(default:none)" in flat
 
 
 def test_invalid_value_names_the_option():

@@ -55,13 +55,14 @@ def tokenization_speed() -> dict:
     """Sentences per second for tokenize/align of the full CoNLL-2003 training split."""
     from tasks.assets import EMBEDDED_CONLL2003
     from tasks.config import DataConfig, ModelConfig
-    from tasks.load import normalize, read_source, resolve_dataset
+    from tasks.load import normalize
+    from tasks.sources import read_source, resolve_dataset
     from tasks.pretrained import load_tokenizer, resolve_model
     from tasks.tokenization import continuation_labels, tokenize_split
 
     data = DataConfig(dataset=EMBEDDED_CONLL2003, max_train_samples=None)
     source = resolve_dataset(data)
-    dataset, labels = normalize(read_source(source, data), source, data)
+    dataset, labels = normalize(read_source(source, data), source, data, "ner")
     tokenizer = load_tokenizer(resolve_model(ModelConfig()))
     started = time.perf_counter()
     tokenize_split(dataset["train"], tokenizer, 128, continuation_labels(labels), "all-subwords")

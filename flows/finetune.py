@@ -21,7 +21,8 @@ from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationCo
 from tasks.errors import PipelineError
 from tasks.evaluation import EVALUATE, METRICS
 from tasks.hub import hub_token, push_to_hub
-from tasks.load import LOAD, resolve_dataset
+from tasks.load import LOAD
+from tasks.sources import resolve_dataset
 from tasks.model_card import CARD, RELEASE
 from tasks.pretrained import resolve_model
 from tasks.tokenization import TOKENIZE
@@ -86,7 +87,7 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     data, model = config.section(DataConfig), resolve_model(config.section(ModelConfig))
     source = resolve_dataset(data)
     steps = StepRunner(artifacts_dir, config.refresh)
-    dataset_dir = steps.run(LOAD, source=source, data=data)
+    dataset_dir = steps.run(LOAD, source=source, data=data, task=config.task)
     tokenization = config.section(TokenizationConfig)
     tokenized_dir = steps.run(TOKENIZE, dataset_dir=dataset_dir, model=model, tokenization=tokenization)
     training = config.section(TrainingConfig)

@@ -1,141 +1,27 @@
-"""load: a NER dataset from the Hub, local files or the embedded CoNLL-2003, as an Arrow DatasetDict.
+"""load: a dataset from any source, validated and encoded for the task, as an Arrow DatasetDict.
 
-Whatever the source, the artifact has the columns ``tokens`` (words) and ``ner_tags``
-(a sequence of ClassLabel ids) and splits ``train``, ``validation`` and, when the
-source has one, ``test``. ``load_summary.json`` beside it records the label list,
-row counts, per-split content fingerprints and where the data came from.
+Whatever the source, the artifact has splits ``train``, ``validation`` and, when the
+source has one, ``test``, and fixed columns: for NER ``tokens`` (words) and ``ner_tags``
+(a sequence of ClassLabel ids); for sequence classification ``text``, ``text_pair`` for
+pair tasks, and ``label`` (a ClassLabel id). ``load_summary.json`` beside it records the
+task, label list, row counts, per-split content fingerprints and where the data came from.
 """
 
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
 
 import datasets
 from prefect import task
-from pydantic import BaseModel, ConfigDict
 
-from tasks.artifacts import OutDirKey, Step, building, hash_files, write_json
-from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_HUB_ID, embedded_conll2003_files
-from tasks.config import DataConfig
+from tasks.artifacts import OutDirKey, Step, building, write_json
+from tasks.config import DataConfig, TaskName
 from tasks.errors import PipelineError, not_a_user_error
+from tasks.sources import DatasetSource, read_source
 
 CONLL2003_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 SUMMARY = "load_summary.json"
 VALIDATION_FRACTION = 0.1
-
-_FORMATS = {
-    ".txt": "conll", ".conll": "conll", ".iob": "conll", ".iob2": "conll", ".bio": "conll",
-    ".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet",
-}  # fmt: skip
-_SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
-
-
-class DatasetSource(BaseModel):
-    """Where the data comes from, resolved before any step runs; its digest changes with local file contents."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["hub", "local", "embedded"]
-    location: str
-    files: dict[str, str] = {}
-    format: str | None = None
-    config_name: str | None = None
-    revision: str | None = None
-    digest: str | None = None
-
-    @property
-    def hub_id(self) -> str | None:
-        """The dataset's Hub id for card metadata; None for local files."""
-        return {"hub": self.location, "embedded": EMBEDDED_CONLL2003_HUB_ID}.get(self.kind)
-
-
-def _looks_local(reference: str) -> bool:
-    return reference.startswith(("/", ".", "~")) or Path(reference).suffix in _FORMATS or reference.count("/") > 1
-
-
-def _split_files(folder: Path) -> dict[str, Path]:
-    files = {}
-    for split, stems in _SPLIT_NAMES.items():
-        found = [path for path in sorted(folder.iterdir()) if path.stem in stems and path.suffix in _FORMATS]
-        if found:
-            files[split] = found[0]
-    if "train" not in files:
-        raise PipelineError(
-            f"no training file in {folder}: expected train.<ext> with <ext> one of {', '.join(sorted(_FORMATS))}"
-        )
-    return files
-
-
-def _local_source(path: Path, kind: Literal["local", "embedded"]) -> DatasetSource:
-    files = _split_files(path) if path.is_dir() else {"train": path}
-    formats = {_FORMATS.get(file.suffix) for file in files.values()}
-    if None in formats or len(formats) != 1:
-        raise PipelineError(
-            f"cannot tell the format of {path}: use one of {', '.join(sorted(_FORMATS))} for every split"
-        )
-    return DatasetSource(
-        kind=kind,
-        location=str(path),
-        files={split: str(file) for split, file in files.items()},
-        format=formats.pop(),
-        digest=hash_files(list(files.values())),
-    )
-
-
-def resolve_dataset(data: DataConfig) -> DatasetSource:
-    """Turn the ``dataset`` option into a source, failing early on files that do not exist."""
-    if data.dataset == EMBEDDED_CONLL2003:
-        return _local_source(embedded_conll2003_files()["train"].parent, "embedded")
-    path = Path(data.dataset).expanduser()
-    if path.exists():
-        return _local_source(path.resolve(), "local")
-    if _looks_local(data.dataset):
-        raise PipelineError(f"dataset file not found: {data.dataset}")
-    return DatasetSource(
-        kind="hub", location=data.dataset, config_name=data.dataset_config, revision=data.dataset_revision
-    )
-
-
-def _conll_columns(first_file: Path, data: DataConfig) -> list[str]:
-    """Name the whitespace-separated columns: the first holds the word, the last the tag."""
-    with open(first_file, encoding="utf-8") as stream:
-        for line in stream:
-            if line.strip() and not line.startswith("-DOCSTART-"):
-                width = len(line.split())
-                break
-        else:
-            raise PipelineError(f"{first_file} holds no sentences")
-    if width < 2:
-        raise PipelineError(f"{first_file}: expected at least two columns per line (word and tag), found one")
-    return [data.tokens_column, *[f"column_{i}" for i in range(1, width - 1)], data.tags_column]
-
-
-def _has_rows(file: Path) -> bool:
-    with open(file, encoding="utf-8", errors="replace") as stream:
-        return any(line.strip() and not line.startswith("-DOCSTART-") for line in stream)
-
-
-def read_source(source: DatasetSource, data: DataConfig) -> datasets.DatasetDict:
-    """The raw splits as the source has them."""
-    if source.kind == "hub":
-        try:
-            return datasets.load_dataset(source.location, source.config_name, revision=source.revision)
-        except datasets.exceptions.DatasetNotFoundError as error:
-            raise PipelineError(f"dataset {source.location} not found on the Hub: {error}") from error
-    for split, file in source.files.items():
-        if not _has_rows(Path(file)):
-            raise PipelineError(f"split '{split}' is empty: {file} holds no rows")
-    files = {split: [file] for split, file in source.files.items()}
-    options = {}
-    if source.format == "conll":
-        options["column_names"] = _conll_columns(Path(source.files["train"]), data)
-    if source.format == "csv" and Path(source.files["train"]).suffix == ".tsv":
-        options["sep"] = "\t"
-    try:
-        return datasets.load_dataset(source.format, data_files=files, **options)
-    except (ValueError, datasets.exceptions.DatasetGenerationError) as error:
-        raise PipelineError(f"cannot read {source.location} as {source.format}: {error}") from error
 
 
 def derive_labels(tags: list[list[str]]) -> list[str]:
@@ -147,8 +33,8 @@ def derive_labels(tags: list[list[str]]) -> list[str]:
     return ordered + sorted(seen - set(ordered))
 
 
-def _check_columns(split: str, dataset: datasets.Dataset, data: DataConfig) -> None:
-    for column in (data.tokens_column, data.tags_column):
+def _check_columns(split: str, dataset: datasets.Dataset, columns: list[str]) -> None:
+    for column in columns:
         if column not in dataset.column_names:
             raise PipelineError(
                 f"column '{column}' not found in split '{split}'; columns found: {', '.join(dataset.column_names)}"
@@ -172,14 +58,14 @@ def _tag_names(split: str, dataset: datasets.Dataset, data: DataConfig) -> list[
     return tags
 
 
-def _source_labels(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig) -> list[str] | None:
+def _ner_source_labels(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig) -> list[str] | None:
     if source.kind == "embedded":
         return CONLL2003_LABELS
     inner = getattr(raw["train"].features[data.tags_column], "feature", None)
     return list(inner.names) if isinstance(inner, datasets.ClassLabel) else None
 
 
-def _encode_split(split: str, dataset: datasets.Dataset, data: DataConfig, labels: list[str]) -> dict:
+def _encode_ner_split(split: str, dataset: datasets.Dataset, data: DataConfig, labels: list[str]) -> dict:
     tokens, tags = list(dataset[data.tokens_column]), _tag_names(split, dataset, data)
     label_ids = {label: index for index, label in enumerate(labels)}
     encoded = []
@@ -197,23 +83,99 @@ def _encode_split(split: str, dataset: datasets.Dataset, data: DataConfig, label
     return {"tokens": tokens, "ner_tags": encoded}
 
 
-def normalize(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig) -> tuple[datasets.DatasetDict, list[str]]:
-    """Rename to ``tokens``/``ner_tags`` and encode tags against one label list (row numbers
-    in errors are the source's), then carve a seeded validation split out of train when the
-    source has none."""
+def normalize_ner(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig) -> tuple[dict, list[str]]:
+    """Splits with ``tokens`` and ``ner_tags`` (ClassLabel ids) and their label list."""
     for split, dataset in raw.items():
-        _check_columns(split, dataset, data)
-    if "train" not in raw:
-        raise PipelineError(f"no 'train' split in {source.location}; splits found: {', '.join(raw)}")
-    labels = _source_labels(raw, source, data) or derive_labels(_tag_names("train", raw["train"], data))
+        _check_columns(split, dataset, [data.tokens_column, data.tags_column])
+    labels = _ner_source_labels(raw, source, data) or derive_labels(_tag_names("train", raw["train"], data))
     features = datasets.Features(
         {"tokens": datasets.Sequence(datasets.Value("string")), "ner_tags": datasets.Sequence(datasets.ClassLabel(names=labels))}
     )
+    encoded = {split: datasets.Dataset.from_dict(_encode_ner_split(split, rows, data, labels), features=features) for split, rows in raw.items()}
+    return encoded, labels
+
+
+def text_columns(found: list[str], data: DataConfig) -> list[str]:
+    """The configured text column(s), else sentence1+sentence2 for a pair, else text or sentence."""
+    if data.text_columns:
+        return data.text_columns
+    for candidate in (["sentence1", "sentence2"], ["text"], ["sentence"]):
+        if all(column in found for column in candidate):
+            return candidate
+    raise PipelineError(
+        f"no text column found (looked for sentence1+sentence2, text, sentence); columns found: {', '.join(found)}; "
+        "name yours with --text-columns"
+    )
+
+
+def _label_names(split: str, dataset: datasets.Dataset, data: DataConfig) -> list[str]:
+    """The split's labels as strings, whether stored as strings, integers or ClassLabel ids."""
+    feature = dataset.features[data.label_column]
+    values = list(dataset[data.label_column])
+    if isinstance(feature, datasets.ClassLabel):
+        return [feature.int2str(value) for value in values]
+    for row, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
+            raise PipelineError(
+                f"split '{split}' row {row}: label {value!r} in '{data.label_column}' cannot be mapped to a class "
+                "(labels must be non-empty strings, integers or ClassLabel ids)"
+            )
+    return [str(value) for value in values]
+
+
+def classification_labels(train: datasets.Dataset, data: DataConfig) -> list[str]:
+    """ClassLabel names in their order; otherwise the training labels sorted (numerically when all are integers)."""
+    feature = train.features[data.label_column]
+    if isinstance(feature, datasets.ClassLabel):
+        return list(feature.names)
+    names = set(_label_names("train", train, data))
+    numeric = all(name.lstrip("-").isdigit() for name in names)
+    return sorted(names, key=int) if numeric else sorted(names)
+
+
+def _encode_classification_split(split: str, dataset, columns: list[str], data: DataConfig, labels: list[str]) -> dict:
+    label_ids = {label: index for index, label in enumerate(labels)}
+    names = _label_names(split, dataset, data)
+    unseen = next((row for row, name in enumerate(names) if name not in label_ids), None)
+    if unseen is not None:
+        raise PipelineError(
+            f"split '{split}' row {unseen}: label '{names[unseen]}' does not occur in training "
+            f"(training labels: {', '.join(labels)})"
+        )
+    encoded = {"text": list(dataset[columns[0]]), "label": [label_ids[name] for name in names]}
+    if len(columns) == 2:
+        encoded["text_pair"] = list(dataset[columns[1]])
+    return encoded
+
+
+def normalize_classification(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig) -> tuple[dict, list[str]]:
+    """Splits with ``text`` (and ``text_pair`` for pair tasks) and ``label`` (ClassLabel ids), and the label list."""
+    columns = text_columns(raw["train"].column_names, data)
+    for split, dataset in raw.items():
+        _check_columns(split, dataset, [*columns, data.label_column])
+    labels = classification_labels(raw["train"], data)
+    features = datasets.Features({
+        "text": datasets.Value("string"),
+        **({"text_pair": datasets.Value("string")} if len(columns) == 2 else {}),
+        "label": datasets.ClassLabel(names=labels),
+    })  # fmt: skip
     encoded = {
-        split: datasets.Dataset.from_dict(_encode_split(split, raw[split], data, labels), features=features)
-        for split in ("train", "validation", "test")
-        if split in raw
+        split: datasets.Dataset.from_dict(_encode_classification_split(split, rows, columns, data, labels), features=features)
+        for split, rows in raw.items()
     }
+    return encoded, labels
+
+
+def normalize(
+    raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig, task: TaskName
+) -> tuple[datasets.DatasetDict, list[str]]:
+    """Encode the splits for ``task`` against one label list (row numbers in errors are the
+    source's), then carve a seeded validation split out of train when the source has none."""
+    if "train" not in raw:
+        raise PipelineError(f"no 'train' split in {source.location}; splits found: {', '.join(raw)}")
+    splits = datasets.DatasetDict({split: raw[split] for split in ("train", "validation", "test") if split in raw})
+    encode = normalize_ner if task == "ner" else normalize_classification
+    encoded, labels = encode(splits, source, data)
     if "validation" not in encoded:
         carved = encoded["train"].train_test_split(test_size=VALIDATION_FRACTION, seed=data.seed)
         encoded["train"], encoded["validation"] = carved["train"], carved["test"]
@@ -232,7 +194,7 @@ def select_samples(dataset: datasets.DatasetDict, data: DataConfig) -> datasets.
 
 
 def content_fingerprint(dataset: datasets.Dataset) -> str:
-    payload = json.dumps([list(dataset["tokens"]), list(dataset["ner_tags"])])
+    payload = json.dumps(dataset.to_dict(), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -240,14 +202,15 @@ def content_fingerprint(dataset: datasets.Dataset) -> str:
     cache_policy=OutDirKey(), persist_result=True, result_serializer="json",
     retries=2, retry_delay_seconds=10, retry_condition_fn=not_a_user_error,
 )  # fmt: skip
-def load_dataset(source: DatasetSource, data: DataConfig, out_dir: str) -> str:
-    """Read, validate and encode the dataset; write it with ``save_to_disk`` and its summary."""
+def load_dataset(source: DatasetSource, data: DataConfig, task: TaskName, out_dir: str) -> str:
+    """Read, validate and encode the dataset for ``task``; write it with ``save_to_disk`` and its summary."""
     raw = read_source(source, data)
-    dataset, labels = normalize(raw, source, data)
+    dataset, labels = normalize(raw, source, data, task)
     dataset = select_samples(dataset, data)
     with building(Path(out_dir)) as partial:
         dataset.save_to_disk(str(partial))
         summary = {
+            "task": task,
             "labels": labels,
             "num_rows": {split: len(rows) for split, rows in dataset.items()},
             "fingerprints": {split: content_fingerprint(rows) for split, rows in dataset.items()},

@@ -4,7 +4,8 @@ import pytest
 
 from tasks.config import DataConfig
 from tasks.errors import PipelineError
-from tasks.load import CONLL2003_LABELS, derive_labels, normalize, read_source, resolve_dataset, select_samples
+from tasks.load import CONLL2003_LABELS, derive_labels, normalize, select_samples
+from tasks.sources import read_source, resolve_dataset
 
 
 def write_jsonl(path, rows):
@@ -15,7 +16,7 @@ def write_jsonl(path, rows):
 def load(dataset: str, **options):
     data = DataConfig(dataset=dataset, max_train_samples=None, **options)
     source = resolve_dataset(data)
-    return normalize(read_source(source, data), source, data)
+    return normalize(read_source(source, data), source, data, "ner")
 
 
 def test_derived_label_order_is_o_then_types_alphabetically():
@@ -108,7 +109,7 @@ def test_unknown_tag_in_embedded_label_list(tmp_path, conll_sample):
     data = DataConfig(dataset=str(tmp_path / "train.txt"))
     source = resolve_dataset(data).model_copy(update={"kind": "embedded"})
     with pytest.raises(PipelineError, match="tag 'B-PERSON' is not in the label list"):
-        normalize(read_source(source, data), source, data)
+        normalize(read_source(source, data), source, data, "ner")
 
 
 def test_classlabel_ids_keep_their_names_and_order(tmp_path):

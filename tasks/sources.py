@@ -1,0 +1,153 @@
+"""Where a dataset comes from: the Hub, local files, or the embedded corpus and what is derived from it.
+
+`resolve_dataset` runs before any step, so a missing file fails the run early;
+`read_source` returns the raw splits as the source has them.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+import datasets
+from pydantic import BaseModel, ConfigDict
+
+from tasks.artifacts import hash_files
+from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_HUB_ID, EMBEDDED_CONLL2003_PAIRS, embedded_conll2003_files
+from tasks.derived import PAIR_LABELS, conll_documents, sentence_pairs
+from tasks.config import DataConfig
+from tasks.errors import PipelineError
+
+_FORMATS = {
+    ".txt": "conll", ".conll": "conll", ".iob": "conll", ".iob2": "conll", ".bio": "conll",
+    ".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet",
+}  # fmt: skip
+DERIVED_PAIRS = "conll-pairs"  # the format of the sentence-pair task derived from CoNLL-2003
+_SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
+
+
+class DatasetSource(BaseModel):
+    """Where the data comes from, resolved before any step runs; its digest changes with local file contents."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["hub", "local", "embedded"]
+    location: str
+    files: dict[str, str] = {}
+    format: str | None = None
+    config_name: str | None = None
+    revision: str | None = None
+    digest: str | None = None
+
+    @property
+    def hub_id(self) -> str | None:
+        """The dataset's Hub id for card metadata; None for local files and derived data."""
+        if self.kind == "embedded":
+            return EMBEDDED_CONLL2003_HUB_ID if self.format == "conll" else None
+        return self.location if self.kind == "hub" else None
+
+
+def derived_pairs(source: DatasetSource, seed: int) -> datasets.DatasetDict:
+    """The sentence-pair task derived from the CoNLL-2003 documents of each split."""
+    features = datasets.Features({
+        "sentence1": datasets.Value("string"),
+        "sentence2": datasets.Value("string"),
+        "label": datasets.ClassLabel(names=PAIR_LABELS),
+    })  # fmt: skip
+    return datasets.DatasetDict({
+        split: datasets.Dataset.from_dict(sentence_pairs(conll_documents(Path(file)), seed), features=features)
+        for split, file in source.files.items()
+    })  # fmt: skip
+
+
+def _looks_local(reference: str) -> bool:
+    return reference.startswith(("/", ".", "~")) or Path(reference).suffix in _FORMATS or reference.count("/") > 1
+
+
+def _split_files(folder: Path) -> dict[str, Path]:
+    files = {}
+    for split, stems in _SPLIT_NAMES.items():
+        found = [path for path in sorted(folder.iterdir()) if path.stem in stems and path.suffix in _FORMATS]
+        if found:
+            files[split] = found[0]
+    if "train" not in files:
+        raise PipelineError(
+            f"no training file in {folder}: expected train.<ext> with <ext> one of {', '.join(sorted(_FORMATS))}"
+        )
+    return files
+
+
+def _local_source(path: Path, kind: Literal["local", "embedded"]) -> DatasetSource:
+    files = _split_files(path) if path.is_dir() else {"train": path}
+    formats = {_FORMATS.get(file.suffix) for file in files.values()}
+    if None in formats or len(formats) != 1:
+        raise PipelineError(
+            f"cannot tell the format of {path}: use one of {', '.join(sorted(_FORMATS))} for every split"
+        )
+    return DatasetSource(
+        kind=kind,
+        location=str(path),
+        files={split: str(file) for split, file in files.items()},
+        format=formats.pop(),
+        digest=hash_files(list(files.values())),
+    )
+
+
+def resolve_dataset(data: DataConfig) -> DatasetSource:
+    """Turn the ``dataset`` option into a source, failing early on files that do not exist."""
+    if data.dataset in (EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_PAIRS):
+        source = _local_source(embedded_conll2003_files()["train"].parent, "embedded")
+        return source if data.dataset == EMBEDDED_CONLL2003 else source.model_copy(update={"format": DERIVED_PAIRS})
+    if data.dataset.startswith("embedded:"):
+        raise PipelineError(
+            f"unknown embedded dataset {data.dataset}: use {EMBEDDED_CONLL2003} or {EMBEDDED_CONLL2003_PAIRS}"
+        )
+    path = Path(data.dataset).expanduser()
+    if path.exists():
+        return _local_source(path.resolve(), "local")
+    if _looks_local(data.dataset):
+        raise PipelineError(f"dataset file not found: {data.dataset}")
+    return DatasetSource(
+        kind="hub", location=data.dataset, config_name=data.dataset_config, revision=data.dataset_revision
+    )
+
+
+def _conll_columns(first_file: Path, data: DataConfig) -> list[str]:
+    """Name the whitespace-separated columns: the first holds the word, the last the tag."""
+    with open(first_file, encoding="utf-8") as stream:
+        for line in stream:
+            if line.strip() and not line.startswith("-DOCSTART-"):
+                width = len(line.split())
+                break
+        else:
+            raise PipelineError(f"{first_file} holds no sentences")
+    if width < 2:
+        raise PipelineError(f"{first_file}: expected at least two columns per line (word and tag), found one")
+    return [data.tokens_column, *[f"column_{i}" for i in range(1, width - 1)], data.tags_column]
+
+
+def _has_rows(file: Path) -> bool:
+    with open(file, encoding="utf-8", errors="replace") as stream:
+        return any(line.strip() and not line.startswith("-DOCSTART-") for line in stream)
+
+
+def read_source(source: DatasetSource, data: DataConfig) -> datasets.DatasetDict:
+    """The raw splits as the source has them."""
+    if source.kind == "hub":
+        try:
+            return datasets.load_dataset(source.location, source.config_name, revision=source.revision)
+        except datasets.exceptions.DatasetNotFoundError as error:
+            raise PipelineError(f"dataset {source.location} not found on the Hub: {error}") from error
+    for split, file in source.files.items():
+        if not _has_rows(Path(file)):
+            raise PipelineError(f"split '{split}' is empty: {file} holds no rows")
+    if source.format == DERIVED_PAIRS:
+        return derived_pairs(source, data.seed)
+    files = {split: [file] for split, file in source.files.items()}
+    options = {}
+    if source.format == "conll":
+        options["column_names"] = _conll_columns(Path(source.files["train"]), data)
+    if source.format == "csv" and Path(source.files["train"]).suffix == ".tsv":
+        options["sep"] = "\t"
+    try:
+        return datasets.load_dataset(source.format, data_files=files, **options)
+    except (ValueError, datasets.exceptions.DatasetGenerationError) as error:
+        raise PipelineError(f"cannot read {source.location} as {source.format}: {error}") from error

@@ -58,14 +58,14 @@ def tokenization_speed() -> dict:
     from tasks.load import normalize
     from tasks.sources import read_source, resolve_dataset
     from tasks.pretrained import load_tokenizer, resolve_model
-    from tasks.tokenization import continuation_labels, tokenize_split
+    from tasks.tokenization import continuation_labels, tokenize_words
 
     data = DataConfig(dataset=EMBEDDED_CONLL2003, max_train_samples=None)
     source = resolve_dataset(data)
     dataset, labels = normalize(read_source(source, data), source, data, "ner")
     tokenizer = load_tokenizer(resolve_model(ModelConfig()))
     started = time.perf_counter()
-    tokenize_split(dataset["train"], tokenizer, 128, continuation_labels(labels), "all-subwords")
+    tokenize_words(dataset["train"], tokenizer, 128, continuation_labels(labels), "all-subwords")
     seconds = time.perf_counter() - started
     return {"sentences": len(dataset["train"]), "seconds": round(seconds, 2), "sentences_per_second": round(len(dataset["train"]) / seconds)}
 

@@ -89,12 +89,12 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     steps = StepRunner(artifacts_dir, config.refresh)
     dataset_dir = steps.run(LOAD, source=source, data=data, task=config.task)
     tokenization = config.section(TokenizationConfig)
-    tokenized_dir = steps.run(TOKENIZE, dataset_dir=dataset_dir, model=model, tokenization=tokenization)
+    tokenized_dir = steps.run(TOKENIZE, dataset_dir=dataset_dir, model=model, tokenization=tokenization, task=config.task)
     training = config.section(TrainingConfig)
-    model_dir = steps.run(TRAIN, tokenized_dir=tokenized_dir, model=model, training=training)
+    model_dir = steps.run(TRAIN, tokenized_dir=tokenized_dir, model=model, training=training, task=config.task)
     evaluation_dir = steps.run(
         EVALUATE, model_dir=model_dir, dataset_dir=dataset_dir,
-        max_length=tokenization.max_length, batch_size=training.eval_batch_size,
+        max_length=tokenization.max_length, batch_size=training.eval_batch_size, task=config.task,
     )  # fmt: skip
     check_dir = steps.run(CHECK_STEP, model_dir=model_dir, text=config.check_text)
     release_dir = steps.run(

@@ -1,5 +1,10 @@
-"""evaluate: per-word seqeval scores of the saved model on validation and test, and CoNLL predictions."""
+"""evaluate: scores of the saved model on validation and test, and its predictions.
 
+NER is scored per word (first sub-word) with seqeval and predictions are CoNLL text;
+sequence classification gets accuracy, F1 and a confusion matrix, predictions as CSV.
+"""
+
+import csv
 from pathlib import Path
 
 import datasets
@@ -8,7 +13,8 @@ from prefect import task
 from tqdm.auto import tqdm
 
 from tasks.artifacts import OutDirKey, Step, building, write_json
-from tasks.metrics import seqeval_scores
+from tasks.config import TaskName
+from tasks.metrics import classification_scores, seqeval_scores
 from tasks.pretrained import load_tokenizer
 
 METRICS = "metrics.json"
@@ -57,25 +63,70 @@ def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: li
     return lines
 
 
+def labels_of(model) -> list[str]:
+    return [model.config.id2label[i] for i in range(model.config.num_labels)]
+
+
+def score_words(model, tokenizer, rows: datasets.Dataset, max_length: int, batch_size: int, predictions: Path) -> dict:
+    """NER: seqeval scores per word; writes ``<split>.txt`` in CoNLL format."""
+    labels = labels_of(model)
+    sentences = list(rows["tokens"])
+    gold_names = rows.features["ner_tags"].feature.names
+    gold = [[gold_names[tag] for tag in row] for row in rows["ner_tags"]]
+    predicted = [[labels[tag] for tag in row] for row in predict_words(model, tokenizer, sentences, max_length, batch_size)]
+    predictions.with_suffix(".txt").write_text("\n".join(conll_lines(sentences, gold, predicted)))
+    return {"num_sentences": len(sentences), **seqeval_scores(gold, predicted)}
+
+
+@torch.inference_mode()
+def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None, max_length: int, batch_size: int):
+    """The predicted label id and its probability for each text (or pair), batching similar lengths."""
+    lengths = [len(text) + (len(pairs[i]) if pairs else 0) for i, text in enumerate(texts)]
+    order = sorted(range(len(texts)), key=lengths.__getitem__)
+    predicted, probability = [0] * len(texts), [0.0] * len(texts)
+    for start in tqdm(range(0, len(order), batch_size), desc="evaluate", unit="batch"):
+        batch = order[start : start + batch_size]
+        encoded = tokenizer(
+            [texts[i] for i in batch], [pairs[i] for i in batch] if pairs else None,
+            truncation=True, max_length=max_length, padding=True, return_tensors="pt",
+        )  # fmt: skip
+        probabilities = model(**{key: value.to(model.device) for key, value in encoded.items()}).logits.softmax(dim=-1)
+        best, ids = probabilities.max(dim=-1)
+        for index, label_id, score in zip(batch, ids.tolist(), best.tolist()):
+            predicted[index], probability[index] = label_id, score
+    return predicted, probability
+
+
+def score_texts(model, tokenizer, rows: datasets.Dataset, max_length: int, batch_size: int, predictions: Path) -> dict:
+    """Sequence classification: accuracy, F1, confusion matrix; writes ``<split>.csv``
+    (text, text_pair for pairs, gold, predicted, probability of the prediction)."""
+    labels = labels_of(model)
+    texts, gold = list(rows["text"]), list(rows["label"])
+    pairs = list(rows["text_pair"]) if "text_pair" in rows.column_names else None
+    predicted, probability = predict_texts(model, tokenizer, texts, pairs, max_length, batch_size)
+    with open(predictions.with_suffix(".csv"), "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["text", *(["text_pair"] if pairs else []), "gold", "predicted", "probability"])
+        for i, text in enumerate(texts):
+            writer.writerow([text, *([pairs[i]] if pairs else []), labels[gold[i]], labels[predicted[i]], f"{probability[i]:.4f}"])
+    return {"num_examples": len(texts), **classification_scores(gold, predicted, labels)}
+
+
 @task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
-def evaluate_model(model_dir: str, dataset_dir: str, max_length: int, batch_size: int, out_dir: str) -> str:
-    """Score the saved model on each evaluation split; write metrics.json and predictions/<split>.txt."""
-    from transformers import AutoModelForTokenClassification  # heavy: imported where used
-    model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
+def evaluate_model(model_dir: str, dataset_dir: str, max_length: int, batch_size: int, task: TaskName, out_dir: str) -> str:
+    """Score the saved model on each evaluation split; write metrics.json and predictions/<split>.{txt,csv}."""
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification  # heavy
+
+    head = AutoModelForTokenClassification if task == "ner" else AutoModelForSequenceClassification
+    model = head.from_pretrained(model_dir).eval()
     tokenizer = load_tokenizer(model_dir)
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     dataset = datasets.load_from_disk(dataset_dir)
+    score = score_words if task == "ner" else score_texts
     metrics = {}
     with building(Path(out_dir)) as partial:
         (partial / PREDICTIONS).mkdir()
         for split in (name for name in EVALUATED_SPLITS if name in dataset):
-            sentences = list(dataset[split]["tokens"])
-            gold_names = dataset[split].features["ner_tags"].feature.names
-            gold = [[gold_names[tag] for tag in row] for row in dataset[split]["ner_tags"]]
-            predicted_ids = predict_words(model, tokenizer, sentences, max_length, batch_size)
-            predicted = [[labels[tag] for tag in row] for row in predicted_ids]
-            metrics[split] = {"num_sentences": len(sentences), **seqeval_scores(gold, predicted)}
-            (partial / PREDICTIONS / f"{split}.txt").write_text("\n".join(conll_lines(sentences, gold, predicted)))
+            metrics[split] = score(model, tokenizer, dataset[split], max_length, batch_size, partial / PREDICTIONS / split)
         write_json(partial / METRICS, metrics)
     return out_dir
 

@@ -61,3 +61,45 @@ def argmax_logits(logits, labels):
     """Keep only the predicted ids, so evaluation does not accumulate full logits."""
     return logits.argmax(dim=-1)
 
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+def classification_scores(gold: Sequence[int], predicted: Sequence[int], labels: list[str]) -> dict:
+    """Accuracy, F1 and a confusion matrix (rows gold, columns predicted). ``f1`` is the
+    positive class's F1 for two classes (label id 1, as GLUE reports MRPC), macro-F1 otherwise;
+    ``macro_f1`` is always there."""
+    confusion = [[0] * len(labels) for _ in labels]
+    for truth, guess in zip(gold, predicted):
+        confusion[truth][guess] += 1
+    per_class = {}
+    for index, label in enumerate(labels):
+        hits = confusion[index][index]
+        predicted_as = sum(row[index] for row in confusion)
+        precision, recall = _ratio(hits, predicted_as), _ratio(hits, sum(confusion[index]))
+        per_class[label] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": _ratio(2 * precision * recall, precision + recall),
+            "support": sum(confusion[index]),
+        }
+    macro_f1 = sum(row["f1"] for row in per_class.values()) / len(labels)
+    return {
+        "accuracy": _ratio(sum(confusion[i][i] for i in range(len(labels))), len(gold)),
+        "f1": per_class[labels[1]]["f1"] if len(labels) == 2 else macro_f1,
+        "macro_f1": macro_f1,
+        "per_class": per_class,
+        "confusion_matrix": {"labels": labels, "rows_gold_columns_predicted": confusion},
+    }
+
+
+def classification_trainer_metrics(labels: list[str]):
+    """A Trainer ``compute_metrics`` for sequence classification over argmax predictions."""
+
+    def compute(prediction) -> dict[str, float]:
+        scores = classification_scores(prediction.label_ids.tolist(), prediction.predictions.tolist(), labels)
+        return {name: scores[name] for name in ("accuracy", "f1", "macro_f1")}
+
+    return compute

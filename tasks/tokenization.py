@@ -8,7 +8,7 @@ import datasets
 from prefect import task
 
 from tasks.artifacts import OutDirKey, Step, building, read_json, write_json
-from tasks.config import TokenizationConfig
+from tasks.config import TaskName, TokenizationConfig
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.pretrained import ModelSource, load_tokenizer
 
@@ -42,7 +42,8 @@ def align_labels(
     return aligned
 
 
-def tokenize_split(dataset, tokenizer, max_length: int, continuation: list[int], mode) -> datasets.Dataset:
+def tokenize_words(dataset, tokenizer, max_length: int, continuation: list[int], mode) -> datasets.Dataset:
+    """NER: sub-word tokens of each sentence's words, with aligned labels."""
     def encode(batch):
         encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
         encoded["labels"] = [
@@ -53,22 +54,47 @@ def tokenize_split(dataset, tokenizer, max_length: int, continuation: list[int],
     return dataset.map(encode, batched=True, remove_columns=dataset.column_names, keep_in_memory=True)
 
 
+def tokenize_texts(dataset, tokenizer, max_length: int) -> datasets.Dataset:
+    """Sequence classification: each text, or text pair (with token type ids where the model has
+    them), truncated to ``max_length``; padding is left to the collator, per batch."""
+    pairs = "text_pair" in dataset.column_names
+
+    def encode(batch):
+        encoded = tokenizer(batch["text"], batch["text_pair"] if pairs else None, truncation=True, max_length=max_length)
+        encoded["labels"] = batch["label"]
+        return encoded
+
+    return dataset.map(encode, batched=True, remove_columns=dataset.column_names, keep_in_memory=True)
+
+
+def tokenize_splits(dataset: datasets.DatasetDict, tokenizer, labels: list[str], task: TaskName, tokenization) -> dict:
+    if task == "sequence-classification":
+        return {split: tokenize_texts(rows, tokenizer, tokenization.max_length) for split, rows in dataset.items()}
+    continuation = continuation_labels(labels)
+    return {
+        split: tokenize_words(
+            rows, tokenizer, tokenization.max_length, continuation,
+            tokenization.label_alignment if split == "train" else "first-subword",
+        )  # fmt: skip
+        for split, rows in dataset.items()
+    }
+
+
 @task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
-def tokenize_dataset(dataset_dir: str, model: ModelSource, tokenization: TokenizationConfig, out_dir: str) -> str:
-    """Tokenize every split. Training labels follow ``label_alignment``; evaluation
-    splits always label first sub-words only, so scores count each word once."""
+def tokenize_dataset(
+    dataset_dir: str, model: ModelSource, tokenization: TokenizationConfig, task: TaskName, out_dir: str
+) -> str:
+    """Tokenize every split. For NER, training labels follow ``label_alignment`` and evaluation
+    splits label first sub-words only, so scores count each word once."""
     labels = read_json(Path(dataset_dir) / LOAD_SUMMARY)["labels"]
     tokenizer = load_tokenizer(model)
-    dataset = datasets.load_from_disk(dataset_dir)
-    continuation = continuation_labels(labels)
-    started, tokenized = time.perf_counter(), {}
-    for split, rows in dataset.items():
-        mode = tokenization.label_alignment if split == "train" else "first-subword"
-        tokenized[split] = tokenize_split(rows, tokenizer, tokenization.max_length, continuation, mode)
+    started = time.perf_counter()
+    tokenized = tokenize_splits(datasets.load_from_disk(dataset_dir), tokenizer, labels, task, tokenization)
     seconds = time.perf_counter() - started
     with building(Path(out_dir)) as partial:
         datasets.DatasetDict(tokenized).save_to_disk(str(partial))
         write_json(partial / SUMMARY, {
+            "task": task,
             "labels": labels,
             "tokenizer": type(tokenizer).__name__,
             "max_length": tokenization.max_length,

@@ -1,4 +1,4 @@
-"""train: fine-tune a token-classification head with the Trainer, keep the best epoch by F1."""
+"""train: fine-tune a token- or sequence-classification head with the Trainer, keep the best epoch by F1."""
 
 import time
 from pathlib import Path
@@ -10,9 +10,9 @@ import transformers
 from prefect import task
 
 from tasks.artifacts import OutDirKey, Step, building, checkpoint_dir, read_json, remove_checkpoints, write_json
-from tasks.config import TrainingConfig
+from tasks.config import TaskName, TrainingConfig
 from tasks.errors import PipelineError
-from tasks.metrics import IGNORED, argmax_logits, trainer_metrics
+from tasks.metrics import IGNORED, argmax_logits, classification_trainer_metrics, trainer_metrics
 from tasks.pretrained import ModelSource, load_tokenizer
 from tasks.tokenization import SUMMARY as TOKENIZE_SUMMARY
 
@@ -28,6 +28,7 @@ def check_label_ids(dataset: datasets.DatasetDict, labels: list[str], num_labels
     usual cause of CUDA "device-side assert triggered" errors."""
     for split, rows in dataset.items():
         for row, label_ids in enumerate(rows["labels"]):
+            label_ids = label_ids if isinstance(label_ids, list) else [label_ids]
             bad = [label for label in label_ids if label != IGNORED and not 0 <= label < num_labels]
             if bad:
                 name = labels[bad[0]] if 0 <= bad[0] < len(labels) else "unnamed"
@@ -69,10 +70,11 @@ def training_arguments(training: TrainingConfig, output_dir: Path) -> "TrainingA
     )
 
 
-def load_model(model: ModelSource, labels: list[str]):
-    from transformers import AutoModelForTokenClassification
+def load_model(model: ModelSource, labels: list[str], task: TaskName):
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
-    return AutoModelForTokenClassification.from_pretrained(
+    head = AutoModelForTokenClassification if task == "ner" else AutoModelForSequenceClassification
+    return head.from_pretrained(
         model.location,
         revision=model.revision,
         num_labels=len(labels),
@@ -81,17 +83,18 @@ def load_model(model: ModelSource, labels: list[str]):
     )
 
 
-def fit(model, tokenizer, dataset: datasets.DatasetDict, labels: list[str], args: "TrainingArguments") -> "Trainer":
-    from transformers import DataCollatorForTokenClassification, Trainer
+def fit(model, tokenizer, dataset: datasets.DatasetDict, labels: list[str], args: "TrainingArguments", task: TaskName) -> "Trainer":
+    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer
 
+    ner = task == "ner"
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=dataset["train"],
         eval_dataset=dataset["validation"],
-        data_collator=DataCollatorForTokenClassification(tokenizer),
+        data_collator=DataCollatorForTokenClassification(tokenizer) if ner else DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=trainer_metrics(labels),
+        compute_metrics=trainer_metrics(labels) if ner else classification_trainer_metrics(labels),
         preprocess_logits_for_metrics=argmax_logits,
     )
     trainer.train()
@@ -113,7 +116,7 @@ def _summary(trainer: "Trainer", training: TrainingConfig, model: ModelSource, d
 
 
 @task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
-def train_model(tokenized_dir: str, model: ModelSource, training: TrainingConfig, out_dir: str) -> str:
+def train_model(tokenized_dir: str, model: ModelSource, training: TrainingConfig, task: TaskName, out_dir: str) -> str:
     """Fine-tune and save the best epoch's model with its tokenizer, history and summary.
 
     Epoch checkpoints go to a sibling ``checkpoints/`` directory that survives a failed
@@ -123,11 +126,11 @@ def train_model(tokenized_dir: str, model: ModelSource, training: TrainingConfig
     dataset = datasets.load_from_disk(tokenized_dir)
     tokenizer = load_tokenizer(model)
     transformers.set_seed(training.seed)
-    network = load_model(model, labels)
+    network = load_model(model, labels, task)
     check_label_ids(dataset, labels, network.config.num_labels)
     checkpoints = checkpoint_dir(Path(out_dir))
     started = time.perf_counter()
-    trainer = fit(network, tokenizer, dataset, labels, training_arguments(training, checkpoints))
+    trainer = fit(network, tokenizer, dataset, labels, training_arguments(training, checkpoints), task)
     seconds = time.perf_counter() - started
     with building(Path(out_dir)) as partial:
         trainer.save_model(str(partial))

@@ -51,3 +51,28 @@ def test_predictions_file_scores_the_same_with_conlleval(tmp_path):
     conlleval_f1 = float(f1_line.rsplit("FB1:", 1)[1])
     assert conlleval_f1 == pytest.approx(100 * seqeval_scores(gold, predicted)["f1"], abs=0.01)
     assert Path(predictions).read_text().startswith("Peter B-PER B-PER\n")
+
+
+def test_binary_scores_use_the_positive_class():
+    from tasks.metrics import classification_scores
+
+    gold = [1, 1, 1, 0, 0, 0]
+    predicted = [1, 1, 0, 1, 0, 0]
+    scores = classification_scores(gold, predicted, ["no", "yes"])
+    assert scores["accuracy"] == pytest.approx(4 / 6)
+    assert scores["f1"] == pytest.approx(2 / 3)  # precision 2/3, recall 2/3 for "yes"
+    assert scores["macro_f1"] == pytest.approx(2 / 3)
+    assert scores["confusion_matrix"]["rows_gold_columns_predicted"] == [[2, 1], [1, 2]]
+    assert scores["per_class"]["yes"]["support"] == 3
+
+
+def test_multiclass_f1_is_macro():
+    from tasks.metrics import classification_scores
+
+    gold = [0, 0, 1, 2]
+    predicted = [0, 1, 1, 1]
+    scores = classification_scores(gold, predicted, ["a", "b", "c"])
+    f1_a, f1_b, f1_c = 2 * 1 * 0.5 / 1.5, 2 * (1 / 3) * 1 / (4 / 3), 0.0
+    assert scores["f1"] == scores["macro_f1"] == pytest.approx((f1_a + f1_b + f1_c) / 3)
+    assert scores["accuracy"] == pytest.approx(0.5)
+    assert scores["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}

@@ -1,7 +1,7 @@
 import pytest
 
 from tasks.pretrained import load_tokenizer
-from tasks.tokenization import IGNORED, align_labels, continuation_labels, tokenize_split
+from tasks.tokenization import IGNORED, align_labels, continuation_labels, tokenize_words
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 CONTINUATION = continuation_labels(LABELS)
@@ -30,12 +30,12 @@ def test_first_subword_mode_ignores_continuations():
     ]
 
 
-def test_tokenize_split_aligns_real_tokenizer_output(tiny_model):
+def test_tokenize_words_aligns_real_tokenizer_output(tiny_model):
     import datasets
 
     tokenizer = load_tokenizer(str(tiny_model))
     rows = datasets.Dataset.from_dict({"tokens": [["Huggingface", "is", "in", "Brooklyn"]], "ner_tags": [[3, 0, 0, 5]]})
-    encoded = tokenize_split(rows, tokenizer, 128, CONTINUATION, "all-subwords")[0]
+    encoded = tokenize_words(rows, tokenizer, 128, CONTINUATION, "all-subwords")[0]
     tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
     assert tokens == ["[CLS]", "hugging", "##face", "is", "in", "brooklyn", "[SEP]"]
     assert encoded["labels"] == [-100, 3, 4, 0, 0, 5, -100]
@@ -47,7 +47,7 @@ def test_truncation_keeps_max_length(tiny_model):
 
     tokenizer = load_tokenizer(str(tiny_model))
     rows = datasets.Dataset.from_dict({"tokens": [["word"] * 50], "ner_tags": [[0] * 50]})
-    encoded = tokenize_split(rows, tokenizer, 16, CONTINUATION, "first-subword")[0]
+    encoded = tokenize_words(rows, tokenizer, 16, CONTINUATION, "first-subword")[0]
     assert len(encoded["input_ids"]) == len(encoded["labels"]) == 16
     assert encoded["labels"][0] == encoded["labels"][-1] == IGNORED
 
@@ -58,7 +58,22 @@ def test_every_word_gets_exactly_one_first_subword_label(tiny_model, mode):
 
     tokenizer = load_tokenizer(str(tiny_model))
     rows = datasets.Dataset.from_dict({"tokens": [["Peter", "Blackburn", "unbelievably"]], "ner_tags": [[1, 2, 0]]})
-    encoded = tokenize_split(rows, tokenizer, 64, CONTINUATION, mode)[0]
+    encoded = tokenize_words(rows, tokenizer, 64, CONTINUATION, mode)[0]
     word_ids = tokenizer(["Peter", "Blackburn", "unbelievably"], is_split_into_words=True).word_ids()
     firsts = [label for i, label in enumerate(encoded["labels"]) if word_ids[i] is not None and word_ids[i] != word_ids[i - 1]]
     assert firsts == [1, 2, 0]
+
+
+def test_pairs_are_tokenized_as_pairs_with_token_types(tiny_model):
+    import datasets
+
+    from tasks.tokenization import tokenize_texts
+
+    tokenizer = load_tokenizer(str(tiny_model))
+    rows = datasets.Dataset.from_dict({"text": ["Paris is big"], "text_pair": ["it is"], "label": [1]})
+    encoded = tokenize_texts(rows, tokenizer, 128)[0]
+    assert tokenizer.convert_ids_to_tokens(encoded["input_ids"]) == ["[CLS]", "paris", "is", "big", "[SEP]", "it", "is", "[SEP]"]
+    assert encoded["token_type_ids"] == [0, 0, 0, 0, 0, 1, 1, 1]
+    assert encoded["labels"] == 1
+    truncated = tokenize_texts(rows, tokenizer, 6)[0]
+    assert len(truncated["input_ids"]) == 6 and truncated["input_ids"][-1] == tokenizer.sep_token_id

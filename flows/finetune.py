@@ -16,14 +16,14 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
 from tasks.artifacts import Step, ensure_writable, read_json
-from tasks.check import CHECK, CHECK_STEP
-from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig, parse_command_line
+from tasks.check import CHECK, CHECK_STEP, check_inputs
+from tasks.config import DataConfig, FinetuneConfig, TaskName, ModelConfig, TokenizationConfig, TrainingConfig, parse_command_line
 from tasks.errors import PipelineError
 from tasks.evaluation import EVALUATE, METRICS
 from tasks.hub import hub_token, push_to_hub
-from tasks.load import LOAD
+from tasks.load import LOAD, SUMMARY as LOAD_SUMMARY
 from tasks.sources import resolve_dataset
-from tasks.model_card import CARD, RELEASE
+from tasks.model_card import CARD, RELEASE, headline_metrics
 from tasks.pretrained import resolve_model
 from tasks.tokenization import TOKENIZE
 from tasks.training import TRAIN
@@ -40,7 +40,7 @@ class RunSummary(BaseModel):
     flow_run_id: str
     model_dir: str
     metrics: dict[str, Any]
-    entities: list[dict[str, Any]]
+    check: dict[str, Any]
     steps: list[StepReport]
     pushed_to: str | None
 
@@ -62,12 +62,10 @@ class StepRunner:
         return path
 
 
-def _publish_artifacts(metrics: dict, card: str) -> None:
-    rows = [
-        {"split": split, **{name: round(scores[name], 4) for name in ("precision", "recall", "f1", "accuracy")}}
-        for split, scores in metrics.items()
-    ]
-    create_table_artifact(key="ner-metrics", table=rows, description="Per-word seqeval scores of the saved model")
+def _publish_artifacts(task: TaskName, metrics: dict, card: str) -> None:
+    names = headline_metrics(task)
+    rows = [{"split": split, **{name: round(scores[name], 4) for name in names}} for split, scores in metrics.items()]
+    create_table_artifact(key=f"{task}-metrics", table=rows, description="Scores of the saved model")
     create_markdown_artifact(key="model-card", markdown=card, description="README.md of the released model")
 
 
@@ -96,34 +94,45 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
         EVALUATE, model_dir=model_dir, dataset_dir=dataset_dir,
         max_length=tokenization.max_length, batch_size=training.eval_batch_size, task=config.task,
     )  # fmt: skip
-    check_dir = steps.run(CHECK_STEP, model_dir=model_dir, text=config.check_text)
+    pair = "text_pair" in read_json(Path(dataset_dir) / LOAD_SUMMARY)["columns"]
+    text, text_pair = check_inputs(config.task, pair, config.check_text, config.check_text_pair)
+    check_dir = steps.run(CHECK_STEP, model_dir=model_dir, task=config.task, text=text, text_pair=text_pair)
     release_dir = steps.run(
-        RELEASE, model_dir=model_dir, dataset_dir=dataset_dir, evaluation_dir=evaluation_dir, check_dir=check_dir,
-        model_name=f"{Path(model.hub_id or model.location).name}-finetuned-ner", hub_model_id=config.hub_model_id,
+        RELEASE, task=config.task, model_dir=model_dir, dataset_dir=dataset_dir, evaluation_dir=evaluation_dir,
+        check_dir=check_dir, hub_model_id=config.hub_model_id,
+        model_name=f"{Path(model.hub_id or model.location).name}-finetuned-{'ner' if config.task == 'ner' else 'classification'}",
         base_model=model.hub_id or model.location,
         dataset_hub_id=source.hub_id,
         settings=[data, tokenization, training],
     )  # fmt: skip
     metrics = read_json(Path(evaluation_dir) / METRICS)
-    _publish_artifacts(metrics, (Path(release_dir) / CARD).read_text())
+    _publish_artifacts(config.task, metrics, (Path(release_dir) / CARD).read_text())
     pushed_to = _push(config, release_dir)
     return RunSummary(
         flow_run_id=str(runtime.flow_run.id),
         model_dir=release_dir,
         metrics=metrics,
-        entities=read_json(Path(check_dir) / CHECK)["entities"],
+        check=read_json(Path(check_dir) / CHECK),
         steps=steps.reports,
         pushed_to=pushed_to,
     )
 
 
+def _check_line(check: dict) -> str:
+    if "entities" in check:
+        return ", ".join(f"{e['entity_group']} '{e['word']}' ({e['score']:.2f})" for e in check["entities"]) or "none"
+    return f"{check['prediction']['label']} ({check['prediction']['score']:.2f})"
+
+
 def format_summary(summary: RunSummary) -> str:
-    scores = ", ".join(f"{split} F1 {values['f1']:.4f}" for split, values in summary.metrics.items())
-    entities = ", ".join(f"{e['entity_group']} '{e['word']}' ({e['score']:.2f})" for e in summary.entities) or "none"
+    scores = ", ".join(
+        f"{split} " + " ".join(f"{name} {values[name]:.4f}" for name in ("accuracy", "f1") if name in values)
+        for split, values in summary.metrics.items()
+    )
     lines = [
         f"Model:    {summary.model_dir}",
-        f"Scores:   {scores} (per word, seqeval/conlleval)",
-        f"Check:    {entities}",
+        f"Scores:   {scores}",
+        f"Check:    {_check_line(summary.check)}",
         f"Pushed:   {summary.pushed_to or 'no'}",
         "Steps:",
     ]

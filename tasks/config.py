@@ -97,9 +97,11 @@ class RunConfig(_Section):
     )
     artifacts_dir: Path = Field(Path("artifacts"), description="Root directory of every artifact and checkpoint.")
     refresh: bool = Field(False, description="Ignore cached results and recompute every step.")
-    check_text: str = Field(
-        "My name is Sylvain and I work at Hugging Face in Brooklyn.",
-        description="Sentence the saved model is tried on after training.",
+    check_text: str | None = Field(
+        None, description="Text the saved model is tried on after training; none: a built-in example for the task."
+    )
+    check_text_pair: str | None = Field(
+        None, description="Second text of that check, for pair tasks; none: a built-in example."
     )
     hub_model_id: str | None = Field(
         None, description="Push the model to this Hub repo (needs HF_TOKEN in the environment); none to skip."

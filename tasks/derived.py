@@ -11,6 +11,11 @@ import random
 from pathlib import Path
 
 PAIR_LABELS = ["unrelated", "consecutive"]
+DESCRIPTION = (
+    "sentence pairs built from CoNLL-2003 (Reuters news) documents: two consecutive sentences of a document "
+    "are `consecutive`; the first of them with a sentence from another document of the same split is "
+    "`unrelated`; balanced, seeded; the splits keep CoNLL-2003's documents apart. Not a paraphrase corpus."
+)
 
 
 def conll_documents(path: Path) -> list[list[str]]:

@@ -211,6 +211,7 @@ def load_dataset(source: DatasetSource, data: DataConfig, task: TaskName, out_di
         dataset.save_to_disk(str(partial))
         summary = {
             "task": task,
+            "columns": dataset["train"].column_names,
             "labels": labels,
             "num_rows": {split: len(rows) for split, rows in dataset.items()},
             "fingerprints": {split: content_fingerprint(rows) for split, rows in dataset.items()},

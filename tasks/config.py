@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_PAIRS, EMBEDDED_MODEL
+from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_PAIRS, EMBEDDED_MODEL, EMBEDDED_MOVIE_REVIEWS
 from tasks.errors import PipelineError
 
 
@@ -35,7 +35,8 @@ class DataConfig(_Seeded):
         None,
         description="Hub dataset id, a local file or folder (CoNLL text, JSON lines, CSV, TSV, Parquet), or an "
         f"embedded dataset: {EMBEDDED_CONLL2003} (CoNLL-2003 English NER), {EMBEDDED_CONLL2003_PAIRS} (sentence "
-        "pairs derived from it: consecutive or not). none: the embedded default for --task: "
+        f"pairs derived from it: consecutive or not), {EMBEDDED_MOVIE_REVIEWS} (movie review snippets, positive or "
+        "negative; downloaded by setup.sh). none: the embedded default for --task: "
         + ", ".join(f"{name} for {task}" for task, name in EMBEDDED_DEFAULTS.items())
         + ".",
     )

@@ -1,13 +1,20 @@
-"""A sentence-pair task derived from real text, since no paraphrase corpus is installable here.
+"""Classification datasets derived from real text that ships in packages, since no
+paraphrase corpus and no ready sentiment corpus is installable here.
 
-From each CoNLL-2003 document: every two consecutive sentences make a positive pair
-(label ``consecutive``), and the first of them with a sentence drawn from another
-document of the same split a negative one (``unrelated``), so the classes are balanced.
-CoNLL-2003's train, validation and test splits hold different documents, so the
-derived splits keep documents apart.
+Sentence pairs: from each CoNLL-2003 document, every two consecutive sentences make a
+positive pair (label ``consecutive``), and the first of them with a sentence drawn from
+another document of the same split a negative one (``unrelated``), so the classes are
+balanced. CoNLL-2003's train, validation and test splits hold different documents, so
+the derived splits keep documents apart.
+
+Movie reviews: the 10,605 movie review snippets that Hutto and Gilbert (ICWSM 2014) had
+people score for sentiment, shipped in the vaderSentiment 3.3.2 source distribution;
+``positive`` above zero, ``negative`` below, the 37 scored zero dropped.
 """
 
+import io
 import random
+import tarfile
 from pathlib import Path
 
 PAIR_LABELS = ["unrelated", "consecutive"]
@@ -50,3 +57,35 @@ def sentence_pairs(documents: list[list[str]], seed: int) -> dict[str, list]:
                 rows["sentence2"].append(pair[1])
                 rows["label"].append(label)
     return rows
+
+
+MOVIE_REVIEW_LABELS = ["negative", "positive"]
+MOVIE_REVIEW_DESCRIPTION = (
+    "movie review snippets with human sentiment scores (Hutto and Gilbert, ICWSM 2014, shipped in the "
+    "vaderSentiment 3.3.2 source distribution): `positive` above zero, `negative` below, zeros dropped; "
+    "split 80/10/10, seeded."
+)
+_SNIPPETS = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
+
+
+def read_movie_review_snippets(sdist: Path) -> list[tuple[float, str]]:
+    """(score, text) for each snippet, read from the nested archive without unpacking it to disk."""
+    with tarfile.open(sdist) as outer:
+        inner_member = next(member for member in outer.getmembers() if member.name.endswith("hutto_ICWSM_2014.tar.gz"))
+        with tarfile.open(fileobj=io.BytesIO(outer.extractfile(inner_member).read())) as inner:
+            text = inner.extractfile(_SNIPPETS).read().decode("utf-8")
+    rows = []
+    for line in text.splitlines():
+        if line.strip():
+            _, score, snippet = line.split("\t", 2)
+            rows.append((float(score), snippet.strip()))
+    return rows
+
+
+def movie_review_splits(snippets: list[tuple[float, str]], seed: int) -> dict[str, dict[str, list]]:
+    """Positive vs negative snippets (zeros dropped), shuffled with ``seed`` and split 80/10/10."""
+    rows = [(text, int(score > 0)) for score, text in snippets if score != 0]
+    random.Random(seed).shuffle(rows)
+    cut_train, cut_validation = int(0.8 * len(rows)), int(0.9 * len(rows))
+    parts = {"train": rows[:cut_train], "validation": rows[cut_train:cut_validation], "test": rows[cut_validation:]}
+    return {split: {"text": [t for t, _ in part], "label": [y for _, y in part]} for split, part in parts.items()}

@@ -14,10 +14,9 @@ from pydantic import BaseModel
 from tasks.artifacts import OutDirKey, Step, building, read_json
 from tasks.check import CHECK
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
-from tasks.derived import DESCRIPTION as DERIVED_PAIRS_DESCRIPTION
 from tasks.evaluation import METRICS
 from tasks.load import SUMMARY as LOAD_SUMMARY
-from tasks.sources import DERIVED_PAIRS
+from tasks.sources import DERIVED_DESCRIPTIONS
 from tasks.training import HISTORY
 
 CARD = "README.md"
@@ -149,9 +148,8 @@ def _data_section(facts: CardFacts) -> list[str]:
     source, dataset = facts.dataset["source"], facts.dataset
     origin = source["location"] + (f" (revision {source['revision']})" if source.get("revision") else "")
     rows = [[split, count, dataset["fingerprints"][split]] for split, count in dataset["num_rows"].items()]
-    derived = (
-        [f"Derived data: {DERIVED_PAIRS_DESCRIPTION}", ""] if source.get("format") == DERIVED_PAIRS else []
-    )
+    description = DERIVED_DESCRIPTIONS.get(source.get("format"))
+    derived = [f"Derived data: {description}", ""] if description else []
     return [
         "## Training and evaluation data", "",
         f"Source: `{origin}` ({source['kind']}; content digest `{source.get('digest') or 'n/a'}`).", "",

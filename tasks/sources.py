@@ -26,6 +26,7 @@ from tasks.derived import (
     MOVIE_REVIEW_LABELS,
     PAIR_LABELS,
     conll_documents,
+    content_sentences,
     movie_review_splits,
     read_movie_review_snippets,
     sentence_pairs,
@@ -73,7 +74,9 @@ def derived_pairs(source: DatasetSource, seed: int) -> datasets.DatasetDict:
         "label": datasets.ClassLabel(names=PAIR_LABELS),
     })  # fmt: skip
     return datasets.DatasetDict({
-        split: datasets.Dataset.from_dict(sentence_pairs(conll_documents(Path(file)), seed), features=features)
+        split: datasets.Dataset.from_dict(
+            sentence_pairs(content_sentences(conll_documents(Path(file))), seed), features=features
+        )
         for split, file in source.files.items()
     })  # fmt: skip
 

@@ -32,9 +32,16 @@ def test_help_documents_every_option_with_its_default():
     text = build_parser().format_help()
     for name, field in FinetuneConfig.model_fields.items():
         assert f"--{name.replace('_', '-')}" in text
-    assert "(default: 0.0002)" in text
     flat = "".join(text.split())
     assert "embedded:conll2003forner,embedded:conll2003-pairsforsequence-classification.(default:none)" in flat
+    assert "0.0002forner,0.0001forsequence-classification.(default:none)" in flat
+
+
+def test_task_dependent_defaults_fill_only_what_is_unset():
+    assert FinetuneConfig().learning_rate == 2e-4
+    classification = FinetuneConfig(task="sequence-classification")
+    assert (classification.dataset, classification.learning_rate) == ("embedded:conll2003-pairs", 1e-4)
+    assert FinetuneConfig(task="sequence-classification", learning_rate=3e-5).learning_rate == 3e-5
 
 
 def test_invalid_value_names_the_option():

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from tasks.config import DataConfig
-from tasks.derived import conll_documents, sentence_pairs
+from tasks.derived import conll_documents, content_sentences, sentence_pairs
 from tasks.errors import PipelineError
 from tasks.load import normalize
 from tasks.sources import read_source, resolve_dataset
@@ -36,10 +36,16 @@ def test_documents_and_pairs_from_conll_text(tmp_path):
     assert sentence_pairs(documents, seed=0) == rows
 
 
+def test_short_lines_and_one_sentence_documents_are_left_out():
+    documents = [["LONDON 1996-08-30", "A long enough first sentence here .", "And a second one right here ."], ["Only one sentence of five words ."]]
+    assert content_sentences(documents) == [["A long enough first sentence here .", "And a second one right here ."]]
+
+
 def test_embedded_pairs_are_balanced_and_keep_splits_apart():
     dataset, labels = load("embedded:conll2003-pairs")
     assert labels == ["unrelated", "consecutive"]
-    assert {split: len(rows) for split, rows in dataset.items()} == {"train": 26190, "validation": 6068, "test": 6444}
+    assert {split: len(rows) for split, rows in dataset.items()} == {"train": 20860, "validation": 4970, "test": 5072}
+    assert min(len(text.split()) for text in dataset["train"]["text_pair"]) >= 5
     assert sum(dataset["test"]["label"]) == len(dataset["test"]) // 2
     train_firsts = set(dataset["train"]["text"])
     test_pairs = [(a, b) for a, b, y in zip(dataset["test"]["text"], dataset["test"]["text_pair"], dataset["test"]["label"]) if y]

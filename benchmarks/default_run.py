@@ -20,10 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def timed_run(artifacts: Path, hf_home: Path, summary: Path) -> dict:
+def timed_run(artifacts: Path, hf_home: Path, summary: Path, *options: str) -> dict:
     """Wall time, peak RSS and the summary of one CLI run in its own process."""
     env = {**os.environ, "HF_HOME": str(hf_home), "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    command = [sys.executable, "-m", "flows.finetune", "--artifacts-dir", str(artifacts), "--summary-json", str(summary)]
+    command = [sys.executable, "-m", "flows.finetune", "--artifacts-dir", str(artifacts), "--summary-json", str(summary), *options]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, env=env)
     _, status, usage = os.wait4(process.pid, 0)
@@ -34,8 +34,7 @@ def timed_run(artifacts: Path, hf_home: Path, summary: Path) -> dict:
     return {
         "wall_seconds": round(seconds, 1),
         "peak_rss_mib": round(usage.ru_maxrss / 1024),
-        "test_f1": round(result["metrics"]["test"]["f1"], 4),
-        "validation_f1": round(result["metrics"]["validation"]["f1"], 4),
+        **{f"{split}_{name}": round(scores[name], 4) for split, scores in result["metrics"].items() for name in ("f1", "accuracy")},
         "steps": {step["name"]: {"seconds": step["seconds"], "cached": step["cached"]} for step in result["steps"]},
     }
 

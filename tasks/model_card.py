@@ -31,16 +31,18 @@ class _TaskProfile:
     what: str
     metrics: tuple[str, ...]
     count: str  # the metrics.json key counting evaluated examples
+    other_tasks_settings: frozenset[str]  # options that only the other task reads, left off the card
 
 
 _PROFILES = {
     "ner": _TaskProfile(
         "token-classification", "Token Classification", "A token-classification (named-entity recognition) model",
-        ("precision", "recall", "f1", "accuracy"), "num_sentences",
+        ("precision", "recall", "f1", "accuracy"), "num_sentences", frozenset({"text_columns", "label_column"}),
     ),
     "sequence-classification": _TaskProfile(
         "text-classification", "Text Classification", "A sequence-classification model",
         ("accuracy", "f1", "macro_f1"), "num_examples",
+        frozenset({"tokens_column", "tags_column", "label_alignment"}),
     ),
 }  # fmt: skip
 
@@ -73,7 +75,8 @@ class CardFacts(BaseModel):
 def _front_matter(facts: CardFacts) -> str:
     test = facts.metrics.get("test") or facts.metrics["validation"]
     split = "test" if "test" in facts.metrics else "validation"
-    dataset_name = facts.dataset_hub_id or Path(facts.dataset["source"]["location"]).name
+    option = str(facts.hyperparameters.get("dataset") or facts.dataset["source"]["location"])
+    dataset_name = facts.dataset_hub_id or Path(option).name.removeprefix("embedded:")
     profile = facts.profile
     metadata = {
         "library_name": "transformers",
@@ -193,7 +196,8 @@ def _summary_line(facts: CardFacts) -> str:
 
 def render_card(facts: CardFacts) -> str:
     """The model card: Hub metadata, then what the model is, how it was trained and how it scores."""
-    hyperparameters = [[name, value] for name, value in facts.hyperparameters.items()]
+    unused = facts.profile.other_tasks_settings
+    hyperparameters = [[name, value] for name, value in facts.hyperparameters.items() if name not in unused]
     metrics = facts.profile.metrics
     lines = [
         f"# {facts.model_name}", "",

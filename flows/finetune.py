@@ -89,7 +89,9 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     tokenization = config.section(TokenizationConfig)
     tokenized_dir = steps.run(TOKENIZE, dataset_dir=dataset_dir, model=model, tokenization=tokenization, task=config.task)
     training = config.section(TrainingConfig)
-    model_dir = steps.run(TRAIN, tokenized_dir=tokenized_dir, model=model, training=training, task=config.task)
+    model_dir = steps.run(
+        TRAIN, tokenized_dir=tokenized_dir, model=model, training=training, task=config.task, resume=config.resume
+    )
     evaluation_dir = steps.run(
         EVALUATE, model_dir=model_dir, dataset_dir=dataset_dir,
         max_length=tokenization.max_length, batch_size=training.eval_batch_size, task=config.task,

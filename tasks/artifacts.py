@@ -47,15 +47,18 @@ def content_key(*parts: Any) -> str:
 class Step:
     """A pipeline step: its Prefect task, the folder its artifacts go in, and a version
     to bump when a helper the task calls changes what it writes (source hashing sees
-    only the task function itself)."""
+    only the task function itself). ``unkeyed`` names inputs that change how the
+    artifact is made but not what it is, such as resuming from a checkpoint."""
 
     task: Any
     folder: str
     version: int
+    unkeyed: tuple[str, ...] = ()
 
     def out_dir(self, artifacts_dir: Path, inputs: dict[str, Any]) -> Path:
         source = inspect.getsource(self.task.fn)
-        return artifacts_dir / self.folder / content_key(self.folder, self.version, source, inputs)
+        keyed = {name: value for name, value in inputs.items() if name not in self.unkeyed}
+        return artifacts_dir / self.folder / content_key(self.folder, self.version, source, keyed)
 
     def run(self, artifacts_dir: Path, refresh: bool, inputs: dict[str, Any]) -> State:
         """Run the task, or take its cached result while its artifact is complete and ``refresh`` is off."""

@@ -96,6 +96,25 @@ class TrainingConfig(_Seeded):
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
         "linear", description="Learning-rate schedule after warm-up."
     )
+    gradient_accumulation_steps: int = Field(
+        1, ge=1, description="Batches whose gradients add up to one optimizer step (a larger effective batch)."
+    )
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+        "auto",
+        description="Compute in half precision: auto picks bf16 where the GPU has it, fp16 on GPUs without it, "
+        "and full precision on CPU; bf16 also works on CPU; fp16 needs a GPU.",
+    )
+    engine: Literal["trainer", "accelerate"] = Field(
+        "trainer",
+        description="Training loop: the transformers Trainer, or a plain Accelerate loop (the Hugging Face "
+        "course's); both write the same model directory.",
+    )
+    num_processes: int = Field(
+        1,
+        ge=1,
+        description="Train in this many processes, started with torchrun: one per GPU on a multi-GPU machine, "
+        "or a gloo group on CPU. Each process takes batch_size examples per step.",
+    )
 
 
 class RunConfig(_Section):
@@ -105,6 +124,11 @@ class RunConfig(_Section):
     )
     artifacts_dir: Path = Field(Path("artifacts"), description="Root directory of every artifact and checkpoint.")
     refresh: bool = Field(False, description="Ignore cached results and recompute every step.")
+    resume: bool = Field(
+        False,
+        description="Continue an interrupted training run from its last complete epoch checkpoint (same settings "
+        "give the same checkpoints folder); without it an interrupted run starts over.",
+    )
     check_text: str | None = Field(
         None, description="Text the saved model is tried on after training; none: a built-in example for the task."
     )

@@ -17,7 +17,7 @@ from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfi
 from tasks.evaluation import METRICS
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.sources import DERIVED_DESCRIPTIONS
-from tasks.training import HISTORY
+from tasks.engines.common import HISTORY, SUMMARY as TRAIN_SUMMARY
 
 CARD = "README.md"
 FRAMEWORKS = ("transformers", "torch", "datasets", "tokenizers", "accelerate", "prefect")
@@ -240,6 +240,9 @@ def release_model(
     out_dir: str,
 ) -> str:
     """The model directory to publish: weights, tokenizer, metrics.json and the README.md card."""
+    hyperparameters = {name: value for section in settings for name, value in section.model_dump(mode="json").items()}
+    # The precision the engine chose, not "auto": the card says what the model was trained in.
+    hyperparameters["mixed_precision"] = read_json(Path(model_dir) / TRAIN_SUMMARY)["mixed_precision"]
     facts = CardFacts(
         task=task,
         model_name=hub_model_id or model_name,
@@ -247,7 +250,7 @@ def release_model(
         base_model=base_model,
         dataset_hub_id=dataset_hub_id,
         dataset=read_json(Path(dataset_dir) / LOAD_SUMMARY),
-        hyperparameters={name: value for section in settings for name, value in section.model_dump(mode="json").items()},
+        hyperparameters=hyperparameters,
         history=read_json(Path(model_dir) / HISTORY),
         metrics=read_json(Path(evaluation_dir) / METRICS),
         check=read_json(Path(check_dir) / CHECK),

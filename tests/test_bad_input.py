@@ -11,7 +11,7 @@ import pytest
 from flows.finetune import finetune
 from tasks.config import FinetuneConfig
 from tasks.errors import PipelineError
-from tasks.training import check_label_ids
+from tasks.engines.common import check_label_ids
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]

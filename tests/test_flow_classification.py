@@ -1,6 +1,7 @@
 """Sequence classification through the whole flow, single texts and pairs, on a tiny real model."""
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,11 @@ def tiny_config(model: Path, artifacts: Path, **overrides) -> FinetuneConfig:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def pair_run(prefect_server, tiny_model, tmp_path_factory):
-    config = tiny_config(tiny_model, tmp_path_factory.mktemp("artifacts"), max_train_samples=64, max_eval_samples=24)
+@pytest.fixture(scope="module", params=["trainer", "accelerate"])
+def pair_run(request, prefect_server, tiny_model, tmp_path_factory):
+    config = tiny_config(
+        tiny_model, tmp_path_factory.mktemp("artifacts"), max_train_samples=64, max_eval_samples=24, engine=request.param
+    )
     return config, finetune(config)
 
 
@@ -62,7 +65,8 @@ def test_pair_task_second_run_is_fully_cached(pair_run):
     assert again.metrics == summary.metrics
 
 
-def test_single_text_multiclass_from_csv(prefect_server, tiny_model, tmp_path):
+@pytest.mark.parametrize("engine", ["trainer", "accelerate"])
+def test_single_text_multiclass_from_csv(engine, prefect_server, tiny_model, tmp_path):
     folder = tmp_path / "reviews"
     folder.mkdir()
     texts = ["a fine film", "dull and long", "it was ok", "superb acting", "boring plot", "average at best"]
@@ -72,7 +76,10 @@ def test_single_text_multiclass_from_csv(prefect_server, tiny_model, tmp_path):
             writer = csv.writer(stream)
             writer.writerow(["review", "stars"])
             writer.writerows(zip(texts * 4, labels * 4))
-    config = tiny_config(tiny_model, tmp_path / "artifacts", dataset=str(folder), text_columns=["review"], label_column="stars")
+    config = tiny_config(
+        tiny_model, tmp_path / "artifacts", dataset=str(folder), text_columns=["review"], label_column="stars",
+        engine=engine,
+    )  # fmt: skip
     summary = finetune(config)
     assert set(summary.metrics) == {"validation"}
     scores = summary.metrics["validation"]
@@ -80,3 +87,5 @@ def test_single_text_multiclass_from_csv(prefect_server, tiny_model, tmp_path):
     assert scores["confusion_matrix"]["labels"] == ["mid", "neg", "pos"]
     assert summary.check["text_pair"] is None
     assert summary.check["prediction"]["label"] in ("mid", "neg", "pos")
+    model_dir = Path(next(step.path for step in summary.steps if step.name == "model"))
+    assert json.loads((model_dir / "train_summary.json").read_text())["engine"] == engine

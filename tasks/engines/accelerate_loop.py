@@ -1,0 +1,202 @@
+"""The Accelerate engine: the Hugging Face course's custom training loop (chapter 3 section 4,
+chapter 7 section 2), with epoch checkpoints to resume from and the best epoch kept."""
+
+import math
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from tasks.artifacts import read_json, write_json
+from tasks.engines.common import (
+    TrainInputs, TrainRequest, data_collator, distributed_on_cpu, load_inputs, resolve_precision, write_records,
+)  # fmt: skip
+from tasks.metrics import IGNORED, classification_scores, seqeval_scores, to_tag_sequences
+
+PROGRESS = "progress.json"
+LOGGING_STEPS = 25
+
+
+def build_accelerator(request: TrainRequest):
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    from accelerate.utils import DataLoaderConfiguration
+
+    # One process may train several times (tests, notebooks): start from a clean shared state so
+    # an earlier run's precision or device choice does not leak into this one.
+    AcceleratorState._reset_state(reset_partial_state=True)
+    return Accelerator(
+        cpu=distributed_on_cpu(),
+        mixed_precision=resolve_precision(request.training.mixed_precision),
+        gradient_accumulation_steps=request.training.gradient_accumulation_steps,
+        # Shuffle with seed + epoch, so a resumed run sees the batches an uninterrupted one would.
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=request.training.seed),
+    )
+
+
+def dataloaders(request: TrainRequest, inputs: TrainInputs) -> tuple[DataLoader, DataLoader]:
+    collate = data_collator(request.task, inputs.tokenizer)
+    training = request.training
+    train = DataLoader(inputs.dataset["train"], shuffle=True, collate_fn=collate, batch_size=training.batch_size)
+    validation = DataLoader(inputs.dataset["validation"], collate_fn=collate, batch_size=training.eval_batch_size)
+    return train, validation
+
+
+def optimizer_and_schedule(request: TrainRequest, model, steps: int):
+    from transformers import get_scheduler
+
+    training = request.training
+    # As the Trainer does: no weight decay on biases and LayerNorm weights.
+    decayed = [parameter for parameter in model.parameters() if parameter.ndim > 1]
+    exempt = [parameter for parameter in model.parameters() if parameter.ndim <= 1]
+    optimizer = torch.optim.AdamW(
+        [{"params": decayed, "weight_decay": training.weight_decay}, {"params": exempt, "weight_decay": 0.0}],
+        lr=training.learning_rate,
+    )
+    scheduler = get_scheduler(
+        training.lr_scheduler, optimizer, num_warmup_steps=math.ceil(training.warmup_ratio * steps), num_training_steps=steps
+    )
+    return optimizer, scheduler
+
+
+def evaluate(accelerator, model, loader, request: TrainRequest, labels: list[str]) -> dict:
+    """Validation loss and scores, each example counted once across processes."""
+    model.eval()
+    gold, predicted, losses = [], [], []
+    for batch in loader:
+        with torch.no_grad():
+            outputs = model(**batch)
+        predictions, references = outputs.logits.argmax(dim=-1), batch["labels"]
+        if request.task == "ner":
+            # Processes pad their batches to different lengths: equalise before gathering.
+            predictions = accelerator.pad_across_processes(predictions, dim=1, pad_index=IGNORED)
+            references = accelerator.pad_across_processes(references, dim=1, pad_index=IGNORED)
+        batch_loss = outputs.loss.detach().repeat(len(references))
+        predictions, references, batch_loss = accelerator.gather_for_metrics((predictions, references, batch_loss))
+        predicted += predictions.tolist()
+        gold += references.tolist()
+        losses.append(batch_loss)
+    if request.task == "ner":
+        scores = seqeval_scores(*to_tag_sequences(predicted, gold, labels))
+        names = ("precision", "recall", "f1", "accuracy")
+    else:
+        scores = classification_scores(gold, predicted, labels)
+        names = ("accuracy", "f1", "macro_f1")
+    model.train()
+    return {
+        "eval_loss": torch.cat(losses).float().mean().item(),
+        **{f"eval_{name}": scores[name] for name in names},
+        "eval_examples": len(gold),
+    }
+
+
+def _epoch_folder(checkpoints: Path, epoch: int) -> Path:
+    return checkpoints / f"epoch-{epoch}"
+
+
+def last_complete_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest epoch checkpoint whose progress record was written, which happens only after
+    every process saved its state."""
+    complete = [folder for folder in checkpoints.glob("epoch-*") if (folder / PROGRESS).is_file()]
+    return max(complete, key=lambda folder: int(folder.name.split("-")[1]), default=None)
+
+
+def save_checkpoint(accelerator, checkpoints: Path, progress: dict) -> None:
+    """Model, optimizer, scheduler, sampler and RNG states of this epoch; older epochs are removed,
+    except the best one, which the run ends with."""
+    folder = _epoch_folder(checkpoints, progress["epoch"])
+    accelerator.save_state(str(folder))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        write_json(folder / PROGRESS, progress)
+        keep = {folder, _epoch_folder(checkpoints, progress["best"]["epoch"])}
+        for old in checkpoints.glob("epoch-*"):
+            if old not in keep:
+                shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+
+
+def start_progress(accelerator, request: TrainRequest) -> dict:
+    """Where training starts: the last complete checkpoint when resuming, else the beginning."""
+    checkpoint = last_complete_checkpoint(Path(request.checkpoints)) if request.resume else None
+    if checkpoint is None:
+        return {"epoch": 0, "step": 0, "history": [], "best": {"value": None, "epoch": None}}
+    accelerator.load_state(str(checkpoint))
+    accelerator.print(f"Resuming from {checkpoint}")
+    return read_json(checkpoint / PROGRESS)
+
+
+def _log_loss(accelerator, window: list, scheduler, step: int, per_epoch: int) -> dict:
+    loss = accelerator.reduce(torch.stack(window).float().mean(), reduction="mean").item()
+    return {"loss": loss, "learning_rate": scheduler.get_last_lr()[0], "epoch": round(step / per_epoch, 4), "step": step}
+
+
+def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: tuple, progress: dict) -> dict:
+    """Train from ``progress`` to the end, evaluating and checkpointing after each epoch."""
+    from tqdm.auto import tqdm
+
+    model, optimizer, train_loader, eval_loader, scheduler = parts
+    training = request.training
+    per_epoch = math.ceil(len(train_loader) / training.gradient_accumulation_steps)
+    total = math.ceil(per_epoch * training.epochs)
+    bar = tqdm(total=total, initial=progress["step"], desc="train", disable=not accelerator.is_local_main_process)
+    model.train()
+    for epoch in range(progress["epoch"], math.ceil(training.epochs)):
+        train_loader.set_epoch(epoch)
+        window = []
+        for batch in train_loader:
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            window.append(loss.detach())
+            if not accelerator.sync_gradients:
+                continue
+            progress["step"] += 1
+            bar.update()
+            if progress["step"] % LOGGING_STEPS == 0:
+                progress["history"].append(_log_loss(accelerator, window, scheduler, progress["step"], per_epoch))
+                window = []
+            if progress["step"] >= total:
+                break
+        scores = evaluate(accelerator, model, eval_loader, request, inputs.labels)
+        progress["history"].append({**scores, "epoch": round(progress["step"] / per_epoch, 4), "step": progress["step"]})
+        progress["epoch"] = epoch + 1
+        if progress["best"]["value"] is None or scores["eval_f1"] > progress["best"]["value"]:
+            progress["best"] = {"value": scores["eval_f1"], "epoch": progress["epoch"]}
+        save_checkpoint(accelerator, Path(request.checkpoints), progress)
+    bar.close()
+    return progress
+
+
+def train_with_accelerate(request: TrainRequest) -> None:
+    """Train, and save the best epoch's model, tokenizer, history and summary to ``request.output``."""
+    accelerator = build_accelerator(request)
+    inputs = load_inputs(request)
+    train_loader, eval_loader = dataloaders(request, inputs)
+    training = request.training
+    # Counted on the loader before `prepare` splits it: the prepared scheduler steps once per process.
+    steps = math.ceil(len(train_loader) * training.epochs / training.gradient_accumulation_steps)
+    optimizer, scheduler = optimizer_and_schedule(request, inputs.model, steps)
+    parts = accelerator.prepare(inputs.model, optimizer, train_loader, eval_loader, scheduler)
+    started = time.perf_counter()
+    progress = run_epochs(accelerator, request, inputs, parts, start_progress(accelerator, request))
+    seconds = time.perf_counter() - started
+    if progress["best"]["epoch"] != progress["epoch"]:
+        accelerator.load_state(str(_epoch_folder(Path(request.checkpoints), progress["best"]["epoch"])))
+    accelerator.wait_for_everyone()
+    model = parts[0]
+    state_dict = accelerator.get_state_dict(model)
+    if accelerator.is_main_process:
+        accelerator.unwrap_model(model).save_pretrained(request.output, state_dict=state_dict)
+        inputs.tokenizer.save_pretrained(request.output)
+        write_records(
+            request, inputs, progress["history"], progress["best"],
+            {"engine": "accelerate", "processes": accelerator.num_processes,
+             "mixed_precision": accelerator.mixed_precision, "train_seconds": round(seconds, 1)},
+        )  # fmt: skip
+    accelerator.wait_for_everyone()

@@ -1,0 +1,123 @@
+"""What both training engines share: the request they run, their inputs, and the files they write."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import torch
+from pydantic import BaseModel
+
+from tasks.artifacts import read_json, write_json
+from tasks.config import TaskName, TrainingConfig
+from tasks.errors import PipelineError
+from tasks.metrics import IGNORED
+from tasks.pretrained import ModelSource, load_tokenizer
+from tasks.tokenization import SUMMARY as TOKENIZE_SUMMARY
+
+HISTORY = "training_history.json"
+SUMMARY = "train_summary.json"
+# Where a training process leaves a user error's message for the step that launched it.
+ERROR = "error.txt"
+
+
+class TrainRequest(BaseModel):
+    """One training run, as every process of it receives it."""
+
+    tokenized_dir: str
+    model: ModelSource
+    training: TrainingConfig
+    task: TaskName
+    checkpoints: str
+    output: str
+    resume: bool = False
+
+
+@dataclass
+class TrainInputs:
+    dataset: datasets.DatasetDict
+    labels: list[str]
+    tokenizer: object
+    model: torch.nn.Module
+
+
+def distributed_on_cpu() -> bool:
+    """True in a multi-process launch without CUDA, where both engines must ask for a gloo group
+    explicitly (accelerate otherwise stays single-process)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+
+
+def resolve_precision(choice: str) -> str:
+    """The mixed precision to train in: ``auto`` is bf16 on GPUs that have it, fp16 on older
+    GPUs, full precision on CPU."""
+    cuda = torch.cuda.is_available()
+    if choice == "auto":
+        return ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
+    if choice == "fp16" and not cuda:
+        raise PipelineError("mixed_precision fp16 needs a CUDA GPU; use bf16 or no on this machine")
+    return choice
+
+
+def check_label_ids(dataset: datasets.DatasetDict, labels: list[str], num_labels: int) -> None:
+    """Fail before training when a label id cannot index the classifier's outputs: the
+    usual cause of CUDA "device-side assert triggered" errors."""
+    for split, rows in dataset.items():
+        for row, label_ids in enumerate(rows["labels"]):
+            label_ids = label_ids if isinstance(label_ids, list) else [label_ids]
+            bad = [label for label in label_ids if label != IGNORED and not 0 <= label < num_labels]
+            if bad:
+                name = labels[bad[0]] if 0 <= bad[0] < len(labels) else "unnamed"
+                raise PipelineError(
+                    f"split '{split}' row {row}: label id {bad[0]} ({name}) is outside the model's "
+                    f"{num_labels} labels ({', '.join(labels[:num_labels])})"
+                )
+
+
+def load_model(model: ModelSource, labels: list[str], task: TaskName):
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
+
+    head = AutoModelForTokenClassification if task == "ner" else AutoModelForSequenceClassification
+    return head.from_pretrained(
+        model.location,
+        revision=model.revision,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+
+
+def load_inputs(request: TrainRequest) -> TrainInputs:
+    """The tokenized splits, label names, tokenizer and a freshly headed model, seeded first so
+    every engine and every process starts from the same weights."""
+    from transformers import set_seed
+
+    labels = read_json(Path(request.tokenized_dir) / TOKENIZE_SUMMARY)["labels"]
+    dataset = datasets.load_from_disk(request.tokenized_dir)
+    tokenizer = load_tokenizer(request.model)
+    set_seed(request.training.seed)
+    model = load_model(request.model, labels, request.task)
+    check_label_ids(dataset, labels, model.config.num_labels)
+    return TrainInputs(dataset, labels, tokenizer, model)
+
+
+def data_collator(task: TaskName, tokenizer):
+    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
+
+    return DataCollatorForTokenClassification(tokenizer) if task == "ner" else DataCollatorWithPadding(tokenizer)
+
+
+def write_records(request: TrainRequest, inputs: TrainInputs, history: list[dict], best: dict, facts: dict) -> None:
+    """History and summary beside the saved model: the same files whichever engine trained."""
+    output = Path(request.output)
+    write_json(output / HISTORY, history)
+    write_json(
+        output / SUMMARY,
+        {
+            "base_model": request.model.hub_id or request.model.location,
+            "hyperparameters": request.training,
+            "num_rows": {split: len(rows) for split, rows in inputs.dataset.items()},
+            "best_metric": {"name": "validation f1", "value": best["value"]},
+            "best_epoch": best["epoch"],
+            **facts,
+        },
+    )

@@ -1,0 +1,180 @@
+"""Both training engines: same outputs, resume after an interruption, two processes, precision and accumulation."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flows.finetune import finetune
+from tasks.config import FinetuneConfig
+from tasks.engines import TrainRequest, run_engine
+from tasks.engines.common import HISTORY, SUMMARY, resolve_precision
+from tasks.errors import PipelineError
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_config(model: Path, data: Path, artifacts: Path, **overrides) -> FinetuneConfig:
+    values = dict(
+        model=str(model), dataset=str(data), artifacts_dir=artifacts,
+        batch_size=8, eval_batch_size=16, learning_rate=1e-3, epochs=3,
+    )  # fmt: skip
+    return FinetuneConfig(**{**values, **overrides})
+
+
+def step_path(summary, name: str) -> Path:
+    return Path(next(step.path for step in summary.steps if step.name == name))
+
+
+def records(summary) -> tuple[list[dict], dict]:
+    model_dir = step_path(summary, "model")
+    return json.loads((model_dir / HISTORY).read_text()), json.loads((model_dir / SUMMARY).read_text())
+
+
+def evaluations(history: list[dict]) -> list[tuple]:
+    """Epoch, step, validation loss and F1 of each evaluation (not its timings)."""
+    return [(entry["epoch"], entry["step"], entry["eval_loss"], entry["eval_f1"]) for entry in history if "eval_f1" in entry]
+
+
+class PowerCut(Exception):
+    """Stands for the machine going down right after a checkpoint was written."""
+
+
+def count_calls(monkeypatch, owner, method: str, fail_at: int | None = None) -> list[int]:
+    """Count calls of a checkpoint-writing method; with ``fail_at``, that call raises
+    `PowerCut` once the library has written its files."""
+    original, calls = getattr(owner, method), []
+
+    def save(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == fail_at:
+            raise PowerCut()
+        return result
+
+    monkeypatch.setattr(owner, method, save)
+    return calls
+
+
+# The cut comes right after the second epoch's checkpoint call: the Trainer's checkpoint is complete
+# by then, so it resumes after epoch 2; the Accelerate engine has not yet marked it complete, so it
+# falls back to epoch 1, and trains epochs 2 and 3 again.
+@pytest.mark.parametrize(("engine", "checkpoints_after_resume"), [("accelerate", 2), ("trainer", 1)])
+def test_resume_after_interruption_matches_an_uninterrupted_run(
+    engine, checkpoints_after_resume, prefect_server, tiny_model, conll_sample, tmp_path, monkeypatch
+):
+    from accelerate import Accelerator
+    from transformers import AutoModelForTokenClassification, Trainer
+
+    owner, method = (Accelerator, "save_state") if engine == "accelerate" else (Trainer, "_save_checkpoint")
+    uninterrupted = finetune(tiny_config(tiny_model, conll_sample, tmp_path / "a", engine=engine))
+    config = tiny_config(tiny_model, conll_sample, tmp_path / "b", engine=engine)
+    with monkeypatch.context() as patch:
+        count_calls(patch, owner, method, fail_at=2)
+        with pytest.raises(PowerCut):
+            finetune(config)
+    assert not (tmp_path / "b" / "model").exists() or not any((tmp_path / "b" / "model").iterdir())
+    assert any((tmp_path / "b" / "checkpoints").iterdir())
+    saved = count_calls(monkeypatch, owner, method)
+    resumed = finetune(config.model_copy(update={"resume": True}))
+    assert len(saved) == checkpoints_after_resume
+    assert resumed.metrics == uninterrupted.metrics
+    assert evaluations(records(resumed)[0]) == evaluations(records(uninterrupted)[0])
+    AutoModelForTokenClassification.from_pretrained(step_path(resumed, "model"))
+    assert not (tmp_path / "b" / "checkpoints").exists()
+
+
+@pytest.fixture(scope="module")
+def accelerate_run(prefect_server, tiny_model, conll_sample, tmp_path_factory):
+    config = tiny_config(tiny_model, conll_sample, tmp_path_factory.mktemp("artifacts"), engine="accelerate", epochs=2)
+    return config, finetune(config)
+
+
+def test_accelerate_engine_writes_what_the_trainer_engine_writes(accelerate_run):
+    config, summary = accelerate_run
+    model_dir = step_path(summary, "model")
+    assert {p.name for p in model_dir.iterdir()} >= {
+        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", HISTORY, SUMMARY,
+    }  # fmt: skip
+    history, facts = records(summary)
+    assert facts["engine"] == "accelerate" and facts["processes"] == 1 and facts["mixed_precision"] == "no"
+    assert [(epoch, step) for epoch, step, *_ in evaluations(history)] == [(1.0, 6), (2.0, 12)]
+    assert all(entry["eval_examples"] == 16 for entry in history if "eval_f1" in entry)
+    assert facts["best_epoch"] in (1, 2)
+    assert set(summary.metrics) == {"validation", "test"}
+    assert not (config.artifacts_dir / "checkpoints").exists()
+    again = finetune(config)
+    assert [step.name for step in again.steps if not step.cached] == []
+    assert again.metrics == summary.metrics
+
+
+def engine_request(summary, tmp_path: Path, engine: str, **training) -> TrainRequest:
+    config_dir = step_path(summary, "model")
+    facts = json.loads((config_dir / SUMMARY).read_text())
+    hyperparameters = {**facts["hyperparameters"], "engine": engine, **training}
+    output = tmp_path / "model"
+    output.mkdir()
+    return TrainRequest.model_validate({
+        "tokenized_dir": str(step_path(summary, "tokenized")),
+        "model": {"kind": "local", "location": facts["base_model"]},
+        "training": hyperparameters,
+        "task": "ner",
+        "checkpoints": str(tmp_path / "checkpoints"),
+        "output": str(output),
+    })
+
+
+@pytest.mark.parametrize("engine", ["accelerate", "trainer"])
+def test_gradient_accumulation_halves_the_optimizer_steps(engine, accelerate_run, tmp_path):
+    request = engine_request(accelerate_run[1], tmp_path, engine, gradient_accumulation_steps=2)
+    run_engine(request)
+    history = json.loads((Path(request.output) / HISTORY).read_text())
+    assert [(epoch, step) for epoch, step, *_ in evaluations(history)] == [(1.0, 3), (2.0, 6)]
+
+
+@pytest.mark.parametrize("engine", ["accelerate", "trainer"])
+def test_bf16_trains_on_cpu(engine, accelerate_run, tmp_path):
+    from transformers import AutoModelForTokenClassification
+
+    request = engine_request(accelerate_run[1], tmp_path, engine, mixed_precision="bf16", epochs=1)
+    run_engine(request)
+    assert json.loads((Path(request.output) / SUMMARY).read_text())["mixed_precision"] == "bf16"
+    model = AutoModelForTokenClassification.from_pretrained(request.output)
+    assert next(model.parameters()).dtype.is_floating_point
+
+
+def test_precision_choice_on_this_machine():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU choices")
+    assert resolve_precision("auto") == "no"
+    assert resolve_precision("bf16") == "bf16"
+    with pytest.raises(PipelineError, match="fp16 needs a CUDA GPU"):
+        resolve_precision("fp16")
+
+
+def test_two_processes_count_each_validation_example_once(prefect_server, tiny_model, conll_sample, tmp_path):
+    from transformers import AutoModelForTokenClassification
+
+    # 11 examples in batches of 5 over two processes: the last batch is padded with repeats.
+    config = tiny_config(
+        tiny_model, conll_sample, tmp_path, engine="accelerate", num_processes=2, epochs=2,
+        eval_batch_size=5, max_eval_samples=11,
+    )  # fmt: skip
+    summary = finetune(config)
+    history, facts = records(summary)
+    assert facts["processes"] == 2
+    assert [entry["eval_examples"] for entry in history if "eval_f1" in entry] == [11, 11]
+    # Each process takes 8 of the 48 sentences per step: 3 steps an epoch.
+    assert [(epoch, step) for epoch, step, *_ in evaluations(history)] == [(1.0, 3), (2.0, 6)]
+    AutoModelForTokenClassification.from_pretrained(step_path(summary, "model"))
+    assert summary.metrics["validation"]["num_sentences"] == 11
+
+
+def test_a_user_error_in_a_training_process_reaches_the_flow(prefect_server, tiny_model, conll_sample, tmp_path):
+    config = tiny_config(tiny_model, conll_sample, tmp_path, num_processes=2, mixed_precision="fp16")
+    with pytest.raises(PipelineError, match="fp16 needs a CUDA GPU"):
+        finetune(config)
+    assert (tmp_path / "checkpoints").is_dir()  # kept for a --resume
+    assert not (tmp_path / "model").exists() or not any((tmp_path / "model").iterdir())

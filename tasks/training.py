@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
 from prefect import get_run_logger, task
 
 from tasks.artifacts import OutDirKey, Step, building, checkpoint_dir, remove_checkpoints
@@ -20,6 +21,9 @@ REQUEST = "request.json"
 
 def launch_processes(request: TrainRequest, num_processes: int) -> None:
     """Run the engine as ``num_processes`` torchrun workers on this machine and wait for them."""
+    gpus = torch.cuda.device_count()
+    if gpus and num_processes > gpus:
+        raise PipelineError(f"num_processes is {num_processes} but this machine has {gpus} GPUs: use one process per GPU")
     request_file = Path(request.checkpoints) / REQUEST
     request_file.write_text(request.model_dump_json(indent=2))
     error_file = request_file.parent / ERROR

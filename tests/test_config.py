@@ -59,3 +59,27 @@ def test_unknown_yaml_key_is_rejected(tmp_path):
 def test_missing_config_file():
     with pytest.raises(PipelineError, match="cannot read config file nowhere.yaml"):
         parse_command_line(["--config", "nowhere.yaml"])
+
+
+def test_engine_options_parse():
+    config, _ = parse_command_line(
+        ["--engine", "accelerate", "--num-processes", "2", "--resume", "--mixed-precision", "bf16",
+         "--gradient-accumulation-steps", "4"]
+    )  # fmt: skip
+    assert (config.engine, config.num_processes, config.resume) == ("accelerate", 2, True)
+    assert (config.mixed_precision, config.gradient_accumulation_steps) == ("bf16", 4)
+    with pytest.raises(SystemExit):
+        parse_command_line(["--engine", "keras"])
+
+
+def test_resume_leaves_the_train_key_alone_and_the_engine_changes_it(tmp_path):
+    from tasks.pretrained import ModelSource
+    from tasks.training import TRAIN
+
+    def key(training: TrainingConfig, resume: bool):
+        inputs = {"tokenized_dir": "t", "model": ModelSource(kind="local", location="m"), "training": training, "task": "ner"}
+        return TRAIN.out_dir(tmp_path, {**inputs, "resume": resume})
+
+    training = FinetuneConfig().section(TrainingConfig)
+    assert key(training, resume=True) == key(training, resume=False)
+    assert key(training.model_copy(update={"engine": "accelerate"}), resume=False) != key(training, resume=False)

@@ -22,7 +22,6 @@ LOGGING_STEPS = 25
 def build_accelerator(request: TrainRequest):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
-    from accelerate.utils import DataLoaderConfiguration
 
     # One process may train several times (tests, notebooks): start from a clean shared state so
     # an earlier run's precision or device choice does not leak into this one.
@@ -31,15 +30,36 @@ def build_accelerator(request: TrainRequest):
         cpu=distributed_on_cpu(),
         mixed_precision=resolve_precision(request.training.mixed_precision),
         gradient_accumulation_steps=request.training.gradient_accumulation_steps,
-        # Shuffle with seed + epoch, so a resumed run sees the batches an uninterrupted one would.
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=request.training.seed),
     )
+
+
+class LengthGroupedSampler(torch.utils.data.Sampler):
+    """A random order in which each batch holds examples of similar length, as the Trainer's
+    ``group_by_length`` (padding to the batch's longest wastes less compute), reshuffled with
+    seed + epoch so that a resumed run sees the batches an uninterrupted one would."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed, self.epoch = lengths, batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
 
 
 def dataloaders(request: TrainRequest, inputs: TrainInputs) -> tuple[DataLoader, DataLoader]:
     collate = data_collator(request.task, inputs.tokenizer)
     training = request.training
-    train = DataLoader(inputs.dataset["train"], shuffle=True, collate_fn=collate, batch_size=training.batch_size)
+    rows = inputs.dataset["train"]
+    sampler = LengthGroupedSampler([len(ids) for ids in rows["input_ids"]], training.batch_size, training.seed)
+    train = DataLoader(rows, sampler=sampler, collate_fn=collate, batch_size=training.batch_size)
     validation = DataLoader(inputs.dataset["validation"], collate_fn=collate, batch_size=training.eval_batch_size)
     return train, validation
 

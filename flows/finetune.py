@@ -69,12 +69,27 @@ def _publish_artifacts(task: TaskName, metrics: dict, card: str) -> None:
     create_markdown_artifact(key="model-card", markdown=card, description="README.md of the released model")
 
 
+def _check_push_settings(config: FinetuneConfig) -> None:
+    """Fail before any work when a push is asked for and there is no token to push with."""
+    if config.hub_model_id and not hub_token(config.hub_token_secret):
+        raise PipelineError(
+            f"--hub-model-id {config.hub_model_id} needs a Hub token: set HF_TOKEN, or --hub-token-secret to the "
+            "name of a Prefect Secret block that holds one"
+        )
+
+
 def _push(config: FinetuneConfig, release_dir: str) -> str | None:
-    logger = get_run_logger()
-    if not config.hub_model_id or not hub_token():
-        logger.info("Push to the Hub skipped: set --hub-model-id and the HF_TOKEN environment variable to push.")
+    if not config.hub_model_id:
+        get_run_logger().info("Push to the Hub skipped: set --hub-model-id (and HF_TOKEN) to push.")
         return None
-    return push_to_hub(release_dir, config.hub_model_id, config.hub_private)
+    state = push_to_hub(
+        release_dir, config.hub_model_id, config.hub_private, config.hub_revision, config.hub_token_secret,
+        return_state=True,
+    )  # fmt: skip
+    try:
+        return state.result()
+    except Exception as error:
+        raise PipelineError(f"push to {config.hub_model_id} failed: {error}; the model is saved in {release_dir}") from error
 
 
 @flow(name="finetune")
@@ -82,6 +97,7 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     """Fine-tune a pretrained encoder for NER, evaluate it, check it, write its card, push it."""
     artifacts_dir = config.artifacts_dir.resolve()
     ensure_writable(artifacts_dir)
+    _check_push_settings(config)
     data, model = config.section(DataConfig), resolve_model(config.section(ModelConfig))
     source = resolve_dataset(data)
     steps = StepRunner(artifacts_dir, config.refresh)

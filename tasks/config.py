@@ -136,9 +136,15 @@ class RunConfig(_Section):
         None, description="Second text of that check, for pair tasks; none: a built-in example."
     )
     hub_model_id: str | None = Field(
-        None, description="Push the model to this Hub repo (needs HF_TOKEN in the environment); none to skip."
+        None,
+        description="Push the model to this Hub repo (name or organisation/name); needs a token in HF_TOKEN or "
+        "hub_token_secret; none to skip.",
     )
     hub_private: bool = Field(True, description="Create the Hub repo as private.")
+    hub_revision: str | None = Field(None, description="Branch to push to, created when missing; none: main.")
+    hub_token_secret: str | None = Field(
+        None, description="Name of a Prefect Secret block holding the Hub token, read when HF_TOKEN is not set."
+    )
 
 
 Section = TypeVar("Section", bound=_Section)

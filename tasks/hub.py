@@ -1,28 +1,66 @@
-"""push to hub: the only module that writes to the network."""
+"""push to hub: the only module that writes to the network.
+
+The token is read where it is used, from ``HF_TOKEN`` or a Prefect Secret block, and is
+never a task parameter: Prefect records parameters, and the token must not appear anywhere.
+"""
 
 import os
 
-from huggingface_hub import HfApi
 from prefect import task
 
 from tasks.artifacts import MANIFEST
-from tasks.errors import not_a_user_error
+from tasks.errors import PipelineError, not_a_user_error
+
+COMMIT_MESSAGE = "Upload fine-tuned model from the finetune flow"
 
 
-def hub_token() -> str | None:
-    """The Hub token, from the environment only, so it never becomes a flow parameter."""
-    return os.environ.get("HF_TOKEN") or None
+def hub_token(secret_block: str | None = None) -> str | None:
+    """``HF_TOKEN`` from the environment, else the value of the named Prefect Secret block."""
+    token = os.environ.get("HF_TOKEN")
+    if token or not secret_block:
+        return token or None
+    from prefect.blocks.system import Secret
+
+    try:
+        return Secret.load(secret_block).get() or None
+    except ValueError as error:
+        raise PipelineError(f"cannot read the Hub token from Prefect Secret block '{secret_block}': {error}") from error
 
 
-@task(retries=3, retry_delay_seconds=[5, 20, 60], retry_condition_fn=not_a_user_error)
-def push_to_hub(release_dir: str, repo_id: str, private: bool) -> str:
-    """Create the repo if needed and upload the release directory as one commit; returns the commit URL."""
-    api = HfApi(token=hub_token())
-    api.create_repo(repo_id, private=private, exist_ok=True)
-    commit = api.upload_folder(
-        repo_id=repo_id,
-        folder_path=release_dir,
-        commit_message="Upload fine-tuned model from the finetune flow",
-        ignore_patterns=[MANIFEST],
-    )
+def _user_error(error, repo_id: str) -> PipelineError | None:
+    """The Hub's answer as a user error when retrying cannot help (a 4xx other than 429), else None."""
+    status = error.response.status_code if getattr(error, "response", None) is not None else None
+    if status is None or status >= 500 or status == 429:
+        return None
+    reason = getattr(error, "server_message", None) or str(error).splitlines()[0]
+    if status in (401, 403):
+        return PipelineError(f"the Hub refused the token for {repo_id} (HTTP {status}): it needs write access; {reason}")
+    return PipelineError(f"push to {repo_id} failed (HTTP {status}): {reason}")
+
+
+@task(retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=not_a_user_error)
+def push_to_hub(release_dir: str, repo_id: str, private: bool, revision: str | None, token_secret: str | None) -> str:
+    """Create the repo (and branch) if needed and upload the release directory as one commit;
+    returns the commit URL. Server errors and dropped connections are retried with growing delays."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=hub_token(token_secret))
+    try:
+        # The Hub puts a name without a namespace under the token's user: push to what it created.
+        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+        if revision:
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=release_dir,
+            revision=revision,
+            commit_message=COMMIT_MESSAGE,
+            ignore_patterns=[MANIFEST],
+        )
+    except HfHubHTTPError as error:
+        user_error = _user_error(error, repo_id)
+        if user_error:
+            raise user_error from error
+        raise
     return commit.commit_url

@@ -156,3 +156,10 @@ def test_cli_rejects_an_invalid_option_before_running(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "error: invalid configuration (command line): learning_rate: Input should be greater than 0"
+
+
+def test_push_without_a_token_fails_before_any_step(finished, tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(PipelineError, match="--hub-model-id me/model needs a Hub token: set HF_TOKEN"):
+        finetune(finished.model_copy(update={"hub_model_id": "me/model", "artifacts_dir": tmp_path}))
+    assert list(tmp_path.iterdir()) == []

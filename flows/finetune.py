@@ -7,7 +7,6 @@ load -> tokenize/align -> train -> evaluate -> check -> model card -> push.
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +14,27 @@ from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
-from tasks.artifacts import Step, ensure_writable, read_json
-from tasks.check import CHECK, CHECK_STEP, check_inputs
-from tasks.config import DataConfig, FinetuneConfig, TaskName, ModelConfig, TokenizationConfig, TrainingConfig, parse_command_line
+from flows.train import TrainEvaluateRequest, TrainEvaluateResult, run_on_deployment, train_and_evaluate
+from tasks.artifacts import StepReport, StepRunner, ensure_writable, read_json
+from tasks.check import CHECK, CHECK_STEP, check_inputs, check_published
+from tasks.config import (
+    DataConfig,
+    FinetuneConfig,
+    TaskName,
+    ModelConfig,
+    TokenizationConfig,
+    TrainingConfig,
+    parse_command_line,
+)
 from tasks.errors import PipelineError
-from tasks.evaluation import EVALUATE, METRICS
-from tasks.hub import hub_token, push_to_hub
+from tasks.evaluation import METRICS
+from tasks.hub import Pushed, hub_token, published_card, push_to_hub
 from tasks.load import LOAD, SUMMARY as LOAD_SUMMARY
 from tasks.sources import resolve_dataset
-from tasks.model_card import CARD, RELEASE, headline_metrics
+from tasks.model_card import CARD, RELEASE, dataset_display_name, headline_metrics
 from tasks.pretrained import resolve_model
+from tasks.quality_gate import GATE_METRIC, Decision, Score, card_score, decide, register_release, registry_champion
 from tasks.tokenization import TOKENIZE
-from tasks.training import TRAIN
-
-
-class StepReport(BaseModel):
-    name: str
-    seconds: float
-    cached: bool
-    path: str
 
 
 class RunSummary(BaseModel):
@@ -42,24 +43,9 @@ class RunSummary(BaseModel):
     metrics: dict[str, Any]
     check: dict[str, Any]
     steps: list[StepReport]
+    decision: Decision
     pushed_to: str | None
-
-
-class StepRunner:
-    """Runs steps as cached Prefect tasks, each writing into the artifact directory its inputs name."""
-
-    def __init__(self, artifacts_dir: Path, refresh: bool):
-        self.artifacts_dir = artifacts_dir
-        self.refresh = refresh
-        self.reports: list[StepReport] = []
-
-    def run(self, step: Step, **inputs: Any) -> str:
-        started = time.perf_counter()
-        state = step.run(self.artifacts_dir, self.refresh, inputs)
-        path = state.result()
-        seconds = time.perf_counter() - started
-        self.reports.append(StepReport(name=step.folder, seconds=round(seconds, 1), cached=state.name == "Cached", path=path))
-        return path
+    published_check: dict[str, Any] | None  # the pushed model, downloaded by repo id and run on the check input
 
 
 def _publish_artifacts(task: TaskName, metrics: dict, card: str) -> None:
@@ -78,8 +64,41 @@ def _check_push_settings(config: FinetuneConfig) -> None:
         )
 
 
-def _push(config: FinetuneConfig, release_dir: str) -> str | None:
+def _train_and_evaluate(config: FinetuneConfig, request: TrainEvaluateRequest) -> TrainEvaluateResult:
+    """The GPU side: a subflow here, or a run of the configured deployment on its work pool."""
+    if not config.train_deployment:
+        return train_and_evaluate(request)
+    get_run_logger().info(f"Training and evaluating as a run of deployment {config.train_deployment}.")
+    return run_on_deployment(config.train_deployment, request)
+
+
+def _quality_gate(
+    config: FinetuneConfig, artifacts_dir: Path, model_name: str, dataset_hub_id, metrics: dict
+) -> Decision:
+    """Compare the new model with the published one: on the Hub repo, else in the local registry."""
+    split = "test" if "test" in metrics else "validation"
+    challenger = Score(
+        dataset=dataset_display_name(dataset_hub_id, str(config.dataset)), split=split, metric=GATE_METRIC,
+        value=round(metrics[split][GATE_METRIC], 4),  # as the card states it
+    )  # fmt: skip
+    if config.hub_model_id:
+        card = published_card(config.hub_model_id, config.hub_revision, config.hub_token_secret)
+        champion = card_score(card) if card else None
+    else:
+        champion = registry_champion(artifacts_dir, model_name)
+    decision = decide(challenger, champion, config.min_improvement)
+    get_run_logger().info(("Publishing: " if decision.publish else "Not publishing: ") + decision.reason)
+    return decision
+
+
+def _publish(
+    config: FinetuneConfig, decision: Decision, artifacts_dir: Path, model_name: str, release_dir: str
+) -> Pushed | None:
+    """Push the release, or record it in the local registry without a Hub repo, when the gate says so."""
+    if not decision.publish:
+        return None
     if not config.hub_model_id:
+        register_release(artifacts_dir, model_name, decision.challenger, release_dir)
         get_run_logger().info("Push to the Hub skipped: set --hub-model-id (and HF_TOKEN) to push.")
         return None
     state = push_to_hub(
@@ -89,7 +108,18 @@ def _push(config: FinetuneConfig, release_dir: str) -> str | None:
     try:
         return state.result()
     except Exception as error:
-        raise PipelineError(f"push to {config.hub_model_id} failed: {error}; the model is saved in {release_dir}") from error
+        raise PipelineError(
+            f"push to {config.hub_model_id} failed: {error}; the model is saved in {release_dir}"
+        ) from error
+
+
+def _check_published(config: FinetuneConfig, pushed: Pushed, text: str, text_pair: str | None) -> dict:
+    """Download the pushed commit by repo id and run it on the check input, as a user of the repo would."""
+    result = check_published(pushed.repo_id, pushed.commit, config.task, text, text_pair, config.hub_token_secret)
+    get_run_logger().info(
+        f"The model published at {pushed.repo_id} ({pushed.commit[:8]}) loads and runs: {_check_line(result)}"
+    )
+    return result
 
 
 @flow(name="finetune")
@@ -103,36 +133,41 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     steps = StepRunner(artifacts_dir, config.refresh)
     dataset_dir = steps.run(LOAD, source=source, data=data, task=config.task)
     tokenization = config.section(TokenizationConfig)
-    tokenized_dir = steps.run(TOKENIZE, dataset_dir=dataset_dir, model=model, tokenization=tokenization, task=config.task)
-    training = config.section(TrainingConfig)
-    model_dir = steps.run(
-        TRAIN, tokenized_dir=tokenized_dir, model=model, training=training, task=config.task, resume=config.resume
+    tokenized_dir = steps.run(
+        TOKENIZE, dataset_dir=dataset_dir, model=model, tokenization=tokenization, task=config.task
     )
-    evaluation_dir = steps.run(
-        EVALUATE, model_dir=model_dir, dataset_dir=dataset_dir,
-        max_length=tokenization.max_length, batch_size=training.eval_batch_size, task=config.task,
-    )  # fmt: skip
+    training = config.section(TrainingConfig)
+    trained = _train_and_evaluate(config, TrainEvaluateRequest(
+        artifacts_dir=artifacts_dir, refresh=config.refresh, dataset_dir=dataset_dir, tokenized_dir=tokenized_dir,
+        model=model, training=training, max_length=tokenization.max_length, task=config.task, resume=config.resume,
+    ))  # fmt: skip
+    steps.reports += trained.steps
+    model_dir, evaluation_dir = trained.model_dir, trained.evaluation_dir
     pair = "text_pair" in read_json(Path(dataset_dir) / LOAD_SUMMARY)["columns"]
     text, text_pair = check_inputs(config.task, pair, config.check_text, config.check_text_pair)
     check_dir = steps.run(CHECK_STEP, model_dir=model_dir, task=config.task, text=text, text_pair=text_pair)
+    metrics = read_json(Path(evaluation_dir) / METRICS)
+    kind = "ner" if config.task == "ner" else "classification"
+    model_name = config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}"
+    decision = _quality_gate(config, artifacts_dir, model_name, source.hub_id, metrics)
     release_dir = steps.run(
         RELEASE, task=config.task, model_dir=model_dir, dataset_dir=dataset_dir, evaluation_dir=evaluation_dir,
-        check_dir=check_dir, hub_model_id=config.hub_model_id,
-        model_name=f"{Path(model.hub_id or model.location).name}-finetuned-{'ner' if config.task == 'ner' else 'classification'}",
-        base_model=model.hub_id or model.location,
-        dataset_hub_id=source.hub_id,
-        settings=[data, tokenization, training],
+        check_dir=check_dir, hub_model_id=config.hub_model_id, model_name=model_name,
+        base_model=model.hub_id or model.location, dataset_hub_id=source.hub_id,
+        settings=[data, tokenization, training], decision=decision,
     )  # fmt: skip
-    metrics = read_json(Path(evaluation_dir) / METRICS)
     _publish_artifacts(config.task, metrics, (Path(release_dir) / CARD).read_text())
-    pushed_to = _push(config, release_dir)
+    pushed = _publish(config, decision, artifacts_dir, model_name, release_dir)
+    published_check = _check_published(config, pushed, text, text_pair) if pushed else None
     return RunSummary(
         flow_run_id=str(runtime.flow_run.id),
         model_dir=release_dir,
         metrics=metrics,
         check=read_json(Path(check_dir) / CHECK),
         steps=steps.reports,
-        pushed_to=pushed_to,
+        decision=decision,
+        pushed_to=pushed.commit_url if pushed else None,
+        published_check=published_check,
     )
 
 
@@ -151,10 +186,14 @@ def format_summary(summary: RunSummary) -> str:
         f"Model:    {summary.model_dir}",
         f"Scores:   {scores}",
         f"Check:    {_check_line(summary.check)}",
+        f"Gate:     {'publish' if summary.decision.publish else 'keep the published model'}: {summary.decision.reason}",
         f"Pushed:   {summary.pushed_to or 'no'}",
+        *([f"Hub check: {_check_line(summary.published_check)}"] if summary.published_check else []),
         "Steps:",
     ]
-    lines += [f"  {step.name:<11} {step.seconds:7.1f} s  {'cached' if step.cached else 'ran'}" for step in summary.steps]
+    lines += [
+        f"  {step.name:<11} {step.seconds:7.1f} s  {'cached' if step.cached else 'ran'}" for step in summary.steps
+    ]
     return "\n".join(lines)
 
 
@@ -167,17 +206,31 @@ class _HideUserErrorTracebacks(logging.Filter):
         return True
 
 
+def _check_server() -> None:
+    """With PREFECT_API_URL set, fail in one line when that server cannot be reached."""
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return
+    with get_client(sync_client=True) as client:
+        error = client.api_healthcheck()
+    if error:
+        raise PipelineError(
+            f"cannot reach the Prefect server at {url} (PREFECT_API_URL): {error}; start it with prefect server start, "
+            "or unset PREFECT_API_URL to run with a temporary local server"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
-    try:
-        config, summary_json = parse_command_line(argv)
-    except PipelineError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     for name in ("prefect.flow_runs", "prefect.task_runs"):
         logging.getLogger(name).addFilter(_HideUserErrorTracebacks())
     try:
+        config, summary_json = parse_command_line(argv)
+        _check_server()
         summary = finetune(config)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -12,6 +12,7 @@ import inspect
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -65,6 +66,30 @@ class Step:
         out_dir = self.out_dir(artifacts_dir, inputs)
         task = self.task.with_options(refresh_cache=refresh or not is_complete(out_dir))
         return task(**inputs, out_dir=str(out_dir), return_state=True)
+
+
+class StepReport(BaseModel):
+    name: str
+    seconds: float
+    cached: bool
+    path: str
+
+
+class StepRunner:
+    """Runs steps as cached Prefect tasks, each writing into the artifact directory its inputs name."""
+
+    def __init__(self, artifacts_dir: Path, refresh: bool):
+        self.artifacts_dir = artifacts_dir
+        self.refresh = refresh
+        self.reports: list[StepReport] = []
+
+    def run(self, step: Step, **inputs: Any) -> str:
+        started = time.perf_counter()
+        state = step.run(self.artifacts_dir, self.refresh, inputs)
+        path = state.result()
+        seconds = time.perf_counter() - started
+        self.reports.append(StepReport(name=step.folder, seconds=round(seconds, 1), cached=state.name == "Cached", path=path))
+        return path
 
 
 def checkpoint_dir(out_dir: Path) -> Path:

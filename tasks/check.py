@@ -1,11 +1,16 @@
-"""check: load the saved model the way a user will, and run it on one input."""
+"""check: load the saved model the way a user will, and run it on one input; after a push, the
+published model again, downloaded by its repo id."""
 
+import os
+import tempfile
 from pathlib import Path
 
 from prefect import task
 
 from tasks.artifacts import OutDirKey, Step, building, write_json
 from tasks.config import TaskName
+from tasks.errors import PipelineError
+from tasks.hub import hub_token
 
 CHECK = "check.json"
 EXAMPLES = {
@@ -51,15 +56,59 @@ def classify(model_dir: str, text: str, text_pair: str | None) -> dict:
     return {"label": result["label"], "score": round(float(result["score"]), 4)}
 
 
+def run_check(model_dir: str, task: TaskName, text: str, text_pair: str | None) -> dict:
+    """The check result: the entities found in ``text``, or the predicted label of the text (pair)."""
+    if task == "ner":
+        return {"text": text, "entities": group_entities(model_dir, text)}
+    return {"text": text, "text_pair": text_pair, "prediction": classify(model_dir, text, text_pair)}
+
+
 @task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
 def check_model(model_dir: str, task: TaskName, text: str, text_pair: str | None, out_dir: str) -> str:
-    if task == "ner":
-        result = {"text": text, "entities": group_entities(model_dir, text)}
-    else:
-        result = {"text": text, "text_pair": text_pair, "prediction": classify(model_dir, text, text_pair)}
+    result = run_check(model_dir, task, text, text_pair)
     with building(Path(out_dir)) as partial:
         write_json(partial / CHECK, result)
     return out_dir
+
+
+def check_published(
+    repo_id: str, revision: str | None, task: TaskName, text: str, text_pair: str | None, token_secret: str | None
+) -> dict:
+    """The check result of the model published at ``repo_id`` (on ``revision``, else the default
+    branch), with the repo id, revision and the commit that was downloaded and run."""
+    from huggingface_hub import HfApi
+
+    # The endpoint is read now, as the push reads it: transformers loading by repo id would use the
+    # one huggingface_hub fixed when it was imported.
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=hub_token(token_secret))
+    where = f"{repo_id} at revision {revision}" if revision else repo_id
+    # A fresh cache: the check must run what is published now, not a copy an earlier load cached.
+    with tempfile.TemporaryDirectory(prefix="published-model-") as cache:
+        snapshot = _download(api, repo_id, revision, cache, where)
+        try:
+            result = run_check(snapshot, task, text, text_pair)
+        except (OSError, ValueError) as error:  # what transformers raises for missing or unreadable files
+            raise PipelineError(f"the model published at {where} does not load: {_first_line(error)}") from error
+    return {"repo_id": repo_id, "revision": revision, "commit": Path(snapshot).name, **result}
+
+
+def _download(api, repo_id: str, revision: str | None, cache: str, where: str) -> str:
+    """Every file of the repo at ``revision``, into ``cache``; returns the snapshot directory."""
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    failed = f"cannot download {where} from {api.endpoint}"
+    try:
+        return api.snapshot_download(repo_id, revision=revision, cache_dir=cache)
+    except RepositoryNotFoundError as error:
+        raise PipelineError(f"{failed}: no such repo, or the token cannot read it") from error
+    except RevisionNotFoundError as error:
+        raise PipelineError(f"{failed}: no such revision") from error
+    except OSError as error:  # the Hub could not be reached, or answered with a server error
+        raise PipelineError(f"{failed}: {_first_line(error)}") from error
+
+
+def _first_line(error: Exception) -> str:
+    return next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
 CHECK_STEP = Step(check_model, "check", version=1)

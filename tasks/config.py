@@ -129,6 +129,12 @@ class RunConfig(_Section):
         description="Continue an interrupted training run from its last complete epoch checkpoint (same settings "
         "give the same checkpoints folder); without it an interrupted run starts over.",
     )
+    train_deployment: str | None = Field(
+        None,
+        description="Run train and evaluate as a run of this Prefect deployment (train-evaluate/gpu in "
+        "deployments/prefect.yaml) on its work pool, and wait for it; the artifacts directory must be storage "
+        "both pools reach. none: in this process.",
+    )
     check_text: str | None = Field(
         None, description="Text the saved model is tried on after training; none: a built-in example for the task."
     )
@@ -141,6 +147,12 @@ class RunConfig(_Section):
         "hub_token_secret; none to skip.",
     )
     hub_private: bool = Field(True, description="Create the Hub repo as private.")
+    min_improvement: float = Field(
+        0.0,
+        ge=0,
+        description="Quality gate: publish (push, or record in the local registry) only when the new model's F1 on "
+        "the test split beats the published model's by more than this; the first model is always published.",
+    )
     hub_revision: str | None = Field(None, description="Branch to push to, created when missing; none: main.")
     hub_token_secret: str | None = Field(
         None, description="Name of a Prefect Secret block holding the Hub token, read when HF_TOKEN is not set."

@@ -5,13 +5,22 @@ never a task parameter: Prefect records parameters, and the token must not appea
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 from prefect import task
+from pydantic import BaseModel
 
 from tasks.artifacts import MANIFEST
 from tasks.errors import PipelineError, not_a_user_error
 
 COMMIT_MESSAGE = "Upload fine-tuned model from the finetune flow"
+
+
+class Pushed(BaseModel):
+    repo_id: str  # as the Hub created it: with the token owner's namespace when none was given
+    commit: str
+    commit_url: str
 
 
 def hub_token(secret_block: str | None = None) -> str | None:
@@ -27,6 +36,34 @@ def hub_token(secret_block: str | None = None) -> str | None:
         raise PipelineError(f"cannot read the Hub token from Prefect Secret block '{secret_block}': {error}") from error
 
 
+def published_card(repo_id: str, revision: str | None, token_secret: str | None) -> str | None:
+    """The README.md card of the model published at ``repo_id`` (on branch ``revision``, else the
+    default branch), or None when there is none yet."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import (
+        EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
+    )  # fmt: skip
+
+    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=hub_token(token_secret))
+    # A fresh cache each time: the gate must compare with what is published now, not a cached copy.
+    with tempfile.TemporaryDirectory(prefix="published-card-") as cache:
+        try:
+            path = api.hf_hub_download(repo_id, "README.md", revision=revision, cache_dir=cache)
+        except LocalEntryNotFoundError as error:
+            # The Hub could not be reached: without the published score there is nothing to compare with.
+            raise PipelineError(
+                f"cannot read the published model card of {repo_id} from {api.endpoint}: {error}"
+            ) from error
+        except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError):
+            return None
+        except HfHubHTTPError as error:
+            user_error = _user_error(error, repo_id)
+            if user_error:
+                raise user_error from error
+            raise
+        return Path(path).read_text(encoding="utf-8")
+
+
 def _user_error(error, repo_id: str) -> PipelineError | None:
     """The Hub's answer as a user error when retrying cannot help (a 4xx other than 429), else None."""
     status = error.response.status_code if getattr(error, "response", None) is not None else None
@@ -34,14 +71,18 @@ def _user_error(error, repo_id: str) -> PipelineError | None:
         return None
     reason = getattr(error, "server_message", None) or str(error).splitlines()[0]
     if status in (401, 403):
-        return PipelineError(f"the Hub refused the token for {repo_id} (HTTP {status}): it needs write access; {reason}")
+        return PipelineError(
+            f"the Hub refused the token for {repo_id} (HTTP {status}): it needs write access; {reason}"
+        )
     return PipelineError(f"push to {repo_id} failed (HTTP {status}): {reason}")
 
 
 @task(retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=not_a_user_error)
-def push_to_hub(release_dir: str, repo_id: str, private: bool, revision: str | None, token_secret: str | None) -> str:
-    """Create the repo (and branch) if needed and upload the release directory as one commit;
-    returns the commit URL. Server errors and dropped connections are retried with growing delays."""
+def push_to_hub(
+    release_dir: str, repo_id: str, private: bool, revision: str | None, token_secret: str | None
+) -> Pushed:
+    """Create the repo (and branch) if needed and upload the release directory as one commit.
+    Server errors and dropped connections are retried with growing delays."""
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
@@ -63,4 +104,4 @@ def push_to_hub(release_dir: str, repo_id: str, private: bool, revision: str | N
         if user_error:
             raise user_error from error
         raise
-    return commit.commit_url
+    return Pushed(repo_id=repo_id, commit=commit.oid, commit_url=commit.commit_url)

@@ -14,10 +14,11 @@ from pydantic import BaseModel
 from tasks.artifacts import OutDirKey, Step, building, read_json
 from tasks.check import CHECK
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
+from tasks.engines.common import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.evaluation import METRICS
 from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.quality_gate import Decision
 from tasks.sources import DERIVED_DESCRIPTIONS
-from tasks.engines.common import HISTORY, SUMMARY as TRAIN_SUMMARY
 
 CARD = "README.md"
 FRAMEWORKS = ("transformers", "torch", "datasets", "tokenizers", "accelerate", "prefect")
@@ -66,17 +67,23 @@ class CardFacts(BaseModel):
     metrics: dict
     check: dict
     frameworks: dict[str, str]
+    decision: dict | None = None  # the quality gate's, see tasks.quality_gate
 
     @property
     def profile(self) -> _TaskProfile:
         return _PROFILES[self.task]
 
 
+def dataset_display_name(dataset_hub_id: str | None, dataset_option: str) -> str:
+    """The dataset's name in card metadata: its Hub id, else the file, folder or embedded name."""
+    return dataset_hub_id or Path(dataset_option).name.removeprefix("embedded:")
+
+
 def _front_matter(facts: CardFacts) -> str:
     test = facts.metrics.get("test") or facts.metrics["validation"]
     split = "test" if "test" in facts.metrics else "validation"
     option = str(facts.hyperparameters.get("dataset") or facts.dataset["source"]["location"])
-    dataset_name = facts.dataset_hub_id or Path(option).name.removeprefix("embedded:")
+    dataset_name = dataset_display_name(facts.dataset_hub_id, option)
     profile = facts.profile
     metadata = {
         "library_name": "transformers",
@@ -186,6 +193,21 @@ def _check_section(facts: CardFacts) -> list[str]:
     ]  # fmt: skip
 
 
+def _decision_section(facts: CardFacts) -> list[str]:
+    decision = facts.decision
+    if decision is None:
+        return []
+    champion = decision["champion"]
+    rows = [["this model", decision["challenger"]["value"]]]
+    rows += [["previously published", champion["value"]]] if champion else []
+    verdict = "Published" if decision["publish"] else "Not published"
+    return [
+        "## Release history", "",
+        f"{verdict} by the quality gate (margin {decision['margin']}): {decision['reason']}.", "",
+        *_table(["Model", f"{decision['challenger']['metric']} ({decision['challenger']['split']})"], rows), "",
+    ]  # fmt: skip
+
+
 def _summary_line(facts: CardFacts) -> str:
     labels = facts.dataset["labels"]
     if facts.task == "ner":
@@ -207,6 +229,7 @@ def render_card(facts: CardFacts) -> str:
         "The scores are those of the saved model: the epoch with the best validation F1.", "",
         *_check_section(facts),
         *_data_section(facts),
+        *_decision_section(facts),
         "## Training procedure", "",
         *_table(["Hyper-parameter", "Value"], hyperparameters), "",
         *_table(["Epoch", "Step", "Training loss", "Validation loss", *(_TITLES[m] for m in metrics)],
@@ -237,6 +260,7 @@ def release_model(
     base_model: str,
     dataset_hub_id: str | None,
     settings: list[DataConfig | TokenizationConfig | TrainingConfig],
+    decision: Decision | None,
     out_dir: str,
 ) -> str:
     """The model directory to publish: weights, tokenizer, metrics.json and the README.md card."""
@@ -255,6 +279,7 @@ def release_model(
         metrics=read_json(Path(evaluation_dir) / METRICS),
         check=read_json(Path(check_dir) / CHECK),
         frameworks={name: version(name) for name in FRAMEWORKS},
+        decision=decision.model_dump() if decision else None,
     )
     with building(Path(out_dir)) as partial:
         for file in Path(model_dir).iterdir():
@@ -265,4 +290,6 @@ def release_model(
     return out_dir
 
 
-RELEASE = Step(release_model, "release", version=1)
+# The card records the gate's decision at the time the release was made; a later identical run
+# reuses that release whatever the gate says then.
+RELEASE = Step(release_model, "release", version=2, unkeyed=("decision",))

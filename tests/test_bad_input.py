@@ -163,3 +163,24 @@ def test_push_without_a_token_fails_before_any_step(finished, tmp_path, monkeypa
     with pytest.raises(PipelineError, match="--hub-model-id me/model needs a Hub token: set HF_TOKEN"):
         finetune(finished.model_copy(update={"hub_model_id": "me/model", "artifacts_dir": tmp_path}))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_deployment_whose_work_pool_was_deleted_is_named(prefect_server, tiny_model):
+    from prefect import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    from flows.train import FLOW_NAME, TrainEvaluateRequest, run_on_deployment
+    from tasks.config import TrainingConfig
+    from tasks.pretrained import ModelSource
+
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(WorkPoolCreate(name="spare", type="process"))
+        flow_id = client.create_flow_from_name(FLOW_NAME)
+        client.create_deployment(flow_id, "spare", work_pool_name="spare", entrypoint="flows/train.py:train_and_evaluate")
+        client.delete_work_pool("spare")
+    request = TrainEvaluateRequest(
+        artifacts_dir="artifacts", refresh=False, dataset_dir="d", tokenized_dir="t", resume=False,
+        model=ModelSource(kind="local", location=str(tiny_model)), training=TrainingConfig(), max_length=32, task="ner",
+    )  # fmt: skip
+    with pytest.raises(PipelineError, match=r"deployment train-evaluate/spare has no work pool on .*\(its pool was deleted\)"):
+        run_on_deployment("train-evaluate/spare", request)

@@ -40,7 +40,8 @@ def test_first_run_writes_the_artifact_tree(first_run):
     root = config.artifacts_dir
     assert [step.name for step in summary.steps] == STEPS
     assert ran(summary) == STEPS
-    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == sorted(STEPS)
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == sorted([*STEPS, "registry.json"])
+    assert summary.decision.publish and summary.decision.reason == "nothing is published yet"
     for step in summary.steps:
         assert Path(step.path).parent == root / step.name and is_complete(Path(step.path))
     assert not (root / "checkpoints").exists() or not any((root / "checkpoints").iterdir())

@@ -1,6 +1,7 @@
 """Pushing to the Hub with the real huggingface_hub client against a local stand-in for the Hub."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -31,8 +32,9 @@ def hub(monkeypatch):
 
 
 def test_push_creates_the_repo_and_commits_the_release(hub, release):
-    url = push_to_hub.fn(str(release), "team/minilm-ner", True, None, None)
-    assert url.endswith(f"/team/minilm-ner/commit/{hub.state.commits[0]['oid']}")
+    pushed = push_to_hub.fn(str(release), "team/minilm-ner", True, None, None)
+    assert (pushed.repo_id, pushed.commit) == ("team/minilm-ner", hub.state.commits[0]["oid"])
+    assert pushed.commit_url.endswith(f"/team/minilm-ner/commit/{pushed.commit}")
     create = next(r for r in hub.state.requests if r.path == "/api/repos/create")
     assert json.loads(create.body) == {"name": "minilm-ner", "organization": "team", "visibility": "private"}
     [commit] = hub.state.commits
@@ -65,17 +67,144 @@ def test_a_refused_token_is_a_user_error(hub, release, monkeypatch):
     assert hub.state.commits == []
 
 
+def test_published_card_is_read_fresh_and_none_when_nothing_is_published(hub):
+    from tasks.hub import published_card
+
+    assert published_card("team/ner", None, None) is None
+    hub.state.repos["team/ner"] = {"README.md": b"---\nlicense: mit\n---\nfirst"}
+    hub.state.commits.append({"oid": "a" * 40})
+    assert published_card("team/ner", None, None).endswith("first")
+    hub.state.repos["team/ner"]["README.md"] = b"---\nlicense: mit\n---\nsecond"
+    assert published_card("team/ner", None, None).endswith("second")  # same commit id, no stale copy
+
+
+def test_published_card_is_read_from_the_branch_pushed_to(hub, release):
+    from tasks.hub import published_card
+
+    push_to_hub.fn(str(release), "team/ner", True, None, None)
+    (release / "README.md").write_text("---\nlicense: mit\n---\non the branch")
+    push_to_hub.fn(str(release), "team/ner", True, "experiments", None)
+    assert published_card("team/ner", "experiments", None).endswith("on the branch")
+    assert published_card("team/ner", None, None).endswith("# me/model\n")
+    assert published_card("team/ner", "no-such-branch", None) is None
+
+
+@pytest.mark.slow  # the client retries the connection for about 20 s first
+def test_an_unreachable_hub_stops_the_gate(monkeypatch):
+    from tasks.hub import published_card
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    with pytest.raises(PipelineError, match="cannot read the published model card of team/ner from http://127.0.0.1:9"):
+        published_card("team/ner", None, None)
+
+
 def test_server_errors_are_retried(prefect_server, hub, release):
     hub.state.failures = {r"^/api/repos/create$": 1, r"/commit/": 1}
-    url = push_to_hub(str(release), "team/minilm-ner", True, None, None)
+    pushed = push_to_hub(str(release), "team/minilm-ner", True, None, None)
     assert [r.path for r in hub.state.requests].count("/api/repos/create") == 2
-    assert len(hub.state.commits) == 1 and url.endswith(hub.state.commits[0]["oid"])
+    assert len(hub.state.commits) == 1 and pushed.commit == hub.state.commits[0]["oid"]
+
+
+def labelled_model(target: Path, head: str, labels: list[str]) -> Path:
+    """The tiny BERT with a token- or sequence-classification ``head`` predicting ``labels``, saved as training does."""
+    from conftest import build_tiny_model
+    from transformers import BertConfig, BertForSequenceClassification, BertForTokenClassification
+
+    build_tiny_model(target)
+    label2id = {label: i for i, label in enumerate(labels)}
+    config = BertConfig.from_pretrained(target, id2label=dict(enumerate(labels)), label2id=label2id)
+    model_class = BertForTokenClassification if head == "token" else BertForSequenceClassification
+    model_class(config).save_pretrained(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def ner_model(tmp_path_factory) -> Path:
+    # No "O" label: every word is then part of an entity, so the check always names some.
+    return labelled_model(tmp_path_factory.mktemp("ner_model"), "token", ["B-ZEBRA", "I-ZEBRA", "B-YAK", "I-YAK"])
+
+
+@pytest.fixture(scope="module")
+def pair_model(tmp_path_factory) -> Path:
+    return labelled_model(tmp_path_factory.mktemp("pair_model"), "sequence", ["gnu", "okapi"])
+
+
+SENTENCE = "My name is Sylvain and I work at Hugging Face in Brooklyn."
+
+
+def test_the_published_model_is_downloaded_by_repo_id_and_checked(hub, ner_model):
+    from tasks.check import check_published, run_check
+
+    push_to_hub.fn(str(ner_model), "team/ner", True, None, None)
+    hub.state.requests.clear()
+    result = check_published("team/ner", None, "ner", SENTENCE, None, None)
+    # The same scores as the model on disk: the same weights, read back from the Hub.
+    local = run_check(str(ner_model), "ner", SENTENCE, None)
+    assert result == {"repo_id": "team/ner", "revision": None, "commit": hub.state.commits[0]["oid"], **local}
+    assert result["entities"] and {e["entity_group"] for e in result["entities"]} <= {"ZEBRA", "YAK"}
+    downloads = [r.path for r in hub.state.requests if r.method == "GET" and "/resolve/" in r.path]
+    downloaded = {path.split("/", 5)[5] for path in downloads}  # /team/ner/resolve/<commit>/<file>
+    assert downloaded == set(hub.state.commits[0]["files"]) >= {"model.safetensors", "config.json", "tokenizer.json"}
+    assert {r.headers["authorization"] for r in hub.state.requests} == {f"Bearer {TOKEN}"}
+    assert TOKEN not in json.dumps(result)
+
+
+def test_the_published_check_reads_the_branch_pushed_to(hub, ner_model, pair_model):
+    from tasks.check import check_published
+
+    push_to_hub.fn(str(ner_model), "team/model", True, None, None)
+    push_to_hub.fn(str(pair_model), "team/model", True, "experiments", None)
+    branch = check_published("team/model", "experiments", "sequence-classification", SENTENCE, "I live in Paris.", None)
+    assert branch["revision"] == "experiments" and branch["commit"] == hub.state.commits[1]["oid"]
+    assert branch["text_pair"] == "I live in Paris." and branch["prediction"]["label"] in {"gnu", "okapi"}
+    main = check_published("team/model", None, "ner", SENTENCE, None, None)
+    assert main["commit"] == hub.state.commits[0]["oid"]
+    assert main["entities"] and {e["entity_group"] for e in main["entities"]} <= {"ZEBRA", "YAK"}
+
+
+@pytest.mark.parametrize(
+    ("repo_id", "revision", "message"),
+    [
+        ("team/never-pushed", None, r"cannot download team/never-pushed from http://127\.0\.0\.1:\d+: no such repo"),
+        ("team/ner", "no-branch", r"cannot download team/ner at revision no-branch from .*: no such revision"),
+    ],
+)
+def test_a_repo_or_revision_never_pushed_fails_the_published_check(hub, ner_model, repo_id, revision, message):
+    from tasks.check import check_published
+
+    push_to_hub.fn(str(ner_model), "team/ner", True, None, None)
+    with pytest.raises(PipelineError, match=message):
+        check_published(repo_id, revision, "ner", SENTENCE, None, None)
+
+
+def test_a_private_repo_is_not_found_without_the_token(hub, ner_model, monkeypatch):
+    from tasks.check import check_published
+
+    push_to_hub.fn(str(ner_model), "team/ner", True, None, None)
+    monkeypatch.delenv("HF_TOKEN")
+    with pytest.raises(PipelineError, match="cannot download team/ner from .*: no such repo, or the token cannot"):
+        check_published("team/ner", None, "ner", SENTENCE, None, None)
+
+
+def test_a_published_model_without_weights_fails_the_check(hub, ner_model):
+    from tasks.check import check_published
+
+    push_to_hub.fn(str(ner_model), "team/ner", True, None, None)
+    del hub.state.repos["team/ner"]["model.safetensors"]
+    with pytest.raises(PipelineError, match="the model published at team/ner does not load: Could not load model"):
+        check_published("team/ner", None, "ner", SENTENCE, None, None)
+
+
+def test_an_unreachable_hub_fails_the_published_check(monkeypatch):
+    from tasks.check import check_published
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    with pytest.raises(PipelineError, match="cannot download team/ner from http://127.0.0.1:9: "):
+        check_published("team/ner", None, "ner", SENTENCE, None, None)
 
 
 @pytest.mark.slow
 def test_a_failed_push_fails_the_run_and_keeps_the_model(prefect_server, hub, tiny_model, conll_sample, tmp_path, monkeypatch):
-    from pathlib import Path
-
     from flows.finetune import finetune
     from tasks.config import FinetuneConfig
 
@@ -105,3 +234,55 @@ def test_token_from_a_prefect_secret_block_when_hf_token_is_unset(prefect_server
     assert hub_token(None) is None
     with pytest.raises(PipelineError, match="cannot read the Hub token from Prefect Secret block 'no-such-block'"):
         hub_token("no-such-block")
+
+
+def champion_card(value: float) -> bytes:
+    return (
+        "---\nmodel-index:\n- name: team/ner\n  results:\n  - task: {type: token-classification}\n"
+        f"    dataset: {{name: conll_sample0, type: conll_sample0, split: test}}\n"
+        f"    metrics:\n    - {{type: f1, value: {value}}}\n---\n# team/ner\n"
+    ).encode()
+
+
+@pytest.fixture(scope="module")
+def local_score(prefect_server, tiny_model, conll_sample, tmp_path_factory) -> float:
+    """The test F1 the tiny run reaches, from a run without a Hub repo."""
+    from flows.finetune import finetune
+
+    summary = finetune(gate_config(tiny_model, conll_sample, tmp_path_factory.mktemp("local")))
+    assert summary.decision.publish and summary.decision.champion is None
+    return summary.decision.challenger.value
+
+
+def gate_config(model, data, artifacts, **overrides):
+    from tasks.config import FinetuneConfig
+
+    return FinetuneConfig(model=str(model), dataset=str(data), artifacts_dir=artifacts, batch_size=8, **overrides)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("champion_offset", "pushed"), [(-0.01, True), (0.01, False)])
+def test_quality_gate_pushes_only_a_better_model(
+    champion_offset, pushed, local_score, hub, tiny_model, conll_sample, tmp_path
+):
+    from flows.finetune import finetune
+
+    champion = round(local_score + champion_offset, 4)
+    hub.state.repos["team/ner"] = {"README.md": champion_card(champion)}
+    hub.state.commits.append({"oid": "c" * 40, "files": {}})
+    summary = finetune(gate_config(tiny_model, conll_sample, tmp_path, hub_model_id="team/ner"))
+    decision = summary.decision
+    assert decision.champion.value == champion and decision.challenger.value == local_score
+    assert decision.publish is pushed
+    assert (summary.pushed_to is not None) is pushed
+    assert len(hub.state.commits) == (2 if pushed else 1)
+    card = (Path(summary.model_dir) / "README.md").read_text()
+    verdict = "Published" if pushed else "Not published"
+    assert f"{verdict} by the quality gate (margin 0.0): {decision.reason}." in card
+    assert f"| previously published | {champion:.4f} |" in card
+    if pushed:  # the pushed commit, downloaded by repo id, finds what the saved model found
+        check = summary.published_check
+        assert (check["repo_id"], check["commit"]) == ("team/ner", hub.state.commits[-1]["oid"])
+        assert check["entities"] == summary.check["entities"] and check["text"] == summary.check["text"]
+    else:
+        assert "does not beat the published" in decision.reason and summary.published_check is None

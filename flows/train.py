@@ -1,0 +1,128 @@
+"""The GPU side of the pipeline: train and evaluate, as a flow of its own.
+
+The finetune flow runs it as a subflow in its own process by default, or, given a deployment
+name, as a run of that deployment on the deployment's work pool (the `gpu` pool in
+deployments/prefect.yaml). Both sides pass artifact paths, so the artifacts directory must be
+storage both reach; the result is persisted so the parent can read it back from the server.
+"""
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from pydantic import BaseModel
+
+from tasks.artifacts import StepReport, StepRunner, is_complete
+from tasks.config import TaskName, TrainingConfig
+from tasks.errors import PipelineError
+from tasks.evaluation import EVALUATE
+from tasks.pretrained import ModelSource
+from tasks.training import TRAIN
+
+FLOW_NAME = "train-evaluate"
+# How often the parent asks the server whether the deployment's run has ended.
+POLL_SECONDS = 2
+
+
+class TrainEvaluateRequest(BaseModel):
+    """What the train and evaluate steps need: the flow's parameters."""
+
+    artifacts_dir: Path
+    refresh: bool
+    dataset_dir: str
+    tokenized_dir: str
+    model: ModelSource
+    training: TrainingConfig
+    max_length: int
+    task: TaskName
+    resume: bool
+
+
+class TrainEvaluateResult(BaseModel):
+    model_dir: str
+    evaluation_dir: str
+    steps: list[StepReport]
+
+
+@flow(name=FLOW_NAME, persist_result=True, result_serializer="json")
+def train_and_evaluate(request: TrainEvaluateRequest) -> TrainEvaluateResult:
+    """Fine-tune the model on the tokenized data and score the saved model; cached like every step."""
+    steps = StepRunner(request.artifacts_dir, request.refresh)
+    model_dir = steps.run(
+        TRAIN, tokenized_dir=request.tokenized_dir, model=request.model, training=request.training,
+        task=request.task, resume=request.resume,
+    )  # fmt: skip
+    evaluation_dir = steps.run(
+        EVALUATE, model_dir=model_dir, dataset_dir=request.dataset_dir, max_length=request.max_length,
+        batch_size=request.training.eval_batch_size, task=request.task,
+    )  # fmt: skip
+    return TrainEvaluateResult(model_dir=model_dir, evaluation_dir=evaluation_dir, steps=steps.reports)
+
+
+def run_on_deployment(deployment: str, request: TrainEvaluateRequest) -> TrainEvaluateResult:
+    """Run train-evaluate as a run of ``deployment`` (``train-evaluate/NAME``) and wait for its result."""
+    from prefect.deployments import run_deployment
+
+    _check_deployment(deployment)
+    flow_run = run_deployment(
+        deployment, parameters={"request": request.model_dump(mode="json")}, timeout=None, poll_interval=POLL_SECONDS
+    )
+    state = flow_run.state
+    if not state.is_completed():
+        raise PipelineError(
+            f"the {deployment} run {flow_run.name} ended {state.name}: {state.message}; its checkpoints are kept "
+            "under the artifacts directory: run again with resume to continue from the last epoch"
+        )
+    try:
+        result = TrainEvaluateResult.model_validate(state.result())
+    except Exception as error:
+        raise PipelineError(
+            f"cannot read the result of the {deployment} run {flow_run.name}: {error}; both work pools need the "
+            "same result storage (PREFECT_RESULTS_LOCAL_STORAGE_PATH on a shared disk, or "
+            "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK)"
+        ) from error
+    missing = [path for path in (result.model_dir, result.evaluation_dir) if not is_complete(Path(path))]
+    if missing:
+        raise PipelineError(
+            f"the {deployment} run {flow_run.name} wrote {', '.join(missing)}, which this machine cannot read: "
+            "the artifacts directory must be storage both work pools reach"
+        )
+    return result
+
+
+def _check_deployment(deployment: str) -> None:
+    """Fail with what to do when the deployment or its work pool is missing; warn when no worker
+    polls the pool, since the run would wait for one."""
+    from prefect import get_client
+    from prefect.client.schemas.objects import WorkerStatus
+    from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL
+
+    server = PREFECT_API_URL.value() or "the temporary local server (PREFECT_API_URL is not set)"
+    with get_client(sync_client=True) as client:
+        try:
+            found = client.read_deployment_by_name(deployment)
+        except ObjectNotFound:
+            raise PipelineError(
+                f"no deployment {deployment} on {server}: deploy it with deployments/deploy.sh, or leave "
+                "train_deployment unset to train in this process"
+            ) from None
+        pool = found.work_pool_name  # None once its pool is deleted: the server detaches the deployment
+        if pool is None or not _pool_exists(client, pool):
+            raise PipelineError(
+                f"deployment {deployment} has no work pool on {server} ({pool or 'its pool was deleted'}): "
+                "create the pools and deploy again with deployments/deploy.sh"
+            )
+        workers = client.read_workers_for_work_pool(pool)
+    if not any(worker.status == WorkerStatus.ONLINE for worker in workers):
+        get_run_logger().warning(f"No worker is polling work pool '{pool}': the run waits until one starts "
+                                 f"(prefect worker start --pool {pool}).")  # fmt: skip
+
+
+def _pool_exists(client, pool: str) -> bool:
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        client.read_work_pool(pool)
+    except ObjectNotFound:
+        return False
+    return True

@@ -1,0 +1,101 @@
+"""A real Prefect server on 127.0.0.1 (SQLite) and worker processes, started and stopped by tests."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+PREFECT = (sys.executable, "-m", "prefect")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Processes:
+    """Background commands in their own process groups, so stopping one stops what it started
+    (a worker's flow-run processes too). Each one's output goes to a log file."""
+
+    def __init__(self, env: dict[str, str], logs: Path):
+        self.env, self.logs = env, logs
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, name: str, *command: str) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "w")
+        process = subprocess.Popen(
+            command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.running.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.running.remove(process)
+
+    def kill(self, process: subprocess.Popen) -> None:
+        """SIGKILL a process and every process under it, as a lost machine would end them."""
+        import psutil
+
+        parent = psutil.Process(process.pid)
+        for each in [*parent.children(recursive=True), parent]:
+            each.kill()
+        process.wait()
+        self.running.remove(process)
+
+    def stop_all(self) -> None:
+        for process in reversed(list(self.running)):
+            self.stop(process)
+
+
+class PrefectServer:
+    """``with PrefectServer(tmp) as server:`` serves the Prefect API at ``server.api_url`` with its own
+    home and database under ``tmp``; ``server.env`` is the environment for CLI commands and workers."""
+
+    def __init__(self, root: Path):
+        home = root / "prefect-home"
+        home.mkdir(parents=True, exist_ok=True)
+        self.api_url = f"http://127.0.0.1:{_free_port()}/api"
+        self.env = {
+            **os.environ,
+            "PREFECT_HOME": str(home),
+            "PREFECT_API_URL": self.api_url,
+            "DO_NOT_TRACK": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # Workers ask for work every second instead of every 10, so the test waits less.
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+        }
+        self.processes = Processes(self.env, root)
+
+    def __enter__(self) -> "PrefectServer":
+        port = self.api_url.split(":")[-1].split("/")[0]
+        self.processes.start("server", *PREFECT, "server", "start", "--host", "127.0.0.1", "--port", port)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        self.processes.stop_all()
+        raise RuntimeError(f"the Prefect server did not answer at {self.api_url} within 90 s")
+
+    def __exit__(self, *exc) -> None:
+        self.processes.stop_all()
+
+    def run(self, *command: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """A CLI command against this server, from the repository root."""
+        return subprocess.run(command, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)

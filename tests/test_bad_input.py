@@ -158,6 +158,19 @@ def test_cli_rejects_an_invalid_option_before_running(tmp_path):
     assert result.stderr.strip() == "error: invalid configuration (command line): learning_rate: Input should be greater than 0"
 
 
+def test_cli_names_a_prefect_server_it_cannot_reach(tmp_path):
+    unreachable = "http://127.0.0.1:9/api"  # the discard port: nothing listens there
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.finetune", "--artifacts-dir", str(tmp_path)],
+        cwd=REPO, env={**os.environ, "PREFECT_API_URL": unreachable}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"error: cannot reach the Prefect server at {unreachable} (PREFECT_API_URL): "
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_push_without_a_token_fails_before_any_step(finished, tmp_path, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     with pytest.raises(PipelineError, match="--hub-model-id me/model needs a Hub token: set HF_TOKEN"):

@@ -79,6 +79,7 @@ class PrefectServer:
             "PREFECT_WORKER_QUERY_SECONDS": "1",
         }
         self.processes = Processes(self.env, root)
+        self.workers: dict[str, subprocess.Popen] = {}  # by work pool, for tests that start workers
 
     def __enter__(self) -> "PrefectServer":
         port = self.api_url.split(":")[-1].split("/")[0]

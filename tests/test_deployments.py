@@ -27,7 +27,7 @@ def server(tmp_path_factory):
     with PrefectServer(tmp_path_factory.mktemp("prefect-server")) as server:
         deployed = server.run("deployments/deploy.sh")
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-        server.workers = {pool: start_worker(server, pool, f"worker-{pool}") for pool in ("cpu", "gpu")}
+        server.workers.update({pool: start_worker(server, pool, f"worker-{pool}") for pool in ("cpu", "gpu")})
         yield server
 
 

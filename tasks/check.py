@@ -1,7 +1,6 @@
 """check: load the saved model the way a user will, and run it on one input; after a push, the
 published model again, downloaded by its repo id."""
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from prefect import task
 from tasks.artifacts import OutDirKey, Step, building, write_json
 from tasks.config import TaskName
 from tasks.errors import PipelineError
-from tasks.hub import hub_token
+from tasks.hub import hub_api
 
 CHECK = "check.json"
 EXAMPLES = {
@@ -76,11 +75,9 @@ def check_published(
 ) -> dict:
     """The check result of the model published at ``repo_id`` (on ``revision``, else the default
     branch), with the repo id, revision and the commit that was downloaded and run."""
-    from huggingface_hub import HfApi
-
-    # The endpoint is read now, as the push reads it: transformers loading by repo id would use the
-    # one huggingface_hub fixed when it was imported.
-    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=hub_token(token_secret))
+    # Downloaded with the push's client rather than loaded by repo id through transformers, which
+    # would use the endpoint huggingface_hub fixed when it was imported.
+    api = hub_api(token_secret)
     where = f"{repo_id} at revision {revision}" if revision else repo_id
     # A fresh cache: the check must run what is published now, not a copy an earlier load cached.
     with tempfile.TemporaryDirectory(prefix="published-model-") as cache:

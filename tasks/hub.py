@@ -36,15 +36,22 @@ def hub_token(secret_block: str | None = None) -> str | None:
         raise PipelineError(f"cannot read the Hub token from Prefect Secret block '{secret_block}': {error}") from error
 
 
+def hub_api(token_secret: str | None):
+    """A Hub client with the token, on the endpoint in ``HF_ENDPOINT`` as it is now: huggingface_hub
+    fixes its default endpoint when it is imported."""
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=hub_token(token_secret))
+
+
 def published_card(repo_id: str, revision: str | None, token_secret: str | None) -> str | None:
     """The README.md card of the model published at ``repo_id`` (on branch ``revision``, else the
     default branch), or None when there is none yet."""
-    from huggingface_hub import HfApi
     from huggingface_hub.errors import (
         EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
     )  # fmt: skip
 
-    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=hub_token(token_secret))
+    api = hub_api(token_secret)
     # A fresh cache each time: the gate must compare with what is published now, not a cached copy.
     with tempfile.TemporaryDirectory(prefix="published-card-") as cache:
         try:
@@ -83,10 +90,9 @@ def push_to_hub(
 ) -> Pushed:
     """Create the repo (and branch) if needed and upload the release directory as one commit.
     Server errors and dropped connections are retried with growing delays."""
-    from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
-    api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=hub_token(token_secret))
+    api = hub_api(token_secret)
     try:
         # The Hub puts a name without a namespace under the token's user: push to what it created.
         repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id

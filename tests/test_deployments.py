@@ -120,16 +120,17 @@ def test_a_dataset_updated_event_starts_a_retraining_run(server):
         )
         assert emitted.returncode == 0, emitted.stderr
         with client_for(server) as client:
-            triggered = []
-            deadline = time.monotonic() + 60
-            while not triggered and time.monotonic() < deadline:
-                time.sleep(1)
+
+            def automation_runs():
                 runs = client.read_flow_runs(
                     deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["finetune"])),
                     flow_run_filter=FlowRunFilter(state={"type": {"any_": ["SCHEDULED"]}}),
                 )
-                triggered = [run for run in runs if run.created_by and run.created_by.type == "AUTOMATION"]
-            assert len(triggered) == 1, "no run was started by the dataset.updated trigger within 60 s"
+                return [run for run in runs if run.created_by and run.created_by.type == "AUTOMATION"]
+
+            wait_for(automation_runs, 60, "a run started by the dataset.updated trigger")
+            triggered = automation_runs()
+            assert len(triggered) == 1
             assert triggered[0].parameters == {"config": {"train_deployment": "train-evaluate/gpu"}}
             client.delete_flow_run(triggered[0].id)
     finally:

@@ -17,7 +17,8 @@ GATE_METRIC = "f1"
 
 
 class Score(BaseModel):
-    dataset: str
+    dataset: str  # the name cards show: a Hub id, or the file, folder or embedded name
+    fingerprint: str | None = None  # content fingerprint of the evaluated split: the data's identity
     split: str
     metric: str
     value: float

@@ -5,29 +5,40 @@ step's version, its task's source and its inputs (upstream artifacts enter as th
 own content-named paths), so a change anywhere upstream gives a new directory.
 A directory is built under a temporary name and renamed into place with a manifest
 of its files; only a directory whose manifest matches its files counts as complete.
+Runs that may build the same directory at once serialise on its lock file, and the
+leftovers of runs that died are removed once nobody holds their lock.
 """
 
+import fcntl
 import hashlib
 import inspect
 import json
+import logging
 import os
+import re
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prefect import get_run_logger
 from prefect.cache_policies import CachePolicy
 from prefect.client.schemas.objects import State
 from prefect.context import TaskRunContext
+from prefect.exceptions import MissingContextError
 from pydantic import BaseModel
 
 from tasks.errors import PipelineError
 
 MANIFEST = ".manifest.json"
+# What `building` leaves beside ``<key>`` while it works: its partial directory, and the
+# finished artifact it is replacing. Either one outliving its builder is a leftover.
+LEFTOVER = re.compile(r"\.(?P<key>.+)\.(?:partial|replaced)-[0-9a-f]{8}")
 
 
 def _jsonable(value: Any) -> Any:
@@ -124,29 +135,154 @@ def _write_manifest(path: Path) -> None:
     (path / MANIFEST).write_text(json.dumps(sizes, indent=1))
 
 
+def _cannot_write(folder: Path, error: OSError) -> PipelineError:
+    return PipelineError(f"cannot write artifacts under {folder}: {error.strerror}")
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    """The run's logger inside a Prefect run, so the UI shows the message; this module's outside one."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+@contextmanager
+def file_lock(lock_path: Path, holder: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path``, waiting while ``holder`` has it (logged once).
+
+    The kernel releases a flock when its holder's process dies, so a crashed run never
+    leaves a lock behind. The lock file itself stays: removing it would let a waiter and a
+    newcomer lock two different files of the same name.
+    """
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock_file = open(lock_path, "a")
+    except OSError as error:
+        raise _cannot_write(lock_path.parent, error) from error
+    with lock_file:  # closing the file releases the lock
+        if not _try_lock(lock_file):
+            _logger().info(f"Waiting for {holder}.")
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        yield
+
+
+def _try_lock(lock_file: Any) -> bool:
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _lock_path(out_dir: Path) -> Path:
+    return out_dir.parent / f".{out_dir.name}.lock"
+
+
+def artifact_lock(out_dir: Path) -> AbstractContextManager[None]:
+    """Hold ``out_dir``'s lock while checking whether it is complete and building it if not, so
+    that two runs needing the same artifact build it once: the second waits, then finds it complete.
+
+    `building` does not take it: a second flock in the same process would wait for itself.
+    """
+    out_dir = Path(out_dir)
+    return file_lock(_lock_path(out_dir), f"another run building {out_dir}")
+
+
+def _leftover(out_dir: Path, kind: str) -> Path:
+    return out_dir.parent / f".{out_dir.name}.{kind}-{uuid.uuid4().hex[:8]}"
+
+
+def _leftovers_of(out_dir: Path) -> list[Path]:
+    return [
+        path for path in sorted(out_dir.parent.glob(f".{out_dir.name}.*"))
+        if (match := LEFTOVER.fullmatch(path.name)) and match["key"] == out_dir.name
+    ]  # fmt: skip
+
+
 @contextmanager
 def building(out_dir: Path) -> Iterator[Path]:
     """Yield a temporary sibling of ``out_dir`` to write into; on success it replaces
-    ``out_dir`` whole, on failure it is removed and ``out_dir`` is left as it was."""
+    ``out_dir`` whole, on failure it is removed and ``out_dir`` is left as it was.
+
+    The caller holds `artifact_lock` (out_dir), so any other partial of this key is a dead run's.
+    """
     out_dir = Path(out_dir)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        partial = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
+        for leftover in _leftovers_of(out_dir):
+            shutil.rmtree(leftover, ignore_errors=True)
+        partial = _leftover(out_dir, "partial")
         partial.mkdir()
     except OSError as error:
-        raise PipelineError(f"cannot write artifacts under {out_dir.parent}: {error.strerror}") from error
+        raise _cannot_write(out_dir.parent, error) from error
     try:
         yield partial
         _write_manifest(partial)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(partial, out_dir)
+        _move_into_place(partial, out_dir)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
 
 
+def _move_into_place(partial: Path, out_dir: Path) -> None:
+    """Rename ``partial`` to ``out_dir``. A finished ``out_dir`` is renamed aside, not removed, until
+    its replacement is in place, and renamed back if that fails."""
+    aside = _leftover(out_dir, "replaced")
+    replacing = out_dir.exists()
+    if replacing:
+        os.rename(out_dir, aside)
+    try:
+        os.replace(partial, out_dir)
+    except OSError:
+        if replacing:
+            os.rename(aside, out_dir)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def remove_stale_partials(artifacts_dir: Path) -> list[Path]:
+    """Remove what `building` left in each step folder when its run died, and return it.
+
+    A leftover whose key lock nobody holds has no live builder; one whose lock is held is
+    still being written, or replaced, and is left alone.
+    """
+    removed = []
+    for out_dir in _artifacts_with_leftovers(Path(artifacts_dir)):
+        with open(_lock_path(out_dir), "a") as lock_file:
+            if _try_lock(lock_file):
+                leftovers = _leftovers_of(out_dir)  # listed again under the lock: a run may have ended meanwhile
+                for leftover in leftovers:
+                    shutil.rmtree(leftover, ignore_errors=True)
+                removed += leftovers
+    return removed
+
+
+def _artifacts_with_leftovers(artifacts_dir: Path) -> list[Path]:
+    matches = ((path, LEFTOVER.fullmatch(path.name)) for path in artifacts_dir.glob("*/.*"))
+    return sorted({path.parent / match["key"] for path, match in matches if match})
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=False, default=_jsonable) + "\n"
+
+
 def write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    path.write_text(_json_text(value))
+
+
+def replace_json(path: Path, value: Any) -> None:
+    """Write ``path`` as `write_json` does, but all at once: a reader sees the old file or the
+    new one, never part of it, and a crash leaves the old one."""
+    text = _json_text(value)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as stream:
+        try:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        except BaseException:
+            os.unlink(stream.name)
+            raise
+    os.replace(stream.name, path)
 
 
 def read_json(path: Path) -> Any:

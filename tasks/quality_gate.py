@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel
 
-from tasks.artifacts import read_json, write_json
+from tasks.artifacts import file_lock, read_json, replace_json
 
 REGISTRY = "registry.json"
 GATE_METRIC = "f1"
@@ -78,8 +78,13 @@ def registry_champion(artifacts_dir: Path, model_name: str) -> Score | None:
 
 
 def register_release(artifacts_dir: Path, model_name: str, score: Score, release_dir: str) -> None:
-    """Record a published release as ``model_name``'s champion in the local registry."""
+    """Record a published release as ``model_name``'s champion in the local registry.
+
+    Runs publishing at once take turns on the registry's lock, so none loses another's entry,
+    and the file is replaced whole, so a reader never sees half of it.
+    """
     path = artifacts_dir / REGISTRY
-    registry = read_json(path) if path.is_file() else {}
-    registry[model_name] = {"score": score.model_dump(), "release_dir": release_dir}
-    write_json(path, registry)
+    with file_lock(path.with_name(f"{REGISTRY}.lock"), f"another run writing {path}"):
+        registry = read_json(path) if path.is_file() else {}
+        registry[model_name] = {"score": score.model_dump(), "release_dir": release_dir}
+        replace_json(path, registry)

@@ -2,6 +2,7 @@
 and whole runs that push a better model and keep a worse one out."""
 
 import json
+import multiprocessing
 
 import pytest
 
@@ -61,3 +62,27 @@ def test_local_registry_keeps_the_published_score(tmp_path):
     register_release(tmp_path, "other", score(0.1), "/releases/b")
     assert registry_champion(tmp_path, "minilm-ner") == score(0.8)
     assert json.loads((tmp_path / "registry.json").read_text())["minilm-ner"]["release_dir"] == "/releases/a"
+
+
+def register_many(artifacts_dir, writer, count):
+    for number in range(count):
+        name, release_dir = f"model-{writer}-{number}", f"/releases/{writer}/{number}"
+        register_release(artifacts_dir, name, score(number / count), release_dir)
+
+
+def test_concurrent_releases_keep_every_entry_and_the_registry_is_always_whole(tmp_path):
+    fork = multiprocessing.get_context("fork")
+    writers = [fork.Process(target=register_many, args=(tmp_path, writer, 25)) for writer in range(4)]
+    for writer in writers:
+        writer.start()
+    registry, seen = tmp_path / "registry.json", 0
+    while any(writer.is_alive() for writer in writers):
+        if registry.is_file():
+            seen = max(seen, len(json.loads(registry.read_text())))  # fails on a half-written file
+    for writer in writers:
+        writer.join(20)
+    assert [writer.exitcode for writer in writers] == [0] * 4
+    entries = json.loads(registry.read_text())
+    assert len(entries) == 100 and seen > 0
+    assert entries["model-3-24"] == {"score": score(0.96).model_dump(), "release_dir": "/releases/3/24"}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["registry.json", "registry.json.lock"]

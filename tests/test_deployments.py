@@ -94,6 +94,8 @@ def test_server_holds_the_schedule_limit_and_the_configs_form(server):
     assert [schedule.schedule.cron for schedule in finetune.schedules] == ["0 3 * * 1"]
     assert finetune.work_pool_name == "cpu" and gpu.work_pool_name == "gpu"
     assert gpu.global_concurrency_limit.limit == 1 and pool.concurrency_limit == 1
+    assert finetune.global_concurrency_limit.limit == 1
+    assert finetune.concurrency_options.collision_strategy == "ENQUEUE"
     assert finetune.parameters == {"config": {"train_deployment": "train-evaluate/gpu"}}
     schema = finetune.parameter_openapi_schema
     fields = schema["definitions"]["FinetuneConfig"]["properties"]

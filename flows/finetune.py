@@ -14,9 +14,10 @@ from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
+from flows.gate import quality_gate
 from flows.train import TrainEvaluateRequest, TrainEvaluateResult, run_on_deployment, train_and_evaluate
-from tasks.artifacts import StepReport, StepRunner, ensure_writable, read_json
-from tasks.check import CHECK, CHECK_STEP, check_inputs, check_published
+from tasks.artifacts import ArtifactStore, StepReport, ensure_writable, read_json, remove_stale_partials
+from tasks.check import CHECK, check_inputs, check_model, check_published
 from tasks.config import (
     DataConfig,
     FinetuneConfig,
@@ -28,13 +29,13 @@ from tasks.config import (
 )
 from tasks.errors import PipelineError
 from tasks.evaluation import METRICS
-from tasks.hub import Pushed, hub_token, published_card, push_to_hub
-from tasks.load import LOAD, SUMMARY as LOAD_SUMMARY
+from tasks.hub import Pushed, hub_token, push_to_hub
+from tasks.load import SUMMARY as LOAD_SUMMARY, load_dataset
 from tasks.sources import resolve_dataset
-from tasks.model_card import CARD, RELEASE, dataset_display_name, headline_metrics
+from tasks.model_card import CARD, headline_metrics, release_model
 from tasks.pretrained import resolve_model
-from tasks.quality_gate import GATE_METRIC, Decision, Score, card_score, decide, register_release, registry_champion
-from tasks.tokenization import TOKENIZE
+from tasks.quality_gate import Decision, Release, record_release, weights_sha256
+from tasks.tokenization import tokenize_dataset
 
 
 class RunSummary(BaseModel):
@@ -72,33 +73,11 @@ def _train_and_evaluate(config: FinetuneConfig, request: TrainEvaluateRequest) -
     return run_on_deployment(config.train_deployment, request)
 
 
-def _quality_gate(
-    config: FinetuneConfig, artifacts_dir: Path, model_name: str, dataset_hub_id, metrics: dict
-) -> Decision:
-    """Compare the new model with the published one: on the Hub repo, else in the local registry."""
-    split = "test" if "test" in metrics else "validation"
-    challenger = Score(
-        dataset=dataset_display_name(dataset_hub_id, str(config.dataset)), split=split, metric=GATE_METRIC,
-        value=round(metrics[split][GATE_METRIC], 4),  # as the card states it
-    )  # fmt: skip
-    if config.hub_model_id:
-        card = published_card(config.hub_model_id, config.hub_revision, config.hub_token_secret)
-        champion = card_score(card) if card else None
-    else:
-        champion = registry_champion(artifacts_dir, model_name)
-    decision = decide(challenger, champion, config.min_improvement)
-    get_run_logger().info(("Publishing: " if decision.publish else "Not publishing: ") + decision.reason)
-    return decision
-
-
-def _publish(
-    config: FinetuneConfig, decision: Decision, artifacts_dir: Path, model_name: str, release_dir: str
-) -> Pushed | None:
-    """Push the release, or record it in the local registry without a Hub repo, when the gate says so."""
+def _publish(config: FinetuneConfig, decision: Decision, release_dir: str) -> Pushed | None:
+    """Push the release when the gate says so and there is a Hub repo to push to."""
     if not decision.publish:
         return None
     if not config.hub_model_id:
-        register_release(artifacts_dir, model_name, decision.challenger, release_dir)
         get_run_logger().info("Push to the Hub skipped: set --hub-model-id (and HF_TOKEN) to push.")
         return None
     state = push_to_hub(
@@ -128,43 +107,46 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     artifacts_dir = config.artifacts_dir.resolve()
     ensure_writable(artifacts_dir)
     _check_push_settings(config)
+    store = ArtifactStore(root=artifacts_dir, refresh=config.refresh)
+    for leftover in remove_stale_partials(artifacts_dir):
+        get_run_logger().info(f"Removed {leftover}, left by a run that died while building it.")
     data, model = config.section(DataConfig), resolve_model(config.section(ModelConfig))
     source = resolve_dataset(data)
-    steps = StepRunner(artifacts_dir, config.refresh)
-    dataset_dir = steps.run(LOAD, source=source, data=data, task=config.task)
+    loaded = load_dataset(source, data, config.task, store=store)
     tokenization = config.section(TokenizationConfig)
-    tokenized_dir = steps.run(
-        TOKENIZE, dataset_dir=dataset_dir, model=model, tokenization=tokenization, task=config.task
-    )
+    tokenized = tokenize_dataset(loaded.path, model, tokenization, config.task, store=store)
     training = config.section(TrainingConfig)
     trained = _train_and_evaluate(config, TrainEvaluateRequest(
-        artifacts_dir=artifacts_dir, refresh=config.refresh, dataset_dir=dataset_dir, tokenized_dir=tokenized_dir,
-        model=model, training=training, max_length=tokenization.max_length, task=config.task, resume=config.resume,
+        store=store, dataset_dir=loaded.path, tokenized_dir=tokenized.path, model=model, training=training,
+        max_length=tokenization.max_length, task=config.task, resume=config.resume,
     ))  # fmt: skip
-    steps.reports += trained.steps
     model_dir, evaluation_dir = trained.model_dir, trained.evaluation_dir
-    pair = "text_pair" in read_json(Path(dataset_dir) / LOAD_SUMMARY)["columns"]
+    pair = "text_pair" in read_json(Path(loaded.path) / LOAD_SUMMARY)["columns"]
     text, text_pair = check_inputs(config.task, pair, config.check_text, config.check_text_pair)
-    check_dir = steps.run(CHECK_STEP, model_dir=model_dir, task=config.task, text=text, text_pair=text_pair)
+    checked = check_model(model_dir, config.task, text, text_pair, store=store)
     metrics = read_json(Path(evaluation_dir) / METRICS)
     kind = "ner" if config.task == "ner" else "classification"
     model_name = config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}"
-    decision = _quality_gate(config, artifacts_dir, model_name, source.hub_id, metrics)
-    release_dir = steps.run(
-        RELEASE, task=config.task, model_dir=model_dir, dataset_dir=dataset_dir, evaluation_dir=evaluation_dir,
-        check_dir=check_dir, hub_model_id=config.hub_model_id, model_name=model_name,
-        base_model=model.hub_id or model.location, dataset_hub_id=source.hub_id,
-        settings=[data, tokenization, training], decision=decision,
+    gate = quality_gate(config, store, model_name, loaded.path, model_dir, evaluation_dir, source.hub_id)
+    released = release_model(
+        config.task, model_dir, loaded.path, evaluation_dir, checked.path, model_name, config.hub_model_id,
+        model.hub_id or model.location, source.hub_id, [data, tokenization, training], gate.card_decision,
+        store=store,
     )  # fmt: skip
+    release_dir, decision = released.path, gate.decision
     _publish_artifacts(config.task, metrics, (Path(release_dir) / CARD).read_text())
-    pushed = _publish(config, decision, artifacts_dir, model_name, release_dir)
+    pushed = _publish(config, decision, release_dir)
+    record_release(artifacts_dir, model_name, Release(
+        release_dir=release_dir, score=decision.challenger, weights_sha256=weights_sha256(Path(model_dir)),
+        decision=decision, pushed_to=pushed.commit_url if pushed else None,
+    ))  # fmt: skip
     published_check = _check_published(config, pushed, text, text_pair) if pushed else None
     return RunSummary(
         flow_run_id=str(runtime.flow_run.id),
         model_dir=release_dir,
         metrics=metrics,
-        check=read_json(Path(check_dir) / CHECK),
-        steps=steps.reports,
+        check=read_json(Path(checked.path) / CHECK),
+        steps=[loaded, tokenized, *trained.steps, checked, *gate.steps, released],
         decision=decision,
         pushed_to=pushed.commit_url if pushed else None,
         published_check=published_check,

@@ -11,12 +11,12 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
-from tasks.artifacts import StepReport, StepRunner, is_complete
+from tasks.artifacts import ArtifactStore, StepReport, is_complete
 from tasks.config import TaskName, TrainingConfig
 from tasks.errors import PipelineError
-from tasks.evaluation import EVALUATE
+from tasks.evaluation import evaluate_model
 from tasks.pretrained import ModelSource
-from tasks.training import TRAIN
+from tasks.training import train_model
 
 FLOW_NAME = "train-evaluate"
 # How often the parent asks the server whether the deployment's run has ended.
@@ -26,8 +26,7 @@ POLL_SECONDS = 2
 class TrainEvaluateRequest(BaseModel):
     """What the train and evaluate steps need: the flow's parameters."""
 
-    artifacts_dir: Path
-    refresh: bool
+    store: ArtifactStore
     dataset_dir: str
     tokenized_dir: str
     model: ModelSource
@@ -46,16 +45,14 @@ class TrainEvaluateResult(BaseModel):
 @flow(name=FLOW_NAME, persist_result=True, result_serializer="json")
 def train_and_evaluate(request: TrainEvaluateRequest) -> TrainEvaluateResult:
     """Fine-tune the model on the tokenized data and score the saved model; cached like every step."""
-    steps = StepRunner(request.artifacts_dir, request.refresh)
-    model_dir = steps.run(
-        TRAIN, tokenized_dir=request.tokenized_dir, model=request.model, training=request.training,
-        task=request.task, resume=request.resume,
+    trained = train_model(
+        request.tokenized_dir, request.model, request.training, request.task, request.resume, store=request.store
+    )
+    evaluated = evaluate_model(
+        trained.path, request.dataset_dir, request.max_length, request.training.eval_batch_size, request.task,
+        store=request.store,
     )  # fmt: skip
-    evaluation_dir = steps.run(
-        EVALUATE, model_dir=model_dir, dataset_dir=request.dataset_dir, max_length=request.max_length,
-        batch_size=request.training.eval_batch_size, task=request.task,
-    )  # fmt: skip
-    return TrainEvaluateResult(model_dir=model_dir, evaluation_dir=evaluation_dir, steps=steps.reports)
+    return TrainEvaluateResult(model_dir=trained.path, evaluation_dir=evaluated.path, steps=[trained, evaluated])
 
 
 def run_on_deployment(deployment: str, request: TrainEvaluateRequest) -> TrainEvaluateResult:

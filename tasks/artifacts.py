@@ -1,8 +1,8 @@
 """Where artifacts live, how they are named, and how they are written atomically.
 
 Every step writes one directory ``<artifacts>/<folder>/<key>``. The key hashes the
-step's version, its task's source and its inputs (upstream artifacts enter as their
-own content-named paths), so a change anywhere upstream gives a new directory.
+step's inputs (upstream artifacts enter as their own content-named paths), the code it
+runs and the libraries that shape it, so a change anywhere upstream gives a new directory.
 A directory is built under a temporary name and renamed into place with a manifest
 of its files; only a directory whose manifest matches its files counts as complete.
 Runs that may build the same directory at once serialise on its lock file, and the
@@ -10,6 +10,7 @@ leftovers of runs that died are removed once nobody holds their lock.
 """
 
 import fcntl
+import functools
 import hashlib
 import inspect
 import json
@@ -20,20 +21,18 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger
-from prefect.cache_policies import CachePolicy
-from prefect.client.schemas.objects import State
-from prefect.context import TaskRunContext
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 from pydantic import BaseModel
 
 from tasks.errors import PipelineError
+from tasks.fingerprints import code_fingerprint, library_versions
 
 MANIFEST = ".manifest.json"
 # What `building` leaves beside ``<key>`` while it works: its partial directory, and the
@@ -55,52 +54,72 @@ def content_key(*parts: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class Step:
-    """A pipeline step: its Prefect task, the folder its artifacts go in, and a version
-    to bump when a helper the task calls changes what it writes (source hashing sees
-    only the task function itself). ``unkeyed`` names inputs that change how the
-    artifact is made but not what it is, such as resuming from a checkpoint."""
+class ArtifactStore(BaseModel):
+    """Where every step writes, and whether complete artifacts may be reused: each step's last input."""
 
-    task: Any
-    folder: str
-    version: int
-    unkeyed: tuple[str, ...] = ()
-
-    def out_dir(self, artifacts_dir: Path, inputs: dict[str, Any]) -> Path:
-        source = inspect.getsource(self.task.fn)
-        keyed = {name: value for name, value in inputs.items() if name not in self.unkeyed}
-        return artifacts_dir / self.folder / content_key(self.folder, self.version, source, keyed)
-
-    def run(self, artifacts_dir: Path, refresh: bool, inputs: dict[str, Any]) -> State:
-        """Run the task, or take its cached result while its artifact is complete and ``refresh`` is off."""
-        out_dir = self.out_dir(artifacts_dir, inputs)
-        task = self.task.with_options(refresh_cache=refresh or not is_complete(out_dir))
-        return task(**inputs, out_dir=str(out_dir), return_state=True)
+    root: Path
+    refresh: bool = False
 
 
 class StepReport(BaseModel):
+    """What a step did: the artifact it returns, whether it was reused, and how long the step took."""
+
     name: str
     seconds: float
     cached: bool
     path: str
 
 
-class StepRunner:
-    """Runs steps as cached Prefect tasks, each writing into the artifact directory its inputs name."""
+def step(folder: str, unkeyed: tuple[str, ...] = (), **task_options: Any):
+    """Make ``fn(inputs..., out_dir)`` a pipeline step: a Prefect task called with the same inputs and
+    ``store`` in place of ``out_dir``, which builds ``<store.root>/<folder>/<key>`` unless a complete one is
+    there, and returns its `StepReport`.
 
-    def __init__(self, artifacts_dir: Path, refresh: bool):
-        self.artifacts_dir = artifacts_dir
-        self.refresh = refresh
-        self.reports: list[StepReport] = []
+    The key hashes the inputs (but ``unkeyed`` ones, which change how an artifact is made, not what it
+    is), the source of every module of ours the task runs, and the versions of the libraries that shape
+    what it writes. So the complete directory is the whole cache: a run with an empty Prefect home, or on
+    another worker that sees the same artifacts, reuses it, and a code or library change never does.
+    """
 
-    def run(self, step: Step, **inputs: Any) -> str:
-        started = time.perf_counter()
-        state = step.run(self.artifacts_dir, self.refresh, inputs)
-        path = state.result()
-        seconds = time.perf_counter() - started
-        self.reports.append(StepReport(name=step.folder, seconds=round(seconds, 1), cached=state.name == "Cached", path=path))
-        return path
+    def decorate(fn: Callable[..., Any]):
+        signature = inspect.signature(fn)
+        inputs_only = [parameter for name, parameter in signature.parameters.items() if name != "out_dir"]
+        store = inspect.Parameter("store", inspect.Parameter.KEYWORD_ONLY, annotation=ArtifactStore)
+        step_signature = signature.replace(parameters=[*inputs_only, store], return_annotation=StepReport)
+
+        def bind(*args: Any, **kwargs: Any) -> tuple[Path, dict[str, Any], ArtifactStore]:
+            inputs = dict(step_signature.bind(*args, **kwargs).arguments)
+            store = inputs.pop("store")
+            keyed = {name: value for name, value in inputs.items() if name not in unkeyed}
+            return store.root / folder / artifact_key(folder, fn.__module__, keyed), inputs, store
+
+        @functools.wraps(fn)
+        def run_step(*args: Any, **kwargs: Any) -> StepReport:
+            out_dir, inputs, store = bind(*args, **kwargs)
+            return build_once(folder, out_dir, store.refresh, lambda: fn(**inputs, out_dir=str(out_dir)))
+
+        run_step.__signature__ = step_signature
+        run_step.artifact_dir = lambda *args, **kwargs: bind(*args, **kwargs)[0]  # where a call would write
+        return task(cache_policy=NO_CACHE, **task_options)(run_step)
+
+    return decorate
+
+
+def artifact_key(folder: str, module: str, inputs: dict[str, Any]) -> str:
+    return content_key(folder, inputs, code_fingerprint(module), library_versions())
+
+
+def build_once(folder: str, out_dir: Path, refresh: bool, build: Callable[[], Any]) -> StepReport:
+    """Build ``out_dir`` unless it is complete (and ``refresh`` is off). Under the artifact's lock, so
+    that a run building the same key at the same time waits, then finds it complete."""
+    started = time.perf_counter()
+    with artifact_lock(out_dir):
+        cached = not refresh and is_complete(out_dir)
+        if cached:
+            get_run_logger().info(f"Reusing the complete artifact {out_dir}")
+        else:
+            build()
+    return StepReport(name=folder, seconds=round(time.perf_counter() - started, 1), cached=cached, path=str(out_dir))
 
 
 def checkpoint_dir(out_dir: Path) -> Path:
@@ -287,23 +306,6 @@ def replace_json(path: Path, value: Any) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
-
-
-class OutDirKey(CachePolicy):
-    """Key a task's cached result by its ``out_dir``, which already hashes every input.
-
-    Prefect cannot check a hit before using it, so `Step.run` refreshes the cache
-    whenever that directory is missing or incomplete: a hit always names a complete artifact.
-    """
-
-    def compute_key(
-        self,
-        task_ctx: TaskRunContext,
-        inputs: dict[str, Any],
-        flow_parameters: dict[str, Any],
-        **kwargs: Any,
-    ) -> str | None:
-        return content_key(str(Path(inputs["out_dir"]).resolve()))
 
 
 def ensure_writable(artifacts_dir: Path) -> None:

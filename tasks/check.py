@@ -4,9 +4,8 @@ published model again, downloaded by its repo id."""
 import tempfile
 from pathlib import Path
 
-from prefect import task
 
-from tasks.artifacts import OutDirKey, Step, building, write_json
+from tasks.artifacts import building, step, write_json
 from tasks.config import TaskName
 from tasks.errors import PipelineError
 from tasks.hub import hub_api
@@ -62,7 +61,7 @@ def run_check(model_dir: str, task: TaskName, text: str, text_pair: str | None) 
     return {"text": text, "text_pair": text_pair, "prediction": classify(model_dir, text, text_pair)}
 
 
-@task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
+@step("check")
 def check_model(model_dir: str, task: TaskName, text: str, text_pair: str | None, out_dir: str) -> str:
     result = run_check(model_dir, task, text, text_pair)
     with building(Path(out_dir)) as partial:
@@ -107,5 +106,3 @@ def _download(api, repo_id: str, revision: str | None, cache: str, where: str) -
 def _first_line(error: Exception) -> str:
     return next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
-
-CHECK_STEP = Step(check_model, "check", version=1)

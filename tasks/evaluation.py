@@ -9,10 +9,9 @@ from pathlib import Path
 
 import datasets
 import torch
-from prefect import task
 from tqdm.auto import tqdm
 
-from tasks.artifacts import OutDirKey, Step, building, write_json
+from tasks.artifacts import building, step, write_json
 from tasks.config import TaskName
 from tasks.metrics import classification_scores, seqeval_scores
 from tasks.pretrained import load_tokenizer
@@ -112,7 +111,7 @@ def score_texts(model, tokenizer, rows: datasets.Dataset, max_length: int, batch
     return {"num_examples": len(texts), **classification_scores(gold, predicted, labels)}
 
 
-@task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
+@step("evaluation")
 def evaluate_model(model_dir: str, dataset_dir: str, max_length: int, batch_size: int, task: TaskName, out_dir: str) -> str:
     """Score the saved model on each evaluation split; write metrics.json and predictions/<split>.{txt,csv}."""
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification  # heavy
@@ -130,5 +129,3 @@ def evaluate_model(model_dir: str, dataset_dir: str, max_length: int, batch_size
         write_json(partial / METRICS, metrics)
     return out_dir
 
-
-EVALUATE = Step(evaluate_model, "evaluation", version=1)

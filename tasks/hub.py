@@ -71,6 +71,22 @@ def published_card(repo_id: str, revision: str | None, token_secret: str | None)
         return Path(path).read_text(encoding="utf-8")
 
 
+def download_published(repo_id: str, revision: str | None, root: Path, token_secret: str | None) -> Path:
+    """The files of the model published at ``repo_id`` (branch ``revision``, else the default branch),
+    downloaded once per commit into ``root/<owner>--<name>/<commit>``, to score it on new data."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api = hub_api(token_secret)
+    try:
+        commit = api.model_info(repo_id, revision=revision).sha
+        target = root / repo_id.replace("/", "--") / commit
+        if not (target / "config.json").is_file():
+            api.snapshot_download(repo_id, revision=commit, local_dir=target)
+    except (HfHubHTTPError, OSError) as error:
+        raise PipelineError(f"cannot download the published model {repo_id}: {str(error).splitlines()[0]}") from error
+    return target
+
+
 def _user_error(error, repo_id: str) -> PipelineError | None:
     """The Hub's answer as a user error when retrying cannot help (a 4xx other than 429), else None."""
     status = error.response.status_code if getattr(error, "response", None) is not None else None

@@ -12,9 +12,8 @@ import json
 from pathlib import Path
 
 import datasets
-from prefect import task
 
-from tasks.artifacts import OutDirKey, Step, building, write_json
+from tasks.artifacts import building, step, write_json
 from tasks.config import DataConfig, TaskName
 from tasks.errors import PipelineError, not_a_user_error
 from tasks.sources import DatasetSource, read_source
@@ -198,10 +197,7 @@ def content_fingerprint(dataset: datasets.Dataset) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-@task(
-    cache_policy=OutDirKey(), persist_result=True, result_serializer="json",
-    retries=2, retry_delay_seconds=10, retry_condition_fn=not_a_user_error,
-)  # fmt: skip
+@step("dataset", retries=2, retry_delay_seconds=10, retry_condition_fn=not_a_user_error)
 def load_dataset(source: DatasetSource, data: DataConfig, task: TaskName, out_dir: str) -> str:
     """Read, validate and encode the dataset for ``task``; write it with ``save_to_disk`` and its summary."""
     raw = read_source(source, data)
@@ -220,5 +216,3 @@ def load_dataset(source: DatasetSource, data: DataConfig, task: TaskName, out_di
         write_json(partial / SUMMARY, summary)
     return out_dir
 
-
-LOAD = Step(load_dataset, "dataset", version=1)

@@ -8,10 +8,9 @@ from importlib.metadata import version
 from pathlib import Path
 
 import yaml
-from prefect import task
 from pydantic import BaseModel
 
-from tasks.artifacts import OutDirKey, Step, building, read_json
+from tasks.artifacts import building, read_json, step
 from tasks.check import CHECK
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
 from tasks.engines.common import HISTORY, SUMMARY as TRAIN_SUMMARY
@@ -248,7 +247,7 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-@task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
+@step("release")
 def release_model(
     task: TaskName,
     model_dir: str,
@@ -289,7 +288,3 @@ def release_model(
         (partial / CARD).write_text(render_card(facts))
     return out_dir
 
-
-# The card records the gate's decision at the time the release was made; a later identical run
-# reuses that release whatever the gate says then.
-RELEASE = Step(release_model, "release", version=2, unkeyed=("decision",))

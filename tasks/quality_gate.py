@@ -5,12 +5,14 @@ The champion's score comes from its card's metadata (`model-index`), on the Hub 
 registry of releases kept under the artifacts directory when there is no Hub repo.
 """
 
+import hashlib
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel
 
 from tasks.artifacts import file_lock, read_json, replace_json
+from tasks.metrics import classification_scores
 
 REGISTRY = "registry.json"
 GATE_METRIC = "f1"
@@ -28,8 +30,11 @@ class Decision(BaseModel):
     publish: bool
     reason: str
     challenger: Score
-    champion: Score | None
+    champion: Score | None  # the published model on the challenger's data, split and metric: stated or measured
     margin: float
+    floor: float  # what a model must score above to be published at all
+    forced: bool = False  # published by --force-publish although the gate refused
+    already_published: bool = False
 
 
 def card_score(card: str, metric: str = GATE_METRIC) -> Score | None:
@@ -40,51 +45,135 @@ def card_score(card: str, metric: str = GATE_METRIC) -> Score | None:
         metadata = yaml.safe_load(card.split("---\n", 2)[1]) or {}
         result = metadata["model-index"][0]["results"][0]
         value = next(entry["value"] for entry in result["metrics"] if entry["type"] == metric)
-        return Score(dataset=result["dataset"]["name"], split=result["dataset"]["split"], metric=metric, value=value)
+        dataset = result["dataset"]
+        return Score(
+            dataset=dataset["name"], fingerprint=dataset.get("revision"), split=dataset["split"], metric=metric,
+            value=value,
+        )  # fmt: skip
     except (yaml.YAMLError, KeyError, IndexError, TypeError, StopIteration):
         return None
 
 
-def decide(challenger: Score, champion: Score | None, margin: float) -> Decision:
-    """Publish when nothing comparable is published, or when the challenger is better by more than ``margin``."""
+def card_weights_sha256(card: str) -> str | None:
+    """The weights digest a card of ours records, or None."""
+    try:
+        return (yaml.safe_load(card.split("---\n", 2)[1]) or {}).get("weights_sha256")
+    except (yaml.YAMLError, IndexError, AttributeError):
+        return None
 
-    def decision(publish: bool, reason: str) -> Decision:
-        return Decision(publish=publish, reason=reason, challenger=challenger, champion=champion, margin=margin)
 
-    if champion is None:
-        return decision(True, "nothing is published yet")
-    where = f"{challenger.metric} on {challenger.dataset} {challenger.split}"
-    if (champion.dataset, champion.split, champion.metric) != (challenger.dataset, challenger.split, challenger.metric):
-        return decision(
-            True, f"the published model states {champion.metric} on {champion.dataset} {champion.split}, not {where}: "
-            "no comparable score, so the new model replaces it",
-        )  # fmt: skip
-    gain = challenger.value - champion.value
-    if gain > margin:
-        return decision(
-            True, f"{where} {challenger.value:.4f} beats the published {champion.value:.4f} by {gain:+.4f} (> {margin})"
-        )
-    return decision(
-        False, f"{where} {challenger.value:.4f} does not beat the published {champion.value:.4f} by more than {margin} "
-        f"({gain:+.4f})",
+def comparable(stated: Score | None, challenger: Score) -> bool:
+    """Whether a stated score is on the challenger's very data (by content), split and metric."""
+    return stated is not None and (stated.fingerprint, stated.split, stated.metric) == (
+        challenger.fingerprint, challenger.split, challenger.metric
     )  # fmt: skip
 
 
-def registry_champion(artifacts_dir: Path, model_name: str) -> Score | None:
-    """The published score of ``model_name`` in the local registry, or None."""
+def decide(
+    challenger: Score,
+    champion: Score | None,
+    margin: float,
+    floor: float,
+    published: bool = False,
+    unscorable: str | None = None,
+    force: bool = False,
+) -> Decision:
+    """Publish when the challenger scores above ``floor`` and either nothing is ``published`` or it beats
+    the ``champion`` (scored on the challenger's data) by more than ``margin``. A published model that
+    cannot be scored (``unscorable`` says why) is kept; ``force`` publishes whatever the gate says, saying so."""
+
+    def decision(publish: bool, reason: str, **facts) -> Decision:
+        return Decision(
+            publish=publish, reason=reason, challenger=challenger, champion=champion, margin=margin, floor=floor,
+            **facts,
+        )  # fmt: skip
+
+    where = f"{challenger.metric} on {challenger.dataset} {challenger.split}"
+    if challenger.value <= floor:
+        refused = f"{where} {challenger.value:.4f} is not above the floor {floor:.4f}"
+    elif not published:
+        return decision(True, "nothing is published yet")
+    elif unscorable:
+        refused = f"the published model cannot be scored on this data ({unscorable}), so it is kept"
+    else:
+        gain = challenger.value - champion.value
+        if gain > margin:
+            return decision(
+                True, f"{where} {challenger.value:.4f} beats the published model's {champion.value:.4f} by "
+                f"{gain:+.4f} (> {margin})",
+            )  # fmt: skip
+        refused = (
+            f"{where} {challenger.value:.4f} does not beat the published model's {champion.value:.4f} by more "
+            f"than {margin} ({gain:+.4f})"
+        )
+    if force:
+        return decision(True, f"published by --force-publish although {refused}", forced=True)
+    return decision(False, refused)
+
+
+def already_published(challenger: Score, margin: float, floor: float) -> Decision:
+    """The decision for a model whose weights are those published: nothing to compare, nothing to publish."""
+    return Decision(
+        publish=False, reason="this model is already the published one", challenger=challenger, champion=challenger,
+        margin=margin, floor=floor, already_published=True,
+    )  # fmt: skip
+
+
+def chance_score(task: str, gold: list[int], labels: list[str]) -> float:
+    """The gate metric of a model that learned nothing and gives every example the same label, at its best:
+    0 for NER (all ``O`` finds no entity); for two balanced classes 2/3, all of them called positive."""
+    if task == "ner":
+        return 0.0
+    return max(classification_scores(gold, [label] * len(gold), labels)[GATE_METRIC] for label in range(len(labels)))
+
+
+class Release(BaseModel):
+    """One run's release as the registry records it: what it scored, its weights, the gate's decision."""
+
+    release_dir: str
+    score: Score
+    weights_sha256: str | None = None
+    decision: Decision | None = None
+    pushed_to: str | None = None  # the Hub commit it was pushed as
+
+
+def _registry_entry(registry: dict, model_name: str) -> dict:
+    entry = registry.get(model_name) or {"published": None, "history": []}
+    if "score" in entry:  # a registry written before decisions were recorded: its one release is published
+        entry = {"published": {"release_dir": entry["release_dir"], "score": entry["score"]}, "history": []}
+    return entry
+
+
+def registry_published(artifacts_dir: Path, model_name: str) -> Release | None:
+    """The release of ``model_name`` published last, by the local registry, or None."""
     path = artifacts_dir / REGISTRY
-    entry = read_json(path).get(model_name) if path.is_file() else None
-    return Score.model_validate(entry["score"]) if entry else None
+    published = _registry_entry(read_json(path), model_name)["published"] if path.is_file() else None
+    return Release.model_validate(published) if published else None
 
 
-def register_release(artifacts_dir: Path, model_name: str, score: Score, release_dir: str) -> None:
-    """Record a published release as ``model_name``'s champion in the local registry.
+def record_release(artifacts_dir: Path, model_name: str, release: Release) -> None:
+    """Add a run's release and decision to ``model_name``'s history in the local registry; a published one
+    becomes what is published.
 
-    Runs publishing at once take turns on the registry's lock, so none loses another's entry,
+    Runs recording at once take turns on the registry's lock, so none loses another's entry,
     and the file is replaced whole, so a reader never sees half of it.
     """
     path = artifacts_dir / REGISTRY
-    with file_lock(path.with_name(f"{REGISTRY}.lock"), f"another run writing {path}"):
+    with file_lock(path.with_name(f".{REGISTRY}.lock"), f"another run writing {path}"):
         registry = read_json(path) if path.is_file() else {}
-        registry[model_name] = {"score": score.model_dump(), "release_dir": release_dir}
+        entry = _registry_entry(registry, model_name)
+        entry["history"].append(release.model_dump(mode="json"))
+        if release.decision.publish:
+            entry["published"] = release.model_dump(mode="json")
+        registry[model_name] = entry
         replace_json(path, registry)
+
+
+def weights_sha256(model_dir: Path) -> str:
+    """The identity of a model: the sha256 of its weight files."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(model_dir).glob("*.safetensors")) or sorted(Path(model_dir).glob("pytorch_model*.bin")):
+        with open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()

@@ -5,9 +5,8 @@ from pathlib import Path
 from typing import Literal
 
 import datasets
-from prefect import task
 
-from tasks.artifacts import OutDirKey, Step, building, read_json, write_json
+from tasks.artifacts import building, read_json, step, write_json
 from tasks.config import TaskName, TokenizationConfig
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.pretrained import ModelSource, load_tokenizer
@@ -80,7 +79,7 @@ def tokenize_splits(dataset: datasets.DatasetDict, tokenizer, labels: list[str],
     }
 
 
-@task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
+@step("tokenized")
 def tokenize_dataset(
     dataset_dir: str, model: ModelSource, tokenization: TokenizationConfig, task: TaskName, out_dir: str
 ) -> str:
@@ -104,5 +103,3 @@ def tokenize_dataset(
         })  # fmt: skip
     return out_dir
 
-
-TOKENIZE = Step(tokenize_dataset, "tokenized", version=1)

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import torch
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
-from tasks.artifacts import OutDirKey, Step, building, checkpoint_dir, remove_checkpoints
+from tasks.artifacts import building, checkpoint_dir, remove_checkpoints, step
 from tasks.config import TaskName, TrainingConfig
 from tasks.engines import TrainRequest, run_engine
 from tasks.engines.common import ERROR
@@ -50,7 +50,7 @@ def prepare_checkpoints(checkpoints: Path, resume: bool) -> None:
     checkpoints.mkdir(parents=True, exist_ok=True)
 
 
-@task(cache_policy=OutDirKey(), persist_result=True, result_serializer="json")
+@step("model", unkeyed=("resume",))
 def train_model(
     tokenized_dir: str, model: ModelSource, training: TrainingConfig, task: TaskName, resume: bool, out_dir: str
 ) -> str:
@@ -73,5 +73,3 @@ def train_model(
     remove_checkpoints(Path(out_dir))
     return out_dir
 
-
-TRAIN = Step(train_model, "model", version=2, unkeyed=("resume",))

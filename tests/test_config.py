@@ -73,12 +73,13 @@ def test_engine_options_parse():
 
 
 def test_resume_leaves_the_train_key_alone_and_the_engine_changes_it(tmp_path):
+    from tasks.artifacts import ArtifactStore
     from tasks.pretrained import ModelSource
-    from tasks.training import TRAIN
+    from tasks.training import train_model
 
     def key(training: TrainingConfig, resume: bool):
-        inputs = {"tokenized_dir": "t", "model": ModelSource(kind="local", location="m"), "training": training, "task": "ner"}
-        return TRAIN.out_dir(tmp_path, {**inputs, "resume": resume})
+        model = ModelSource(kind="local", location="m")
+        return train_model.fn.artifact_dir("t", model, training, "ner", resume, store=ArtifactStore(root=tmp_path))
 
     training = FinetuneConfig().section(TrainingConfig)
     assert key(training, resume=True) == key(training, resume=False)

@@ -6,7 +6,9 @@ import multiprocessing
 
 import pytest
 
-from tasks.quality_gate import Score, card_score, decide, register_release, registry_champion
+from tasks.quality_gate import (
+    Release, Score, already_published, card_score, chance_score, comparable, decide, record_release, registry_published,
+)
 
 CARD = """---
 model-index:
@@ -22,57 +24,104 @@ model-index:
 """
 
 
-def score(value: float, dataset: str = "conll2003", split: str = "test") -> Score:
-    return Score(dataset=dataset, split=split, metric="f1", value=value)
+def score(value: float, dataset: str = "conll2003", split: str = "test", fingerprint: str = "f00d") -> Score:
+    return Score(dataset=dataset, fingerprint=fingerprint, split=split, metric="f1", value=value)
 
 
 def test_card_score_reads_the_model_index():
-    assert card_score(CARD) == score(0.8021)
+    assert card_score(CARD) == score(0.8021, fingerprint=None)
     assert card_score(CARD, metric="recall") is None
     assert card_score("# no metadata\n") is None
     assert card_score("---\nlicense: mit\n---\n") is None
 
 
-def test_first_model_is_published():
-    decision = decide(score(0.5), None, margin=0.01)
+def test_only_a_score_on_the_same_content_split_and_metric_is_comparable():
+    assert comparable(score(0.8), score(0.5))
+    # Two different folders both called "data" are different data.
+    assert not comparable(score(0.8, dataset="data", fingerprint="aaaa"), score(0.5, dataset="data", fingerprint="bbbb"))
+    assert not comparable(score(0.8, split="validation"), score(0.5))
+    assert not comparable(None, score(0.5))
+
+
+def test_first_model_is_published_when_above_the_floor():
+    decision = decide(score(0.5), None, margin=0.01, floor=0.1)
     assert decision.publish and decision.reason == "nothing is published yet"
 
 
+@pytest.mark.parametrize("value", [0.0, 0.1])
+def test_a_model_not_above_the_floor_is_never_published(value):
+    decision = decide(score(value), None, margin=0.0, floor=0.1)
+    assert not decision.publish
+    assert decision.reason == f"f1 on conll2003 test {value:.4f} is not above the floor 0.1000"
+
+
 def test_better_by_more_than_the_margin_is_published():
-    decision = decide(score(0.82), score(0.80), margin=0.01)
+    decision = decide(score(0.82), score(0.80), margin=0.01, floor=0.1, published=True)
     assert decision.publish
-    assert decision.reason == "f1 on conll2003 test 0.8200 beats the published 0.8000 by +0.0200 (> 0.01)"
+    assert decision.reason == "f1 on conll2003 test 0.8200 beats the published model's 0.8000 by +0.0200 (> 0.01)"
 
 
 @pytest.mark.parametrize("value", [0.805, 0.80, 0.79])
 def test_not_better_by_the_margin_is_kept_out(value):
-    decision = decide(score(value), score(0.80), margin=0.01)
+    decision = decide(score(value), score(0.80), margin=0.01, floor=0.1, published=True)
     assert not decision.publish
-    assert decision.reason.startswith(f"f1 on conll2003 test {value:.4f} does not beat the published 0.8000 by more than 0.01")
+    assert decision.reason.startswith(
+        f"f1 on conll2003 test {value:.4f} does not beat the published model's 0.8000 by more than 0.01"
+    )
 
 
-def test_a_champion_scored_on_other_data_is_not_compared():
-    decision = decide(score(0.5), score(0.9, dataset="wnut_17"), margin=0.0)
-    assert decision.publish and "no comparable score" in decision.reason
+def test_a_published_model_that_cannot_be_scored_is_kept_unless_forced():
+    kept = decide(score(0.9), None, margin=0.0, floor=0.1, published=True, unscorable="it does not load")
+    assert not kept.publish and "cannot be scored on this data (it does not load)" in kept.reason
+    forced = decide(score(0.9), None, margin=0.0, floor=0.1, published=True, unscorable="it does not load", force=True)
+    assert forced.publish and forced.forced
+    assert forced.reason.startswith("published by --force-publish although the published model cannot be scored")
 
 
-def test_local_registry_keeps_the_published_score(tmp_path):
-    assert registry_champion(tmp_path, "minilm-ner") is None
-    register_release(tmp_path, "minilm-ner", score(0.8), "/releases/a")
-    register_release(tmp_path, "other", score(0.1), "/releases/b")
-    assert registry_champion(tmp_path, "minilm-ner") == score(0.8)
-    assert json.loads((tmp_path / "registry.json").read_text())["minilm-ner"]["release_dir"] == "/releases/a"
+def test_a_model_already_published_is_reported_as_such():
+    decision = already_published(score(0.8), margin=0.0, floor=0.1)
+    assert not decision.publish and decision.already_published
+    assert decision.reason == "this model is already the published one"
+
+
+def test_chance_score_is_what_one_label_for_everything_scores():
+    assert chance_score("ner", [], ["O", "B-PER", "I-PER"]) == 0.0
+    # Two balanced classes: calling everything the second one has recall 1, precision 1/2.
+    assert chance_score("sequence-classification", [0, 1, 0, 1], ["no", "yes"]) == pytest.approx(2 / 3)
+    assert chance_score("sequence-classification", [0, 0, 0, 1], ["no", "yes"]) == pytest.approx(0.4)
+
+
+def release(value: float, publish: bool, name: str = "a") -> Release:
+    decision = decide(score(value), None, margin=0.0, floor=0.1 if publish else 1.0)
+    return Release(release_dir=f"/releases/{name}", score=score(value), weights_sha256=name * 4, decision=decision)
+
+
+def test_local_registry_keeps_every_decision_and_the_published_release(tmp_path):
+    assert registry_published(tmp_path, "minilm-ner") is None
+    record_release(tmp_path, "minilm-ner", release(0.8, publish=True, name="a"))
+    record_release(tmp_path, "minilm-ner", release(0.5, publish=False, name="b"))
+    record_release(tmp_path, "other", release(0.1, publish=False, name="c"))
+    assert registry_published(tmp_path, "minilm-ner") == release(0.8, publish=True, name="a")
+    assert registry_published(tmp_path, "other") is None
+    history = json.loads((tmp_path / "registry.json").read_text())["minilm-ner"]["history"]
+    assert [entry["release_dir"] for entry in history] == ["/releases/a", "/releases/b"]
+    assert [entry["decision"]["publish"] for entry in history] == [True, False]
+
+
+def test_a_registry_written_before_decisions_were_recorded_still_names_its_release(tmp_path):
+    (tmp_path / "registry.json").write_text(json.dumps({"m": {"score": score(0.8).model_dump(), "release_dir": "/r"}}))
+    assert registry_published(tmp_path, "m") == Release(release_dir="/r", score=score(0.8))
 
 
 def register_many(artifacts_dir, writer, count):
     for number in range(count):
-        name, release_dir = f"model-{writer}-{number}", f"/releases/{writer}/{number}"
-        register_release(artifacts_dir, name, score(number / count), release_dir)
+        record_release(artifacts_dir, f"model-{writer}-{number}", release(number / count + 0.2, True, f"{writer}{number}"))
 
 
 def test_concurrent_releases_keep_every_entry_and_the_registry_is_always_whole(tmp_path):
-    fork = multiprocessing.get_context("fork")
-    writers = [fork.Process(target=register_many, args=(tmp_path, writer, 25)) for writer in range(4)]
+    # Spawned: a forked child of a process whose Prefect test server runs in threads can inherit held locks.
+    spawn = multiprocessing.get_context("spawn")
+    writers = [spawn.Process(target=register_many, args=(tmp_path, writer, 25)) for writer in range(4)]
     for writer in writers:
         writer.start()
     registry, seen = tmp_path / "registry.json", 0
@@ -84,5 +133,5 @@ def test_concurrent_releases_keep_every_entry_and_the_registry_is_always_whole(t
     assert [writer.exitcode for writer in writers] == [0] * 4
     entries = json.loads(registry.read_text())
     assert len(entries) == 100 and seen > 0
-    assert entries["model-3-24"] == {"score": score(0.96).model_dump(), "release_dir": "/releases/3/24"}
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["registry.json", "registry.json.lock"]
+    assert entries["model-3-24"]["published"]["release_dir"] == "/releases/324"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".registry.json.lock", "registry.json"]

@@ -1,0 +1,142 @@
+"""The quality gate as the flow runs it: find what is published, score it on the new model's evaluation
+split when its stated score is on other data, and decide (`tasks.quality_gate.decide`)."""
+
+import json
+from pathlib import Path
+
+import datasets
+from prefect import get_run_logger
+from pydantic import BaseModel
+
+from tasks.artifacts import ArtifactStore, StepReport, is_complete, read_json
+from tasks.config import FinetuneConfig
+from tasks.errors import PipelineError
+from tasks.evaluation import METRICS, evaluate_model
+from tasks.hub import download_published, published_card
+from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.model_card import dataset_display_name
+from tasks.quality_gate import (
+    GATE_METRIC, Decision, Release, Score, already_published, card_score, card_weights_sha256, chance_score,
+    comparable, decide, registry_published, weights_sha256,
+)  # fmt: skip
+
+# Where models downloaded from the Hub to be scored are kept, under the artifacts directory.
+PUBLISHED_DOWNLOADS = "published"
+
+
+class Published(BaseModel):
+    """What is published now: the score its card or the registry states, its weights, and where its files are."""
+
+    stated: Score | None
+    weights_sha256: str | None
+    model_dir: str | None  # None for a Hub model until it must be downloaded to be scored
+
+
+class GateResult(BaseModel):
+    decision: Decision
+    card_decision: Decision  # what the release's card states: for the published release, the decision that published it
+    steps: list[StepReport]  # scoring the published model, when it ran
+
+
+def challenger_score(config: FinetuneConfig, dataset_dir: str, evaluation_dir: str, dataset_hub_id: str | None) -> Score:
+    metrics = read_json(Path(evaluation_dir) / METRICS)
+    split = "test" if "test" in metrics else "validation"
+    return Score(
+        dataset=dataset_display_name(dataset_hub_id, str(config.dataset)),
+        fingerprint=read_json(Path(dataset_dir) / LOAD_SUMMARY)["fingerprints"][split],
+        split=split, metric=GATE_METRIC, value=round(metrics[split][GATE_METRIC], 4),  # as the card states it
+    )  # fmt: skip
+
+
+def floor(config: FinetuneConfig, dataset_dir: str, split: str) -> float:
+    """The score to beat at all: --min-score, and what giving every example one label scores."""
+    labels = read_json(Path(dataset_dir) / LOAD_SUMMARY)["labels"]
+    gold = [] if config.task == "ner" else list(datasets.load_from_disk(dataset_dir)[split]["label"])
+    return max(config.min_score, round(chance_score(config.task, gold, labels), 4))
+
+
+def find_published(config: FinetuneConfig, store: ArtifactStore, model_name: str) -> Published | None:
+    """The published model: the Hub repo's card when pushing, else the local registry's release."""
+    if config.hub_model_id:
+        card = published_card(config.hub_model_id, config.hub_revision, config.hub_token_secret)
+        return card and Published(stated=card_score(card), weights_sha256=card_weights_sha256(card), model_dir=None)
+    release = registry_published(store.root, model_name)
+    if release is None:
+        return None
+    model_dir = release.release_dir if is_complete(Path(release.release_dir)) else None
+    return Published(stated=release.score, weights_sha256=release.weights_sha256, model_dir=model_dir)
+
+
+def label_mismatch(model_dir: str, dataset_dir: str) -> str | None:
+    """Why the published model cannot label this data, if its labels are not the data's."""
+    try:
+        config = json.loads((Path(model_dir) / "config.json").read_text())
+    except (OSError, ValueError) as error:
+        return f"it does not load: no readable config.json ({error.__class__.__name__})"
+    theirs, ours = set(config.get("id2label", {}).values()), set(read_json(Path(dataset_dir) / LOAD_SUMMARY)["labels"])
+    if theirs != ours:
+        return f"its labels ({', '.join(sorted(theirs))}) are not this data's ({', '.join(sorted(ours))})"
+    return None
+
+
+def score_published(
+    config: FinetuneConfig, store: ArtifactStore, published: Published, dataset_dir: str, challenger: Score
+) -> tuple[Score | None, str | None, list[StepReport]]:
+    """The published model's score on the challenger's split with the same evaluation step, or why it
+    cannot be scored."""
+    try:
+        model_dir = published.model_dir or _download(config, store)
+    except PipelineError as error:
+        return None, str(error), []
+    problem = label_mismatch(model_dir, dataset_dir)
+    if problem:
+        return None, problem, []
+    try:
+        scored = evaluate_model(model_dir, dataset_dir, config.max_length, config.eval_batch_size, config.task, store=store)
+    except (PipelineError, OSError, ValueError) as error:  # what transformers raises for unreadable weights
+        return None, "it does not load: " + next(iter(str(error).splitlines()), type(error).__name__), []
+    value = read_json(Path(scored.path) / METRICS)[challenger.split][challenger.metric]
+    report = scored.model_copy(update={"name": "published"})
+    return challenger.model_copy(update={"value": round(value, 4)}), None, [report]
+
+
+def _download(config: FinetuneConfig, store: ArtifactStore) -> str:
+    if not config.hub_model_id:
+        raise PipelineError("its release directory is gone or incomplete")
+    root = store.root / PUBLISHED_DOWNLOADS
+    return str(download_published(config.hub_model_id, config.hub_revision, root, config.hub_token_secret))
+
+
+def quality_gate(
+    config: FinetuneConfig, store: ArtifactStore, model_name: str, dataset_dir: str, model_dir: str,
+    evaluation_dir: str, dataset_hub_id: str | None,
+) -> GateResult:  # fmt: skip
+    """Decide whether the new model is published, against what is published now on the same data."""
+    challenger = challenger_score(config, dataset_dir, evaluation_dir, dataset_hub_id)
+    bar, ours = floor(config, dataset_dir, challenger.split), weights_sha256(Path(model_dir))
+    published = find_published(config, store, model_name)
+    if published and published.weights_sha256 == ours:
+        decision = already_published(challenger, config.min_improvement, bar)
+        recorded = registry_published(store.root, model_name)
+        # The release's card keeps the decision that published it, so the release is the one published.
+        same = recorded and recorded.weights_sha256 == ours and recorded.decision
+        return _logged(GateResult(decision=decision, card_decision=recorded.decision if same else decision, steps=[]))
+    champion, unscorable, steps = None, None, []
+    if published and comparable(published.stated, challenger):
+        champion = published.stated
+    elif published:
+        champion, unscorable, steps = score_published(config, store, published, dataset_dir, challenger)
+    decision = decide(
+        challenger, champion, config.min_improvement, bar, published=published is not None, unscorable=unscorable,
+        force=config.force_publish,
+    )  # fmt: skip
+    return _logged(GateResult(decision=decision, card_decision=decision, steps=steps))
+
+
+def _logged(result: GateResult) -> GateResult:
+    decision, logger = result.decision, get_run_logger()
+    if decision.forced:
+        logger.warning(f"Publishing: {decision.reason}")
+    else:
+        logger.info(("Publishing: " if decision.publish else "Not publishing: ") + decision.reason)
+    return result

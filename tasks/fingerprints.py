@@ -1,0 +1,70 @@
+"""What decides an artifact besides its inputs: the code of ours a step runs and the libraries it uses.
+
+A step's code is its module and, transitively, every module of this project that module imports,
+read from the import statements anywhere in the source (imports inside functions included), so an
+edit to a helper such as `align_labels` changes the key of every step that can run it and of no other.
+"""
+
+import ast
+import hashlib
+import importlib.util
+from collections.abc import Callable
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+
+OUR_PACKAGES = ("tasks", "flows")
+# The libraries whose version changes what a step writes: weights, tokens, Arrow files.
+LIBRARIES = ("torch", "transformers", "tokenizers", "datasets", "accelerate")
+
+
+def module_file(module: str) -> Path | None:
+    """The file of one of our modules, found without importing it (importing a package runs its
+    ``__init__``, and the training stack behind it takes seconds)."""
+    top, *rest = module.split(".")
+    spec = importlib.util.find_spec(top)
+    base = Path(next(iter(spec.submodule_search_locations))).joinpath(*rest)
+    return next((path for path in (base.with_suffix(".py"), base / "__init__.py") if path.is_file()), None)
+
+
+def module_source(module: str) -> str:
+    return module_file(module).read_text(encoding="utf-8")
+
+
+def _is_ours(module: str) -> bool:
+    return module.split(".")[0] in OUR_PACKAGES
+
+
+def imported_modules(source: str, exists: Callable[[str], bool]) -> set[str]:
+    """Modules of ours that ``source`` imports; ``from package import name`` counts ``package.name``
+    when that is a module."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if _is_ours(alias.name)}
+        elif isinstance(node, ast.ImportFrom) and node.module and _is_ours(node.module):
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names if exists(f"{node.module}.{alias.name}")}
+    return found
+
+
+def code_closure(module: str, read: Callable[[str], str] = module_source) -> dict[str, str]:
+    """Digest of the source of ``module`` and of every module of ours it imports, directly or not."""
+    digests, pending = {}, [module]
+    while pending:
+        name = pending.pop()
+        if name in digests:
+            continue
+        source = read(name)
+        digests[name] = hashlib.sha256(source.encode()).hexdigest()[:16]
+        pending += sorted(imported_modules(source, lambda name: module_file(name) is not None) - digests.keys())
+    return dict(sorted(digests.items()))
+
+
+def code_fingerprint(module: str) -> str:
+    return hashlib.sha256(repr(code_closure(module)).encode()).hexdigest()[:16]
+
+
+@cache  # installed versions do not change while a process runs
+def library_versions() -> dict[str, str]:
+    return {name: version(name) for name in LIBRARIES}

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_PAIRS, EMBEDDED_MODEL, EMBEDDED_MOVIE_REVIEWS
 from tasks.errors import PipelineError
@@ -63,12 +64,32 @@ class DataConfig(_Seeded):
     label_column: str = Field(
         "label", description="Sequence classification: column holding each example's label (strings or ClassLabel ids)."
     )
+    encoding: str | None = Field(
+        None,
+        description="Encoding of local text files (CoNLL, JSON lines, CSV, TSV), such as latin-1 or cp1252; "
+        "none: UTF-8, with or without a byte-order mark.",
+    )
     max_train_samples: int | None = Field(
         6000, ge=1, description="Train on a seeded random slice of this many sentences; none for all."
     )
     max_eval_samples: int | None = Field(
         None, ge=1, description="Evaluate on the first N sentences of validation and test; none for all."
     )
+
+    @field_validator("encoding")
+    @classmethod
+    def _text_encoding(cls, encoding: str | None) -> str | None:
+        if encoding is None:
+            return encoding
+        try:
+            "".encode(encoding)  # unlike codecs.lookup, this also refuses codecs that are not text encodings (rot13)
+        except LookupError:
+            raise PydanticCustomError(
+                "unknown_encoding",
+                "'{encoding}' is not a text encoding Python knows; use one such as latin-1 or cp1252",
+                {"encoding": encoding},
+            ) from None
+        return encoding
 
 
 class ModelConfig(_Section):

@@ -16,6 +16,7 @@ people score for sentiment, shipped in the vaderSentiment 3.3.2 source distribut
 import io
 import random
 import tarfile
+from collections.abc import Iterable
 from pathlib import Path
 
 PAIR_LABELS = ["unrelated", "consecutive"]
@@ -28,20 +29,19 @@ DESCRIPTION = (
 )
 
 
-def conll_documents(path: Path) -> list[list[str]]:
-    """The documents of a CoNLL file, each a list of sentences, each its words joined by spaces."""
+def conll_documents(lines: Iterable[str]) -> list[list[str]]:
+    """The documents of a CoNLL file's lines, each a list of sentences, each its words joined by spaces."""
     documents: list[list[str]] = [[]]
     words: list[str] = []
-    with open(path, encoding="utf-8") as stream:
-        for line in (raw.strip() for raw in stream):
-            if line and not line.startswith("-DOCSTART-"):
-                words.append(line.split()[0])
-                continue
-            if words:
-                documents[-1].append(" ".join(words))
-                words = []
-            if line.startswith("-DOCSTART-") and documents[-1]:
-                documents.append([])
+    for line in (raw.strip() for raw in lines):
+        if line and not line.startswith("-DOCSTART-"):
+            words.append(line.split()[0])
+            continue
+        if words:
+            documents[-1].append(" ".join(words))
+            words = []
+        if line.startswith("-DOCSTART-") and documents[-1]:
+            documents.append([])
     if words:
         documents[-1].append(" ".join(words))
     return [document for document in documents if document]

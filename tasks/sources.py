@@ -1,9 +1,13 @@
 """Where a dataset comes from: the Hub, local files, or the embedded corpus and what is derived from it.
 
 `resolve_dataset` runs before any step, so a missing file fails the run early;
-`read_source` returns the raw splits as the source has them.
+`read_source` returns the raw splits as the source has them. Text files are decoded
+strictly, as UTF-8 or as ``--encoding`` says, so a wrong guess is an error naming the
+line rather than mangled words.
 """
 
+import codecs
+import io
 from pathlib import Path
 from typing import Literal
 
@@ -66,7 +70,7 @@ class DatasetSource(BaseModel):
         return self.location if self.kind == "hub" else None
 
 
-def derived_pairs(source: DatasetSource, seed: int) -> datasets.DatasetDict:
+def derived_pairs(source: DatasetSource, data: DataConfig) -> datasets.DatasetDict:
     """The sentence-pair task derived from the CoNLL-2003 documents of each split."""
     features = datasets.Features({
         "sentence1": datasets.Value("string"),
@@ -75,7 +79,8 @@ def derived_pairs(source: DatasetSource, seed: int) -> datasets.DatasetDict:
     })  # fmt: skip
     return datasets.DatasetDict({
         split: datasets.Dataset.from_dict(
-            sentence_pairs(content_sentences(conll_documents(Path(file))), seed), features=features
+            sentence_pairs(content_sentences(conll_documents(text_lines(Path(file), data.encoding))), data.seed),
+            features=features,
         )
         for split, file in source.files.items()
     })  # fmt: skip
@@ -144,23 +149,76 @@ def resolve_dataset(data: DataConfig) -> DatasetSource:
     )
 
 
-def _conll_columns(first_file: Path, data: DataConfig) -> list[str]:
-    """Name the whitespace-separated columns: the first holds the word, the last the tag."""
-    with open(first_file, encoding="utf-8") as stream:
-        for line in stream:
-            if line.strip() and not line.startswith("-DOCSTART-"):
-                width = len(line.split())
-                break
-        else:
-            raise PipelineError(f"{first_file} holds no sentences")
-    if width < 2:
-        raise PipelineError(f"{first_file}: expected at least two columns per line (word and tag), found one")
-    return [data.tokens_column, *[f"column_{i}" for i in range(1, width - 1)], data.tags_column]
+def _codec(encoding: str | None) -> str:
+    # utf-8-sig reads a file with or without a byte-order mark; plain utf-8 would glue the
+    # mark to the first word.
+    if encoding is None or codecs.lookup(encoding).name == "utf-8":
+        return "utf-8-sig"
+    return encoding
 
 
-def _has_rows(file: Path) -> bool:
-    with open(file, encoding="utf-8", errors="replace") as stream:
-        return any(line.strip() and not line.startswith("-DOCSTART-") for line in stream)
+def _undecodable(path: Path, encoding: str | None, error: UnicodeDecodeError) -> PipelineError:
+    """Name the line and the byte: the error holds the bytes it decoded, so its offset locates both."""
+    line = error.object.count(b"\n", 0, error.start) + 1
+    return PipelineError(
+        f"{path} line {line}: byte 0x{error.object[error.start]:02x} is not valid {encoding or 'UTF-8'}; "
+        "save the file as UTF-8 or pass --encoding (for example latin-1)"
+    )
+
+
+def text_lines(path: Path, encoding: str | None) -> list[str]:
+    """Every line of a text file, decoded as ``encoding`` (none: UTF-8, a byte-order mark allowed)."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode(_codec(encoding))
+    except UnicodeDecodeError as error:
+        raise _undecodable(path, encoding, error) from error
+    # Split as open() does, on line ends only: str.splitlines would also split at \x85 or \u2028 inside a word.
+    return io.StringIO(text, newline=None).readlines()
+
+
+def _words_and_tags(path: Path, lines: list[str]) -> tuple[list[list[str]], list[list[str]]]:
+    """Each sentence's words (first column) and tags (last column): a blank line ends a sentence,
+    -DOCSTART- lines are left out, and every line must have as many columns as the first."""
+    # Only the two strings of a line are kept: a list per line would set the garbage collector
+    # scanning hundreds of thousands of them, seconds for CoNLL-2003.
+    words: list[list[str]] = [[]]
+    tags: list[list[str]] = [[]]
+    first: tuple[int, int] | None = None  # line number and column count of the first word line
+    for number, line in enumerate(lines, 1):
+        columns = line.split()
+        if not columns:
+            if words[-1]:
+                words.append([])
+                tags.append([])
+            continue
+        if line.startswith("-DOCSTART-"):
+            continue
+        first = first or (number, len(columns))
+        if len(columns) != first[1]:
+            raise PipelineError(
+                f"{path} line {number}: {len(columns)} columns, but line {first[0]} has {first[1]}; "
+                "every line of a CoNLL file needs the same columns (word first, tag last)"
+            )
+        words[-1].append(columns[0])
+        tags[-1].append(columns[-1])
+    if first and first[1] < 2:
+        raise PipelineError(f"{path}: expected at least two columns per line (word and tag), found one")
+    return (words, tags) if words[-1] else (words[:-1], tags[:-1])  # a last blank line opened an empty sentence
+
+
+def read_conll(path: Path, data: DataConfig) -> datasets.Dataset:
+    """A CoNLL file's sentences: words from the first column, tags from the last."""
+    words, tags = _words_and_tags(path, text_lines(path, data.encoding))
+    return datasets.Dataset.from_dict({data.tokens_column: words, data.tags_column: tags})
+
+
+def _has_rows(file: Path, encoding: str | None) -> bool:
+    """Whether the file holds more than blank and -DOCSTART- lines; a text file is decoded whole
+    here, so an undecodable byte is named before any reader meets it."""
+    if file.suffix == ".parquet":
+        return file.stat().st_size > 0
+    return any(line.strip() and not line.startswith("-DOCSTART-") for line in text_lines(file, encoding))
 
 
 def read_source(source: DatasetSource, data: DataConfig) -> datasets.DatasetDict:
@@ -171,16 +229,16 @@ def read_source(source: DatasetSource, data: DataConfig) -> datasets.DatasetDict
         except datasets.exceptions.DatasetNotFoundError as error:
             raise PipelineError(f"dataset {source.location} not found on the Hub: {error}") from error
     for split, file in source.files.items():
-        if not _has_rows(Path(file)):
+        if not _has_rows(Path(file), data.encoding):
             raise PipelineError(f"split '{split}' is empty: {file} holds no rows")
     if source.format == DERIVED_PAIRS:
-        return derived_pairs(source, data.seed)
+        return derived_pairs(source, data)
     if source.format == MOVIE_REVIEWS:
         return movie_reviews(Path(source.location), data.seed)
-    files = {split: [file] for split, file in source.files.items()}
-    options = {}
     if source.format == "conll":
-        options["column_names"] = _conll_columns(Path(source.files["train"]), data)
+        return datasets.DatasetDict({split: read_conll(Path(file), data) for split, file in source.files.items()})
+    files = {split: [file] for split, file in source.files.items()}
+    options = {"encoding": _codec(data.encoding)} if source.format in ("csv", "json") else {}
     if source.format == "csv" and Path(source.files["train"]).suffix == ".tsv":
         options["sep"] = "\t"
     try:

@@ -76,6 +76,16 @@ def classification_label_unseen_in_training(tmp: Path, model: Path) -> dict:
     return {"task": "sequence-classification", "dataset": dataset}
 
 
+def write_bytes(path: Path, content: bytes) -> str:
+    path.write_bytes(content)
+    return str(path)
+
+
+LATIN_1_CONLL = "Ann B-PER\nM\u00fcller B-PER\n".encode("latin-1")
+# The short lines' last column is a chunk tag: read as the NER tag, it would make VP an entity type.
+MIXED_COLUMNS_CONLL = b"Ann NNP B-NP B-PER\nsings VBZ B-VP O\n\nHe PRP B-NP\nsaw VBD B-VP\n"
+
+
 CASES = {
     "missing dataset file": (lambda tmp, model: {"dataset": "data/nowhere.txt"}, "dataset file not found: data/nowhere.txt"),
     "missing column": (missing_column, "column 'tokens' not found in split 'train'; columns found: words, ner_tags"),
@@ -88,6 +98,16 @@ CASES = {
     ),
     "classification: label unseen in training": (
         classification_label_unseen_in_training, "split 'validation' row 0: label 'neutral' does not occur in training"
+    ),
+    "CoNLL file not in UTF-8": (
+        lambda tmp, model: {"dataset": write_bytes(tmp / "train.txt", LATIN_1_CONLL)},
+        r"train.txt line 2: byte 0xfc is not valid UTF-8; save the file as UTF-8 or pass --encoding "
+        r"\(for example latin-1\)",
+    ),
+    "CoNLL lines with different column counts": (
+        lambda tmp, model: {"dataset": write_bytes(tmp / "train.txt", MIXED_COLUMNS_CONLL)},
+        r"train.txt line 4: 3 columns, but line 1 has 4; every line of a CoNLL file needs the same columns "
+        r"\(word first, tag last\)",
     ),
     "model directory without weights": (
         lambda tmp, model: {"model": weightless_model(tmp / "weightless", model)},
@@ -148,6 +168,17 @@ def test_cli_reports_a_user_error_in_one_line_without_traceback(prefect_server, 
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stderr.strip().splitlines()[-1] == "error: dataset file not found: data/nowhere.txt"
+
+
+def test_cli_names_an_undecodable_byte_in_one_line(prefect_server, tmp_path):
+    dataset = write_bytes(tmp_path / "train.txt", LATIN_1_CONLL)
+    result = run_cli("--dataset", dataset, "--artifacts-dir", str(tmp_path / "artifacts"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {dataset} line 2: byte 0xfc is not valid UTF-8; "
+        "save the file as UTF-8 or pass --encoding (for example latin-1)"
+    )
 
 
 def test_cli_rejects_an_invalid_option_before_running(tmp_path):

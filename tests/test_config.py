@@ -49,6 +49,13 @@ def test_invalid_value_names_the_option():
         parse_command_line(["--learning-rate", "-1"])
 
 
+def test_encoding_must_be_a_text_encoding_python_knows():
+    assert parse_command_line(["--encoding", "latin-1"])[0].encoding == "latin-1"
+    for name in ("utf-9", "rot13"):
+        with pytest.raises(PipelineError, match=f"encoding: '{name}' is not a text encoding Python knows"):
+            parse_command_line(["--encoding", name])
+
+
 def test_unknown_yaml_key_is_rejected(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("learning_rat: 0.1\n")

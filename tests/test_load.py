@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -126,3 +127,62 @@ def test_classlabel_ids_keep_their_names_and_order(tmp_path):
     dataset, labels = load(str(tmp_path / "d"))
     assert labels == names
     assert dataset["train"][0]["ner_tags"] == [3, 0, 1]
+
+
+def test_utf8_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
+    (tmp_path / "train.txt").write_bytes(b"\xef\xbb\xbfAnn B-PER\nlives O\n\nBob B-PER\n")
+    dataset, _ = load(str(tmp_path / "train.txt"))
+    assert sorted(row["tokens"][0] for split in dataset.values() for row in split) == ["Ann", "Bob"]
+
+
+LATIN_1_CONLL = "Ann B-PER\nM\u00fcller B-PER\n\nParis B-LOC\n".encode("latin-1")
+
+
+def test_latin_1_conll_reads_with_its_encoding(tmp_path):
+    (tmp_path / "train.txt").write_bytes(LATIN_1_CONLL)
+    (tmp_path / "validation.txt").write_bytes(LATIN_1_CONLL)
+    dataset, labels = load(str(tmp_path), encoding="latin-1")
+    assert dataset["validation"]["tokens"][:] == [["Ann", "M\u00fcller"], ["Paris"]]
+    assert labels == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+
+
+def test_undecodable_byte_names_file_line_and_byte(tmp_path):
+    (tmp_path / "train.txt").write_bytes(LATIN_1_CONLL)
+    message = f"{tmp_path / 'train.txt'} line 2: byte 0xfc is not valid UTF-8; save the file as UTF-8 or pass --encoding"
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        load(str(tmp_path / "train.txt"))
+    with pytest.raises(PipelineError, match="line 2: byte 0xfc is not valid ascii"):
+        load(str(tmp_path / "train.txt"), encoding="ascii")
+
+
+def read(dataset: str, **options):
+    data = DataConfig(dataset=dataset, **options)
+    return read_source(resolve_dataset(data), data)
+
+
+def test_json_lines_and_csv_take_the_encoding_too(tmp_path):
+    rows = [{"tokens": ["Ann"], "ner_tags": ["B-PER"]}, {"tokens": ["M\u00fcller"], "ner_tags": ["B-PER"]}]
+    jsonl = tmp_path / "train.jsonl"
+    jsonl.write_bytes("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("latin-1"))
+    with pytest.raises(PipelineError, match=re.escape(f"{jsonl} line 2: byte 0xfc is not valid UTF-8")):
+        read(str(jsonl))
+    assert read(str(jsonl), encoding="latin-1")["train"]["tokens"][:] == [["Ann"], ["M\u00fcller"]]
+    csv = tmp_path / "train.csv"
+    csv.write_bytes("text,label\nfine,pos\nM\u00fcller sings \u2026,pos\n".encode("cp1252"))
+    with pytest.raises(PipelineError, match=re.escape(f"{csv} line 3: byte 0xfc is not valid UTF-8")):
+        read(str(csv))
+    assert read(str(csv), encoding="cp1252")["train"]["text"][:] == ["fine", "M\u00fcller sings \u2026"]
+
+
+def test_mixed_column_counts_name_the_first_line_that_differs(tmp_path):
+    (tmp_path / "train.txt").write_text("Ann NNP B-PER\n")
+    (tmp_path / "test.txt").write_text("-DOCSTART- -X- -X- O\n\nHe PRP B-NP O\nsaw VBD B-VP O\n\nAnn NNP B-PER\n")
+    message = f"{tmp_path / 'test.txt'} line 6: 3 columns, but line 3 has 4; every line of a CoNLL file needs the same"
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        load(str(tmp_path))
+
+
+def test_one_column_conll_is_named(tmp_path):
+    (tmp_path / "train.txt").write_text("Ann\nlives\n")
+    with pytest.raises(PipelineError, match="expected at least two columns per line \\(word and tag\\), found one"):
+        load(str(tmp_path / "train.txt"))

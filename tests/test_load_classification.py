@@ -20,13 +20,9 @@ def write_csv(path, header: str, lines: list[str], sep: str = ","):
     path.write_text("\n".join([header.replace(",", sep), *(line.replace(",", sep) for line in lines)]) + "\n")
 
 
-def test_documents_and_pairs_from_conll_text(tmp_path):
-    path = tmp_path / "train.txt"
-    path.write_text(
-        "-DOCSTART- -X- O\n\nA x O\nb x O\n\nC x O\n\nD x O\n\n"
-        "-DOCSTART- -X- O\n\nE x O\n\nF x O\n"
-    )
-    documents = conll_documents(path)
+def test_documents_and_pairs_from_conll_text():
+    text = "-DOCSTART- -X- O\n\nA x O\nb x O\n\nC x O\n\nD x O\n\n-DOCSTART- -X- O\n\nE x O\n\nF x O\n"
+    documents = conll_documents(text.splitlines(keepends=True))
     assert documents == [["A b", "C", "D"], ["E", "F"]]
     rows = sentence_pairs(documents, seed=0)
     assert rows["label"] == [1, 0, 1, 0, 1, 0]

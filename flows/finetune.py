@@ -154,7 +154,7 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
         RELEASE, task=config.task, model_dir=model_dir, dataset_dir=dataset_dir, evaluation_dir=evaluation_dir,
         check_dir=check_dir, hub_model_id=config.hub_model_id, model_name=model_name,
         base_model=model.hub_id or model.location, dataset_hub_id=source.hub_id,
-        settings=[data, tokenization, training], decision=decision,
+        settings=[data, tokenization, training], decision=decision, license=config.license, language=config.language,
     )  # fmt: skip
     _publish_artifacts(config.task, metrics, (Path(release_dir) / CARD).read_text())
     pushed = _publish(config, decision, artifacts_dir, model_name, release_dir)

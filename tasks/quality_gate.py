@@ -1,13 +1,15 @@
 """The quality gate of a retraining run: publish the new model (the challenger) only when it
 beats the published one (the champion) on the same data, split and metric by a margin.
 
-The champion's score comes from its card's metadata (`model-index`), on the Hub or in the local
-registry of releases kept under the artifacts directory when there is no Hub repo.
+The champion's score comes from its card's metadata (`model-index`, read with huggingface_hub's
+`ModelCard`), on the Hub or in the local registry of releases kept under the artifacts directory
+when there is no Hub repo.
 """
 
 from pathlib import Path
 
 import yaml
+from huggingface_hub import ModelCard
 from pydantic import BaseModel
 
 from tasks.artifacts import read_json, write_json
@@ -32,17 +34,35 @@ class Decision(BaseModel):
     margin: float
 
 
+def _card_metadata(card: str):
+    """The card's metadata as huggingface_hub parses it, or None when it cannot be parsed."""
+    try:
+        return ModelCard(card).data
+    except (ValueError, yaml.YAMLError):  # what ModelCard raises for a malformed block or model-index
+        return None
+
+
 def card_score(card: str, metric: str = GATE_METRIC) -> Score | None:
     """The score a model card's metadata states for ``metric``, or None when it states none."""
-    if not card.startswith("---\n"):
+    metadata = _card_metadata(card)
+    results = (metadata.eval_results or []) if metadata else []
+    result = next((result for result in results if result.metric_type == metric), None)
+    if result is None:
         return None
     try:
-        metadata = yaml.safe_load(card.split("---\n", 2)[1]) or {}
-        result = metadata["model-index"][0]["results"][0]
-        value = next(entry["value"] for entry in result["metrics"] if entry["type"] == metric)
-        return Score(dataset=result["dataset"]["name"], split=result["dataset"]["split"], metric=metric, value=value)
-    except (yaml.YAMLError, KeyError, IndexError, TypeError, StopIteration):
+        return Score(
+            dataset=result.dataset_name, fingerprint=result.dataset_revision, split=result.dataset_split,
+            metric=metric, value=result.metric_value,
+        )  # fmt: skip
+    except ValueError:  # a value such as "0.8 ± 0.1", or no split: nothing the gate can compare
         return None
+
+
+def card_weights_sha256(card: str) -> str | None:
+    """The sha256 of the weights file a card was released with (``weights_sha256`` in its metadata), or None."""
+    metadata = _card_metadata(card)
+    digest = metadata.get("weights_sha256") if metadata else None
+    return digest if isinstance(digest, str) else None
 
 
 def decide(challenger: Score, champion: Score | None, margin: float) -> Decision:

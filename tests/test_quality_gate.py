@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tasks.quality_gate import Score, card_score, decide, register_release, registry_champion
+from tasks.quality_gate import Score, card_score, card_weights_sha256, decide, register_release, registry_champion
 
 CARD = """---
 model-index:
@@ -30,6 +30,20 @@ def test_card_score_reads_the_model_index():
     assert card_score(CARD, metric="recall") is None
     assert card_score("# no metadata\n") is None
     assert card_score("---\nlicense: mit\n---\n") is None
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        "---\nmodel-index: [unclosed\n---\n",  # not YAML
+        "---\n- a list\n---\n",  # not a mapping
+        "---\nmodel-index: [{name: team/ner}]\n---\n",  # no results
+        CARD.replace("0.8021", "0.80 ± 0.01"),  # a value the gate cannot compare
+    ],
+)
+def test_a_card_that_cannot_be_read_states_no_score(card):
+    assert card_score(card) is None
+    assert card_weights_sha256(card) is None
 
 
 def test_first_model_is_published():

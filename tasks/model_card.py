@@ -316,7 +316,7 @@ def _procedure_section(facts: CardFacts) -> list[str]:
 
 def _verdict(decision: dict) -> str:
     rule = f"margin {decision['margin']}"
-    rule += f", minimum score {decision['min_score']}" if decision.get("min_score") is not None else ""
+    rule += f", floor {decision['floor']}" if decision.get("floor") is not None else ""
     if decision.get("already_published"):
         return f"Already published: the published model is this one ({rule}): {decision['reason']}."
     if decision.get("forced"):

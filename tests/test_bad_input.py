@@ -127,7 +127,9 @@ def finished(prefect_server, tiny_model, conll_sample, tmp_path_factory):
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+    """Every artifact file with its size and time; lock files, which a run leaves empty beside what it builds, aside."""
+    files = [p for p in root.rglob("*") if p.is_file() and p.suffix != ".lock"]
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in files}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -214,6 +216,7 @@ def test_a_deployment_whose_work_pool_was_deleted_is_named(prefect_server, tiny_
     from prefect.client.schemas.actions import WorkPoolCreate
 
     from flows.train import FLOW_NAME, TrainEvaluateRequest, run_on_deployment
+    from tasks.artifacts import ArtifactStore
     from tasks.config import TrainingConfig
     from tasks.pretrained import ModelSource
 
@@ -223,7 +226,7 @@ def test_a_deployment_whose_work_pool_was_deleted_is_named(prefect_server, tiny_
         client.create_deployment(flow_id, "spare", work_pool_name="spare", entrypoint="flows/train.py:train_and_evaluate")
         client.delete_work_pool("spare")
     request = TrainEvaluateRequest(
-        artifacts_dir="artifacts", refresh=False, dataset_dir="d", tokenized_dir="t", resume=False,
+        store=ArtifactStore(root=Path("artifacts")), dataset_dir="d", tokenized_dir="t", resume=False,
         model=ModelSource(kind="local", location=str(tiny_model)), training=TrainingConfig(), max_length=32, task="ner",
     )  # fmt: skip
     with pytest.raises(PipelineError, match=r"deployment train-evaluate/spare has no work pool on .*\(its pool was deleted\)"):

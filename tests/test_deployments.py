@@ -78,9 +78,9 @@ def test_finetune_trains_on_the_gpu_pool_and_gets_the_childs_result(server, tiny
     assert artifacts == {"ner-metrics", "model-card"}
     root = tmp_path / "artifacts"
     for step in ("dataset", "tokenized", "model", "evaluation", "check", "release"):
-        [built] = (root / step).iterdir()
+        [built] = [path for path in (root / step).iterdir() if not path.name.startswith(".")]
         assert is_complete(built), step
-    [release] = (root / "release").iterdir()
+    [release] = [path for path in (root / "release").iterdir() if not path.name.startswith(".")]
     metrics = json.loads((release / "metrics.json").read_text())
     assert metrics["test"]["num_sentences"] == 16
     assert "## Release history" in (release / "README.md").read_text()

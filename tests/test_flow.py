@@ -129,3 +129,28 @@ def test_card_names_no_local_path(first_run):
     for path in (summary.model_dir, str(config.artifacts_dir), str(config.model), str(config.dataset)):
         assert path not in card
     assert "| test | 16 |" in card
+
+
+def test_a_run_with_an_empty_prefect_home_reuses_every_complete_artifact(prefect_server, tiny_model, conll_sample, tmp_path):
+    """The artifacts are the cache: a new machine's Prefect (no records of earlier runs) retrains nothing."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    config = tiny_config(tiny_model, conll_sample, tmp_path / "artifacts")
+    summary = finetune(config)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path / "empty-home"), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")
+    options = {
+        "--model": config.model, "--dataset": config.dataset, "--artifacts-dir": str(config.artifacts_dir),
+        "--max-train-samples": "none", "--batch-size": "8", "--eval-batch-size": "16", "--learning-rate": "0.001",
+        "--summary-json": str(tmp_path / "summary.json"),
+    }  # fmt: skip
+    command = [sys.executable, "-m", "flows.finetune", *(part for pair in options.items() for part in pair)]
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    again = json.loads((tmp_path / "summary.json").read_text())
+    assert [step["name"] for step in again["steps"] if not step["cached"]] == []
+    assert [step["path"] for step in again["steps"]] == [step.path for step in summary.steps]
+    assert again["decision"]["already_published"] and not again["decision"]["publish"]

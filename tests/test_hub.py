@@ -236,22 +236,23 @@ def test_token_from_a_prefect_secret_block_when_hf_token_is_unset(prefect_server
         hub_token("no-such-block")
 
 
-def champion_card(value: float) -> bytes:
+def champion_card(value: float, fingerprint: str) -> bytes:
+    """A published card stating ``value`` on the test split whose content has ``fingerprint``."""
     return (
         "---\nmodel-index:\n- name: team/ner\n  results:\n  - task: {type: token-classification}\n"
-        f"    dataset: {{name: conll_sample0, type: conll_sample0, split: test}}\n"
+        f"    dataset: {{name: conll_sample0, type: conll_sample0, split: test, revision: {fingerprint}}}\n"
         f"    metrics:\n    - {{type: f1, value: {value}}}\n---\n# team/ner\n"
     ).encode()
 
 
 @pytest.fixture(scope="module")
-def local_score(prefect_server, tiny_model, conll_sample, tmp_path_factory) -> float:
-    """The test F1 the tiny run reaches, from a run without a Hub repo."""
+def local_score(prefect_server, tiny_model, conll_sample, tmp_path_factory):
+    """The test score the tiny run reaches, from a run without a Hub repo."""
     from flows.finetune import finetune
 
     summary = finetune(gate_config(tiny_model, conll_sample, tmp_path_factory.mktemp("local")))
     assert summary.decision.publish and summary.decision.champion is None
-    return summary.decision.challenger.value
+    return summary.decision.challenger
 
 
 def gate_config(model, data, artifacts, **overrides):
@@ -267,18 +268,18 @@ def test_quality_gate_pushes_only_a_better_model(
 ):
     from flows.finetune import finetune
 
-    champion = round(local_score + champion_offset, 4)
-    hub.state.repos["team/ner"] = {"README.md": champion_card(champion)}
+    champion = round(local_score.value + champion_offset, 4)
+    hub.state.repos["team/ner"] = {"README.md": champion_card(champion, local_score.fingerprint)}
     hub.state.commits.append({"oid": "c" * 40, "files": {}})
     summary = finetune(gate_config(tiny_model, conll_sample, tmp_path, hub_model_id="team/ner"))
     decision = summary.decision
-    assert decision.champion.value == champion and decision.challenger.value == local_score
+    assert decision.champion.value == champion and decision.challenger == local_score
     assert decision.publish is pushed
     assert (summary.pushed_to is not None) is pushed
     assert len(hub.state.commits) == (2 if pushed else 1)
     card = (Path(summary.model_dir) / "README.md").read_text()
     verdict = "Published" if pushed else "Not published"
-    assert f"{verdict} by the quality gate (margin 0.0): {decision.reason}." in card
+    assert f"{verdict} by the quality gate (margin 0.0, floor {decision.floor}): {decision.reason}." in card
     assert f"| previously published | {champion:.4f} |" in card
     if pushed:  # the pushed commit, downloaded by repo id, finds what the saved model found
         check = summary.published_check

@@ -230,9 +230,9 @@ def release_history(card: str) -> str:
 
 def test_release_history_shows_both_scores_and_the_verdict():
     champion = {"dataset": "eriktks/conll2003", "fingerprint": "cc", "split": "test", "metric": "f1", "value": 0.74}
-    decision = {**FACTS.decision, "publish": False, "reason": "not better", "champion": champion, "min_score": 0.5}
+    decision = {**FACTS.decision, "publish": False, "reason": "not better", "champion": champion, "floor": 0.5}
     history = release_history(render_card(FACTS.model_copy(update={"decision": decision})))
-    assert "Not published by the quality gate (margin 0.0, minimum score 0.5): not better." in history
+    assert "Not published by the quality gate (margin 0.0, floor 0.5): not better." in history
     assert "| this model | 0.7321 |" in history and "| previously published | 0.7400 |" in history
 
 

@@ -210,11 +210,12 @@ def test_a_failed_push_fails_the_run_and_keeps_the_model(prefect_server, hub, ti
 
     monkeypatch.setenv("HF_TOKEN", "hf_read_only")
     config = FinetuneConfig(
-        model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=tmp_path, batch_size=8, hub_model_id="team/ner"
+        model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=tmp_path, batch_size=8, hub_model_id="team/ner",
+        min_score=0.0,
     )
     with pytest.raises(PipelineError, match=r"push to team/ner failed: the Hub refused the token .* the model is saved in"):
         finetune(config)
-    [release] = (tmp_path / "release").iterdir()
+    [release] = [path for path in (tmp_path / "release").iterdir() if not path.name.startswith(".")]
     assert (release / "model.safetensors").is_file() and (release / "README.md").is_file()
     assert hub.state.commits == []
     written = [p for p in Path(tmp_path).rglob("*") if p.suffix in (".json", ".md", ".txt", ".csv")]
@@ -258,7 +259,10 @@ def local_score(prefect_server, tiny_model, conll_sample, tmp_path_factory):
 def gate_config(model, data, artifacts, **overrides):
     from tasks.config import FinetuneConfig
 
-    return FinetuneConfig(model=str(model), dataset=str(data), artifacts_dir=artifacts, batch_size=8, **overrides)
+    # The tiny model scores under NER's default floor: these runs are about the comparison and the push.
+    return FinetuneConfig(
+        model=str(model), dataset=str(data), artifacts_dir=artifacts, batch_size=8, min_score=0.0, **overrides
+    )
 
 
 @pytest.mark.slow

@@ -34,7 +34,7 @@ from tasks.load import SUMMARY as LOAD_SUMMARY, load_dataset
 from tasks.sources import resolve_dataset
 from tasks.model_card import CARD, headline_metrics, release_model
 from tasks.pretrained import resolve_model
-from tasks.quality_gate import Decision, Release, record_release, weights_sha256
+from tasks.quality_gate import Decision, Release, record_release
 from tasks.tokenization import tokenize_dataset
 
 
@@ -137,7 +137,7 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     _publish_artifacts(config.task, metrics, (Path(release_dir) / CARD).read_text())
     pushed = _publish(config, decision, release_dir)
     record_release(artifacts_dir, model_name, Release(
-        release_dir=release_dir, score=decision.challenger, weights_sha256=weights_sha256(Path(model_dir)),
+        release_dir=release_dir, score=decision.challenger, weights_sha256=gate.weights_sha256,
         decision=decision, pushed_to=pushed.commit_url if pushed else None,
     ))  # fmt: skip
     published_check = _check_published(config, pushed, text, text_pair) if pushed else None

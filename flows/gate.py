@@ -16,7 +16,7 @@ from tasks.hub import download_published, published_card
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.model_card import dataset_display_name
 from tasks.quality_gate import (
-    GATE_METRIC, Decision, Release, Score, already_published, card_score, card_weights_sha256, chance_score,
+    GATE_METRIC, Decision, Score, already_published, card_score, card_weights_sha256, chance_score,
     comparable, decide, registry_published, weights_sha256,
 )  # fmt: skip
 
@@ -36,6 +36,7 @@ class GateResult(BaseModel):
     decision: Decision
     card_decision: Decision  # what the release's card states: for the published release, the decision that published it
     steps: list[StepReport]  # scoring the published model, when it ran
+    weights_sha256: str  # the new model's, as the registry records it
 
 
 def challenger_score(config: FinetuneConfig, dataset_dir: str, evaluation_dir: str, dataset_hub_id: str | None) -> Score:
@@ -120,7 +121,8 @@ def quality_gate(
         recorded = registry_published(store.root, model_name)
         # The release's card keeps the decision that published it, so the release is the one published.
         same = recorded and recorded.weights_sha256 == ours and recorded.decision
-        return _logged(GateResult(decision=decision, card_decision=recorded.decision if same else decision, steps=[]))
+        card_decision = recorded.decision if same else decision
+        return _logged(GateResult(decision=decision, card_decision=card_decision, steps=[], weights_sha256=ours))
     champion, unscorable, steps = None, None, []
     if published and comparable(published.stated, challenger):
         champion = published.stated
@@ -130,7 +132,7 @@ def quality_gate(
         challenger, champion, config.min_improvement, bar, published=published is not None, unscorable=unscorable,
         force=config.force_publish,
     )  # fmt: skip
-    return _logged(GateResult(decision=decision, card_decision=decision, steps=steps))
+    return _logged(GateResult(decision=decision, card_decision=decision, steps=steps, weights_sha256=ours))
 
 
 def _logged(result: GateResult) -> GateResult:

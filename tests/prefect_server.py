@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -100,3 +101,41 @@ class PrefectServer:
     def run(self, *command: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """A CLI command against this server, from the repository root."""
         return subprocess.run(command, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def start_worker(self, pool: str, log_name: str) -> subprocess.Popen:
+        """A process worker for ``pool``, logging to ``<log_name>.log``; kept in ``workers``."""
+        worker = self.processes.start(log_name, *PREFECT, "worker", "start", "--pool", pool, "--name", f"{pool}-worker")
+        self.workers[pool] = worker
+        return worker
+
+    @contextmanager
+    def client(self):
+        """A synchronous Prefect client of this server."""
+        from prefect import get_client
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings({PREFECT_API_URL: self.api_url}), get_client(sync_client=True) as client:
+            yield client
+
+    def crash_orphaned_child(self):
+        """Mark the killed gpu worker's run Crashed, as an operator or Prefect's zombie detection does (which
+        frees its deployment concurrency slot), and return its parent run once the parent has ended."""
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter
+        from prefect.states import Crashed
+
+        with self.client() as client:
+            [orphan] = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["gpu"])),
+                flow_run_filter=FlowRunFilter(state={"type": {"any_": ["RUNNING"]}}),
+            )
+            client.set_flow_run_state(orphan.id, Crashed(message="worker killed"), force=True)
+            parent_id = client.read_task_run(orphan.parent_task_run_id).flow_run_id
+            wait_for(lambda: client.read_flow_run(parent_id).state.is_final(), 30, "the parent run's end")
+            return client.read_flow_run(parent_id)
+
+
+def wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
+        time.sleep(0.2)

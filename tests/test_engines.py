@@ -89,6 +89,19 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(
     assert not (tmp_path / "b" / "checkpoints").exists()
 
 
+def test_resume_skips_a_checkpoint_the_trainer_did_not_finish_writing(tmp_path):
+    from tasks.engines.trainer import last_checkpoint
+
+    for step, finished in ((8, True), (16, True), (24, False)):  # killed while writing checkpoint-24
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"weights")
+        if finished:
+            (folder / "trainer_state.json").write_text("{}")
+    assert last_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-16")
+    assert last_checkpoint(str(tmp_path / "nowhere")) is None
+
+
 @pytest.fixture(scope="module")
 def accelerate_run(prefect_server, tiny_model, conll_sample, tmp_path_factory):
     config = tiny_config(tiny_model, conll_sample, tmp_path_factory.mktemp("artifacts"), engine="accelerate", epochs=2)

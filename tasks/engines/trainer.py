@@ -63,17 +63,28 @@ def build_trainer(request: TrainRequest, inputs: TrainInputs):
 
 
 def last_checkpoint(checkpoints: str) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest checkpoint the Trainer finished writing: it writes ``trainer_state.json`` last, so a
+    folder without it is one a killed run left half-written (transformers' ``get_last_checkpoint``
+    would pick it)."""
+    from transformers.trainer import TRAINER_STATE_NAME
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-    return get_last_checkpoint(checkpoints) if Path(checkpoints).is_dir() else None
+    complete = [
+        folder for folder in Path(checkpoints).glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+        if folder.name.split("-")[-1].isdigit() and (folder / TRAINER_STATE_NAME).is_file()
+    ]  # fmt: skip
+    return str(max(complete, key=lambda folder: int(folder.name.split("-")[-1]))) if complete else None
 
 
 def train_with_trainer(request: TrainRequest) -> None:
     """Train, and save the best epoch's model, tokenizer, history and summary to ``request.output``."""
     inputs = load_inputs(request)
     trainer = build_trainer(request, inputs)
+    checkpoint = last_checkpoint(request.checkpoints) if request.resume else None
+    if checkpoint and trainer.is_world_process_zero():
+        print(f"Resuming from {checkpoint}", flush=True)
     started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=last_checkpoint(request.checkpoints) if request.resume else None)
+    trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.perf_counter() - started
     trainer.save_model(request.output)
     if trainer.is_world_process_zero():

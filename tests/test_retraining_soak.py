@@ -1,0 +1,322 @@
+"""A retraining soak: the finetune deployment on a real server with a worker per pool, run as a schedule
+and data events would run it against one artifacts directory, with a tiny model and a data folder that
+changes between runs. First publish; an identical re-run; new data through the dataset.updated trigger;
+worse data; a run killed while training, then resumed; two runs started at once. It ends with a registry,
+release cards, logs and artifacts that agree with what each run's gate decided."""
+
+import re
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from pydantic import BaseModel
+
+from conftest import conll_sentences
+from prefect_server import PREFECT, PrefectServer, wait_for
+from tasks.artifacts import LEFTOVER, is_complete, read_json
+from tasks.assets import embedded_conll2003_files
+from tasks.quality_gate import REGISTRY, Decision, Release, card_weights_sha256, weights_sha256
+
+pytestmark = pytest.mark.slow
+
+STEPS = {"dataset", "tokenized", "model", "evaluation", "check", "release"}
+DATA_EVENT = ("dataset.updated", "finetune.dataset.soak")
+GATE_LINES = ("Publishing: ", "Not publishing: ")  # how the gate logs its decision
+
+
+class Sentences(BaseModel):
+    train: list[str]
+    validation: list[str]
+    first_test: list[str]
+    second_test: list[str]  # a new test split, on which the published model has no stated score
+
+
+@pytest.fixture(scope="module")
+def sentences() -> Sentences:
+    files = embedded_conll2003_files()
+    test = conll_sentences(files["test"], 100)
+    return Sentences(
+        train=conll_sentences(files["train"], 1500), validation=conll_sentences(files["validation"], 50),
+        first_test=test[:50], second_test=test[50:],
+    )  # fmt: skip
+
+
+def publish_data(folder: Path, train: list[str], validation: list[str], test: list[str]) -> None:
+    """Replace the data folder's files, as the pipeline that produces a new version of the data would."""
+    folder.mkdir(exist_ok=True)
+    for name, split in (("train.txt", train), ("valid.txt", validation), ("test.txt", test)):
+        (folder / name).write_text("\n\n".join(split) + "\n")
+
+
+def swap_person_and_location(sentences: list[str]) -> list[str]:
+    """Training data from a broken export that swapped two entity types."""
+    swapped = {"PER": "LOC", "LOC": "PER"}
+    return [
+        re.sub(r" ([BI])-(PER|LOC)$", lambda m: f" {m[1]}-{swapped[m[2]]}", s, flags=re.MULTILINE) for s in sentences
+    ]
+
+
+class Finished(BaseModel):
+    """A deployed run once it has ended: its state, the gate's decision as its log states it, and which
+    steps it took from complete artifacts (its train-evaluate child's included)."""
+
+    run_id: UUID
+    state: str
+    started: float
+    ended: float
+    logged_decision: str
+    reused: set[str]
+    pools: list[str]  # the run's work pool, then its children's
+    ui_artifacts: set[str]  # keys of the Prefect artifacts it made
+
+
+class Deployed:
+    """Starts finetune runs through the server, as a schedule, a person or an automation would, and
+    reads back how they ended."""
+
+    def __init__(self, server: PrefectServer, config: dict):
+        self.server, self.config = server, config
+        self.started: set[UUID] = set()
+        with server.client() as client:
+            self.deployment = client.read_deployment_by_name("finetune/finetune")
+
+    def use_as_defaults(self) -> None:
+        """The deployment's own parameters become the soak's, as a team sets its data folder in the UI,
+        so that runs the trigger starts train on it."""
+        from prefect.client.schemas.actions import DeploymentUpdate
+
+        with self.server.client() as client:
+            client.update_deployment(self.deployment.id, DeploymentUpdate(parameters={"config": self.config}))
+
+    def start(self, **changes) -> UUID:
+        with self.server.client() as client:
+            run = client.create_flow_run_from_deployment(
+                self.deployment.id, parameters={"config": {**self.config, **changes}}
+            )
+        self.started.add(run.id)
+        return run.id
+
+    def triggered(self) -> UUID:
+        """The run the dataset.updated automation starts for an event emitted now."""
+        emitted = self.server.run(*PREFECT, "event", "emit", DATA_EVENT[0], "--resource-id", DATA_EVENT[1])
+        assert emitted.returncode == 0, emitted.stderr
+        with self.server.client() as client:
+
+            def new_runs() -> list[UUID]:
+                runs = client.read_flow_runs(deployment_filter=_named("finetune"))
+                return [run.id for run in runs if run.id not in self.started and run.created_by.type == "AUTOMATION"]
+
+            wait_for(new_runs, 60, "a run started by the dataset.updated trigger")
+            [run_id] = new_runs()
+        self.started.add(run_id)
+        return run_id
+
+    def finish(self, run_id: UUID, seconds: float = 300) -> Finished:
+        from prefect.client.schemas.filters import (
+            ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterParentFlowRunId,
+        )  # fmt: skip
+
+        with self.server.client() as client:
+            wait_for(lambda: client.read_flow_run(run_id).state.is_final(), seconds, f"the end of run {run_id}")
+            run = client.read_flow_run(run_id)
+            children = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id]))
+            )
+            messages = _log_messages(client, [run_id, *(child.id for child in children)], run.state.is_completed())
+            made = client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+            )
+        decisions = [m for m in messages if m.startswith(GATE_LINES)]
+        return Finished(
+            run_id=run_id, state=run.state.type.value, started=run.start_time.timestamp(),
+            ended=run.end_time.timestamp(), logged_decision=decisions[-1] if decisions else "",
+            reused={Path(m.split()[-1]).parent.name for m in messages if m.startswith("Reusing the complete artifact")},
+            pools=[run.work_pool_name, *(child.work_pool_name for child in children)], ui_artifacts={a.key for a in made if a.key},
+        )  # fmt: skip
+
+    def run(self, **changes) -> Finished:
+        return completed(self.finish(self.start(**changes)))
+
+
+def completed(finished: Finished) -> Finished:
+    assert finished.state == "COMPLETED", f"run {finished.run_id} ended {finished.state}"
+    assert finished.pools == ["cpu", "gpu"], "trained and evaluated as a child run on the gpu pool"
+    return finished
+
+
+def _named(deployment: str):
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    return DeploymentFilter(name=DeploymentFilterName(any_=[deployment]))
+
+
+def _log_messages(client, run_ids: list[UUID], completed: bool) -> list[str]:
+    """The log messages of these runs and their task runs, in order; a completed run's are waited for
+    until its gate decision has arrived (the worker's process sends logs in batches)."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    def read() -> list[str]:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=run_ids)), sort=LogSort.TIMESTAMP_ASC)
+        return [log.message for log in logs]
+
+    if completed:
+        wait_for(lambda: any(m.startswith(GATE_LINES) for m in read()), 30, "the gate's decision in the log")
+    return read()
+
+
+def registry_history(artifacts: Path) -> tuple[Release | None, list[Release]]:
+    [entry] = read_json(artifacts / REGISTRY).values()
+    published = entry["published"] and Release.model_validate(entry["published"])
+    return published, [Release.model_validate(release) for release in entry["history"]]
+
+
+def last_decision(artifacts: Path, finished: Finished) -> Decision:
+    """The decision the registry recorded for the run that ended last, checked against its log."""
+    decision = registry_history(artifacts)[1][-1].decision
+    assert finished.logged_decision.endswith(": " + decision.reason)
+    assert finished.logged_decision.startswith("Publishing" if decision.publish else "Not publishing")
+    return decision
+
+
+def assert_gate_kept_its_rule(decision: Decision) -> None:
+    """Published exactly when above the floor and better than the champion on the very same split."""
+    if decision.already_published:
+        assert not decision.publish
+        return
+    champion = decision.champion
+    if champion is not None:
+        same_split = ("fingerprint", "split", "metric")
+        assert champion.model_dump(include=set(same_split)) == decision.challenger.model_dump(include=set(same_split))
+    beats = champion is None or decision.challenger.value - champion.value > decision.margin
+    assert decision.publish == (decision.challenger.value > decision.floor and beats)
+
+
+def test_a_season_of_retraining_ends_with_registry_cards_and_artifacts_in_agreement(tmp_path, tiny_model, sentences):
+    data, artifacts = tmp_path / "data", tmp_path / "artifacts"
+    config = {
+        "train_deployment": "train-evaluate/gpu", "model": str(tiny_model), "dataset": str(data),
+        "artifacts_dir": str(artifacts), "max_train_samples": None, "batch_size": 8, "learning_rate": 1e-3,
+        "epochs": 4,
+    }  # fmt: skip
+    with PrefectServer(tmp_path / "prefect") as server:
+        deployed = server.run("deployments/deploy.sh")
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        for pool in ("cpu", "gpu"):
+            server.start_worker(pool, f"worker-{pool}")
+        finetune = Deployed(server, config)
+        finetune.use_as_defaults()
+        decisions = season(finetune, server, data, artifacts, sentences)
+    assert_registry_cards_and_artifacts_agree(artifacts, decisions)
+
+
+def season(
+    finetune: Deployed, server: PrefectServer, data: Path, artifacts: Path, sentences: Sentences
+) -> list[Decision]:
+    """The runs, each checked as it ends; returns every completed run's decision in order."""
+    train, validation = sentences.train, sentences.validation
+    decisions = []
+
+    publish_data(data, train[:500], validation, sentences.first_test)
+    first_run = finetune.run()
+    assert first_run.ui_artifacts == {"ner-metrics", "model-card"}
+    first = last_decision(artifacts, first_run)
+    assert first.publish and first.reason == "nothing is published yet"
+    decisions.append(first)
+
+    again = finetune.run()
+    assert again.reused == STEPS, "an identical run takes every step from its artifact"
+    decisions.append(last_decision(artifacts, again))
+    assert decisions[-1].already_published
+
+    publish_data(data, train[:1000], validation, sentences.first_test)
+    newer_run = completed(finetune.finish(finetune.triggered()))
+    assert newer_run.reused == set(), "new data: reloaded and retrained"
+    newer = last_decision(artifacts, newer_run)
+    assert newer.champion == first.challenger, "same test split: the published model's stated score is compared"
+    assert_gate_kept_its_rule(newer)
+    decisions.append(newer)
+
+    publish_data(data, swap_person_and_location(train[:1000]), validation, sentences.second_test)
+    worse = last_decision(artifacts, finetune.run())
+    assert not worse.publish
+    assert worse.champion.fingerprint == worse.challenger.fingerprint != newer.challenger.fingerprint
+    assert worse.champion.value > worse.challenger.value, "the published model, scored on the new split, is better"
+    assert_gate_kept_its_rule(worse)
+    decisions.append(worse)
+
+    publish_data(data, train, validation, sentences.second_test)
+    resumed = killed_while_training_then_resumed(finetune, server, artifacts)
+    assert_gate_kept_its_rule(resumed)
+    decisions.append(resumed)
+
+    publish_data(data, train[500:1500], validation, sentences.second_test)
+    decisions += two_runs_started_at_once(finetune, artifacts)
+    return decisions
+
+
+def killed_while_training_then_resumed(finetune: Deployed, server: PrefectServer, artifacts: Path) -> Decision:
+    models = complete_artifacts(artifacts / "model")
+    finetune.start()
+    checkpoints = artifacts / "checkpoints"
+    wait_for(lambda: any(checkpoints.glob("*/checkpoint-*/trainer_state.json")), 240, "a complete epoch checkpoint")
+    server.processes.kill(server.workers["gpu"])
+    assert complete_artifacts(artifacts / "model") == models, "killed before its model was saved"
+    parent = server.crash_orphaned_child()
+    assert parent.state.is_failed() and "run again with resume" in parent.state.message
+    server.start_worker("gpu", "worker-gpu-restarted")
+    resumed = finetune.run(resume=True)
+    log = (server.processes.logs / "worker-gpu-restarted.log").read_text()
+    assert re.search(r"Resuming from \S+/checkpoint-\d+", log), "training continued from the killed run's checkpoint"
+    assert {"dataset", "tokenized"} <= resumed.reused and "model" not in resumed.reused
+    return last_decision(artifacts, resumed)
+
+
+def two_runs_started_at_once(finetune: Deployed, artifacts: Path) -> list[Decision]:
+    """The weekly schedule fires as the data event arrives: the deployment's limit queues one run behind
+    the other, and the second finds every artifact the first built."""
+    manual = finetune.start()
+    triggered = finetune.triggered()
+    runs = sorted((finetune.finish(run_id, seconds=400) for run_id in (manual, triggered)), key=lambda r: r.started)
+    first, second = (completed(run) for run in runs)
+    assert second.started >= first.ended, "the concurrency limit keeps the runs apart"
+    assert second.reused == STEPS
+    _, history = registry_history(artifacts)
+    earlier, later = history[-2].decision, history[-1].decision
+    assert_gate_kept_its_rule(earlier)
+    if earlier.publish:
+        assert later.already_published
+    else:
+        assert later.reason == earlier.reason and not later.publish
+    assert (first.logged_decision, second.logged_decision) == tuple(
+        ("Publishing: " if d.publish else "Not publishing: ") + d.reason for d in (earlier, later)
+    )
+    return [earlier, later]
+
+
+def assert_registry_cards_and_artifacts_agree(artifacts: Path, decisions: list[Decision]) -> None:
+    published, history = registry_history(artifacts)
+    assert [release.decision for release in history] == decisions  # one entry per completed run, none lost
+    assert published == [release for release in history if release.decision.publish][-1]
+    for release in history:
+        folder = Path(release.release_dir)
+        assert is_complete(folder) and weights_sha256(folder) == release.weights_sha256
+        card = (folder / "README.md").read_text()
+        assert card_weights_sha256(card) == release.weights_sha256
+        if release.decision.already_published:  # the published release, whose card tells how it was published
+            assert "Published by the quality gate" in card
+        else:
+            verdict = (
+                "Published by the quality gate" if release.decision.publish else "Not published by the quality gate"
+            )
+            assert verdict in card and release.decision.reason in card
+    leftovers = [path for path in artifacts.rglob(".*") if LEFTOVER.fullmatch(path.name)]
+    assert leftovers == [] and not (artifacts / "checkpoints").exists()
+    for step in STEPS:
+        folder = artifacts / step
+        assert complete_artifacts(folder) == sorted(path for path in folder.iterdir() if not path.name.startswith("."))
+
+
+def complete_artifacts(folder: Path) -> list[Path]:
+    """A step folder's complete artifacts (hidden entries beside them are locks and partials)."""
+    return sorted(path for path in folder.iterdir() if not path.name.startswith(".") and is_complete(path))

@@ -279,16 +279,29 @@ def _format_validation_error(error: ValidationError, origin: str) -> str:
     return f"invalid configuration ({origin}): " + "; ".join(problems)
 
 
+def _unset_words(values: dict[str, Any]) -> dict[str, Any]:
+    """``none`` in a config file means what it means on the command line: unset, for the options that
+    can be (YAML's own ``null`` or ``~`` work too)."""
+    fields = FinetuneConfig.model_fields
+    unsettable = {name for name, field in fields.items() if type(None) in typing.get_args(field.annotation)}
+    return {
+        name: None if name in unsettable and isinstance(value, str) and value.lower() == "none" else value
+        for name, value in values.items()
+    }
+
+
 def load_config_file(path: Path) -> dict[str, Any]:
     try:
-        values = yaml.safe_load(Path(path).read_text()) or {}
+        values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as error:
         raise PipelineError(f"cannot read config file {path}: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise PipelineError(f"config file {path} is not UTF-8 text: {error.reason} at byte {error.start}") from error
     except yaml.YAMLError as error:
         raise PipelineError(f"config file {path} is not valid YAML: {error}") from error
     if not isinstance(values, dict):
         raise PipelineError(f"config file {path} must be a mapping of option names to values")
-    return {str(key).replace("-", "_"): value for key, value in values.items()}
+    return _unset_words({str(key).replace("-", "_"): value for key, value in values.items()})
 
 
 def parse_command_line(argv: list[str] | None = None) -> tuple[FinetuneConfig, Path | None]:

@@ -3,15 +3,25 @@
 This is the only place that knows the order of the steps:
 load -> tokenize/align -> train -> evaluate -> check -> model card -> push.
 """
+# ruff: noqa: E402 (the command line is checked before the imports that take seconds)
+
+import sys
+
+if __name__ == "__main__":
+    # Before Prefect, torch and transformers load (seconds on a small machine): --help and a
+    # mistyped option answer at once. main() parses the options again, in milliseconds.
+    from tasks.config import exit_on_bad_command_line
+
+    exit_on_bad_command_line(sys.argv[1:])
 
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.settings import temporary_settings
 from pydantic import BaseModel
 
 from flows.gate import quality_gate
@@ -36,6 +46,10 @@ from tasks.model_card import CARD, headline_metrics, release_model
 from tasks.pretrained import resolve_model
 from tasks.quality_gate import Decision, Release, record_release
 from tasks.tokenization import tokenize_dataset
+
+
+# How long a run waits for Prefect's temporary server to start, when PREFECT_API_URL is unset.
+SERVER_START_SECONDS = 120
 
 
 class RunSummary(BaseModel):
@@ -205,6 +219,14 @@ def _check_server() -> None:
         )
 
 
+def _patient_server_start() -> dict:
+    """A first start of Prefect's temporary server with an empty Prefect home takes about Prefect's
+    whole default limit (20 s) on 2 cores: wait up to two minutes for it."""
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as LIMIT
+
+    return {LIMIT: max(LIMIT.value(), SERVER_START_SECONDS)}
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -213,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config, summary_json = parse_command_line(argv)
         _check_server()
-        summary = finetune(config)
+        with temporary_settings(_patient_server_start()):
+            summary = finetune(config)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -93,7 +93,10 @@ def score_published(
     if problem:
         return None, problem, []
     try:
-        scored = evaluate_model(model_dir, dataset_dir, config.max_length, config.eval_batch_size, config.task, store=store)
+        scored = evaluate_model(
+            model_dir, dataset_dir, config.max_length, config.eval_batch_size, config.task, config.mixed_precision,
+            store=store,
+        )  # fmt: skip
     except (PipelineError, OSError, ValueError) as error:  # what transformers raises for unreadable weights
         return None, "it does not load: " + next(iter(str(error).splitlines()), type(error).__name__), []
     value = read_json(Path(scored.path) / METRICS)[challenger.split][challenger.metric]

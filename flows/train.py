@@ -48,9 +48,10 @@ def train_and_evaluate(request: TrainEvaluateRequest) -> TrainEvaluateResult:
     trained = train_model(
         request.tokenized_dir, request.model, request.training, request.task, request.resume, store=request.store
     )
+    training = request.training
     evaluated = evaluate_model(
-        trained.path, request.dataset_dir, request.max_length, request.training.eval_batch_size, request.task,
-        store=request.store,
+        trained.path, request.dataset_dir, request.max_length, training.eval_batch_size, request.task,
+        training.mixed_precision, store=request.store,
     )  # fmt: skip
     return TrainEvaluateResult(model_dir=trained.path, evaluation_dir=evaluated.path, steps=[trained, evaluated])
 

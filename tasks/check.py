@@ -32,7 +32,9 @@ def group_entities(model_dir: str, text: str) -> list[dict]:
     """Entities found in ``text`` by the token-classification pipeline, words grouped into spans."""
     from transformers import pipeline  # heavy: imported where used, so cached runs start fast
 
-    recognizer = pipeline("token-classification", model=model_dir, aggregation_strategy="simple")
+    from tasks.hardware import compute_device
+
+    recognizer = pipeline("token-classification", model=model_dir, aggregation_strategy="simple", device=compute_device())
     return [
         {
             "entity_group": entity["entity_group"],
@@ -49,7 +51,9 @@ def classify(model_dir: str, text: str, text_pair: str | None) -> dict:
     """The text-classification pipeline's label and score for one text or pair."""
     from transformers import pipeline
 
-    classifier = pipeline("text-classification", model=model_dir)
+    from tasks.hardware import compute_device
+
+    classifier = pipeline("text-classification", model=model_dir, device=compute_device())
     result = classifier({"text": text, "text_pair": text_pair}) if text_pair else classifier(text)[0]
     return {"label": result["label"], "score": round(float(result["score"]), 4)}
 

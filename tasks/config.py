@@ -6,6 +6,7 @@ section it depends on, so its cache key changes only when that section does.
 """
 
 import argparse
+import sys
 import types
 import typing
 from pathlib import Path
@@ -28,6 +29,7 @@ class _Seeded(_Section):
 
 
 TaskName = Literal["ner", "sequence-classification"]
+MixedPrecision = Literal["auto", "no", "bf16", "fp16"]
 # Defaults that depend on --task, filled in where a field is left as none. A sequence
 # classification head on [CLS] diverged at NER's 2e-4 on the pair task and barely moved at 5e-5.
 # An NER model under F1 0.1 finds almost no entity; for classification the gate's own chance
@@ -122,7 +124,7 @@ class TrainingConfig(_Seeded):
     gradient_accumulation_steps: int = Field(
         1, ge=1, description="Batches whose gradients add up to one optimizer step (a larger effective batch)."
     )
-    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = Field(
+    mixed_precision: MixedPrecision = Field(
         "auto",
         description="Compute in half precision: auto picks bf16 where the GPU has it, fp16 on GPUs without it, "
         "and full precision on CPU; bf16 also works on CPU; fp16 needs a GPU.",
@@ -302,6 +304,15 @@ def load_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise PipelineError(f"config file {path} must be a mapping of option names to values")
     return _unset_words({str(key).replace("-", "_"): value for key, value in values.items()})
+
+
+def exit_on_bad_command_line(argv: list[str]) -> None:
+    """Answer --help, or stop with the reason an option or the config file is wrong, as main() would."""
+    try:
+        parse_command_line(argv)
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def parse_command_line(argv: list[str] | None = None) -> tuple[FinetuneConfig, Path | None]:

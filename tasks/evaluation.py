@@ -2,9 +2,12 @@
 
 NER is scored per word (first sub-word) with seqeval and predictions are CoNLL text;
 sequence classification gets accuracy, F1 and a confusion matrix, predictions as CSV.
+The model is scored where and in the precision it trained (`tasks.hardware`), in batches of
+similar lengths.
 """
 
 import csv
+import time
 from pathlib import Path
 
 import datasets
@@ -12,11 +15,14 @@ import torch
 from tqdm.auto import tqdm
 
 from tasks.artifacts import building, step, write_json
-from tasks.config import TaskName
+from tasks.config import MixedPrecision, TaskName
+from tasks.hardware import autocast, compute_device, resolve_precision
 from tasks.metrics import classification_scores, seqeval_scores
 from tasks.pretrained import load_tokenizer
 
 METRICS = "metrics.json"
+# Where the evaluation ran: device, precision and seconds per split.
+EVALUATED_ON = "evaluated_on.json"
 PREDICTIONS = "predictions"
 EVALUATED_SPLITS = ("validation", "test")
 
@@ -112,20 +118,28 @@ def score_texts(model, tokenizer, rows: datasets.Dataset, max_length: int, batch
 
 
 @step("evaluation")
-def evaluate_model(model_dir: str, dataset_dir: str, max_length: int, batch_size: int, task: TaskName, out_dir: str) -> str:
-    """Score the saved model on each evaluation split; write metrics.json and predictions/<split>.{txt,csv}."""
+def evaluate_model(
+    model_dir: str, dataset_dir: str, max_length: int, batch_size: int, task: TaskName, mixed_precision: MixedPrecision,
+    out_dir: str,
+) -> str:  # fmt: skip
+    """Score the saved model on each evaluation split, on the device and in the precision training
+    chose; write metrics.json, evaluated_on.json and predictions/<split>.{txt,csv}."""
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification  # heavy
 
     head = AutoModelForTokenClassification if task == "ner" else AutoModelForSequenceClassification
-    model = head.from_pretrained(model_dir).eval()
+    device, precision = compute_device(), resolve_precision(mixed_precision)
+    model = head.from_pretrained(model_dir).to(device).eval()
     tokenizer = load_tokenizer(model_dir)
     dataset = datasets.load_from_disk(dataset_dir)
     score = score_words if task == "ner" else score_texts
-    metrics = {}
-    with building(Path(out_dir)) as partial:
+    metrics, seconds = {}, {}
+    with building(Path(out_dir)) as partial, autocast(device, precision):
         (partial / PREDICTIONS).mkdir()
         for split in (name for name in EVALUATED_SPLITS if name in dataset):
+            started = time.perf_counter()
             metrics[split] = score(model, tokenizer, dataset[split], max_length, batch_size, partial / PREDICTIONS / split)
+            seconds[split] = round(time.perf_counter() - started, 1)
         write_json(partial / METRICS, metrics)
+        write_json(partial / EVALUATED_ON, {"device": device.type, "mixed_precision": precision, "seconds": seconds})
     return out_dir
 

@@ -14,6 +14,7 @@ from tasks.config import TaskName, TrainingConfig
 from tasks.engines import TrainRequest, run_engine
 from tasks.engines.common import ERROR
 from tasks.errors import PipelineError
+from tasks.hardware import slow_precision_warning
 from tasks.pretrained import ModelSource
 
 REQUEST = "request.json"
@@ -59,6 +60,9 @@ def train_model(
     Epoch checkpoints go to a sibling ``checkpoints/`` directory that survives a failed
     run, for ``resume``, and is removed once the model is saved.
     """
+    slow = slow_precision_warning(training.mixed_precision)
+    if slow:
+        get_run_logger().warning(slow)
     checkpoints = checkpoint_dir(Path(out_dir))
     prepare_checkpoints(checkpoints, resume)
     with building(Path(out_dir)) as partial:

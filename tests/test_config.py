@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tasks.config import FinetuneConfig, TrainingConfig, build_parser, parse_command_line
@@ -91,3 +95,19 @@ def test_resume_leaves_the_train_key_alone_and_the_engine_changes_it(tmp_path):
     training = FinetuneConfig().section(TrainingConfig)
     assert key(training, resume=True) == key(training, resume=False)
     assert key(training.model_copy(update={"engine": "accelerate"}), resume=False) != key(training, resume=False)
+
+
+def test_help_answers_before_prefect_and_the_ml_libraries_load():
+    command = [sys.executable, "-X", "importtime", "-m", "flows.finetune", "--help"]
+    finished = subprocess.run(command, cwd=Path(__file__).parent.parent, capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 0 and "--learning-rate" in finished.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in finished.stderr.splitlines() if line.startswith("import time")}
+    assert "tasks.config" in imported
+    assert imported.isdisjoint({"prefect", "torch", "transformers", "datasets"})
+
+
+def test_a_bad_option_is_refused_before_anything_heavy_loads():
+    command = [sys.executable, "-m", "flows.finetune", "--learning-rate", "-1"]
+    finished = subprocess.run(command, cwd=Path(__file__).parent.parent, capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 2
+    assert finished.stderr.strip() == "error: invalid configuration (command line): learning_rate: Input should be greater than 0"

@@ -8,8 +8,9 @@ import pytest
 from flows.finetune import finetune
 from tasks.config import FinetuneConfig
 from tasks.engines import TrainRequest, run_engine
-from tasks.engines.common import HISTORY, SUMMARY, resolve_precision
+from tasks.engines.common import HISTORY, SUMMARY
 from tasks.errors import PipelineError
+from tasks.hardware import resolve_precision
 
 pytestmark = pytest.mark.slow
 

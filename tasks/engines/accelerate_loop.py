@@ -11,8 +11,9 @@ from torch.utils.data import DataLoader
 
 from tasks.artifacts import read_json, write_json
 from tasks.engines.common import (
-    TrainInputs, TrainRequest, data_collator, distributed_on_cpu, load_inputs, resolve_precision, write_records,
+    TrainInputs, TrainRequest, data_collator, distributed_on_cpu, load_inputs, write_records,
 )  # fmt: skip
+from tasks.hardware import resolve_precision
 from tasks.metrics import IGNORED, classification_scores, seqeval_scores, to_tag_sequences
 
 PROGRESS = "progress.json"
@@ -218,7 +219,7 @@ def train_with_accelerate(request: TrainRequest) -> None:
         inputs.tokenizer.save_pretrained(request.output)
         write_records(
             request, inputs, progress["history"], progress["best"],
-            {"engine": "accelerate", "processes": accelerator.num_processes,
+            {"engine": "accelerate", "processes": accelerator.num_processes, "device": accelerator.device.type,
              "mixed_precision": accelerator.mixed_precision, "train_seconds": round(seconds, 1)},
         )  # fmt: skip
     accelerator.wait_for_everyone()

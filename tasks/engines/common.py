@@ -47,17 +47,6 @@ def distributed_on_cpu() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
-def resolve_precision(choice: str) -> str:
-    """The mixed precision to train in: ``auto`` is bf16 on GPUs that have it, fp16 on older
-    GPUs, full precision on CPU."""
-    cuda = torch.cuda.is_available()
-    if choice == "auto":
-        return ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
-    if choice == "fp16" and not cuda:
-        raise PipelineError("mixed_precision fp16 needs a CUDA GPU; use bf16 or no on this machine")
-    return choice
-
-
 def check_label_ids(dataset: datasets.DatasetDict, labels: list[str], num_labels: int) -> None:
     """Fail before training when a label id cannot index the classifier's outputs: the
     usual cause of CUDA "device-side assert triggered" errors."""

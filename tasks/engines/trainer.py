@@ -6,8 +6,9 @@ from pathlib import Path
 import torch
 
 from tasks.engines.common import (
-    TrainInputs, TrainRequest, data_collator, distributed_on_cpu, load_inputs, resolve_precision, write_records,
+    TrainInputs, TrainRequest, data_collator, distributed_on_cpu, load_inputs, write_records,
 )  # fmt: skip
+from tasks.hardware import resolve_precision
 from tasks.metrics import argmax_logits, classification_trainer_metrics, trainer_metrics
 
 
@@ -92,6 +93,6 @@ def train_with_trainer(request: TrainRequest) -> None:
         best_epoch = next((e["epoch"] for e in state.log_history if e.get("eval_f1") == state.best_metric), None)
         write_records(
             request, inputs, state.log_history, {"value": state.best_metric, "epoch": best_epoch},
-            {"engine": "trainer", "processes": trainer.args.world_size,
+            {"engine": "trainer", "processes": trainer.args.world_size, "device": trainer.args.device.type,
              "mixed_precision": resolve_precision(request.training.mixed_precision), "train_seconds": round(seconds, 1)},
         )  # fmt: skip

@@ -44,6 +44,16 @@ def timed_run(artifacts: Path, hf_home: Path, prefect_home: Path, summary: Path,
     }
 
 
+def help_seconds(repeats: int = 3) -> float:
+    """The median wall time of `python -m flows.finetune --help` (target <= 2 s)."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "flows.finetune", "--help"], cwd=REPO, capture_output=True, check=True)
+        times.append(time.perf_counter() - started)
+    return round(sorted(times)[len(times) // 2], 2)
+
+
 def conlleval_test_f1(summary: Path) -> float:
     """Test F1 of the run's predictions file as the CoNLL shared task's conlleval script scores it."""
     from tasks.assets import embedded_conlleval
@@ -87,13 +97,13 @@ def main() -> None:
         cold["test_f1_conlleval"] = conlleval_test_f1(scratch / "cold.json")
     figures = {
         "cold": cold, "warm": warm, "warm_empty_prefect_home": empty_home, "tokenization": tokenization_speed(),
-        "cpu_count": os.cpu_count(),
+        "help_seconds": help_seconds(), "cpu_count": os.cpu_count(),
     }  # fmt: skip
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     print(f"cold {cold['wall_seconds']} s (target <= 300), warm {warm['wall_seconds']} s (target <= 20; with an "
-          f"empty Prefect home {empty_home['wall_seconds']} s), "
+          f"empty Prefect home {empty_home['wall_seconds']} s), --help {figures['help_seconds']} s (target <= 2), "
           f"test F1 {cold['test_f1']} (conlleval {cold['test_f1_conlleval']:.4f}; target >= 0.75), tokenization "
           f"{figures['tokenization']['sentences_per_second']} sentences/s (target >= 10000)")
 

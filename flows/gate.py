@@ -4,7 +4,6 @@ split when its stated score is on other data, and decide (`tasks.quality_gate.de
 import json
 from pathlib import Path
 
-import datasets
 from prefect import get_run_logger
 from pydantic import BaseModel
 
@@ -51,6 +50,8 @@ def challenger_score(config: FinetuneConfig, dataset_dir: str, evaluation_dir: s
 
 def floor(config: FinetuneConfig, dataset_dir: str, split: str) -> float:
     """The score to beat at all: --min-score, and what giving every example one label scores."""
+    import datasets  # heavy: imported where used, so the flow module and cached runs start fast
+
     labels = read_json(Path(dataset_dir) / LOAD_SUMMARY)["labels"]
     gold = [] if config.task == "ner" else list(datasets.load_from_disk(dataset_dir)[split]["label"])
     return max(config.min_score, round(chance_score(config.task, gold, labels), 4))

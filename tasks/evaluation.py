@@ -9,9 +9,8 @@ similar lengths.
 import csv
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
-import torch
 from tqdm.auto import tqdm
 
 from tasks.artifacts import building, step, write_json
@@ -26,6 +25,9 @@ EVALUATED_ON = "evaluated_on.json"
 PREDICTIONS = "predictions"
 EVALUATED_SPLITS = ("validation", "test")
 
+if TYPE_CHECKING:
+    import datasets
+
 
 def word_predictions(word_ids: list[int | None], token_predictions: list[int], num_words: int, outside: int) -> list[int]:
     """One prediction per word, from its first sub-word; words cut off by truncation get ``outside``."""
@@ -38,7 +40,6 @@ def word_predictions(word_ids: list[int | None], token_predictions: list[int], n
     return predicted
 
 
-@torch.inference_mode()
 def predict_words(model, tokenizer, sentences: list[list[str]], max_length: int, batch_size: int) -> list[list[int]]:
     """Label ids per word for every sentence, batching sentences of similar length together."""
     outside = model.config.label2id.get("O", 0)
@@ -72,7 +73,7 @@ def labels_of(model) -> list[str]:
     return [model.config.id2label[i] for i in range(model.config.num_labels)]
 
 
-def score_words(model, tokenizer, rows: datasets.Dataset, max_length: int, batch_size: int, predictions: Path) -> dict:
+def score_words(model, tokenizer, rows: "datasets.Dataset", max_length: int, batch_size: int, predictions: Path) -> dict:
     """NER: seqeval scores per word; writes ``<split>.txt`` in CoNLL format."""
     labels = labels_of(model)
     sentences = list(rows["tokens"])
@@ -83,7 +84,6 @@ def score_words(model, tokenizer, rows: datasets.Dataset, max_length: int, batch
     return {"num_sentences": len(sentences), **seqeval_scores(gold, predicted)}
 
 
-@torch.inference_mode()
 def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None, max_length: int, batch_size: int):
     """The predicted label id and its probability for each text (or pair), batching similar lengths."""
     lengths = [len(text) + (len(pairs[i]) if pairs else 0) for i, text in enumerate(texts)]
@@ -102,7 +102,7 @@ def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None, m
     return predicted, probability
 
 
-def score_texts(model, tokenizer, rows: datasets.Dataset, max_length: int, batch_size: int, predictions: Path) -> dict:
+def score_texts(model, tokenizer, rows: "datasets.Dataset", max_length: int, batch_size: int, predictions: Path) -> dict:
     """Sequence classification: accuracy, F1, confusion matrix; writes ``<split>.csv``
     (text, text_pair for pairs, gold, predicted, probability of the prediction)."""
     labels = labels_of(model)
@@ -124,7 +124,10 @@ def evaluate_model(
 ) -> str:  # fmt: skip
     """Score the saved model on each evaluation split, on the device and in the precision training
     chose; write metrics.json, evaluated_on.json and predictions/<split>.{txt,csv}."""
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification  # heavy
+    # Heavy: imported where used, so the flow module and cached runs start fast.
+    import datasets
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
     head = AutoModelForTokenClassification if task == "ner" else AutoModelForSequenceClassification
     device, precision = compute_device(), resolve_precision(mixed_precision)
@@ -133,7 +136,7 @@ def evaluate_model(
     dataset = datasets.load_from_disk(dataset_dir)
     score = score_words if task == "ner" else score_texts
     metrics, seconds = {}, {}
-    with building(Path(out_dir)) as partial, autocast(device, precision):
+    with building(Path(out_dir)) as partial, torch.inference_mode(), autocast(device, precision):
         (partial / PREDICTIONS).mkdir()
         for split in (name for name in EVALUATED_SPLITS if name in dataset):
             started = time.perf_counter()

@@ -2,14 +2,18 @@
 evaluation and the check, so scores come from the hardware and precision that trained."""
 
 import contextlib
-
-import torch
+from typing import TYPE_CHECKING
 
 from tasks.errors import PipelineError
 
+if TYPE_CHECKING:
+    import torch
 
-def compute_device() -> torch.device:
+
+def compute_device() -> "torch.device":
     """Where a single process trains and evaluates: the GPU when there is one, as both engines choose."""
+    import torch  # heavy: imported where used, so the flow module loads fast
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -17,6 +21,8 @@ def resolve_precision(choice: str) -> str:
     """The mixed precision to train and evaluate in: ``auto`` is bf16 on GPUs that have it, fp16 on
     older GPUs, full precision on CPU (where bf16 autocast is many times slower than fp32 with
     torch's CPU build, even on CPUs that report bf16 instructions)."""
+    import torch
+
     cuda = torch.cuda.is_available()
     if choice == "auto":
         return ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
@@ -27,6 +33,8 @@ def resolve_precision(choice: str) -> str:
 
 def slow_precision_warning(choice: str) -> str | None:
     """Why a chosen precision will make this machine slow, if it will."""
+    import torch
+
     if resolve_precision(choice) == "bf16" and not torch.cuda.is_available():
         return (
             "mixed_precision bf16 on a CPU: measured here, a training step of MiniLM takes about 28 times as long "
@@ -35,8 +43,10 @@ def slow_precision_warning(choice: str) -> str | None:
     return None
 
 
-def autocast(device: torch.device, precision: str):
+def autocast(device: "torch.device", precision: str):
     """The mixed-precision context for a resolved precision (``no``, ``bf16`` or ``fp16``) on ``device``."""
+    import torch
+
     if precision == "no":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)

@@ -20,7 +20,7 @@ from tasks.assets import EMBEDDED_MODEL_HUB_ID, EMBEDDED_MODEL_LICENSE
 from tasks.check import CHECK
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
 from tasks.derived import MOVIE_REVIEW_DESCRIPTION
-from tasks.engines.common import HISTORY, SUMMARY as TRAIN_SUMMARY
+from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.evaluation import METRICS
 from tasks.hub import hub_api
 from tasks.load import SUMMARY as LOAD_SUMMARY

@@ -1,15 +1,17 @@
 """The pretrained model a run starts from: resolved once, before any step runs."""
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from tasks.artifacts import hash_files
 from tasks.assets import EMBEDDED_MODEL, EMBEDDED_MODEL_HUB_ID, embedded_model_dir
 from tasks.config import ModelConfig
 from tasks.errors import PipelineError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
@@ -52,8 +54,10 @@ def resolve_model(model: ModelConfig) -> ModelSource:
     return ModelSource(kind=kind, location=str(path), digest=hash_files(files))
 
 
-def load_tokenizer(source: ModelSource | str) -> PreTrainedTokenizerBase:
+def load_tokenizer(source: ModelSource | str) -> "PreTrainedTokenizerBase":
     """The model's tokenizer; word-to-token alignment needs a fast one."""
+    from transformers import AutoTokenizer  # heavy: imported where used, so cached runs start fast
+
     location = source if isinstance(source, str) else source.location
     revision = None if isinstance(source, str) else source.revision
     try:

@@ -6,13 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
 from prefect import get_run_logger
 
 from tasks.artifacts import building, checkpoint_dir, remove_checkpoints, step
 from tasks.config import TaskName, TrainingConfig
 from tasks.engines import TrainRequest, run_engine
-from tasks.engines.common import ERROR
+from tasks.engines.request import ERROR
 from tasks.errors import PipelineError
 from tasks.hardware import slow_precision_warning
 from tasks.pretrained import ModelSource
@@ -22,6 +21,8 @@ REQUEST = "request.json"
 
 def launch_processes(request: TrainRequest, num_processes: int) -> None:
     """Run the engine as ``num_processes`` torchrun workers on this machine and wait for them."""
+    import torch  # heavy: imported where used, so the flow module and cached runs start fast
+
     gpus = torch.cuda.device_count()
     if gpus and num_processes > gpus:
         raise PipelineError(f"num_processes is {num_processes} but this machine has {gpus} GPUs: use one process per GPU")

@@ -40,8 +40,10 @@ def test_training_runs_both_engines_though_it_imports_them_lazily():
 
 
 def test_an_edit_of_align_labels_reruns_tokenize_and_what_uses_it():
+    """Training runs the tokenization module's code too; the steps after it re-run because their inputs,
+    the tokenized data and the model, are new artifacts (benchmarks/code_edits.py shows the whole run)."""
     read = edited("tasks.tokenization", "aligned, previous = [], None", "aligned, previous = [], None  # edited")
-    assert steps_changed_by(read) == ["tokenized", "model", "release"]
+    assert steps_changed_by(read) == ["tokenized", "model"]
 
 
 def test_an_edit_of_render_card_reruns_only_the_release():

@@ -4,7 +4,7 @@ Engines import the training stack (seconds): they are imported when training sta
 CLI, the flow module and fully cached runs start fast.
 """
 
-from tasks.engines.common import TrainRequest
+from tasks.engines.request import TrainRequest
 
 
 def run_engine(request: TrainRequest) -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tasks.engines import TrainRequest, run_engine
-from tasks.engines.common import ERROR
+from tasks.engines.request import ERROR
 from tasks.errors import PipelineError
 
 

@@ -1,4 +1,4 @@
-"""What both training engines share: the request they run, their inputs, and the files they write."""
+"""What both training engines share: their inputs, loading them, and the files they write."""
 
 import os
 from dataclasses import dataclass
@@ -6,31 +6,14 @@ from pathlib import Path
 
 import datasets
 import torch
-from pydantic import BaseModel
 
 from tasks.artifacts import read_json, write_json
-from tasks.config import TaskName, TrainingConfig
+from tasks.config import TaskName
+from tasks.engines.request import HISTORY, SUMMARY, TrainRequest
 from tasks.errors import PipelineError
 from tasks.metrics import IGNORED
 from tasks.pretrained import ModelSource, load_tokenizer
 from tasks.tokenization import SUMMARY as TOKENIZE_SUMMARY
-
-HISTORY = "training_history.json"
-SUMMARY = "train_summary.json"
-# Where a training process leaves a user error's message for the step that launched it.
-ERROR = "error.txt"
-
-
-class TrainRequest(BaseModel):
-    """One training run, as every process of it receives it."""
-
-    tokenized_dir: str
-    model: ModelSource
-    training: TrainingConfig
-    task: TaskName
-    checkpoints: str
-    output: str
-    resume: bool = False
 
 
 @dataclass

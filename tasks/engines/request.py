@@ -1,0 +1,24 @@
+"""What a training run is asked to do, and the names of the files every engine writes: the light
+part of the engines, which the flow, the card and the launcher import without the training stack."""
+
+from pydantic import BaseModel
+
+from tasks.config import TaskName, TrainingConfig
+from tasks.pretrained import ModelSource
+
+HISTORY = "training_history.json"
+SUMMARY = "train_summary.json"
+# Where a training process leaves a user error's message for the step that launched it.
+ERROR = "error.txt"
+
+
+class TrainRequest(BaseModel):
+    """One training run, as every process of it receives it."""
+
+    tokenized_dir: str
+    model: ModelSource
+    training: TrainingConfig
+    task: TaskName
+    checkpoints: str
+    output: str
+    resume: bool = False

@@ -35,7 +35,7 @@ def slow_precision_warning(choice: str) -> str | None:
     """Why a chosen precision will make this machine slow, if it will."""
     import torch
 
-    if resolve_precision(choice) == "bf16" and not torch.cuda.is_available():
+    if choice == "bf16" and not torch.cuda.is_available():
         return (
             "mixed_precision bf16 on a CPU: measured here, a training step of MiniLM takes about 28 times as long "
             "as in full precision and inference 6-8 times; use auto or no unless this CPU is known to be faster"

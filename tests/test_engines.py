@@ -10,7 +10,7 @@ from tasks.config import FinetuneConfig
 from tasks.engines import TrainRequest, run_engine
 from tasks.engines.common import HISTORY, SUMMARY
 from tasks.errors import PipelineError
-from tasks.hardware import resolve_precision
+from tasks.hardware import resolve_precision, slow_precision_warning
 
 pytestmark = pytest.mark.slow
 
@@ -171,6 +171,8 @@ def test_precision_choice_on_this_machine():
     assert resolve_precision("bf16") == "bf16"
     with pytest.raises(PipelineError, match="fp16 needs a CUDA GPU"):
         resolve_precision("fp16")
+    assert "about 28 times as long" in slow_precision_warning("bf16")
+    assert slow_precision_warning("auto") is None and slow_precision_warning("no") is None
 
 
 def test_two_processes_count_each_validation_example_once(prefect_server, tiny_model, conll_sample, tmp_path):

@@ -27,7 +27,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="finetune-bench-") as scratch:
         scratch = Path(scratch)
         for name, options in RUNS.items():
-            figures[name] = timed_run(scratch / name, scratch / "hf", scratch / f"{name}.json", *options)
+            summary = scratch / f"{name}.json"
+            figures[name] = timed_run(scratch / name, scratch / "hf", scratch / "prefect-home", summary, *options)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))

@@ -31,7 +31,10 @@ def main() -> None:
         for seed in args.seeds:
             for engine in ENGINES:
                 summary = scratch / f"{engine}-{seed}.json"
-                figures = timed_run(scratch / "artifacts", scratch / "hf", summary, "--engine", engine, "--seed", str(seed))
+                figures = timed_run(
+                    scratch / "artifacts", scratch / "hf", scratch / "prefect-home", summary,
+                    "--engine", engine, "--seed", str(seed),
+                )  # fmt: skip
                 runs.append({"engine": engine, "seed": seed, "train_seconds": figures["steps"]["model"]["seconds"], **figures})
     mean_test_f1 = {
         engine: round(statistics.mean(run["test_f1"] for run in runs if run["engine"] == engine), 4) for engine in ENGINES

@@ -27,6 +27,10 @@ RECIPES = {
         "--max-train-samples", "6000", "--epochs", "1", "--learning-rate", "2e-4", "--batch-size", "16",
         "--label-alignment", "first-subword",
     ],
+    "first-subword-8000-batch-32-lr-5e-4": [
+        "--max-train-samples", "8000", "--epochs", "1", "--learning-rate", "5e-4", "--batch-size", "32",
+        "--label-alignment", "first-subword",
+    ],
 }  # fmt: skip
 
 

@@ -11,13 +11,11 @@ only: machines of the same kind differ by up to half in speed.
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from default_run import REPO, timed_run
+
 RECIPES = {
     "reference": ["--max-train-samples", "6000", "--epochs", "1", "--learning-rate", "2e-4", "--batch-size", "16"],
     "lr-5e-4": ["--max-train-samples", "6000", "--epochs", "1", "--learning-rate", "5e-4", "--batch-size", "16"],
@@ -36,26 +34,19 @@ RECIPES = {
 
 def run_recipe(name: str, scratch: Path) -> dict:
     summary = scratch / f"{name}.json"
-    env = {
-        **os.environ, "PREFECT_HOME": str(scratch / "prefect-home"), "HF_HOME": str(scratch / "hf"), "DO_NOT_TRACK": "1",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }  # fmt: skip
-    command = [sys.executable, "-m", "flows.finetune", "--artifacts-dir", str(scratch / "artifacts"), *RECIPES[name]]
-    started = time.perf_counter()
-    subprocess.run([*command, "--summary-json", str(summary)], cwd=REPO, env=env, check=True)
-    wall = time.perf_counter() - started
-    result = json.loads(summary.read_text())
-    steps = {step["name"]: step for step in result["steps"]}
-    trained = json.loads((Path(steps["model"]["path"]) / "train_summary.json").read_text())
-    evaluated = json.loads((Path(steps["evaluation"]["path"]) / "evaluated_on.json").read_text())
+    run = timed_run(scratch / "artifacts", scratch / "hf", scratch / "prefect-home", summary, *RECIPES[name])
+    steps = {step["name"]: Path(step["path"]) for step in json.loads(summary.read_text())["steps"]}
+    trained = json.loads((steps["model"] / "train_summary.json").read_text())
+    evaluated = json.loads((steps["evaluation"] / "evaluated_on.json").read_text())
     return {
         "options": " ".join(RECIPES[name]),
-        "wall_seconds": round(wall, 1),
+        "wall_seconds": run["wall_seconds"],
+        "peak_rss_mib": run["peak_rss_mib"],
         "train_seconds": trained["train_seconds"],
         "evaluation_seconds": round(sum(evaluated["seconds"].values()), 1),
         "train_sentences": trained["num_rows"]["train"],
-        "validation_f1": round(result["metrics"]["validation"]["f1"], 4),
-        "test_f1": round(result["metrics"]["test"]["f1"], 4),
+        "validation_f1": run["validation_f1"],
+        "test_f1": run["test_f1"],
     }
 
 

@@ -38,21 +38,20 @@ class GateResult(BaseModel):
     weights_sha256: str  # the new model's, as the registry records it
 
 
-def challenger_score(config: FinetuneConfig, dataset_dir: str, evaluation_dir: str, dataset_hub_id: str | None) -> Score:
+def challenger_score(config: FinetuneConfig, loaded: dict, evaluation_dir: str, dataset_hub_id: str | None) -> Score:
     metrics = read_json(Path(evaluation_dir) / METRICS)
     split = "test" if "test" in metrics else "validation"
     return Score(
         dataset=dataset_display_name(dataset_hub_id, str(config.dataset)),
-        fingerprint=read_json(Path(dataset_dir) / LOAD_SUMMARY)["fingerprints"][split],
+        fingerprint=loaded["fingerprints"][split],
         split=split, metric=GATE_METRIC, value=round(metrics[split][GATE_METRIC], 4),  # as the card states it
     )  # fmt: skip
 
 
-def floor(config: FinetuneConfig, dataset_dir: str, split: str) -> float:
+def floor(config: FinetuneConfig, dataset_dir: str, labels: list[str], split: str) -> float:
     """The score to beat at all: --min-score, and what giving every example one label scores."""
     import datasets  # heavy: imported where used, so the flow module and cached runs start fast
 
-    labels = read_json(Path(dataset_dir) / LOAD_SUMMARY)["labels"]
     gold = [] if config.task == "ner" else list(datasets.load_from_disk(dataset_dir)[split]["label"])
     return max(config.min_score, round(chance_score(config.task, gold, labels), 4))
 
@@ -69,20 +68,21 @@ def find_published(config: FinetuneConfig, store: ArtifactStore, model_name: str
     return Published(stated=release.score, weights_sha256=release.weights_sha256, model_dir=model_dir)
 
 
-def label_mismatch(model_dir: str, dataset_dir: str) -> str | None:
+def label_mismatch(model_dir: str, labels: list[str]) -> str | None:
     """Why the published model cannot label this data, if its labels are not the data's."""
     try:
         config = json.loads((Path(model_dir) / "config.json").read_text())
     except (OSError, ValueError) as error:
         return f"it does not load: no readable config.json ({error.__class__.__name__})"
-    theirs, ours = set(config.get("id2label", {}).values()), set(read_json(Path(dataset_dir) / LOAD_SUMMARY)["labels"])
+    theirs, ours = set(config.get("id2label", {}).values()), set(labels)
     if theirs != ours:
         return f"its labels ({', '.join(sorted(theirs))}) are not this data's ({', '.join(sorted(ours))})"
     return None
 
 
 def score_published(
-    config: FinetuneConfig, store: ArtifactStore, published: Published, dataset_dir: str, challenger: Score
+    config: FinetuneConfig, store: ArtifactStore, published: Published, dataset_dir: str, labels: list[str],
+    challenger: Score,
 ) -> tuple[Score | None, str | None, list[StepReport]]:
     """The published model's score on the challenger's split with the same evaluation step, or why it
     cannot be scored."""
@@ -90,7 +90,7 @@ def score_published(
         model_dir = published.model_dir or _download(config, store)
     except PipelineError as error:
         return None, str(error), []
-    problem = label_mismatch(model_dir, dataset_dir)
+    problem = label_mismatch(model_dir, labels)
     if problem:
         return None, problem, []
     try:
@@ -117,8 +117,9 @@ def quality_gate(
     evaluation_dir: str, dataset_hub_id: str | None,
 ) -> GateResult:  # fmt: skip
     """Decide whether the new model is published, against what is published now on the same data."""
-    challenger = challenger_score(config, dataset_dir, evaluation_dir, dataset_hub_id)
-    bar, ours = floor(config, dataset_dir, challenger.split), weights_sha256(Path(model_dir))
+    loaded = read_json(Path(dataset_dir) / LOAD_SUMMARY)
+    challenger = challenger_score(config, loaded, evaluation_dir, dataset_hub_id)
+    bar, ours = floor(config, dataset_dir, loaded["labels"], challenger.split), weights_sha256(Path(model_dir))
     published = find_published(config, store, model_name)
     if published and published.weights_sha256 == ours:
         decision = already_published(challenger, config.min_improvement, bar)
@@ -131,7 +132,7 @@ def quality_gate(
     if published and comparable(published.stated, challenger):
         champion = published.stated
     elif published:
-        champion, unscorable, steps = score_published(config, store, published, dataset_dir, challenger)
+        champion, unscorable, steps = score_published(config, store, published, dataset_dir, loaded["labels"], challenger)
     decision = decide(
         challenger, champion, config.min_improvement, bar, published=published is not None, unscorable=unscorable,
         force=config.force_publish,

@@ -11,14 +11,14 @@ it; the second re-runs only the release (card) step.
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from default_run import REPO, run_env
+
 JOB = ("--max-train-samples", "200", "--max-eval-samples", "200", "--epochs", "1")
 # One harmless line each, inserted after the function's docstring.
 EDITS = {
@@ -32,10 +32,7 @@ EDITS = {
 def run_pipeline(copy: Path, scratch: Path, name: str) -> dict[str, bool]:
     """One CLI run from the copied code; which steps ran (True) or came from their artifact (False)."""
     summary = scratch / f"{name}.json"
-    env = {
-        **os.environ, "PREFECT_HOME": str(scratch / "prefect-home"), "DO_NOT_TRACK": "1",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    }  # fmt: skip
+    env = run_env(scratch / "prefect-home")
     command = [sys.executable, "-m", "flows.finetune", "--artifacts-dir", str(scratch / "artifacts"), *JOB]
     subprocess.run([*command, "--summary-json", str(summary)], cwd=copy, env=env, check=True)
     return {step["name"]: not step["cached"] for step in json.loads(summary.read_text())["steps"]}

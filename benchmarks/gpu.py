@@ -15,14 +15,14 @@ model at >= 35 % MFU.
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from default_run import REPO, run_env
+
 # Peak dense bf16 tensor TFLOPS by device name (vendors' data sheets, without sparsity).
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0, "4090": 165.0}
 
@@ -72,7 +72,7 @@ def main() -> None:
             "--learning-rate", str(args.learning_rate), "--artifacts-dir", str(Path(scratch) / "artifacts"),
             "--summary-json", str(summary_path),
         ]  # fmt: skip
-        env = {**os.environ, "PREFECT_HOME": str(Path(scratch) / "prefect-home"), "DO_NOT_TRACK": "1"}
+        env = run_env(Path(scratch) / "prefect-home")
         started = time.perf_counter()
         subprocess.run(command, cwd=REPO, env=env, check=True)
         wall = time.perf_counter() - started

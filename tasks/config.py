@@ -116,6 +116,12 @@ class TrainingConfig(_Seeded):
     epochs: float = Field(1.0, gt=0, description="Passes over the training slice.")
     batch_size: int = Field(16, ge=1, description="Training sentences per step.")
     eval_batch_size: int = Field(64, ge=1, description="Sentences per forward pass in evaluation.")
+    evals_per_epoch: int = Field(
+        1,
+        ge=1,
+        description="Validation passes per epoch, evenly spaced in steps; each is recorded in the training history "
+        "with the seconds since training began, and the best is the model kept.",
+    )
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Fraction of steps spent warming the learning rate up.")
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(

@@ -5,7 +5,6 @@ The card is built and read with huggingface_hub's model-card API (`ModelCardData
 `ModelCard`), so its metadata is what the Hub expects; the body is our own markdown.
 """
 
-import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -178,11 +177,8 @@ def epoch_rows(history: list[dict]) -> list[list]:
 
 
 def _kept_epoch(facts: CardFacts) -> str:
-    """The saved model's epoch as the history names it. The Accelerate loop counts a last partial
-    epoch as a whole one, the Trainer by its fraction, so match on the epoch each one ends."""
-    epochs = [entry["epoch"] for entry in facts.history if "eval_loss" in entry]
-    kept = next((epoch for epoch in epochs if math.ceil(epoch) == math.ceil(facts.best_epoch)), facts.best_epoch)
-    return f"{kept:g}"
+    """The saved model's epoch, as its evaluation is named in the history (both engines record it)."""
+    return f"{facts.best_epoch:g}"
 
 
 def _detail_tables(task: TaskName, split: str, scores: dict) -> list[str]:

@@ -152,6 +152,26 @@ def test_gradient_accumulation_halves_the_optimizer_steps(engine, accelerate_run
 
 
 @pytest.mark.parametrize("engine", ["accelerate", "trainer"])
+def test_evaluations_within_an_epoch_are_timed_and_the_best_is_kept(engine, accelerate_run, tmp_path):
+    from safetensors.torch import load_file
+
+    request = engine_request(accelerate_run[1], tmp_path, engine, epochs=1, evals_per_epoch=2, learning_rate=3e-3)
+    run_engine(request)
+    history = json.loads((Path(request.output) / HISTORY).read_text())
+    facts = json.loads((Path(request.output) / SUMMARY).read_text())
+    scored = [entry for entry in history if "eval_f1" in entry]
+    assert [(entry["epoch"], entry["step"]) for entry in scored] == [(0.5, 3), (1.0, 6)]
+    assert 0 < scored[0]["elapsed_seconds"] < scored[1]["elapsed_seconds"]
+    best = max(scored, key=lambda entry: entry["eval_f1"])
+    assert (facts["best_step"], facts["best_epoch"]) == (best["step"], best["epoch"])
+    assert facts["best_metric"]["value"] == best["eval_f1"]
+    # The saved weights are those of the best evaluation's checkpoint.
+    saved = load_file(Path(request.output) / "model.safetensors")
+    kept = Path(request.checkpoints) / ("best" if engine == "accelerate" else f"checkpoint-{best['step']}")
+    assert all((saved[name] == weights).all() for name, weights in load_file(kept / "model.safetensors").items())
+
+
+@pytest.mark.parametrize("engine", ["accelerate", "trainer"])
 def test_bf16_trains_on_cpu(engine, accelerate_run, tmp_path):
     from transformers import AutoModelForTokenClassification
 

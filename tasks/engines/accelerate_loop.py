@@ -119,6 +119,10 @@ def _epoch_folder(checkpoints: Path, epoch: int) -> Path:
     return checkpoints / f"epoch-{epoch}"
 
 
+def _best_folder(checkpoints: Path) -> Path:
+    return checkpoints / "best"
+
+
 def last_complete_checkpoint(checkpoints: Path) -> Path | None:
     """The newest epoch checkpoint whose progress record was written, which happens only after
     every process saved its state."""
@@ -127,28 +131,49 @@ def last_complete_checkpoint(checkpoints: Path) -> Path | None:
 
 
 def save_checkpoint(accelerator, checkpoints: Path, progress: dict) -> None:
-    """Model, optimizer, scheduler, sampler and RNG states of this epoch; older epochs are removed,
-    except the best one, which the run ends with."""
+    """Model, optimizer, scheduler, sampler and RNG states of this epoch; older epochs are removed."""
     folder = _epoch_folder(checkpoints, progress["epoch"])
     accelerator.save_state(str(folder))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         write_json(folder / PROGRESS, progress)
-        keep = {folder, _epoch_folder(checkpoints, progress["best"]["epoch"])}
         for old in checkpoints.glob("epoch-*"):
-            if old not in keep:
+            if old != folder:
                 shutil.rmtree(old)
     accelerator.wait_for_everyone()
 
 
+def save_best(accelerator, model, checkpoints: Path, best: dict) -> None:
+    """The best evaluation's weights, with its record written last (a resumed run starts from that record)."""
+    folder = _best_folder(checkpoints)
+    accelerator.save_model(model, str(folder))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        write_json(folder / PROGRESS, best)
+    accelerator.wait_for_everyone()
+
+
+def load_best(accelerator, model, checkpoints: Path) -> None:
+    from safetensors.torch import load_file
+
+    weights = {}
+    for shard in sorted(_best_folder(checkpoints).glob("*.safetensors")):
+        weights.update(load_file(shard))
+    accelerator.unwrap_model(model).load_state_dict(weights)
+
+
 def start_progress(accelerator, request: TrainRequest) -> dict:
-    """Where training starts: the last complete checkpoint when resuming, else the beginning."""
-    checkpoint = last_complete_checkpoint(Path(request.checkpoints)) if request.resume else None
+    """Where training starts: the last complete checkpoint when resuming, else the beginning. The best
+    evaluation so far may be newer than that checkpoint: it is kept as the one to beat."""
+    checkpoints = Path(request.checkpoints)
+    checkpoint = last_complete_checkpoint(checkpoints) if request.resume else None
     if checkpoint is None:
-        return {"epoch": 0, "step": 0, "history": [], "best": {"value": None, "epoch": None}}
+        return {"epoch": 0, "step": 0, "history": [], "best": {"value": None, "epoch": None, "step": None}}
     accelerator.load_state(str(checkpoint))
     accelerator.print(f"Resuming from {checkpoint}")
-    return read_json(checkpoint / PROGRESS)
+    progress = read_json(checkpoint / PROGRESS)
+    best_record = _best_folder(checkpoints) / PROGRESS
+    return {**progress, "best": read_json(best_record)} if best_record.is_file() else progress
 
 
 def _log_loss(accelerator, window: list, scheduler, step: int, per_epoch: int) -> dict:
@@ -156,14 +181,30 @@ def _log_loss(accelerator, window: list, scheduler, step: int, per_epoch: int) -
     return {"loss": loss, "learning_rate": scheduler.get_last_lr()[0], "epoch": round(step / per_epoch, 4), "step": step}
 
 
+def evaluate_and_keep_best(accelerator, request: TrainRequest, inputs: TrainInputs, parts: tuple, run: dict) -> None:
+    """Score the model on validation, note it in the history and keep its weights when it is the best so far."""
+    model, eval_loader = parts[0], parts[3]
+    progress, step = run["progress"], run["progress"]["step"]
+    scores = evaluate(accelerator, model, eval_loader, request, inputs.labels)
+    entry = {**scores, "epoch": round(step / run["per_epoch"], 4), "step": step,
+             "elapsed_seconds": round(time.perf_counter() - run["started"], 1)}  # fmt: skip
+    progress["history"].append(entry)
+    if progress["best"]["value"] is None or scores["eval_f1"] > progress["best"]["value"]:
+        progress["best"] = {"value": scores["eval_f1"], "epoch": entry["epoch"], "step": step}
+        save_best(accelerator, model, Path(request.checkpoints), progress["best"])
+
+
 def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: tuple, progress: dict) -> dict:
-    """Train from ``progress`` to the end, evaluating and checkpointing after each epoch."""
+    """Train from ``progress`` to the end, evaluating evals_per_epoch times an epoch and checkpointing
+    after each epoch."""
     from tqdm.auto import tqdm
 
-    model, optimizer, train_loader, eval_loader, scheduler = parts
+    model, optimizer, train_loader, _, scheduler = parts
     training = request.training
     per_epoch = math.ceil(len(train_loader) / training.gradient_accumulation_steps)
     total = math.ceil(per_epoch * training.epochs)
+    every = max(1, math.ceil(per_epoch / training.evals_per_epoch))
+    run = {"progress": progress, "per_epoch": per_epoch, "started": time.perf_counter()}
     bar = tqdm(total=total, initial=progress["step"], desc="train", disable=not accelerator.is_local_main_process)
     model.train()
     for epoch in range(progress["epoch"], math.ceil(training.epochs)):
@@ -186,11 +227,10 @@ def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: t
                 window = []
             if progress["step"] >= total:
                 break
-        scores = evaluate(accelerator, model, eval_loader, request, inputs.labels)
-        progress["history"].append({**scores, "epoch": round(progress["step"] / per_epoch, 4), "step": progress["step"]})
+            if (progress["step"] - epoch * per_epoch) % every == 0 and progress["step"] % per_epoch:
+                evaluate_and_keep_best(accelerator, request, inputs, parts, run)
+        evaluate_and_keep_best(accelerator, request, inputs, parts, run)
         progress["epoch"] = epoch + 1
-        if progress["best"]["value"] is None or scores["eval_f1"] > progress["best"]["value"]:
-            progress["best"] = {"value": scores["eval_f1"], "epoch": progress["epoch"]}
         save_checkpoint(accelerator, Path(request.checkpoints), progress)
     bar.close()
     return progress
@@ -209,10 +249,10 @@ def train_with_accelerate(request: TrainRequest) -> None:
     started = time.perf_counter()
     progress = run_epochs(accelerator, request, inputs, parts, start_progress(accelerator, request))
     seconds = time.perf_counter() - started
-    if progress["best"]["epoch"] != progress["epoch"]:
-        accelerator.load_state(str(_epoch_folder(Path(request.checkpoints), progress["best"]["epoch"])))
-    accelerator.wait_for_everyone()
     model = parts[0]
+    if progress["best"]["step"] != progress["step"]:
+        load_best(accelerator, model, Path(request.checkpoints))
+    accelerator.wait_for_everyone()
     state_dict = accelerator.get_state_dict(model)
     if accelerator.is_main_process:
         accelerator.unwrap_model(model).save_pretrained(request.output, state_dict=state_dict)

@@ -58,6 +58,12 @@ def load_model(model: ModelSource, labels: list[str], task: TaskName):
     )
 
 
+def by_length(rows: datasets.Dataset) -> datasets.Dataset:
+    """The rows shortest first: evaluation batches then pad little (scores do not depend on the order)."""
+    lengths = [len(ids) for ids in rows["input_ids"]]
+    return rows.select(sorted(range(len(rows)), key=lengths.__getitem__))
+
+
 def load_inputs(request: TrainRequest) -> TrainInputs:
     """The tokenized splits, label names, tokenizer and a freshly headed model, seeded first so
     every engine and every process starts from the same weights."""
@@ -65,6 +71,7 @@ def load_inputs(request: TrainRequest) -> TrainInputs:
 
     labels = read_json(Path(request.tokenized_dir) / TOKENIZE_SUMMARY)["labels"]
     dataset = datasets.load_from_disk(request.tokenized_dir)
+    dataset["validation"] = by_length(dataset["validation"])
     tokenizer = load_tokenizer(request.model)
     set_seed(request.training.seed)
     model = load_model(request.model, labels, request.task)
@@ -90,6 +97,7 @@ def write_records(request: TrainRequest, inputs: TrainInputs, history: list[dict
             "num_rows": {split: len(rows) for split, rows in inputs.dataset.items()},
             "best_metric": {"name": "validation f1", "value": best["value"]},
             "best_epoch": best["epoch"],
+            "best_step": best["step"],
             **facts,
         },
     )

@@ -1,5 +1,7 @@
 """The transformers Trainer engine: evaluation each epoch, the best epoch by validation F1 kept."""
 
+import math
+import os
 import time
 from pathlib import Path
 
@@ -12,7 +14,18 @@ from tasks.hardware import resolve_precision
 from tasks.metrics import argmax_logits, classification_trainer_metrics, trainer_metrics
 
 
-def training_arguments(request: TrainRequest):
+def evaluation_schedule(request: TrainRequest, train_rows: int) -> dict:
+    """When to evaluate and checkpoint: each epoch, or every 1/evals_per_epoch of an epoch's steps
+    (the Trainer also evaluates the last step)."""
+    training = request.training
+    if training.evals_per_epoch == 1:
+        return {"eval_strategy": "epoch", "save_strategy": "epoch"}
+    batches = math.ceil(train_rows / (training.batch_size * int(os.environ.get("WORLD_SIZE", "1"))))
+    every = max(1, math.ceil(batches / training.gradient_accumulation_steps / training.evals_per_epoch))
+    return {"eval_strategy": "steps", "eval_steps": every, "save_strategy": "steps", "save_steps": every}
+
+
+def training_arguments(request: TrainRequest, train_rows: int):
     from transformers import TrainingArguments
 
     training = request.training
@@ -33,8 +46,7 @@ def training_arguments(request: TrainRequest):
         use_cpu=distributed_on_cpu() or (precision == "bf16" and not torch.cuda.is_available()),
         # Batches of similar lengths waste less compute on padding.
         train_sampling_strategy="group_by_length",
-        eval_strategy="epoch",
-        save_strategy="epoch",
+        **evaluation_schedule(request, train_rows),
         save_total_limit=1,
         load_best_model_at_end=True,
         metric_for_best_model="f1",
@@ -47,19 +59,38 @@ def training_arguments(request: TrainRequest):
     )
 
 
-def build_trainer(request: TrainRequest, inputs: TrainInputs):
+def elapsed_at_evaluations():
+    """A callback that notes the seconds since training began (evaluations included) at each
+    evaluation, by step: the history then shows how soon a run reached a score."""
+    from transformers import TrainerCallback
+
+    class ElapsedAtEvaluations(TrainerCallback):
+        def __init__(self):
+            self.started, self.seconds = time.perf_counter(), {}
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.started = time.perf_counter()
+
+        def on_evaluate(self, args, state, control, **kwargs):
+            self.seconds[state.global_step] = round(time.perf_counter() - self.started, 1)
+
+    return ElapsedAtEvaluations()
+
+
+def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
     from transformers import Trainer
 
     ner = request.task == "ner"
     return Trainer(
         model=inputs.model,
-        args=training_arguments(request),
+        args=training_arguments(request, len(inputs.dataset["train"])),
         train_dataset=inputs.dataset["train"],
         eval_dataset=inputs.dataset["validation"],
         data_collator=data_collator(request.task, inputs.tokenizer),
         processing_class=inputs.tokenizer,
         compute_metrics=trainer_metrics(inputs.labels) if ner else classification_trainer_metrics(inputs.labels),
         preprocess_logits_for_metrics=argmax_logits,
+        callbacks=[callback],
     )
 
 
@@ -80,7 +111,8 @@ def last_checkpoint(checkpoints: str) -> str | None:
 def train_with_trainer(request: TrainRequest) -> None:
     """Train, and save the best epoch's model, tokenizer, history and summary to ``request.output``."""
     inputs = load_inputs(request)
-    trainer = build_trainer(request, inputs)
+    elapsed = elapsed_at_evaluations()
+    trainer = build_trainer(request, inputs, elapsed)
     checkpoint = last_checkpoint(request.checkpoints) if request.resume else None
     if checkpoint and trainer.is_world_process_zero():
         print(f"Resuming from {checkpoint}", flush=True)
@@ -90,9 +122,14 @@ def train_with_trainer(request: TrainRequest) -> None:
     trainer.save_model(request.output)
     if trainer.is_world_process_zero():
         state = trainer.state
-        best_epoch = next((e["epoch"] for e in state.log_history if e.get("eval_f1") == state.best_metric), None)
+        history = [
+            {**entry, "elapsed_seconds": elapsed.seconds[entry["step"]]}
+            if "eval_f1" in entry and entry["step"] in elapsed.seconds else entry
+            for entry in state.log_history
+        ]  # fmt: skip
+        best_epoch = next((e["epoch"] for e in history if "eval_f1" in e and e["step"] == state.best_global_step), None)
         write_records(
-            request, inputs, state.log_history, {"value": state.best_metric, "epoch": best_epoch},
+            request, inputs, history, {"value": state.best_metric, "epoch": best_epoch, "step": state.best_global_step},
             {"engine": "trainer", "processes": trainer.args.world_size, "device": trainer.args.device.type,
              "mixed_precision": resolve_precision(request.training.mixed_precision), "train_seconds": round(seconds, 1)},
         )  # fmt: skip

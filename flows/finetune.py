@@ -13,9 +13,13 @@ if __name__ == "__main__":
     from tasks.config import exit_on_bad_command_line
 
     exit_on_bad_command_line(sys.argv[1:])
+    from flows.temporary_server import TemporaryServer, without_telemetry
+
+    # Prefect's temporary server, when the run needs one, starts now and comes up while the rest loads.
+    without_telemetry()
+    TEMPORARY_SERVER = TemporaryServer.start_unless_configured()
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ from prefect.settings import temporary_settings
 from pydantic import BaseModel
 
 from flows.gate import quality_gate
+from flows.temporary_server import START_SECONDS, TemporaryServer, without_telemetry
 from flows.train import TrainEvaluateRequest, TrainEvaluateResult, run_on_deployment, train_and_evaluate
 from tasks.artifacts import ArtifactStore, StepReport, ensure_writable, read_json, remove_stale_partials
 from tasks.check import CHECK, check_inputs, check_model, check_published
@@ -46,10 +51,6 @@ from tasks.model_card import CARD, headline_metrics, release_model
 from tasks.pretrained import resolve_model
 from tasks.quality_gate import Decision, Release, record_release
 from tasks.tokenization import tokenize_dataset
-
-
-# How long a run waits for Prefect's temporary server to start, when PREFECT_API_URL is unset.
-SERVER_START_SECONDS = 120
 
 
 class RunSummary(BaseModel):
@@ -219,23 +220,26 @@ def _check_server() -> None:
         )
 
 
-def _patient_server_start() -> dict:
-    """A first start of Prefect's temporary server with an empty Prefect home takes about Prefect's
-    whole default limit (20 s) on 2 cores: wait up to two minutes for it."""
-    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as LIMIT
+def _server_settings(server: TemporaryServer | None) -> dict:
+    """The temporary server's address; without one started here, a patient limit for Prefect's own
+    (a first start with an empty Prefect home takes about its default 20 s on 2 cores)."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as LIMIT
 
-    return {LIMIT: max(LIMIT.value(), SERVER_START_SECONDS)}
+    return {PREFECT_API_URL: server.url} if server else {LIMIT: max(LIMIT.value(), START_SECONDS)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -> int:
+    """The command line: run the flow with ``server`` (a `TemporaryServer` started early, which stops
+    when the process exits) or with PREFECT_API_URL's server or Prefect's own temporary one."""
+    without_telemetry()
     for name in ("prefect.flow_runs", "prefect.task_runs"):
         logging.getLogger(name).addFilter(_HideUserErrorTracebacks())
     try:
         config, summary_json = parse_command_line(argv)
-        _check_server()
-        with temporary_settings(_patient_server_start()):
+        with temporary_settings(_server_settings(server)):
+            if server:
+                server.wait_until_ready()
+            _check_server()
             summary = finetune(config)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -247,4 +251,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(server=TEMPORARY_SERVER))

@@ -165,6 +165,7 @@ def test_a_run_with_an_empty_prefect_home_reuses_every_complete_artifact(prefect
     command = [sys.executable, "-m", "flows.finetune", *(part for pair in options.items() for part in pair)]
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "Starting a temporary Prefect server on http://127.0.0.1:" in finished.stderr
     again = json.loads((tmp_path / "summary.json").read_text())
     assert [step["name"] for step in again["steps"] if not step["cached"]] == []
     assert [step["path"] for step in again["steps"]] == [step.path for step in summary.steps]

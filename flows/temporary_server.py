@@ -1,0 +1,101 @@
+"""Prefect's temporary server, started before the libraries load so that both happen at once.
+
+With PREFECT_API_URL unset, Prefect starts a temporary server when a flow first calls its API: it
+loads the server's code in this process, then starts the server in another and waits for it, about
+15 s on 2 cores before the first step. The command line instead starts the same server (Prefect's
+own app, launched as Prefect launches it) first thing, points PREFECT_API_URL at it, and stops it
+when the run ends.
+"""
+
+import atexit
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from tasks.errors import PipelineError
+
+# Prefect's default start-up limit (20 s) is about what a first start with an empty Prefect home
+# takes on 2 cores.
+START_SECONDS = 120
+# What Prefect sets for its temporary server: no UI, and the server's ephemeral mode.
+SERVER_ENVIRONMENT = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+
+
+def without_telemetry() -> None:
+    """Prefect's usage reports off, for this process and the server it starts, unless the user set
+    them: runs often have no internet, and a fine-tuning run should not report on its own."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# Run in the server's process before it becomes the server: stopped when the run's process dies,
+# even by SIGKILL (Linux's PR_SET_PDEATHSIG; execv keeps it).
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM); os.execv(sys.executable, sys.argv[1:])"
+)
+
+
+class TemporaryServer:
+    """One Prefect server process on 127.0.0.1 for the length of a run."""
+
+    def __init__(self, environment: dict[str, str], app_dir: str):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        server = [
+            "-m", "uvicorn", "--app-dir", app_dir, "--factory", "prefect.server.api.server:create_app",
+            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
+        ]  # fmt: skip
+        launcher = ["-c", _DIE_WITH_PARENT, sys.executable] if sys.platform.startswith("linux") else []
+        self.process = subprocess.Popen([sys.executable, *launcher, *server], env=environment)
+        os.environ["PREFECT_API_URL"] = self.url
+        # Registered before Prefect's own exit handlers, so it runs after them: they send the last
+        # logs and events to this server.
+        atexit.register(self.stop)
+
+    @classmethod
+    def start_unless_configured(cls) -> "TemporaryServer | None":
+        """Start the server where Prefect would start its own: no PREFECT_API_URL, ephemeral mode allowed."""
+        import prefect
+        from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED, get_current_settings
+
+        if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+            return None
+        settings = get_current_settings().to_environment_variables(exclude_unset=True)
+        server = cls({**os.environ, **SERVER_ENVIRONMENT, **settings}, str(prefect.__module_path__.parent))
+        print(f"Starting a temporary Prefect server on {server.url}", file=sys.stderr, flush=True)
+        return server
+
+    def wait_until_ready(self, seconds: float = START_SECONDS) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            status = self.process.poll()
+            if status is not None:
+                raise PipelineError(f"Prefect's temporary server exited with status {status} while starting")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=5) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.1)
+        self.stop()
+        raise PipelineError(f"Prefect's temporary server did not answer within {seconds:g} s")
+
+    def stop(self) -> None:
+        """Shut the server down and wait for it, so that the next run finds its database closed."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -6,20 +6,25 @@ reference is the recipe the default was on 2026-12-01 (6,000 sentences, one epoc
 lr 2e-4, all sub-words labelled, full precision); default is today's default run. Each is run
 cold (empty artifacts directory, Hugging Face cache and Prefect home), then again with
 --evals-per-epoch 4 on the same artifacts, whose validation F1 as training goes gives the
-training seconds to a validation F1 of 0.80. warm is the default again (every step cached), and
+training seconds to a validation F1 of 0.80. warm is the default again (every step cached);
 warm_empty_prefect_home the same with a new, empty Prefect home (a fresh worker that sees the
-same artifacts). Each run is a fresh `python -m flows.finetune` process, as a user would start
-it. Compare figures from one run of this script only: machines of one kind differ by up to
-half in speed.
+same artifacts); warm_running_server the same against a Prefect server kept running, as
+`prefect server start` keeps one (no temporary server to start). Each run is a fresh
+`python -m flows.finetune` process, as a user would start it. Compare figures from one run of
+this script only: machines of one kind differ by up to half in speed.
 """
 
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,9 +48,36 @@ def run_env(prefect_home: Path, hf_home: Path | None = None) -> dict[str, str]:
     return {**env, "HF_HOME": str(hf_home)} if hf_home else env
 
 
-def timed_run(artifacts: Path, hf_home: Path, prefect_home: Path, summary: Path, *options: str) -> dict:
-    """Wall time, peak RSS and the summary of one CLI run in its own process."""
-    env = run_env(prefect_home, hf_home)
+@contextmanager
+def running_server(prefect_home: Path) -> Iterator[str]:
+    """A Prefect server kept running, as `prefect server start` keeps one, and its API URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, env=run_env(prefect_home), stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit("the Prefect server did not start within two minutes")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def timed_run(
+    artifacts: Path, hf_home: Path, prefect_home: Path, summary: Path, *options: str, api_url: str | None = None
+) -> dict:
+    """Wall time, peak RSS and the summary of one CLI run in its own process (against the server at
+    ``api_url``, else with a temporary one)."""
+    env = run_env(prefect_home, hf_home) | ({"PREFECT_API_URL": api_url} if api_url else {})
     command = [sys.executable, "-m", "flows.finetune", "--artifacts-dir", str(artifacts), "--summary-json", str(summary), *options]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, env=env)
@@ -141,8 +173,11 @@ def main() -> None:
         cached = scratch / "default"
         warm = timed_run(cached / "artifacts", cached / "hf", cached / "prefect-home", scratch / "warm.json")
         empty_home = timed_run(cached / "artifacts", cached / "hf", scratch / "empty-home", scratch / "empty-home.json")
+        with running_server(cached / "prefect-home") as url:
+            warm_server = timed_run(cached / "artifacts", cached / "hf", cached / "prefect-home", scratch / "server.json", api_url=url)
     figures = {
         "reference": reference, "default": default, "warm": warm, "warm_empty_prefect_home": empty_home,
+        "warm_running_server": warm_server,
         "tokenization": tokenization_speed(), "help_seconds": help_seconds(), "cpu_count": os.cpu_count(),
     }  # fmt: skip
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +189,8 @@ def main() -> None:
               f"{row['evaluation_seconds']:5.1f} s  {row['train_sentences_per_second']:5.1f} sentences/s  test F1 "
               f"{row['test_f1']:.4f} (conlleval {row['test_f1_conlleval']:.4f})  to validation F1 {TARGET_F1}: "
               f"{row[to_target]} s  peak {row['peak_rss_mib']} MiB")
-    print(f"warm {warm['wall_seconds']} s (target <= 10; with an empty Prefect home {empty_home['wall_seconds']} s), "
+    print(f"warm {warm['wall_seconds']} s (target <= 10; with an empty Prefect home {empty_home['wall_seconds']} s, "
+          f"against a running Prefect server {warm_server['wall_seconds']} s), "
           f"--help {figures['help_seconds']} s (target <= 2), tokenization "
           f"{figures['tokenization']['sentences_per_second']} sentences/s (target >= 10000)")
 

@@ -66,10 +66,12 @@ class TemporaryServer:
     def start_unless_configured(cls) -> "TemporaryServer | None":
         """Start the server where Prefect would start its own: no PREFECT_API_URL, ephemeral mode allowed."""
         import prefect
-        from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED, get_current_settings
+        from prefect.settings import PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_EPHEMERAL_ENABLED, get_current_settings
 
         if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
             return None
+        # The server keeps its database there, and starts before anything else of Prefect's makes it.
+        PREFECT_HOME.value().mkdir(parents=True, exist_ok=True)
         settings = get_current_settings().to_environment_variables(exclude_unset=True)
         server = cls({**os.environ, **SERVER_ENVIRONMENT, **settings}, str(prefect.__module_path__.parent))
         print(f"Starting a temporary Prefect server on {server.url}", file=sys.stderr, flush=True)
@@ -80,7 +82,7 @@ class TemporaryServer:
         while time.monotonic() < deadline:
             status = self.process.poll()
             if status is not None:
-                raise PipelineError(f"Prefect's temporary server exited with status {status} while starting")
+                raise PipelineError(f"Prefect's temporary server exited with status {status} while starting; its error is above")
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=5) as response:
                     if response.status == 200:

@@ -56,7 +56,8 @@ def gone_within(url: str, seconds: float) -> bool:
 
 
 def test_the_server_answers_and_stops_when_the_run_ends(tmp_path):
-    finished, url, _ = start_and_end("ends", tmp_path / "home")
+    """Also where the Prefect home does not exist yet (the server opens its database there first)."""
+    finished, url, _ = start_and_end("ends", tmp_path / "not-yet" / "home")
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert f"Starting a temporary Prefect server on {url}" in finished.stderr
     assert not answers(url)

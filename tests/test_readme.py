@@ -1,5 +1,6 @@
 """What the README shows a user to type: every YAML config and every `python3 -m flows.finetune`
-command in it parses into a valid config, and every script it names exists."""
+command in it parses into a valid config, every config file in configs/ too, and every script it
+names exists."""
 
 import re
 import shlex
@@ -9,7 +10,8 @@ import pytest
 
 from tasks.config import parse_command_line
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 COMMAND = re.compile(r"python3 -m flows\.finetune(?P<options>[^`#\n]*)")
 
 
@@ -49,6 +51,11 @@ def test_every_finetune_command_in_the_readme_parses(options):
 
 
 def test_every_script_the_readme_names_exists():
-    root = Path(__file__).resolve().parent.parent
     scripts = set(re.findall(r"python3 (benchmarks/\w+\.py)", README)) | set(re.findall(r"(deployments/\w+\.sh)", README))
-    assert scripts and [script for script in scripts if not (root / script).is_file()] == []
+    assert scripts and [script for script in scripts if not (ROOT / script).is_file()] == []
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda path: path.name)
+def test_every_config_file_parses_and_the_readme_shows_how_to_run_it(path):
+    parse_command_line(["--config", str(path)])
+    assert f"python3 -m flows.finetune --config configs/{path.name}" in README

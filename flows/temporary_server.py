@@ -66,7 +66,9 @@ class TemporaryServer:
     def start_unless_configured(cls) -> "TemporaryServer | None":
         """Start the server where Prefect would start its own: no PREFECT_API_URL, ephemeral mode allowed."""
         import prefect
-        from prefect.settings import PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_EPHEMERAL_ENABLED, get_current_settings
+        from prefect.settings import (
+            PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_EPHEMERAL_ENABLED, get_current_settings,
+        )  # fmt: skip
 
         if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
             return None
@@ -82,7 +84,9 @@ class TemporaryServer:
         while time.monotonic() < deadline:
             status = self.process.poll()
             if status is not None:
-                raise PipelineError(f"Prefect's temporary server exited with status {status} while starting; its error is above")
+                raise PipelineError(
+                    f"Prefect's temporary server exited with status {status} while starting; its error is above"
+                )
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=5) as response:
                     if response.status == 200:

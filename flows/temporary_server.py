@@ -1,10 +1,10 @@
 """Prefect's temporary server, started before the libraries load so that both happen at once.
 
 With PREFECT_API_URL unset, Prefect starts a temporary server when a flow first calls its API: it
-loads the server's code in this process, then starts the server in another and waits for it, about
-15 s on 2 cores before the first step. The command line instead starts the same server (Prefect's
-own app, launched as Prefect launches it) first thing, points PREFECT_API_URL at it, and stops it
-when the run ends.
+loads the server's code in this process (about 5 s on 2 cores), only then starts the server in
+another process and waits for it to load the same code again. The command line instead starts the
+same server (Prefect's own app, launched as Prefect launches it) first thing, points
+PREFECT_API_URL at it, and stops it when the run ends.
 """
 
 import atexit
@@ -92,7 +92,8 @@ class TemporaryServer:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.1)
+                pass  # not listening yet
+            time.sleep(0.1)
         self.stop()
         raise PipelineError(f"Prefect's temporary server did not answer within {seconds:g} s")
 

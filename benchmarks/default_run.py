@@ -17,12 +17,10 @@ this script only: machines of one kind differ by up to half in speed.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,21 +49,14 @@ def run_env(prefect_home: Path, hf_home: Path | None = None) -> dict[str, str]:
 @contextmanager
 def running_server(prefect_home: Path) -> Iterator[str]:
     """A Prefect server kept running, as `prefect server start` keeps one, and its API URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from flows.temporary_server import free_port, wait_for_server
+
+    port = free_port()
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(command, env=run_env(prefect_home), stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/api"
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit("the Prefect server did not start within two minutes")
+        wait_for_server(server, url)
         yield url
     finally:
         server.terminate()
@@ -104,12 +95,29 @@ def help_seconds(repeats: int = 3) -> float:
     return round(sorted(times)[len(times) // 2], 2)
 
 
+def step_dirs(summary: Path) -> dict[str, Path]:
+    """Each step's artifact directory by step name, from a run's --summary-json file."""
+    return {step["name"]: Path(step["path"]) for step in json.loads(summary.read_text())["steps"]}
+
+
+def training_figures(summary: Path) -> dict:
+    """What a run's train and evaluate steps recorded: training seconds, sentences and epochs, evaluation seconds."""
+    steps = step_dirs(summary)
+    trained = json.loads((steps["model"] / "train_summary.json").read_text())
+    evaluated = json.loads((steps["evaluation"] / "evaluated_on.json").read_text())
+    return {
+        "train_seconds": trained["train_seconds"],
+        "evaluation_seconds": round(sum(evaluated["seconds"].values()), 1),
+        "train_sentences": trained["num_rows"]["train"],
+        "epochs": trained["hyperparameters"]["epochs"],
+    }
+
+
 def conlleval_test_f1(summary: Path) -> float:
     """Test F1 of the run's predictions file as the CoNLL shared task's conlleval script scores it."""
     from tasks.assets import embedded_conlleval
 
-    evaluation = next(step["path"] for step in json.loads(summary.read_text())["steps"] if step["name"] == "evaluation")
-    with open(Path(evaluation) / "predictions" / "test.txt") as predictions:
+    with open(step_dirs(summary)["evaluation"] / "predictions" / "test.txt") as predictions:
         report = subprocess.run(["perl", str(embedded_conlleval())], stdin=predictions, capture_output=True, text=True, check=True)
     accuracy_line = next(line for line in report.stdout.splitlines() if line.startswith("accuracy:"))
     return float(accuracy_line.rsplit("FB1:", 1)[1]) / 100
@@ -139,26 +147,27 @@ def recipe_figures(name: str, scratch: Path, options: list[str]) -> dict:
     artifacts, hf, home = scratch / name / "artifacts", scratch / name / "hf", scratch / name / "prefect-home"
     summary = scratch / name / "summary.json"
     run = timed_run(artifacts, hf, home, summary, *options)
-    steps = {step["name"]: Path(step["path"]) for step in json.loads(summary.read_text())["steps"]}
-    trained = json.loads((steps["model"] / "train_summary.json").read_text())
-    evaluated = json.loads((steps["evaluation"] / "evaluated_on.json").read_text())
-    sentences = trained["num_rows"]["train"] * trained["hyperparameters"]["epochs"]
+    trained = training_figures(summary)
     curve_summary = scratch / name / "curve.json"
     timed_run(artifacts, hf, home, curve_summary, *options, "--evals-per-epoch", CURVE_EVALUATIONS)
-    curve_model = next(Path(s["path"]) for s in json.loads(curve_summary.read_text())["steps"] if s["name"] == "model")
+    history = json.loads((step_dirs(curve_summary)["model"] / "training_history.json").read_text())
     curve = [
         {"step": entry["step"], "seconds": entry["elapsed_seconds"], "validation_f1": round(entry["eval_f1"], 4)}
-        for entry in json.loads((curve_model / "training_history.json").read_text()) if "eval_f1" in entry
+        for entry in history if "eval_f1" in entry
     ]  # fmt: skip
     return {
         "options": " ".join(options) or "(none)",
         **run,
         "test_f1_conlleval": conlleval_test_f1(summary),
         "train_seconds": trained["train_seconds"],
-        "evaluation_seconds": round(sum(evaluated["seconds"].values()), 1),
-        "train_sentences_per_second": round(sentences / trained["train_seconds"], 1),
+        "evaluation_seconds": trained["evaluation_seconds"],
+        "train_sentences_per_second": round(
+            trained["train_sentences"] * trained["epochs"] / trained["train_seconds"], 1
+        ),
         "validation_curve": curve,
-        f"train_seconds_to_validation_f1_{TARGET_F1}": next((p["seconds"] for p in curve if p["validation_f1"] >= TARGET_F1), None),
+        f"train_seconds_to_validation_f1_{TARGET_F1}": next(
+            (point["seconds"] for point in curve if point["validation_f1"] >= TARGET_F1), None
+        ),
     }
 
 
@@ -174,7 +183,9 @@ def main() -> None:
         warm = timed_run(cached / "artifacts", cached / "hf", cached / "prefect-home", scratch / "warm.json")
         empty_home = timed_run(cached / "artifacts", cached / "hf", scratch / "empty-home", scratch / "empty-home.json")
         with running_server(cached / "prefect-home") as url:
-            warm_server = timed_run(cached / "artifacts", cached / "hf", cached / "prefect-home", scratch / "server.json", api_url=url)
+            warm_server = timed_run(
+                cached / "artifacts", cached / "hf", cached / "prefect-home", scratch / "server.json", api_url=url
+            )
     figures = {
         "reference": reference, "default": default, "warm": warm, "warm_empty_prefect_home": empty_home,
         "warm_running_server": warm_server,

@@ -32,10 +32,31 @@ def without_telemetry() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_for_server(process: subprocess.Popen, url: str, seconds: float = START_SECONDS) -> None:
+    """Return once the Prefect server ``process`` answers at ``url`` (its API root); fail if it exits
+    first or does not answer within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = process.poll()
+        if status is not None:
+            raise PipelineError(
+                f"the Prefect server at {url} exited with status {status} while starting (its output says why)"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass  # not listening yet
+        time.sleep(0.1)
+    raise PipelineError(f"the Prefect server at {url} did not answer within {seconds:g} s")
 
 
 # Run in the server's process before it becomes the server: stopped when the run's process dies,
@@ -49,7 +70,7 @@ class TemporaryServer:
     """One Prefect server process on 127.0.0.1 for the length of a run."""
 
     def __init__(self, environment: dict[str, str], app_dir: str):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         server = [
             "-m", "uvicorn", "--app-dir", app_dir, "--factory", "prefect.server.api.server:create_app",
@@ -80,22 +101,11 @@ class TemporaryServer:
         return server
 
     def wait_until_ready(self, seconds: float = START_SECONDS) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            status = self.process.poll()
-            if status is not None:
-                raise PipelineError(
-                    f"Prefect's temporary server exited with status {status} while starting; its error is above"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=5) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass  # not listening yet
-            time.sleep(0.1)
-        self.stop()
-        raise PipelineError(f"Prefect's temporary server did not answer within {seconds:g} s")
+        try:
+            wait_for_server(self.process, self.url, seconds)
+        except PipelineError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Shut the server down and wait for it, so that the next run finds its database closed."""

@@ -2,23 +2,17 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from flows.temporary_server import free_port, wait_for_server
+from tasks.errors import PipelineError
 
 REPO = Path(__file__).resolve().parent.parent
 PREFECT = (sys.executable, "-m", "prefect")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Processes:
@@ -69,7 +63,7 @@ class PrefectServer:
     def __init__(self, root: Path):
         home = root / "prefect-home"
         home.mkdir(parents=True, exist_ok=True)
-        self.api_url = f"http://127.0.0.1:{_free_port()}/api"
+        self.api_url = f"http://127.0.0.1:{free_port()}/api"
         self.env = {
             **os.environ,
             "PREFECT_HOME": str(home),
@@ -84,16 +78,13 @@ class PrefectServer:
 
     def __enter__(self) -> "PrefectServer":
         port = self.api_url.split(":")[-1].split("/")[0]
-        self.processes.start("server", *PREFECT, "server", "start", "--host", "127.0.0.1", "--port", port)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        self.processes.stop_all()
-        raise RuntimeError(f"the Prefect server did not answer at {self.api_url} within 90 s")
+        server = self.processes.start("server", *PREFECT, "server", "start", "--host", "127.0.0.1", "--port", port)
+        try:
+            wait_for_server(server, self.api_url, 90)
+        except PipelineError:
+            self.processes.stop_all()
+            raise
+        return self
 
     def __exit__(self, *exc) -> None:
         self.processes.stop_all()

@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from default_run import REPO, conlleval_test_f1, timed_run
+from default_run import REPO, conlleval_test_f1, step_dirs, timed_run
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
         scratch = Path(scratch)
         summary = scratch / "summary.json"
         run = timed_run(scratch / "artifacts", scratch / "hf", scratch / "prefect-home", summary, "--config", str(args.config))
-        steps = {step["name"]: Path(step["path"]) for step in json.loads(summary.read_text())["steps"]}
+        steps = step_dirs(summary)
         trained = json.loads((steps["model"] / "train_summary.json").read_text())
         history = json.loads((steps["model"] / "training_history.json").read_text())
         figures = {

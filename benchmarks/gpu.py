@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from default_run import REPO, run_env
+from default_run import REPO, run_env, step_dirs
 
 # Peak dense bf16 tensor TFLOPS by device name (vendors' data sheets, without sparsity).
 PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0, "4090": 165.0}
@@ -77,7 +77,7 @@ def main() -> None:
         subprocess.run(command, cwd=REPO, env=env, check=True)
         wall = time.perf_counter() - started
         summary = json.loads(summary_path.read_text())
-        steps = {step["name"]: Path(step["path"]) for step in summary["steps"]}
+        steps = step_dirs(summary_path)
         trained = json.loads((steps["model"] / "train_summary.json").read_text())
         tokens, mean_length = training_tokens(steps["tokenized"])
         per_token = flops_per_token(steps["model"], mean_length)

@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from default_run import REPO, timed_run
+from default_run import REPO, timed_run, training_figures
 
 RECIPES = {
     "reference": ["--max-train-samples", "6000", "--epochs", "1", "--learning-rate", "2e-4", "--batch-size", "16"],
@@ -35,16 +35,11 @@ RECIPES = {
 def run_recipe(name: str, scratch: Path) -> dict:
     summary = scratch / f"{name}.json"
     run = timed_run(scratch / "artifacts", scratch / "hf", scratch / "prefect-home", summary, *RECIPES[name])
-    steps = {step["name"]: Path(step["path"]) for step in json.loads(summary.read_text())["steps"]}
-    trained = json.loads((steps["model"] / "train_summary.json").read_text())
-    evaluated = json.loads((steps["evaluation"] / "evaluated_on.json").read_text())
     return {
         "options": " ".join(RECIPES[name]),
         "wall_seconds": run["wall_seconds"],
         "peak_rss_mib": run["peak_rss_mib"],
-        "train_seconds": trained["train_seconds"],
-        "evaluation_seconds": round(sum(evaluated["seconds"].values()), 1),
-        "train_sentences": trained["num_rows"]["train"],
+        **training_figures(summary),
         "validation_f1": run["validation_f1"],
         "test_f1": run["test_f1"],
     }

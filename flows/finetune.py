@@ -47,8 +47,9 @@ from tasks.evaluation import METRICS
 from tasks.hub import Pushed, hub_token, push_to_hub
 from tasks.load import SUMMARY as LOAD_SUMMARY, load_dataset
 from tasks.sources import resolve_dataset
-from tasks.model_card import CARD, headline_metrics, release_model
+from tasks.model_card import CARD, release_model
 from tasks.pretrained import resolve_model
+from tasks.profiles import is_pair, profile_of
 from tasks.quality_gate import Decision, Release, record_release
 from tasks.tokenization import tokenize_dataset
 
@@ -65,7 +66,7 @@ class RunSummary(BaseModel):
 
 
 def _publish_artifacts(task: TaskName, metrics: dict, card: str) -> None:
-    names = headline_metrics(task)
+    names = profile_of(task).metrics
     rows = [{"split": split, **{name: round(scores[name], 4) for name in names}} for split, scores in metrics.items()]
     create_table_artifact(key=f"{task}-metrics", table=rows, description="Scores of the saved model")
     create_markdown_artifact(key="model-card", markdown=card, description="README.md of the released model")
@@ -111,7 +112,8 @@ def _check_published(config: FinetuneConfig, pushed: Pushed, text: str, text_pai
     """Download the pushed commit by repo id and run it on the check input, as a user of the repo would."""
     result = check_published(pushed.repo_id, pushed.commit, config.task, text, text_pair, config.hub_token_secret)
     get_run_logger().info(
-        f"The model published at {pushed.repo_id} ({pushed.commit[:8]}) loads and runs: {_check_line(result)}"
+        f"The model published at {pushed.repo_id} ({pushed.commit[:8]}) loads and runs: "
+        + profile_of(config.task).part("tasks.check").describe(result)
     )
     return result
 
@@ -136,11 +138,11 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
         max_length=tokenization.max_length, task=config.task, resume=config.resume,
     ))  # fmt: skip
     model_dir, evaluation_dir = trained.model_dir, trained.evaluation_dir
-    pair = "text_pair" in read_json(Path(loaded.path) / LOAD_SUMMARY)["columns"]
+    pair = is_pair(read_json(Path(loaded.path) / LOAD_SUMMARY)["columns"])
     text, text_pair = check_inputs(config.task, pair, config.check_text, config.check_text_pair)
     checked = check_model(model_dir, config.task, text, text_pair, store=store)
     metrics = read_json(Path(evaluation_dir) / METRICS)
-    kind = "ner" if config.task == "ner" else "classification"
+    kind = profile_of(config.task).short_name
     model_name = config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}"
     gate = quality_gate(config, store, model_name, loaded.path, model_dir, evaluation_dir, source.hub_id)
     released = release_model(
@@ -168,13 +170,8 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     )
 
 
-def _check_line(check: dict) -> str:
-    if "entities" in check:
-        return ", ".join(f"{e['entity_group']} '{e['word']}' ({e['score']:.2f})" for e in check["entities"]) or "none"
-    return f"{check['prediction']['label']} ({check['prediction']['score']:.2f})"
-
-
-def format_summary(summary: RunSummary) -> str:
+def format_summary(task: TaskName, summary: RunSummary) -> str:
+    check_line = profile_of(task).part("tasks.check").describe
     scores = ", ".join(
         f"{split} " + " ".join(f"{name} {values[name]:.4f}" for name in ("accuracy", "f1") if name in values)
         for split, values in summary.metrics.items()
@@ -182,10 +179,10 @@ def format_summary(summary: RunSummary) -> str:
     lines = [
         f"Model:    {summary.model_dir}",
         f"Scores:   {scores}",
-        f"Check:    {_check_line(summary.check)}",
+        f"Check:    {check_line(summary.check)}",
         f"Gate:     {'publish' if summary.decision.publish else 'keep the published model'}: {summary.decision.reason}",
         f"Pushed:   {summary.pushed_to or 'no'}",
-        *([f"Hub check: {_check_line(summary.published_check)}"] if summary.published_check else []),
+        *([f"Hub check: {check_line(summary.published_check)}"] if summary.published_check else []),
         "Steps:",
     ]
     lines += [
@@ -244,7 +241,7 @@ def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(format_summary(summary))
+    print(format_summary(config.task, summary))
     if summary_json:
         summary_json.write_text(summary.model_dump_json(indent=2))
     return 0

@@ -14,9 +14,18 @@ from tasks.evaluation import METRICS, evaluate_model
 from tasks.hub import download_published, published_card
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.model_card import dataset_display_name
+from tasks.profiles import profile_of
 from tasks.quality_gate import (
-    GATE_METRIC, Decision, Score, already_published, card_score, card_weights_sha256, chance_score,
-    comparable, decide, registry_published, weights_sha256,
+    GATE_METRIC,
+    Decision,
+    Score,
+    already_published,
+    card_score,
+    card_weights_sha256,
+    comparable,
+    decide,
+    registry_published,
+    weights_sha256,
 )  # fmt: skip
 
 # Where models downloaded from the Hub to be scored are kept, under the artifacts directory.
@@ -52,8 +61,8 @@ def floor(config: FinetuneConfig, dataset_dir: str, labels: list[str], split: st
     """The score to beat at all: --min-score, and what giving every example one label scores."""
     import datasets  # heavy: imported where used, so the flow module and cached runs start fast
 
-    gold = [] if config.task == "ner" else list(datasets.load_from_disk(dataset_dir)[split]["label"])
-    return max(config.min_score, round(chance_score(config.task, gold, labels), 4))
+    rows = datasets.load_from_disk(dataset_dir)[split]
+    return max(config.min_score, round(profile_of(config.task).part("tasks.quality_gate").chance_score(rows, labels), 4))
 
 
 def find_published(config: FinetuneConfig, store: ArtifactStore, model_name: str) -> Published | None:

@@ -106,7 +106,8 @@ def step(folder: str, unkeyed: tuple[str, ...] = (), **task_options: Any):
 
 
 def artifact_key(folder: str, module: str, inputs: dict[str, Any]) -> str:
-    return content_key(folder, inputs, code_fingerprint(module), library_versions())
+    # A step's ``task`` input names the profile whose parts it runs (`tasks.fingerprints.profile_parts`).
+    return content_key(folder, inputs, code_fingerprint(module, inputs.get("task")), library_versions())
 
 
 def build_once(folder: str, out_dir: Path, refresh: bool, build: Callable[[], Any]) -> StepReport:

@@ -4,65 +4,24 @@ published model again, downloaded by its repo id."""
 import tempfile
 from pathlib import Path
 
-
 from tasks.artifacts import building, step, write_json
 from tasks.config import TaskName
 from tasks.errors import PipelineError
 from tasks.hub import hub_api
+from tasks.profiles import profile_of
 
 CHECK = "check.json"
-EXAMPLES = {
-    "ner": ("My name is Sylvain and I work at Hugging Face in Brooklyn.", None),
-    "single": ("A gorgeous, witty film that never stops surprising.", None),
-    "pair": (
-        "The European Commission said on Thursday it disagreed with German advice to consumers to shun British lamb.",
-        "Germany 's representative to the European Union 's veterinary committee said consumers should buy sheepmeat "
-        "from countries other than Britain.",
-    ),
-}
 
 
 def check_inputs(task: TaskName, pair: bool, text: str | None, text_pair: str | None) -> tuple[str, str | None]:
     """The configured check input, or the built-in example for the task (and for pair tasks)."""
-    example = EXAMPLES["ner" if task == "ner" else "pair" if pair else "single"]
+    example = profile_of(task).part(__name__).example(pair)
     return text or example[0], (text_pair or example[1]) if pair else None
 
 
-def group_entities(model_dir: str, text: str) -> list[dict]:
-    """Entities found in ``text`` by the token-classification pipeline, words grouped into spans."""
-    from transformers import pipeline  # heavy: imported where used, so cached runs start fast
-
-    from tasks.hardware import compute_device
-
-    recognizer = pipeline("token-classification", model=model_dir, aggregation_strategy="simple", device=compute_device())
-    return [
-        {
-            "entity_group": entity["entity_group"],
-            "word": entity["word"],
-            "score": round(float(entity["score"]), 4),
-            "start": int(entity["start"]),
-            "end": int(entity["end"]),
-        }
-        for entity in recognizer(text)
-    ]
-
-
-def classify(model_dir: str, text: str, text_pair: str | None) -> dict:
-    """The text-classification pipeline's label and score for one text or pair."""
-    from transformers import pipeline
-
-    from tasks.hardware import compute_device
-
-    classifier = pipeline("text-classification", model=model_dir, device=compute_device())
-    result = classifier({"text": text, "text_pair": text_pair}) if text_pair else classifier(text)[0]
-    return {"label": result["label"], "score": round(float(result["score"]), 4)}
-
-
 def run_check(model_dir: str, task: TaskName, text: str, text_pair: str | None) -> dict:
-    """The check result: the entities found in ``text``, or the predicted label of the text (pair)."""
-    if task == "ner":
-        return {"text": text, "entities": group_entities(model_dir, text)}
-    return {"text": text, "text_pair": text_pair, "prediction": classify(model_dir, text, text_pair)}
+    """The check result: what the task's pipeline makes of the check input (entities found, or a label)."""
+    return profile_of(task).part(__name__).run(model_dir, text, text_pair)
 
 
 @step("check")

@@ -3,6 +3,9 @@
 A step's code is its module and, transitively, every module of this project that module imports,
 read from the import statements anywhere in the source (imports inside functions included), so an
 edit to a helper such as `align_labels` changes the key of every step that can run it and of no other.
+Steps reach their task's code through its profile (`tasks.profiles`), by name rather than by an
+import statement: each module ``tasks.<name>`` reached brings in the task's part of the same name,
+and the profile's package itself.
 """
 
 import ast
@@ -48,8 +51,22 @@ def imported_modules(source: str, exists: Callable[[str], bool]) -> set[str]:
     return found
 
 
-def code_closure(module: str, read: Callable[[str], str] = module_source) -> dict[str, str]:
-    """Digest of the source of ``module`` and of every module of ours it imports, directly or not."""
+def _exists(module: str) -> bool:
+    return module_file(module) is not None
+
+
+def profile_parts(module: str, task: str | None) -> set[str]:
+    """The modules of ``task``'s profile that ``module`` runs by name: the part named like it, and the
+    profile's package (see `tasks.profiles.TaskProfile.part`)."""
+    if task is None or not module.startswith("tasks."):
+        return set()
+    package = f"tasks.profiles.{task.replace('-', '_')}"
+    return {name for name in (package, f"{package}.{module.rpartition('.')[2]}") if _exists(name)}
+
+
+def code_closure(module: str, read: Callable[[str], str] = module_source, task: str | None = None) -> dict[str, str]:
+    """Digest of the source of ``module`` and of every module of ours it imports, directly or not,
+    with ``task``'s profile parts of each."""
     digests, pending = {}, [module]
     while pending:
         name = pending.pop()
@@ -57,12 +74,13 @@ def code_closure(module: str, read: Callable[[str], str] = module_source) -> dic
             continue
         source = read(name)
         digests[name] = hashlib.sha256(source.encode()).hexdigest()[:16]
-        pending += sorted(imported_modules(source, lambda name: module_file(name) is not None) - digests.keys())
+        reached = imported_modules(source, _exists) | profile_parts(name, task)
+        pending += sorted(reached - digests.keys())
     return dict(sorted(digests.items()))
 
 
-def code_fingerprint(module: str) -> str:
-    return hashlib.sha256(repr(code_closure(module)).encode()).hexdigest()[:16]
+def code_fingerprint(module: str, task: str | None = None) -> str:
+    return hashlib.sha256(repr(code_closure(module, task=task)).encode()).hexdigest()[:16]
 
 
 @cache  # installed versions do not change while a process runs

@@ -46,13 +46,13 @@ def seqeval_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     }
 
 
-def trainer_metrics(labels: list[str]):
-    """A Trainer ``compute_metrics`` over argmax predictions (see `argmax_logits`)."""
+def trainer_metrics(validation_scores, names: tuple[str, ...], labels: list[str]):
+    """A Trainer ``compute_metrics`` over argmax predictions (see `argmax_logits`): the metrics ``names``
+    of ``validation_scores(predicted, gold, labels)``, a task's (`tasks.profiles`)."""
 
     def compute(prediction) -> dict[str, float]:
-        gold, predicted = to_tag_sequences(prediction.predictions, prediction.label_ids, labels)
-        scores = seqeval_scores(gold, predicted)
-        return {name: scores[name] for name in ("precision", "recall", "f1", "accuracy")}
+        scores = validation_scores(prediction.predictions.tolist(), prediction.label_ids.tolist(), labels)
+        return {name: scores[name] for name in names}
 
     return compute
 
@@ -93,13 +93,3 @@ def classification_scores(gold: Sequence[int], predicted: Sequence[int], labels:
         "per_class": per_class,
         "confusion_matrix": {"labels": labels, "rows_gold_columns_predicted": confusion},
     }
-
-
-def classification_trainer_metrics(labels: list[str]):
-    """A Trainer ``compute_metrics`` for sequence classification over argmax predictions."""
-
-    def compute(prediction) -> dict[str, float]:
-        scores = classification_scores(prediction.label_ids.tolist(), prediction.predictions.tolist(), labels)
-        return {name: scores[name] for name in ("accuracy", "f1", "macro_f1")}
-
-    return compute

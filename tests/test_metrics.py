@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.evaluation import conll_lines, word_predictions
 from tasks.metrics import seqeval_scores, to_tag_sequences
+from tasks.profiles.ner.evaluation import conll_lines, word_predictions
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 

@@ -47,6 +47,7 @@ FACTS = CardFacts(
     base_model="sentence-transformers/all-MiniLM-L6-v2",
     dataset_hub_id="eriktks/conll2003",
     dataset={
+        "columns": ["tokens", "ner_tags"],
         "labels": ["O", "B-PER", "I-PER"],
         "num_rows": {"train": 10, "validation": 3, "test": 3},
         "fingerprints": {"train": "aa", "validation": "bb", "test": "cc"},
@@ -84,7 +85,7 @@ PAIR_FACTS = FACTS.model_copy(update={
     "model_name": "minilm-finetuned-classification",
     "hub_model_id": None,
     "dataset_hub_id": None,
-    "dataset": {**FACTS.dataset, "labels": ["unrelated", "consecutive"],
+    "dataset": {**FACTS.dataset, "columns": ["text", "text_pair", "label"], "labels": ["unrelated", "consecutive"],
                 "source": {"kind": "embedded", "location": "/x/en", "format": "conll-pairs", "digest": "d1g"}},
     "hyperparameters": {"dataset": "embedded:conll2003-pairs", "label_alignment": "all-subwords", "label_column": "label"},
     "history": [{"eval_loss": 0.6, "eval_accuracy": 0.7, "eval_f1": 0.6543, "eval_macro_f1": 0.7, "epoch": 1.0, "step": 3}],

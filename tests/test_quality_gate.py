@@ -6,8 +6,9 @@ import multiprocessing
 
 import pytest
 
+from tasks.profiles import profile_of
 from tasks.quality_gate import (
-    Release, Score, already_published, card_score, card_weights_sha256, chance_score, comparable, decide,
+    Release, Score, already_published, card_score, card_weights_sha256, comparable, decide,
     record_release, registry_published,
 )
 
@@ -102,6 +103,11 @@ def test_a_model_already_published_is_reported_as_such():
 
 
 def test_chance_score_is_what_one_label_for_everything_scores():
+    import datasets
+
+    def chance_score(task, gold, labels):
+        return profile_of(task).part("tasks.quality_gate").chance_score(datasets.Dataset.from_dict({"label": gold}), labels)
+
     assert chance_score("ner", [], ["O", "B-PER", "I-PER"]) == 0.0
     # Two balanced classes: calling everything the second one has recall 1, precision 1/2.
     assert chance_score("sequence-classification", [0, 1, 0, 1], ["no", "yes"]) == pytest.approx(2 / 3)

@@ -1,7 +1,8 @@
 import pytest
 
+from tasks.metrics import IGNORED
 from tasks.pretrained import load_tokenizer
-from tasks.tokenization import IGNORED, align_labels, continuation_labels, tokenize_words
+from tasks.profiles.ner.tokenization import align_labels, continuation_labels, tokenize_words
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 CONTINUATION = continuation_labels(LABELS)
@@ -67,7 +68,7 @@ def test_every_word_gets_exactly_one_first_subword_label(tiny_model, mode):
 def test_pairs_are_tokenized_as_pairs_with_token_types(tiny_model):
     import datasets
 
-    from tasks.tokenization import tokenize_texts
+    from tasks.profiles.sequence_classification.tokenization import tokenize_texts
 
     tokenizer = load_tokenizer(str(tiny_model))
     rows = datasets.Dataset.from_dict({"text": ["Paris is big"], "text_pair": ["it is"], "label": [1]})

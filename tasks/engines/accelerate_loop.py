@@ -11,10 +11,15 @@ from torch.utils.data import DataLoader
 
 from tasks.artifacts import read_json, write_json
 from tasks.engines.common import (
-    TrainInputs, TrainRequest, data_collator, distributed_on_cpu, load_inputs, write_records,
+    TrainInputs,
+    TrainRequest,
+    distributed_on_cpu,
+    load_inputs,
+    write_records,
 )  # fmt: skip
 from tasks.hardware import resolve_precision
-from tasks.metrics import IGNORED, classification_scores, seqeval_scores, to_tag_sequences
+from tasks.metrics import IGNORED
+from tasks.profiles import profile_of
 
 PROGRESS = "progress.json"
 LOGGING_STEPS = 25
@@ -56,7 +61,7 @@ class LengthGroupedSampler(torch.utils.data.Sampler):
 
 
 def dataloaders(request: TrainRequest, inputs: TrainInputs) -> tuple[DataLoader, DataLoader]:
-    collate = data_collator(request.task, inputs.tokenizer)
+    collate = profile_of(request.task).part("tasks.training").collator(inputs.tokenizer)
     training = request.training
     rows = inputs.dataset["train"]
     sampler = LengthGroupedSampler([len(ids) for ids in rows["input_ids"]], training.batch_size, training.seed)
@@ -87,12 +92,13 @@ def optimizer_and_schedule(request: TrainRequest, model, steps: int):
 def evaluate(accelerator, model, loader, request: TrainRequest, labels: list[str]) -> dict:
     """Validation loss and scores, each example counted once across processes."""
     model.eval()
+    profile = profile_of(request.task)
     gold, predicted, losses = [], [], []
     for batch in loader:
         with torch.no_grad():
             outputs = model(**batch)
         predictions, references = outputs.logits.argmax(dim=-1), batch["labels"]
-        if request.task == "ner":
+        if profile.per_token:
             # Processes pad their batches to different lengths: equalise before gathering.
             predictions = accelerator.pad_across_processes(predictions, dim=1, pad_index=IGNORED)
             references = accelerator.pad_across_processes(references, dim=1, pad_index=IGNORED)
@@ -101,16 +107,11 @@ def evaluate(accelerator, model, loader, request: TrainRequest, labels: list[str
         predicted += predictions.tolist()
         gold += references.tolist()
         losses.append(batch_loss)
-    if request.task == "ner":
-        scores = seqeval_scores(*to_tag_sequences(predicted, gold, labels))
-        names = ("precision", "recall", "f1", "accuracy")
-    else:
-        scores = classification_scores(gold, predicted, labels)
-        names = ("accuracy", "f1", "macro_f1")
+    scores = profile.part("tasks.training").validation_scores(predicted, gold, labels)
     model.train()
     return {
         "eval_loss": torch.cat(losses).float().mean().item(),
-        **{f"eval_{name}": scores[name] for name in names},
+        **{f"eval_{name}": scores[name] for name in profile.metrics},
         "eval_examples": len(gold),
     }
 
@@ -187,7 +188,7 @@ def evaluate_and_keep_best(accelerator, request: TrainRequest, inputs: TrainInpu
     progress, step = run["progress"], run["progress"]["step"]
     scores = evaluate(accelerator, model, eval_loader, request, inputs.labels)
     entry = {**scores, "epoch": round(step / run["per_epoch"], 4), "step": step,
-             "elapsed_seconds": round(time.perf_counter() - run["started"], 1)}  # fmt: skip
+             "elapsed_seconds": round(time.perf_counter() - run["started"], 3)}  # fmt: skip
     progress["history"].append(entry)
     if progress["best"]["value"] is None or scores["eval_f1"] > progress["best"]["value"]:
         progress["best"] = {"value": scores["eval_f1"], "epoch": entry["epoch"], "step": step}

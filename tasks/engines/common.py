@@ -13,6 +13,7 @@ from tasks.engines.request import HISTORY, SUMMARY, TrainRequest
 from tasks.errors import PipelineError
 from tasks.metrics import IGNORED
 from tasks.pretrained import ModelSource, load_tokenizer
+from tasks.profiles import profile_of
 from tasks.tokenization import SUMMARY as TOKENIZE_SUMMARY
 
 
@@ -46,10 +47,7 @@ def check_label_ids(dataset: datasets.DatasetDict, labels: list[str], num_labels
 
 
 def load_model(model: ModelSource, labels: list[str], task: TaskName):
-    from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
-
-    head = AutoModelForTokenClassification if task == "ner" else AutoModelForSequenceClassification
-    return head.from_pretrained(
+    return profile_of(task).model_class().from_pretrained(
         model.location,
         revision=model.revision,
         num_labels=len(labels),
@@ -77,12 +75,6 @@ def load_inputs(request: TrainRequest) -> TrainInputs:
     model = load_model(request.model, labels, request.task)
     check_label_ids(dataset, labels, model.config.num_labels)
     return TrainInputs(dataset, labels, tokenizer, model)
-
-
-def data_collator(task: TaskName, tokenizer):
-    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
-
-    return DataCollatorForTokenClassification(tokenizer) if task == "ner" else DataCollatorWithPadding(tokenizer)
 
 
 def write_records(request: TrainRequest, inputs: TrainInputs, history: list[dict], best: dict, facts: dict) -> None:

@@ -8,10 +8,15 @@ from pathlib import Path
 import torch
 
 from tasks.engines.common import (
-    TrainInputs, TrainRequest, data_collator, distributed_on_cpu, load_inputs, write_records,
+    TrainInputs,
+    TrainRequest,
+    distributed_on_cpu,
+    load_inputs,
+    write_records,
 )  # fmt: skip
 from tasks.hardware import resolve_precision
-from tasks.metrics import argmax_logits, classification_trainer_metrics, trainer_metrics
+from tasks.metrics import argmax_logits, trainer_metrics
+from tasks.profiles import profile_of
 
 
 def evaluation_schedule(request: TrainRequest, train_rows: int) -> dict:
@@ -72,7 +77,7 @@ def elapsed_at_evaluations():
             self.started = time.perf_counter()
 
         def on_evaluate(self, args, state, control, **kwargs):
-            self.seconds[state.global_step] = round(time.perf_counter() - self.started, 1)
+            self.seconds[state.global_step] = round(time.perf_counter() - self.started, 3)
 
     return ElapsedAtEvaluations()
 
@@ -80,15 +85,16 @@ def elapsed_at_evaluations():
 def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
     from transformers import Trainer
 
-    ner = request.task == "ner"
+    profile = profile_of(request.task)
+    part = profile.part("tasks.training")
     return Trainer(
         model=inputs.model,
         args=training_arguments(request, len(inputs.dataset["train"])),
         train_dataset=inputs.dataset["train"],
         eval_dataset=inputs.dataset["validation"],
-        data_collator=data_collator(request.task, inputs.tokenizer),
+        data_collator=part.collator(inputs.tokenizer),
         processing_class=inputs.tokenizer,
-        compute_metrics=trainer_metrics(inputs.labels) if ner else classification_trainer_metrics(inputs.labels),
+        compute_metrics=trainer_metrics(part.validation_scores, profile.metrics, inputs.labels),
         preprocess_logits_for_metrics=argmax_logits,
         callbacks=[callback],
     )

@@ -1,0 +1,11 @@
+"""Markdown for cards and Prefect artifacts."""
+
+
+def table(header: list[str], rows: list[list]) -> list[str]:
+    """A markdown table's lines; floats at four decimals."""
+
+    def cell(value) -> str:
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]

@@ -1,0 +1,60 @@
+"""NER's part of evaluate: one prediction per word (its first sub-word), seqeval scores, CoNLL text."""
+
+from pathlib import Path
+
+import datasets
+from tqdm.auto import tqdm
+
+from tasks.metrics import seqeval_scores
+from tasks.profiles import label_names
+
+
+def word_predictions(word_ids: list[int | None], token_predictions: list[int], num_words: int, outside: int) -> list[int]:
+    """One prediction per word, from its first sub-word; words cut off by truncation get ``outside``."""
+    predicted = [outside] * num_words
+    previous = None
+    for word, prediction in zip(word_ids, token_predictions):
+        if word is not None and word != previous:
+            predicted[word] = prediction
+        previous = word
+    return predicted
+
+
+def predict_words(model, tokenizer, sentences: list[list[str]], max_length: int, batch_size: int) -> list[list[int]]:
+    """Label ids per word for every sentence, batching sentences of similar length together."""
+    outside = model.config.label2id.get("O", 0)
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    predicted: list[list[int]] = [[] for _ in sentences]
+    for start in tqdm(range(0, len(order), batch_size), desc="evaluate", unit="batch"):
+        batch = order[start : start + batch_size]
+        encoded = tokenizer(
+            [sentences[i] for i in batch], is_split_into_words=True, truncation=True,
+            max_length=max_length, padding=True, return_tensors="pt",
+        )  # fmt: skip
+        logits = model(**{key: value.to(model.device) for key, value in encoded.items()}).logits
+        token_predictions = logits.argmax(dim=-1).tolist()
+        for row, index in enumerate(batch):
+            predicted[index] = word_predictions(
+                encoded.word_ids(row), token_predictions[row], len(sentences[index]), outside
+            )
+    return predicted
+
+
+def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: list[list[str]]) -> list[str]:
+    """``word gold predicted`` per line, a blank line after each sentence: what conlleval reads."""
+    lines = []
+    for words, gold_tags, predicted_tags in zip(sentences, gold, predicted):
+        lines += [f"{word} {g} {p}" for word, g, p in zip(words, gold_tags, predicted_tags)]
+        lines.append("")
+    return lines
+
+
+def score(model, tokenizer, rows: datasets.Dataset, max_length: int, batch_size: int, predictions: Path) -> dict:
+    """Seqeval scores per word; writes ``<split>.txt`` in CoNLL format."""
+    labels = label_names(model)
+    sentences = list(rows["tokens"])
+    gold_names = rows.features["ner_tags"].feature.names
+    gold = [[gold_names[tag] for tag in row] for row in rows["ner_tags"]]
+    predicted = [[labels[tag] for tag in row] for row in predict_words(model, tokenizer, sentences, max_length, batch_size)]
+    predictions.with_suffix(".txt").write_text("\n".join(conll_lines(sentences, gold, predicted)))
+    return {"num_sentences": len(sentences), **seqeval_scores(gold, predicted)}

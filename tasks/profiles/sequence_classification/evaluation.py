@@ -1,0 +1,44 @@
+"""Sequence classification's part of evaluate: predicted labels with their probability, as CSV, and
+accuracy, F1 and a confusion matrix."""
+
+import csv
+from pathlib import Path
+
+import datasets
+from tqdm.auto import tqdm
+
+from tasks.metrics import classification_scores
+from tasks.profiles import PAIR_COLUMN, is_pair, label_names
+
+
+def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None, max_length: int, batch_size: int):
+    """The predicted label id and its probability for each text (or pair), batching similar lengths."""
+    lengths = [len(text) + (len(pairs[i]) if pairs else 0) for i, text in enumerate(texts)]
+    order = sorted(range(len(texts)), key=lengths.__getitem__)
+    predicted, probability = [0] * len(texts), [0.0] * len(texts)
+    for start in tqdm(range(0, len(order), batch_size), desc="evaluate", unit="batch"):
+        batch = order[start : start + batch_size]
+        encoded = tokenizer(
+            [texts[i] for i in batch], [pairs[i] for i in batch] if pairs else None,
+            truncation=True, max_length=max_length, padding=True, return_tensors="pt",
+        )  # fmt: skip
+        probabilities = model(**{key: value.to(model.device) for key, value in encoded.items()}).logits.softmax(dim=-1)
+        best, ids = probabilities.max(dim=-1)
+        for index, label_id, score in zip(batch, ids.tolist(), best.tolist()):
+            predicted[index], probability[index] = label_id, score
+    return predicted, probability
+
+
+def score(model, tokenizer, rows: datasets.Dataset, max_length: int, batch_size: int, predictions: Path) -> dict:
+    """Accuracy, F1, confusion matrix; writes ``<split>.csv``
+    (text, text_pair for pairs, gold, predicted, probability of the prediction)."""
+    labels = label_names(model)
+    texts, gold = list(rows["text"]), list(rows["label"])
+    pairs = list(rows[PAIR_COLUMN]) if is_pair(rows.column_names) else None
+    predicted, probability = predict_texts(model, tokenizer, texts, pairs, max_length, batch_size)
+    with open(predictions.with_suffix(".csv"), "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["text", *([PAIR_COLUMN] if pairs else []), "gold", "predicted", "probability"])
+        for i, text in enumerate(texts):
+            writer.writerow([text, *([pairs[i]] if pairs else []), labels[gold[i]], labels[predicted[i]], f"{probability[i]:.4f}"])
+    return {"num_examples": len(texts), **classification_scores(gold, predicted, labels)}

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, runtime
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 from prefect.settings import temporary_settings
 from pydantic import BaseModel
 
@@ -43,11 +43,13 @@ from tasks.config import (
     parse_command_line,
 )
 from tasks.errors import PipelineError
-from tasks.evaluation import METRICS
+from tasks.engines.request import HISTORY
+from tasks.evaluation import FIGURES, METRICS, PLOTS
 from tasks.hub import Pushed, hub_token, push_to_hub
 from tasks.load import SUMMARY as LOAD_SUMMARY, load_dataset
 from tasks.sources import resolve_dataset
-from tasks.model_card import CARD, release_model
+from tasks.model_card import CARD, epoch_table, release_model
+from tasks.plots import data_url
 from tasks.pretrained import resolve_model
 from tasks.profiles import is_pair, profile_of
 from tasks.quality_gate import Decision, Release, record_release
@@ -65,11 +67,18 @@ class RunSummary(BaseModel):
     published_check: dict[str, Any] | None  # the pushed model, downloaded by repo id and run on the check input
 
 
-def _publish_artifacts(task: TaskName, metrics: dict, card: str) -> None:
+def _publish_artifacts(task: TaskName, metrics: dict, release_dir: Path) -> None:
+    """The scores, the card, the figures and the per-epoch table, where the Prefect UI shows them."""
     names = profile_of(task).metrics
     rows = [{"split": split, **{name: round(scores[name], 4) for name in names}} for split, scores in metrics.items()]
     create_table_artifact(key=f"{task}-metrics", table=rows, description="Scores of the saved model")
+    card = (release_dir / CARD).read_text()
     create_markdown_artifact(key="model-card", markdown=card, description="README.md of the released model")
+    for figure in read_json(release_dir / PLOTS / FIGURES):
+        key = f"{task}-{Path(figure['file']).stem.replace('_', '-')}"
+        create_image_artifact(image_url=data_url(release_dir / PLOTS / figure["file"]), key=key, description=figure["title"])
+    epochs = epoch_table(read_json(release_dir / HISTORY))
+    create_table_artifact(key="training-epochs", table=epochs, description="Training loss and validation per evaluation")
 
 
 def _check_push_settings(config: FinetuneConfig) -> None:
@@ -151,7 +160,7 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
         config.license, config.language, store=store,
     )  # fmt: skip
     release_dir, decision = released.path, gate.decision
-    _publish_artifacts(config.task, metrics, (Path(release_dir) / CARD).read_text())
+    _publish_artifacts(config.task, metrics, Path(release_dir))
     pushed = _publish(config, decision, release_dir)
     record_release(artifacts_dir, model_name, Release(
         release_dir=release_dir, score=decision.challenger, weights_sha256=gate.weights_sha256,

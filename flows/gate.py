@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from tasks.artifacts import ArtifactStore, StepReport, is_complete, read_json
 from tasks.config import FinetuneConfig
 from tasks.errors import PipelineError
-from tasks.evaluation import METRICS, evaluate_model
+from tasks.evaluation import METRICS, evaluate_model, evaluated_split
 from tasks.hub import download_published, published_card
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.model_card import dataset_display_name
@@ -49,7 +49,7 @@ class GateResult(BaseModel):
 
 def challenger_score(config: FinetuneConfig, loaded: dict, evaluation_dir: str, dataset_hub_id: str | None) -> Score:
     metrics = read_json(Path(evaluation_dir) / METRICS)
-    split = "test" if "test" in metrics else "validation"
+    split = evaluated_split(metrics)
     return Score(
         dataset=dataset_display_name(dataset_hub_id, str(config.dataset)),
         fingerprint=loaded["fingerprints"][split],

@@ -1,4 +1,4 @@
-"""evaluate: scores of the saved model on validation and test, and its predictions.
+"""evaluate: scores of the saved model on validation and test, its predictions, and the run's figures.
 
 How a split is scored and its predictions written is the task's part of this step (`tasks.profiles`).
 The model is scored where and in the precision it trained (`tasks.hardware`), in batches of
@@ -8,8 +8,9 @@ similar lengths.
 import time
 from pathlib import Path
 
-from tasks.artifacts import building, step, write_json
+from tasks.artifacts import building, read_json, step, write_json
 from tasks.config import MixedPrecision, TaskName
+from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.hardware import autocast, compute_device, resolve_precision
 from tasks.pretrained import load_tokenizer
 from tasks.profiles import profile_of
@@ -19,6 +20,32 @@ METRICS = "metrics.json"
 EVALUATED_ON = "evaluated_on.json"
 PREDICTIONS = "predictions"
 EVALUATED_SPLITS = ("validation", "test")
+PLOTS = "plots"
+# The index of the figures under plots/: file, title, and the card section that shows it.
+FIGURES = "figures.json"
+TRAINING_CURVES = "training_curves.png"
+
+
+def evaluated_split(metrics: dict) -> str:
+    """The split a run is judged and described by: test where there is one."""
+    return "test" if "test" in metrics else "validation"
+
+
+def draw_figures(model_dir: Path, metrics: dict, part, out: Path) -> None:
+    """The training curves (when the model has its training history: a published model downloaded
+    to be scored may not) and the task's figures of the evaluated split, with their index."""
+    from tasks.plots import training_curves
+
+    out.mkdir()
+    figures = []
+    if (model_dir / HISTORY).is_file():
+        kept_step = read_json(model_dir / TRAIN_SUMMARY).get("best_step")
+        training_curves(read_json(model_dir / HISTORY), kept_step, out / TRAINING_CURVES)
+        title = "Training loss, validation loss and validation F1; the dashed line marks the evaluation kept"
+        figures.append({"file": TRAINING_CURVES, "title": title, "section": "training"})
+    split = evaluated_split(metrics)
+    figures += part.draw_figures(split, metrics[split], out)
+    write_json(out / FIGURES, figures)
 
 
 @step("evaluation")
@@ -27,7 +54,7 @@ def evaluate_model(
     out_dir: str,
 ) -> str:  # fmt: skip
     """Score the saved model on each evaluation split, on the device and in the precision training
-    chose; write metrics.json, evaluated_on.json and predictions/<split>.{txt,csv}."""
+    chose; write metrics.json, evaluated_on.json, predictions/<split>.{txt,csv} and plots/."""
     # Heavy: imported where used, so the flow module and cached runs start fast.
     import datasets
     import torch
@@ -46,6 +73,7 @@ def evaluate_model(
             metrics[split] = part.score(model, tokenizer, dataset[split], max_length, batch_size, partial / PREDICTIONS / split)
             seconds[split] = round(time.perf_counter() - started, 1)
         write_json(partial / METRICS, metrics)
+        draw_figures(Path(model_dir), metrics, part, partial / PLOTS)
         write_json(partial / EVALUATED_ON, {"device": device.type, "mixed_precision": precision, "seconds": seconds})
     return out_dir
 

@@ -93,3 +93,26 @@ def classification_scores(gold: Sequence[int], predicted: Sequence[int], labels:
         "per_class": per_class,
         "confusion_matrix": {"labels": labels, "rows_gold_columns_predicted": confusion},
     }
+
+
+NO_ENTITY = "no entity"
+
+
+def entity_type_confusion(gold: list[list[str]], predicted: list[list[str]]) -> dict:
+    """Word-level confusion of entity types (IOB1 or IOB2 tags); ``NO_ENTITY`` comes last, so its
+    column counts the words of missed entities and its row the spurious ones."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold sentences but {len(predicted)} predicted")
+    pairs = []
+    for index, (gold_tags, predicted_tags) in enumerate(zip(gold, predicted)):
+        if len(gold_tags) != len(predicted_tags):
+            raise ValueError(f"sentence {index}: {len(gold_tags)} gold tags but {len(predicted_tags)} predicted")
+        # Which type a word belongs to is the question here, not chunk boundaries: B-X and I-X are both X.
+        pairs += [tuple(NO_ENTITY if tag == "O" else tag.split("-", 1)[-1] for tag in pair)
+                  for pair in zip(gold_tags, predicted_tags)]
+    labels = sorted({kind for pair in pairs for kind in pair} - {NO_ENTITY}) + [NO_ENTITY]
+    position = {label: index for index, label in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for truth, guess in pairs:
+        matrix[position[truth]][position[guess]] += 1
+    return {"labels": labels, "rows_gold_columns_predicted": matrix}

@@ -20,7 +20,7 @@ from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfi
 from tasks.derived import MOVIE_REVIEW_DESCRIPTION
 from tasks.engines.request import HISTORY
 from tasks.engines.request import SUMMARY as TRAIN_SUMMARY
-from tasks.evaluation import METRICS
+from tasks.evaluation import FIGURES, METRICS, PLOTS, evaluated_split
 from tasks.hub import hub_api
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.markdown import table
@@ -62,6 +62,7 @@ class CardFacts(BaseModel):
     data_description: str | None  # the training text's domain and period, where known
     weights_sha256: str
     decision: dict | None = None  # the quality gate's, see tasks.quality_gate
+    figures: list[dict] = []  # plots/figures.json of the evaluation: file, title, section
 
     @property
     def profile(self) -> TaskProfile:
@@ -78,8 +79,13 @@ class CardFacts(BaseModel):
 
     @property
     def evaluated_split(self) -> str:
-        """The split the card's metadata and the quality gate report: test where there is one."""
-        return "test" if "test" in self.metrics else "validation"
+        """The split the card's metadata and the quality gate report."""
+        return evaluated_split(self.metrics)
+
+    def figure_lines(self, section: str) -> list[str]:
+        """The figures the card shows in ``section``, as images beside the card (in ``plots/``), captioned."""
+        return [line for figure in self.figures if figure["section"] == section
+                for line in (f"![{figure['title']}]({PLOTS}/{figure['file']})", "", f"*{figure['title']}*", "")]  # fmt: skip
 
 
 def dataset_display_name(dataset_hub_id: str | None, dataset_option: str) -> str:
@@ -151,6 +157,17 @@ def epoch_rows(history: list[dict]) -> list[list]:
     return rows
 
 
+def epoch_table(history: list[dict]) -> list[dict]:
+    """`epoch_rows` with each evaluation's validation F1 (as measured during training), as table rows."""
+    evaluations = [entry for entry in history if "eval_loss" in entry]
+    return [
+        {"epoch": epoch, "step": step, "training loss": round(loss, 4) if isinstance(loss, float) else None,
+         "validation loss": round(validation, 4),
+         "validation f1": round(evaluation["eval_f1"], 4) if "eval_f1" in evaluation else None}
+        for (epoch, step, loss, validation), evaluation in zip(epoch_rows(history), evaluations)
+    ]  # fmt: skip
+
+
 def _kept_epoch(facts: CardFacts) -> str:
     """The saved model's epoch, as its evaluation is named in the history (both engines record it)."""
     return f"{facts.best_epoch:g}"
@@ -166,7 +183,7 @@ def _scores_section(facts: CardFacts) -> list[str]:
     ]  # fmt: skip
     for split, scores in facts.metrics.items():
         lines += facts.card.detail_tables(split, scores)
-    return lines + [""]
+    return lines + ["", *facts.figure_lines("evaluation")]
 
 
 def _labels(facts: CardFacts) -> str:
@@ -251,6 +268,7 @@ def _procedure_section(facts: CardFacts) -> list[str]:
         *table(["Epoch", "Step", "Training loss (epoch mean)", "Validation loss"], rows), "",
         f"The model is the epoch-{kept} checkpoint, the epoch with the best validation F1 during training. The "
         "training loss is the mean of the losses logged during the epoch, each weighted by the steps it covers.", "",
+        *facts.figure_lines("training"),
     ]  # fmt: skip
 
 
@@ -362,7 +380,7 @@ def release_model(
     language: list[str] | None,
     out_dir: str,
 ) -> str:
-    """The model directory to publish: weights, tokenizer, metrics.json and the README.md card."""
+    """The model directory to publish: weights, tokenizer, metrics.json, the figures (plots/) and the README.md card."""
     hyperparameters = {name: value for section in settings for name, value in section.model_dump(mode="json").items()}
     train_summary = read_json(Path(model_dir) / TRAIN_SUMMARY)
     # The precision the engine chose, not "auto": the card says what the model was trained in.
@@ -388,11 +406,15 @@ def release_model(
         data_description=data_description(dataset["source"]),
         weights_sha256=weights_sha256(Path(model_dir)),
         decision=decision.model_dump() if decision else None,
+        figures=read_json(Path(evaluation_dir) / PLOTS / FIGURES),
     )
     with building(Path(out_dir)) as partial:
         for file in Path(model_dir).iterdir():
             if file.is_file() and not file.name.startswith("."):
                 _link_or_copy(file, partial / file.name)
         _link_or_copy(Path(evaluation_dir) / METRICS, partial / METRICS)
+        (partial / PLOTS).mkdir()
+        for file in [FIGURES, *(figure["file"] for figure in facts.figures)]:
+            _link_or_copy(Path(evaluation_dir) / PLOTS / file, partial / PLOTS / file)
         (partial / CARD).write_text(render_card(facts))
     return out_dir

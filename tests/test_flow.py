@@ -136,6 +136,49 @@ def test_run_publishes_metrics_table_and_model_card(first_run):
     assert '"split": "test"' in by_key["ner-metrics"].data
 
 
+def test_release_ships_the_figures_the_card_embeds_and_the_ui_shows(first_run):
+    """Training curves, F1 per entity type and the entity-type confusion: PNG files in the release's plots/,
+    embedded by the card, and the same images (as data URLs) and the per-epoch table in the Prefect UI."""
+    import base64
+    import json
+
+    from matplotlib.image import imread
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    _, summary = first_run
+    release = Path(summary.model_dir)
+    figures = json.loads((release / "plots" / "figures.json").read_text())
+    files = [figure["file"] for figure in figures]
+    assert files == ["training_curves.png", "f1_per_type.png", "confusion.png"]
+    card = (release / "README.md").read_text()
+    for figure in figures:
+        assert imread(release / "plots" / figure["file"]).shape[1] >= 700  # a real PNG, card-width
+        assert f"![{figure['title']}](plots/{figure['file']})" in card
+    # The curves sit with the training procedure, the scores' figures with the evaluation.
+    assert card.index("training_curves.png") < card.index("## Evaluation") < card.index("confusion.png")
+    # Every test word is counted once in the entity-type confusion: missed and spurious included.
+    confusion = summary.metrics["test"]["entity_confusion"]
+    evaluation = Path(next(step.path for step in summary.steps if step.name == "evaluation"))
+    words = [line for line in (evaluation / "predictions" / "test.txt").read_text().splitlines() if line.strip()]
+    assert sum(map(sum, confusion["rows_gold_columns_predicted"])) == len(words)
+    assert confusion["labels"][-1] == "no entity"
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[summary.flow_run_id]))
+        )
+    by_key = {artifact.key: artifact for artifact in found}
+    for key, file in (("ner-training-curves", "training_curves.png"), ("ner-confusion", "confusion.png")):
+        assert by_key[key].type == "image"
+        data = by_key[key].data.removeprefix("data:image/png;base64,")
+        assert base64.b64decode(data) == (release / "plots" / file).read_bytes()
+    history = json.loads((release / "training_history.json").read_text())
+    evaluations = [entry for entry in history if "eval_f1" in entry]
+    table = json.loads(by_key["training-epochs"].data)
+    assert [row["step"] for row in table] == [entry["step"] for entry in evaluations]
+    assert [row["validation f1"] for row in table] == [round(entry["eval_f1"], 4) for entry in evaluations]
+
+
 def test_card_names_no_local_path(first_run):
     config, summary = first_run
     card = (Path(summary.model_dir) / "README.md").read_text()

@@ -49,6 +49,11 @@ def test_pair_task_writes_metrics_predictions_and_card(pair_run):
     assert "datasets" not in metadata  # derived data has no Hub id
     assert "Derived data: sentence pairs built from CoNLL-2003" in card
     assert 'pipeline("text-classification"' in card and "'text_pair':" in card
+    figures = json.loads((Path(summary.model_dir) / "plots" / "figures.json").read_text())
+    assert [figure["file"] for figure in figures] == ["training_curves.png", "f1_per_class.png", "confusion.png"]
+    for figure in figures:
+        assert (Path(summary.model_dir) / "plots" / figure["file"]).read_bytes().startswith(b"\x89PNG")
+        assert f"(plots/{figure['file']})" in card
 
 
 def test_saved_pair_model_loads_with_its_label_names(pair_run):

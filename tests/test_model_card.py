@@ -11,7 +11,7 @@ from huggingface_hub import ModelCard
 from tasks.assets import EMBEDDED_MODEL_LICENSE, embedded_model_dir
 from tasks.derived import MOVIE_REVIEW_DESCRIPTION
 from tasks.model_card import (
-    CONLL2003_DOMAIN, CardFacts, base_model_license, data_description, epoch_rows, lowercases, render_card,
+    CONLL2003_DOMAIN, CardFacts, base_model_license, data_description, epoch_rows, epoch_table, lowercases, render_card,
     weights_sha256,
 )  # fmt: skip
 from tasks.quality_gate import Score, card_score, card_weights_sha256
@@ -161,6 +161,26 @@ def test_sections_come_in_order_and_name_the_kept_epoch(facts):
 def test_epoch_rows_mean_the_logged_losses_of_each_epoch():
     assert epoch_rows(HISTORY) == [["1", 20, pytest.approx(0.9), 0.5], ["2", 40, pytest.approx(0.35), 0.4]]
     assert epoch_rows(PAIR_FACTS.history) == [["1", 3, "—", 0.6]]  # an epoch shorter than the logging interval
+
+
+def test_epoch_table_adds_the_validation_f1_of_each_evaluation():
+    assert epoch_table(HISTORY) == [
+        {"epoch": "1", "step": 20, "training loss": 0.9, "validation loss": 0.5, "validation f1": 0.6543},
+        {"epoch": "2", "step": 40, "training loss": 0.35, "validation loss": 0.4, "validation f1": 0.7654},
+    ]
+    assert epoch_table(PAIR_FACTS.history)[0]["training loss"] is None
+
+
+def test_figures_go_to_their_sections_as_images_beside_the_card():
+    figures = [
+        {"file": "training_curves.png", "title": "Curves", "section": "training"},
+        {"file": "confusion.png", "title": "Confusion", "section": "evaluation"},
+    ]
+    card = render_card(FACTS.model_copy(update={"figures": figures}))
+    procedure, evaluation = card.index("## Training procedure"), card.index("## Evaluation")
+    assert procedure < card.index("![Curves](plots/training_curves.png)") < evaluation
+    assert evaluation < card.index("![Confusion](plots/confusion.png)") < card.index("## Release history")
+    assert "![" not in render_card(FACTS)
 
 
 def test_ner_card_states_scores_limitations_procedure_and_usage():

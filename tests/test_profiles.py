@@ -12,7 +12,7 @@ PROTOCOL = {
     "tasks.load": {"source_columns", "normalize"},
     "tasks.tokenization": {"tokenize"},
     "tasks.training": {"collator", "validation_scores"},
-    "tasks.evaluation": {"score"},
+    "tasks.evaluation": {"score", "draw_figures"},
     "tasks.check": {"example", "run", "describe"},
     "tasks.quality_gate": {"chance_score"},
     "tasks.model_card": {

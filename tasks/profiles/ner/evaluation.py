@@ -5,7 +5,7 @@ from pathlib import Path
 import datasets
 from tqdm.auto import tqdm
 
-from tasks.metrics import seqeval_scores
+from tasks.metrics import NO_ENTITY, entity_type_confusion, seqeval_scores
 from tasks.profiles import label_names
 
 
@@ -50,11 +50,30 @@ def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: li
 
 
 def score(model, tokenizer, rows: datasets.Dataset, max_length: int, batch_size: int, predictions: Path) -> dict:
-    """Seqeval scores per word; writes ``<split>.txt`` in CoNLL format."""
+    """Seqeval scores per word and the entity types confused, per word; writes ``<split>.txt`` in CoNLL format."""
     labels = label_names(model)
     sentences = list(rows["tokens"])
     gold_names = rows.features["ner_tags"].feature.names
     gold = [[gold_names[tag] for tag in row] for row in rows["ner_tags"]]
     predicted = [[labels[tag] for tag in row] for row in predict_words(model, tokenizer, sentences, max_length, batch_size)]
     predictions.with_suffix(".txt").write_text("\n".join(conll_lines(sentences, gold, predicted)))
-    return {"num_sentences": len(sentences), **seqeval_scores(gold, predicted)}
+    return {
+        "num_sentences": len(sentences), **seqeval_scores(gold, predicted),
+        "entity_confusion": entity_type_confusion(gold, predicted),
+    }  # fmt: skip
+
+
+def draw_figures(split: str, scores: dict, out: Path) -> list[dict]:
+    """F1 per entity type, and gold against predicted entity types per word, missed and spurious included."""
+    from tasks.plots import confusion_heatmap, f1_bars
+
+    name = split.capitalize()
+    f1_bars(scores["per_type"], f"{name} F1 per entity type", out / "f1_per_type.png")
+    confusion = scores["entity_confusion"]
+    title = f"{name} words by entity type"
+    confusion_heatmap(confusion["labels"], confusion["rows_gold_columns_predicted"], title, out / "confusion.png")
+    return [
+        {"file": "f1_per_type.png", "title": f"{name} F1 per entity type", "section": "evaluation"},
+        {"file": "confusion.png", "title": f"{title}: a gold type predicted as '{NO_ENTITY}' is a missed entity, "
+         f"'{NO_ENTITY}' predicted as a type a spurious one", "section": "evaluation"},
+    ]  # fmt: skip

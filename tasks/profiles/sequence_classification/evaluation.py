@@ -42,3 +42,18 @@ def score(model, tokenizer, rows: datasets.Dataset, max_length: int, batch_size:
         for i, text in enumerate(texts):
             writer.writerow([text, *([pairs[i]] if pairs else []), labels[gold[i]], labels[predicted[i]], f"{probability[i]:.4f}"])
     return {"num_examples": len(texts), **classification_scores(gold, predicted, labels)}
+
+
+def draw_figures(split: str, scores: dict, out: Path) -> list[dict]:
+    """F1 per class, and the confusion matrix."""
+    from tasks.plots import confusion_heatmap, f1_bars
+
+    name = split.capitalize()
+    f1_bars(scores["per_class"], f"{name} F1 per class", out / "f1_per_class.png")
+    confusion = scores["confusion_matrix"]
+    title = f"{name} examples by class"
+    confusion_heatmap(confusion["labels"], confusion["rows_gold_columns_predicted"], title, out / "confusion.png")
+    return [
+        {"file": "f1_per_class.png", "title": f"{name} F1 per class", "section": "evaluation"},
+        {"file": "confusion.png", "title": f"{title}: gold against predicted", "section": "evaluation"},
+    ]

@@ -15,6 +15,7 @@ from tasks.engines.request import ERROR
 from tasks.errors import PipelineError
 from tasks.hardware import slow_precision_warning
 from tasks.pretrained import ModelSource
+from tasks.progress import progress_artifact
 
 REQUEST = "request.json"
 
@@ -71,10 +72,11 @@ def train_model(
             tokenized_dir=tokenized_dir, model=model, training=training, task=task,
             checkpoints=str(checkpoints), output=str(partial), resume=resume,
         )  # fmt: skip
-        if training.num_processes > 1:
-            launch_processes(request, training.num_processes)
-        else:
-            run_engine(request)
+        with progress_artifact(checkpoints):
+            if training.num_processes > 1:
+                launch_processes(request, training.num_processes)
+            else:
+                run_engine(request)
     remove_checkpoints(Path(out_dir))
     return out_dir
 

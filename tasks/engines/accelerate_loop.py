@@ -19,6 +19,7 @@ from tasks.engines.common import (
 )  # fmt: skip
 from tasks.hardware import resolve_precision
 from tasks.metrics import IGNORED
+from tasks.progress import note_progress, progress_at
 from tasks.profiles import profile_of
 
 PROGRESS = "progress.json"
@@ -182,6 +183,16 @@ def _log_loss(accelerator, window: list, scheduler, step: int, per_epoch: int) -
     return {"loss": loss, "learning_rate": scheduler.get_last_lr()[0], "epoch": round(step / per_epoch, 4), "step": step}
 
 
+def note(accelerator, request: TrainRequest, run: dict) -> None:
+    """The main process notes the step and the last validation F1 for the train step to show."""
+    if accelerator.is_main_process:
+        progress = run["progress"]
+        epoch = round(progress["step"] / run["per_epoch"], 4)
+        note_progress(Path(request.checkpoints), progress_at(
+            progress["history"], progress["step"], run["total"], epoch, accelerator.process_index
+        ))  # fmt: skip
+
+
 def evaluate_and_keep_best(accelerator, request: TrainRequest, inputs: TrainInputs, parts: tuple, run: dict) -> None:
     """Score the model on validation, note it in the history and keep its weights when it is the best so far."""
     model, eval_loader = parts[0], parts[3]
@@ -193,6 +204,7 @@ def evaluate_and_keep_best(accelerator, request: TrainRequest, inputs: TrainInpu
     if progress["best"]["value"] is None or scores["eval_f1"] > progress["best"]["value"]:
         progress["best"] = {"value": scores["eval_f1"], "epoch": entry["epoch"], "step": step}
         save_best(accelerator, model, Path(request.checkpoints), progress["best"])
+    note(accelerator, request, run)
 
 
 def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: tuple, progress: dict) -> dict:
@@ -205,7 +217,7 @@ def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: t
     per_epoch = math.ceil(len(train_loader) / training.gradient_accumulation_steps)
     total = math.ceil(per_epoch * training.epochs)
     every = max(1, math.ceil(per_epoch / training.evals_per_epoch))
-    run = {"progress": progress, "per_epoch": per_epoch, "started": time.perf_counter()}
+    run = {"progress": progress, "per_epoch": per_epoch, "total": total, "started": time.perf_counter()}
     bar = tqdm(total=total, initial=progress["step"], desc="train", disable=not accelerator.is_local_main_process)
     model.train()
     for epoch in range(progress["epoch"], math.ceil(training.epochs)):
@@ -226,6 +238,7 @@ def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: t
             if progress["step"] % LOGGING_STEPS == 0:
                 progress["history"].append(_log_loss(accelerator, window, scheduler, progress["step"], per_epoch))
                 window = []
+                note(accelerator, request, run)
             if progress["step"] >= total:
                 break
             if (progress["step"] - epoch * per_epoch) % every == 0 and progress["step"] % per_epoch:

@@ -17,6 +17,7 @@ from tasks.engines.common import (
 from tasks.hardware import resolve_precision
 from tasks.metrics import argmax_logits, trainer_metrics
 from tasks.profiles import profile_of
+from tasks.progress import note_progress, progress_at
 
 
 def evaluation_schedule(request: TrainRequest, train_rows: int) -> dict:
@@ -82,6 +83,20 @@ def elapsed_at_evaluations():
     return ElapsedAtEvaluations()
 
 
+def progress_notes(checkpoints: str):
+    """A callback by which the main process notes the step and the last validation F1 for the train step
+    to show, at each log and evaluation."""
+    from transformers import TrainerCallback
+
+    class NoteProgress(TrainerCallback):
+        def on_log(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                progress = progress_at(state.log_history, state.global_step, state.max_steps, state.epoch or 0.0, args.process_index)
+                note_progress(Path(checkpoints), progress)
+
+    return NoteProgress()
+
+
 def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
     from transformers import Trainer
 
@@ -96,7 +111,7 @@ def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
         processing_class=inputs.tokenizer,
         compute_metrics=trainer_metrics(part.validation_scores, profile.metrics, inputs.labels),
         preprocess_logits_for_metrics=argmax_logits,
-        callbacks=[callback],
+        callbacks=[callback, progress_notes(request.checkpoints)],
     )
 
 

@@ -43,7 +43,7 @@ from tasks.config import (
     parse_command_line,
 )
 from tasks.errors import PipelineError
-from tasks.engines.request import HISTORY
+from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.evaluation import FIGURES, METRICS, PLOTS
 from tasks.hub import Pushed, hub_token, push_to_hub
 from tasks.load import SUMMARY as LOAD_SUMMARY, load_dataset
@@ -54,6 +54,7 @@ from tasks.pretrained import resolve_model
 from tasks.profiles import is_pair, profile_of
 from tasks.quality_gate import Decision, Release, record_release
 from tasks.tokenization import tokenize_dataset
+from tasks.tracking import log_release, mlflow_target, require_tracker
 
 
 class RunSummary(BaseModel):
@@ -117,6 +118,14 @@ def _publish(config: FinetuneConfig, decision: Decision, release_dir: str) -> Pu
         ) from error
 
 
+def _track_release(config: FinetuneConfig, model_dir: str, metrics: dict, released: StepReport) -> None:
+    """Add the final scores and the release to the MLflow run that trained the model, when the release is new."""
+    run_id = read_json(Path(model_dir) / TRAIN_SUMMARY).get("mlflow_run_id")
+    if config.report_to == "mlflow" and run_id and not released.cached:
+        target = mlflow_target(config.artifacts_dir.resolve())
+        log_release(target, run_id, metrics, profile_of(config.task).metrics, Path(released.path))
+
+
 def _check_published(config: FinetuneConfig, pushed: Pushed, text: str, text_pair: str | None) -> dict:
     """Download the pushed commit by repo id and run it on the check input, as a user of the repo would."""
     result = check_published(pushed.repo_id, pushed.commit, config.task, text, text_pair, config.hub_token_secret)
@@ -133,6 +142,7 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     artifacts_dir = config.artifacts_dir.resolve()
     ensure_writable(artifacts_dir)
     _check_push_settings(config)
+    require_tracker(config.report_to)
     store = ArtifactStore(root=artifacts_dir, refresh=config.refresh)
     for leftover in remove_stale_partials(artifacts_dir):
         get_run_logger().info(f"Removed {leftover}, left by a run that died while building it.")
@@ -161,6 +171,7 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     )  # fmt: skip
     release_dir, decision = released.path, gate.decision
     _publish_artifacts(config.task, metrics, Path(release_dir))
+    _track_release(config, model_dir, metrics, released)
     pushed = _publish(config, decision, release_dir)
     record_release(artifacts_dir, model_name, Release(
         release_dir=release_dir, score=decision.challenger, weights_sha256=gate.weights_sha256,

@@ -146,6 +146,13 @@ class TrainingConfig(_Seeded):
         description="Train in this many processes, started with torchrun: one per GPU on a multi-GPU machine, "
         "or a gloo group on CPU. Each process takes batch_size examples per step.",
     )
+    report_to: Literal["none", "tensorboard", "mlflow"] = Field(
+        "none",
+        description="Experiment tracking, through the engine's own integration: tensorboard writes event files "
+        "into the model artifact (tensorboard/); mlflow logs parameters, metrics per logged step and evaluation, "
+        "the final scores and the release to MLFLOW_TRACKING_URI (default: a SQLite store in the artifacts "
+        "directory, mlflow/), experiment MLFLOW_EXPERIMENT_NAME (default finetune).",
+    )
 
 
 class RunConfig(_Section):

@@ -252,8 +252,9 @@ def _data_section(facts: CardFacts) -> list[str]:
 
 
 def _procedure_section(facts: CardFacts) -> list[str]:
-    # The dataset is named under Training data; its option may be a path on the training machine.
-    unused = facts.card.OTHER_TASKS_SETTINGS | {"dataset"}
+    # The dataset is named under Training data (its option may be a path on the training machine);
+    # where the run was tracked says nothing of the model.
+    unused = facts.card.OTHER_TASKS_SETTINGS | {"dataset", "report_to"}
     # As given, not at a score's four decimals: a learning rate of 5e-05 is not 0.0001.
     hyperparameters = [
         [name, f"{value:g}" if isinstance(value, float) else value]

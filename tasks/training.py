@@ -16,6 +16,7 @@ from tasks.errors import PipelineError
 from tasks.hardware import slow_precision_warning
 from tasks.pretrained import ModelSource
 from tasks.progress import progress_artifact
+from tasks.tracking import mlflow_target
 
 REQUEST = "request.json"
 
@@ -68,9 +69,11 @@ def train_model(
     checkpoints = checkpoint_dir(Path(out_dir))
     prepare_checkpoints(checkpoints, resume)
     with building(Path(out_dir)) as partial:
+        # MLflow's default store sits beside the steps' folders, under the artifacts directory.
+        mlflow = mlflow_target(Path(out_dir).parent.parent) if training.report_to == "mlflow" else None
         request = TrainRequest(
             tokenized_dir=tokenized_dir, model=model, training=training, task=task,
-            checkpoints=str(checkpoints), output=str(partial), resume=resume,
+            checkpoints=str(checkpoints), output=str(partial), resume=resume, mlflow=mlflow,
         )  # fmt: skip
         with progress_artifact(checkpoints):
             if training.num_processes > 1:

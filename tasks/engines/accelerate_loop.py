@@ -11,16 +11,13 @@ from torch.utils.data import DataLoader
 
 from tasks.artifacts import read_json, write_json
 from tasks.engines.common import (
-    TrainInputs,
-    TrainRequest,
-    distributed_on_cpu,
-    load_inputs,
-    write_records,
+    TrainInputs, TrainRequest, distributed_on_cpu, load_inputs, tracking_facts, write_records,
 )  # fmt: skip
 from tasks.hardware import resolve_precision
 from tasks.metrics import IGNORED
 from tasks.progress import note_progress, progress_at
 from tasks.profiles import profile_of
+from tasks.tracking import EXPERIMENT, TENSORBOARD, use_mlflow
 
 PROGRESS = "progress.json"
 LOGGING_STEPS = 25
@@ -33,11 +30,48 @@ def build_accelerator(request: TrainRequest):
     # One process may train several times (tests, notebooks): start from a clean shared state so
     # an earlier run's precision or device choice does not leak into this one.
     AcceleratorState._reset_state(reset_partial_state=True)
+    report_to = request.training.report_to
     return Accelerator(
         cpu=distributed_on_cpu(),
         mixed_precision=resolve_precision(request.training.mixed_precision),
         gradient_accumulation_steps=request.training.gradient_accumulation_steps,
+        log_with=None if report_to == "none" else report_to,
+        project_dir=str(Path(request.output) / TENSORBOARD) if report_to == "tensorboard" else None,
     )
+
+
+def start_tracking(accelerator, request: TrainRequest) -> None:
+    """Accelerate's tracker for the request's ``report_to``, with the run's options as its parameters."""
+    if request.training.report_to == "none":
+        return
+    if request.training.report_to == "mlflow" and accelerator.is_main_process:
+        use_mlflow(request.mlflow)
+    options = {"model": request.model.hub_id or request.model.location, "task": request.task,
+               **request.training.model_dump(mode="json")}  # fmt: skip
+    accelerator.init_trackers(EXPERIMENT, config={name: value for name, value in options.items() if value is not None})
+
+
+def track(accelerator, request: TrainRequest, entry: dict) -> None:
+    """One history entry to the tracker, at its step; TensorBoard names are grouped as the Trainer's are
+    (``train/loss``, ``eval/f1``), MLflow's are the history's own."""
+    if request.training.report_to == "none":
+        return
+    values = {name: value for name, value in entry.items() if name != "step"}
+    if request.training.report_to == "tensorboard":
+        values = {name.replace("eval_", "eval/") if name.startswith("eval_") else f"train/{name}": value
+                  for name, value in values.items()}  # fmt: skip
+    accelerator.log(values, step=entry["step"])
+
+
+def finish_tracking(accelerator, request: TrainRequest) -> str | None:
+    """End the tracker's run; the MLflow run's id, for the flow to add the final scores to."""
+    if request.training.report_to == "none":
+        return None
+    run_id = None
+    if request.training.report_to == "mlflow" and accelerator.is_main_process:
+        run_id = accelerator.get_tracker("mlflow").tracker.info.run_id
+    accelerator.end_training()
+    return run_id
 
 
 class LengthGroupedSampler(torch.utils.data.Sampler):
@@ -201,6 +235,7 @@ def evaluate_and_keep_best(accelerator, request: TrainRequest, inputs: TrainInpu
     entry = {**scores, "epoch": round(step / run["per_epoch"], 4), "step": step,
              "elapsed_seconds": round(time.perf_counter() - run["started"], 3)}  # fmt: skip
     progress["history"].append(entry)
+    track(accelerator, request, entry)
     if progress["best"]["value"] is None or scores["eval_f1"] > progress["best"]["value"]:
         progress["best"] = {"value": scores["eval_f1"], "epoch": entry["epoch"], "step": step}
         save_best(accelerator, model, Path(request.checkpoints), progress["best"])
@@ -237,6 +272,7 @@ def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: t
             bar.update()
             if progress["step"] % LOGGING_STEPS == 0:
                 progress["history"].append(_log_loss(accelerator, window, scheduler, progress["step"], per_epoch))
+                track(accelerator, request, progress["history"][-1])
                 window = []
                 note(accelerator, request, run)
             if progress["step"] >= total:
@@ -260,6 +296,7 @@ def train_with_accelerate(request: TrainRequest) -> None:
     steps = math.ceil(len(train_loader) * training.epochs / training.gradient_accumulation_steps)
     optimizer, scheduler = optimizer_and_schedule(request, inputs.model, steps)
     parts = accelerator.prepare(inputs.model, optimizer, train_loader, eval_loader, scheduler)
+    start_tracking(accelerator, request)
     started = time.perf_counter()
     progress = run_epochs(accelerator, request, inputs, parts, start_progress(accelerator, request))
     seconds = time.perf_counter() - started
@@ -268,12 +305,14 @@ def train_with_accelerate(request: TrainRequest) -> None:
         load_best(accelerator, model, Path(request.checkpoints))
     accelerator.wait_for_everyone()
     state_dict = accelerator.get_state_dict(model)
+    mlflow_run_id = finish_tracking(accelerator, request)
     if accelerator.is_main_process:
         accelerator.unwrap_model(model).save_pretrained(request.output, state_dict=state_dict)
         inputs.tokenizer.save_pretrained(request.output)
         write_records(
             request, inputs, progress["history"], progress["best"],
             {"engine": "accelerate", "processes": accelerator.num_processes, "device": accelerator.device.type,
-             "mixed_precision": accelerator.mixed_precision, "train_seconds": round(seconds, 1)},
+             "mixed_precision": accelerator.mixed_precision, "train_seconds": round(seconds, 1),
+             **tracking_facts(request, mlflow_run_id)},
         )  # fmt: skip
     accelerator.wait_for_everyone()

@@ -15,6 +15,7 @@ from tasks.metrics import IGNORED
 from tasks.pretrained import ModelSource, load_tokenizer
 from tasks.profiles import profile_of
 from tasks.tokenization import SUMMARY as TOKENIZE_SUMMARY
+from tasks.tracking import TENSORBOARD
 
 
 @dataclass
@@ -23,6 +24,21 @@ class TrainInputs:
     labels: list[str]
     tokenizer: object
     model: torch.nn.Module
+
+
+def is_main_process() -> bool:
+    """True in the process that writes the model and the records: the only one, or rank 0 under torchrun."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def tracking_facts(request: TrainRequest, mlflow_run_id: str | None) -> dict:
+    """What the summary says of the run's tracking: where TensorBoard's event files are, which MLflow run."""
+    report_to = request.training.report_to
+    if report_to == "tensorboard":
+        return {"report_to": report_to, "tensorboard_dir": TENSORBOARD}
+    if report_to == "mlflow":
+        return {"report_to": report_to, "mlflow_experiment": request.mlflow.experiment, "mlflow_run_id": mlflow_run_id}
+    return {"report_to": report_to}
 
 
 def distributed_on_cpu() -> bool:

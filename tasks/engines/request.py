@@ -5,6 +5,7 @@ from pydantic import BaseModel
 
 from tasks.config import TaskName, TrainingConfig
 from tasks.pretrained import ModelSource
+from tasks.tracking import MlflowTarget
 
 HISTORY = "training_history.json"
 SUMMARY = "train_summary.json"
@@ -22,3 +23,4 @@ class TrainRequest(BaseModel):
     checkpoints: str
     output: str
     resume: bool = False
+    mlflow: MlflowTarget | None = None  # where to log, with training.report_to "mlflow"

@@ -8,16 +8,13 @@ from pathlib import Path
 import torch
 
 from tasks.engines.common import (
-    TrainInputs,
-    TrainRequest,
-    distributed_on_cpu,
-    load_inputs,
-    write_records,
+    TrainInputs, TrainRequest, distributed_on_cpu, is_main_process, load_inputs, tracking_facts, write_records,
 )  # fmt: skip
 from tasks.hardware import resolve_precision
 from tasks.metrics import argmax_logits, trainer_metrics
 from tasks.profiles import profile_of
 from tasks.progress import note_progress, progress_at
+from tasks.tracking import TENSORBOARD, use_mlflow
 
 
 def evaluation_schedule(request: TrainRequest, train_rows: int) -> dict:
@@ -59,7 +56,7 @@ def training_arguments(request: TrainRequest, train_rows: int):
         greater_is_better=True,
         logging_strategy="steps",
         logging_steps=25,
-        report_to="none",
+        report_to=[],  # the tracking callbacks are passed to the Trainer: see tracking_callbacks
         seed=training.seed,
         dataloader_pin_memory=torch.cuda.is_available(),
     )
@@ -97,6 +94,22 @@ def progress_notes(checkpoints: str):
     return NoteProgress()
 
 
+def tracking_callbacks(request: TrainRequest) -> list:
+    """The Trainer's own TensorBoard or MLflow callback, in the main process (the only one they write from),
+    writing where the request says: event files into the model directory, MLflow to the request's store."""
+    from transformers.integrations import MLflowCallback, TensorBoardCallback
+
+    report_to = request.training.report_to
+    if report_to == "none" or not is_main_process():
+        return []
+    if report_to == "tensorboard":
+        from torch.utils.tensorboard import SummaryWriter
+
+        return [TensorBoardCallback(SummaryWriter(log_dir=str(Path(request.output) / TENSORBOARD)))]
+    use_mlflow(request.mlflow)
+    return [MLflowCallback()]
+
+
 def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
     from transformers import Trainer
 
@@ -111,8 +124,17 @@ def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
         processing_class=inputs.tokenizer,
         compute_metrics=trainer_metrics(part.validation_scores, profile.metrics, inputs.labels),
         preprocess_logits_for_metrics=argmax_logits,
-        callbacks=[callback, progress_notes(request.checkpoints)],
+        callbacks=[callback, progress_notes(request.checkpoints), *tracking_callbacks(request)],
     )
+
+
+def _last_mlflow_run(request: TrainRequest) -> str | None:
+    """The MLflow run the Trainer's callback just logged to (and ended)."""
+    if request.training.report_to != "mlflow":
+        return None
+    import mlflow
+
+    return mlflow.last_active_run().info.run_id
 
 
 def last_checkpoint(checkpoints: str) -> str | None:
@@ -152,5 +174,6 @@ def train_with_trainer(request: TrainRequest) -> None:
         write_records(
             request, inputs, history, {"value": state.best_metric, "epoch": best_epoch, "step": state.best_global_step},
             {"engine": "trainer", "processes": trainer.args.world_size, "device": trainer.args.device.type,
-             "mixed_precision": resolve_precision(request.training.mixed_precision), "train_seconds": round(seconds, 1)},
+             "mixed_precision": resolve_precision(request.training.mixed_precision), "train_seconds": round(seconds, 1),
+             **tracking_facts(request, _last_mlflow_run(request))},
         )  # fmt: skip

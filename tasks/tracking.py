@@ -1,0 +1,80 @@
+"""Experiment tracking: where TensorBoard and MLflow records go, and what the flow adds to the MLflow run.
+
+The engines log through their own integrations (the Trainer's callbacks, Accelerate's trackers); this
+module only sets up where those write, and, after the release is built, attaches the final scores and
+the release directory to the run that trained it.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+from prefect import task
+from pydantic import BaseModel
+
+from tasks.errors import PipelineError
+
+# The package each --report-to needs: the tracking extra installs them.
+TRACKER_PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
+# Inside the model artifact, beside the weights: the event files belong to the training that wrote them.
+TENSORBOARD = "tensorboard"
+# The MLflow store when MLFLOW_TRACKING_URI is unset, under the artifacts directory.
+MLFLOW = "mlflow"
+EXPERIMENT = "finetune"
+
+
+def require_tracker(report_to: str) -> None:
+    """Fail before any work when the tracker asked for is not installed."""
+    package = TRACKER_PACKAGES.get(report_to)
+    if package and importlib.util.find_spec(package) is None:
+        raise PipelineError(
+            f"--report-to {report_to} needs the {package} package: pip install -e '.[tracking]' (setup.sh does)"
+        )
+
+
+class MlflowTarget(BaseModel):
+    """Where a run's MLflow records go: a tracking URI, and where a new experiment keeps its artifacts."""
+
+    tracking_uri: str
+    artifact_location: str | None  # None: the tracking server decides
+    experiment: str
+
+
+def mlflow_target(artifacts_root: Path) -> MlflowTarget:
+    """MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_NAME when set; otherwise a SQLite store and its artifacts under
+    ``artifacts_root/mlflow`` (MLflow 3 no longer writes its plain-directory store), experiment "finetune"."""
+    experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or EXPERIMENT
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return MlflowTarget(tracking_uri=os.environ["MLFLOW_TRACKING_URI"], artifact_location=None, experiment=experiment)
+    store = Path(artifacts_root).resolve() / MLFLOW
+    store.mkdir(parents=True, exist_ok=True)
+    return MlflowTarget(
+        tracking_uri=f"sqlite:///{store / 'mlflow.db'}", artifact_location=(store / "artifacts").as_uri(), experiment=experiment
+    )
+
+
+def use_mlflow(target: MlflowTarget) -> str:
+    """Point this process's MLflow at ``target`` and make its experiment the active one; returns its id.
+    The engines' integrations then log there."""
+    import mlflow
+
+    mlflow.set_tracking_uri(target.tracking_uri)
+    experiment = mlflow.get_experiment_by_name(target.experiment)
+    experiment_id = (
+        experiment.experiment_id if experiment
+        else mlflow.create_experiment(target.experiment, artifact_location=target.artifact_location)
+    )  # fmt: skip
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+@task(name="track-release", retries=2, retry_delay_seconds=5)
+def log_release(target: MlflowTarget, run_id: str, metrics: dict, names: tuple[str, ...], release_dir: Path) -> None:
+    """Add the saved model's final scores (``<split>_<metric>``) and the release directory to the run that trained it."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=target.tracking_uri)
+    for split, scores in metrics.items():
+        for name in names:
+            client.log_metric(run_id, f"{split}_{name}", scores[name])
+    client.log_artifacts(run_id, str(release_dir), artifact_path="release")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create the cpu and gpu process work pools and deploy both flows of deployments/prefect.yaml
+# Create the cpu and gpu process work pools and deploy the flows of deployments/prefect.yaml
 # to the Prefect server at $PREFECT_API_URL. Safe to run again: pools and deployments are updated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,7 +7,7 @@ if [ -z "${PREFECT_API_URL:-}" ]; then
   echo "deploy.sh: set PREFECT_API_URL to your Prefect server's API, e.g. http://127.0.0.1:4200/api" >&2
   exit 2
 fi
-# One run at a time on the gpu pool per GPU it serves (GPU_COUNT, default 1).
+# One run at a time on the gpu pool per GPU its workers serve (GPU_COUNT, default 1).
 prefect work-pool create cpu --type process --overwrite
 prefect work-pool create gpu --type process --overwrite
 prefect work-pool set-concurrency-limit gpu "${GPU_COUNT:-1}"

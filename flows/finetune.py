@@ -47,10 +47,10 @@ from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.evaluation import FIGURES, METRICS, PLOTS
 from tasks.hub import Pushed, hub_token, push_to_hub
 from tasks.load import SUMMARY as LOAD_SUMMARY, load_dataset
-from tasks.sources import resolve_dataset
-from tasks.model_card import CARD, epoch_table, release_model
+from tasks.sources import DatasetSource, resolve_dataset
+from tasks.model_card import CARD, Selection, epoch_table, release_model
 from tasks.plots import data_url
-from tasks.pretrained import resolve_model
+from tasks.pretrained import ModelSource, resolve_model
 from tasks.profiles import is_pair, profile_of
 from tasks.quality_gate import Decision, Release, record_release
 from tasks.tokenization import tokenize_dataset
@@ -91,7 +91,7 @@ def _check_push_settings(config: FinetuneConfig) -> None:
         )
 
 
-def _train_and_evaluate(config: FinetuneConfig, request: TrainEvaluateRequest) -> TrainEvaluateResult:
+def run_train_evaluate(config: FinetuneConfig, request: TrainEvaluateRequest) -> TrainEvaluateResult:
     """The GPU side: a subflow here, or a run of the configured deployment on its work pool."""
     if not config.train_deployment:
         return train_and_evaluate(request)
@@ -136,9 +136,18 @@ def _check_published(config: FinetuneConfig, pushed: Pushed, text: str, text_pai
     return result
 
 
-@flow(name="finetune")
-def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
-    """Fine-tune a pretrained encoder for NER, evaluate it, check it, write its card, push it."""
+class Prepared(BaseModel):
+    """A run's start: its store, model and data source, and the loaded and tokenized data."""
+
+    store: ArtifactStore
+    model: ModelSource
+    source: DatasetSource
+    loaded: StepReport
+    tokenized: StepReport
+
+
+def prepare(config: FinetuneConfig) -> Prepared:
+    """Check what can be checked before any work, then load and tokenize the data."""
     artifacts_dir = config.artifacts_dir.resolve()
     ensure_writable(artifacts_dir)
     _check_push_settings(config)
@@ -149,13 +158,21 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     data, model = config.section(DataConfig), resolve_model(config.section(ModelConfig))
     source = resolve_dataset(data)
     loaded = load_dataset(source, data, config.task, store=store)
-    tokenization = config.section(TokenizationConfig)
-    tokenized = tokenize_dataset(loaded.path, model, tokenization, config.task, store=store)
-    training = config.section(TrainingConfig)
-    trained = _train_and_evaluate(config, TrainEvaluateRequest(
-        store=store, dataset_dir=loaded.path, tokenized_dir=tokenized.path, model=model, training=training,
-        max_length=tokenization.max_length, task=config.task, resume=config.resume,
-    ))  # fmt: skip
+    tokenized = tokenize_dataset(loaded.path, model, config.section(TokenizationConfig), config.task, store=store)
+    return Prepared(store=store, model=model, source=source, loaded=loaded, tokenized=tokenized)
+
+
+def train_evaluate_request(config: FinetuneConfig, prepared: Prepared, tokenized_dir: str) -> TrainEvaluateRequest:
+    return TrainEvaluateRequest(
+        store=prepared.store, dataset_dir=prepared.loaded.path, tokenized_dir=tokenized_dir, model=prepared.model,
+        training=config.section(TrainingConfig), max_length=config.max_length, task=config.task, resume=config.resume,
+    )  # fmt: skip
+
+
+def publish(config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateResult, selection: Selection | None = None) -> RunSummary:
+    """Check the trained model, decide with the quality gate, write the release and its card, push:
+    what every run does after training, a sweep's winner's included (``selection`` says how it was chosen)."""
+    store, model, source, loaded = prepared.store, prepared.model, prepared.source, prepared.loaded
     model_dir, evaluation_dir = trained.model_dir, trained.evaluation_dir
     pair = is_pair(read_json(Path(loaded.path) / LOAD_SUMMARY)["columns"])
     text, text_pair = check_inputs(config.task, pair, config.check_text, config.check_text_pair)
@@ -164,16 +181,17 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
     kind = profile_of(config.task).short_name
     model_name = config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}"
     gate = quality_gate(config, store, model_name, loaded.path, model_dir, evaluation_dir, source.hub_id)
+    settings = [config.section(DataConfig), config.section(TokenizationConfig), config.section(TrainingConfig)]
     released = release_model(
         config.task, model_dir, loaded.path, evaluation_dir, checked.path, model_name, config.hub_model_id,
-        model.hub_id or model.location, source.hub_id, [data, tokenization, training], gate.card_decision,
-        config.license, config.language, store=store,
+        model.hub_id or model.location, source.hub_id, settings, gate.card_decision, config.license,
+        config.language, selection, store=store,
     )  # fmt: skip
     release_dir, decision = released.path, gate.decision
     _publish_artifacts(config.task, metrics, Path(release_dir))
     _track_release(config, model_dir, metrics, released)
     pushed = _publish(config, decision, release_dir)
-    record_release(artifacts_dir, model_name, Release(
+    record_release(store.root, model_name, Release(
         release_dir=release_dir, score=decision.challenger, weights_sha256=gate.weights_sha256,
         decision=decision, pushed_to=pushed.commit_url if pushed else None,
     ))  # fmt: skip
@@ -183,11 +201,19 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
         model_dir=release_dir,
         metrics=metrics,
         check=read_json(Path(checked.path) / CHECK),
-        steps=[loaded, tokenized, *trained.steps, checked, *gate.steps, released],
+        steps=[loaded, prepared.tokenized, *trained.steps, checked, *gate.steps, released],
         decision=decision,
         pushed_to=pushed.commit_url if pushed else None,
         published_check=published_check,
     )
+
+
+@flow(name="finetune")
+def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
+    """Fine-tune a pretrained encoder for NER, evaluate it, check it, write its card, push it."""
+    prepared = prepare(config)
+    trained = run_train_evaluate(config, train_evaluate_request(config, prepared, prepared.tokenized.path))
+    return publish(config, prepared, trained)
 
 
 def format_summary(task: TaskName, summary: RunSummary) -> str:
@@ -220,7 +246,13 @@ class _HideUserErrorTracebacks(logging.Filter):
         return True
 
 
-def _check_server() -> None:
+def quiet_user_errors() -> None:
+    """Log a user error's message without the traceback, in the runs' logs."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(_HideUserErrorTracebacks())
+
+
+def check_server() -> None:
     """With PREFECT_API_URL set, fail in one line when that server cannot be reached."""
     from prefect import get_client
     from prefect.settings import PREFECT_API_URL
@@ -237,7 +269,7 @@ def _check_server() -> None:
         )
 
 
-def _server_settings(server: TemporaryServer | None) -> dict:
+def server_settings(server: TemporaryServer | None) -> dict:
     """The temporary server's address; without one started here, a patient limit for Prefect's own
     (a first start with an empty Prefect home takes about its default 20 s on 2 cores)."""
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as LIMIT
@@ -249,14 +281,13 @@ def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -
     """The command line: run the flow with ``server`` (a `TemporaryServer` started early, which stops
     when the process exits) or with PREFECT_API_URL's server or Prefect's own temporary one."""
     without_telemetry()
-    for name in ("prefect.flow_runs", "prefect.task_runs"):
-        logging.getLogger(name).addFilter(_HideUserErrorTracebacks())
+    quiet_user_errors()
     try:
         config, summary_json = parse_command_line(argv)
-        with temporary_settings(_server_settings(server)):
+        with temporary_settings(server_settings(server)):
             if server:
                 server.wait_until_ready()
-            _check_server()
+            check_server()
             summary = finetune(config)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -34,6 +34,9 @@ class TrainEvaluateRequest(BaseModel):
     max_length: int
     task: TaskName
     resume: bool
+    # Train in a process of its own: trials training at once in one process would share torch's and
+    # Accelerate's process-wide state (random generators, the distributed state).
+    isolated: bool = False
 
 
 class TrainEvaluateResult(BaseModel):
@@ -46,8 +49,9 @@ class TrainEvaluateResult(BaseModel):
 def train_and_evaluate(request: TrainEvaluateRequest) -> TrainEvaluateResult:
     """Fine-tune the model on the tokenized data and score the saved model; cached like every step."""
     trained = train_model(
-        request.tokenized_dir, request.model, request.training, request.task, request.resume, store=request.store
-    )
+        request.tokenized_dir, request.model, request.training, request.task, request.resume, request.isolated,
+        store=request.store,
+    )  # fmt: skip
     training = request.training
     evaluated = evaluate_model(
         trained.path, request.dataset_dir, request.max_length, training.eval_batch_size, request.task,

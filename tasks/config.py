@@ -294,7 +294,7 @@ def _format_validation_error(error: ValidationError, origin: str) -> str:
     return f"invalid configuration ({origin}): " + "; ".join(problems)
 
 
-def _unset_words(values: dict[str, Any]) -> dict[str, Any]:
+def unset_words(values: dict[str, Any]) -> dict[str, Any]:
     """``none`` in a config file means what it means on the command line: unset, for the options that
     can be (YAML's own ``null`` or ``~`` work too)."""
     fields = FinetuneConfig.model_fields
@@ -316,7 +316,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
         raise PipelineError(f"config file {path} is not valid YAML: {error}") from error
     if not isinstance(values, dict):
         raise PipelineError(f"config file {path} must be a mapping of option names to values")
-    return _unset_words({str(key).replace("-", "_"): value for key, value in values.items()})
+    return unset_words({str(key).replace("-", "_"): value for key, value in values.items()})
 
 
 def exit_on_bad_command_line(argv: list[str]) -> None:

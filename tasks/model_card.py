@@ -41,6 +41,20 @@ _SOURCE_KINDS = {"hub": "from the Hub", "local": "local files", "embedded": "a c
 _TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1", "accuracy": "Accuracy", "macro_f1": "Macro-F1"}
 
 
+# Where a sweep's winner keeps the sweep's report, inside its release.
+SWEEP = "sweep"
+
+
+class Selection(BaseModel):
+    """How a sweep chose the model: its strategy, its trials, and the folder of its report."""
+
+    strategy: str
+    trials: int
+    completed: int
+    report_dir: str  # sweep.json and its plot: copied into the release's sweep/ folder
+    report_files: list[str]
+
+
 class CardFacts(BaseModel):
     """Everything a card states, gathered from the run's artifacts."""
 
@@ -63,6 +77,7 @@ class CardFacts(BaseModel):
     weights_sha256: str
     decision: dict | None = None  # the quality gate's, see tasks.quality_gate
     figures: list[dict] = []  # plots/figures.json of the evaluation: file, title, section
+    selection: Selection | None = None  # set when a sweep chose the model
 
     @property
     def profile(self) -> TaskProfile:
@@ -270,6 +285,21 @@ def _procedure_section(facts: CardFacts) -> list[str]:
         f"The model is the epoch-{kept} checkpoint, the epoch with the best validation F1 during training. The "
         "training loss is the mean of the losses logged during the epoch, each weighted by the steps it covers.", "",
         *facts.figure_lines("training"),
+        *_selection_lines(facts.selection),
+    ]  # fmt: skip
+
+
+def _selection_lines(selection: Selection | None) -> list[str]:
+    if selection is None:
+        return []
+    report, *plots = selection.report_files
+    failed = selection.trials - selection.completed
+    return [
+        f"Chosen by a hyper-parameter sweep ({selection.strategy}): of its {selection.trials} trials"
+        + (f" ({failed} failed)" if failed else "")
+        + f", the one with the best validation F1 (the test split plays no part in the choice). The sweep's report, "
+        f"every trial with its options and scores: [{SWEEP}/{report}]({SWEEP}/{report}).", "",
+        *(line for plot in plots for line in (f"![The sweep's trials]({SWEEP}/{plot})", "")),
     ]  # fmt: skip
 
 
@@ -379,6 +409,7 @@ def release_model(
     decision: Decision | None,
     license: str | None,
     language: list[str] | None,
+    selection: Selection | None,
     out_dir: str,
 ) -> str:
     """The model directory to publish: weights, tokenizer, metrics.json, the figures (plots/) and the README.md card."""
@@ -408,6 +439,7 @@ def release_model(
         weights_sha256=weights_sha256(Path(model_dir)),
         decision=decision.model_dump() if decision else None,
         figures=read_json(Path(evaluation_dir) / PLOTS / FIGURES),
+        selection=selection,
     )
     with building(Path(out_dir)) as partial:
         for file in Path(model_dir).iterdir():
@@ -417,5 +449,9 @@ def release_model(
         (partial / PLOTS).mkdir()
         for file in [FIGURES, *(figure["file"] for figure in facts.figures)]:
             _link_or_copy(Path(evaluation_dir) / PLOTS / file, partial / PLOTS / file)
+        if selection:
+            (partial / SWEEP).mkdir()
+            for file in selection.report_files:
+                shutil.copy2(Path(selection.report_dir) / file, partial / SWEEP / file)
         (partial / CARD).write_text(render_card(facts))
     return out_dir

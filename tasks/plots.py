@@ -7,6 +7,7 @@ wide at 120 dpi (960 px): scaled to the Hub's ~800 px card width, matplotlib's 1
 
 import base64
 from pathlib import Path
+from typing import Any, Literal
 
 DPI = 120
 WIDTH = 8.0
@@ -134,3 +135,44 @@ def confusion_heatmap(labels: list[str], matrix: list[list[int]], title: str, pa
     axis.set(xlabel="predicted", ylabel="gold", title=title)
     figure.colorbar(image, ax=axis, label="share of the gold row", fraction=0.05, pad=0.02)
     return _save(figure, path)
+
+
+def sweep_scatter(points: list[tuple[Any, float]], best: tuple[Any, float] | None, name: str,
+                  scale: Literal["listed", "linear", "log"], path: Path) -> Path:  # fmt: skip
+    """Validation F1 of each completed trial against one option's value, the winner marked. Listed values
+    sit at evenly spaced positions, the trials that share one side by side, so none hides another."""
+    figure = _figure(4.2)
+    axis = figure.add_subplot()
+    if scale == "listed":
+        labels = list(dict.fromkeys(_value_label(value) for value, _ in sorted(points, key=lambda p: _sortable(p[0]))))
+        seen: dict[str, int] = {}
+
+        def position(value) -> float:
+            label = _value_label(value)
+            shared = sum(_value_label(v) == label for v, _ in points)
+            seen[label] = seen.get(label, 0) + 1
+            return labels.index(label) + (0.0 if shared == 1 else 0.3 * ((seen[label] - 1) / (shared - 1) - 0.5))
+
+        xs = [position(value) for value, _ in points]
+        axis.set_xticks(range(len(labels)), labels)
+        axis.set_xlim(-0.5, len(labels) - 0.5)
+    else:
+        xs = [value for value, _ in points]
+        axis.set_xscale(scale)
+    axis.scatter(xs, [f1 for _, f1 in points], color=BLUE, s=40, label="trial")
+    if best is not None:
+        chosen = next(x for x, point in zip(xs, points) if point == best)
+        axis.scatter([chosen], [best[1]], color=ORANGE, s=160, marker="*", zorder=3,
+                     label=f"chosen: {name} = {_value_label(best[0])}, F1 {best[1]:.3f}")  # fmt: skip
+    axis.set(xlabel=name, ylabel="validation F1", title=f"Validation F1 of {len(points)} completed trials against {name}")
+    axis.grid(alpha=0.3)
+    figure.legend(loc="outside lower center", ncols=2, frameon=False)
+    return _save(figure, path)
+
+
+def _value_label(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _sortable(value: Any) -> tuple:
+    return (0, value, "") if isinstance(value, (int, float)) and not isinstance(value, bool) else (1, 0, str(value))

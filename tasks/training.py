@@ -22,7 +22,8 @@ REQUEST = "request.json"
 
 
 def launch_processes(request: TrainRequest, num_processes: int) -> None:
-    """Run the engine as ``num_processes`` torchrun workers on this machine and wait for them."""
+    """Run the engine as ``num_processes`` torchrun workers on this machine (one: a plain process of its
+    own) and wait for them."""
     import torch  # heavy: imported where used, so the flow module and cached runs start fast
 
     gpus = torch.cuda.device_count()
@@ -32,15 +33,13 @@ def launch_processes(request: TrainRequest, num_processes: int) -> None:
     request_file.write_text(request.model_dump_json(indent=2))
     error_file = request_file.parent / ERROR
     error_file.unlink(missing_ok=True)
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={num_processes}",
-        "-m", "tasks.engines", str(request_file),
-    ]  # fmt: skip
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={num_processes}"]
+    command = [sys.executable, *(launcher if num_processes > 1 else []), "-m", "tasks.engines", str(request_file)]
     status = subprocess.run(command).returncode
     if status and error_file.is_file():
         raise PipelineError(error_file.read_text())
     if status:
-        raise RuntimeError(f"the {num_processes} training processes failed (exit status {status}); see their output above")
+        raise RuntimeError(f"the training process(es) failed (exit status {status}); see their output above")
 
 
 def prepare_checkpoints(checkpoints: Path, resume: bool) -> None:
@@ -54,11 +53,13 @@ def prepare_checkpoints(checkpoints: Path, resume: bool) -> None:
     checkpoints.mkdir(parents=True, exist_ok=True)
 
 
-@step("model", unkeyed=("resume",))
+@step("model", unkeyed=("resume", "isolated"))
 def train_model(
-    tokenized_dir: str, model: ModelSource, training: TrainingConfig, task: TaskName, resume: bool, out_dir: str
-) -> str:
-    """Fine-tune and save the best epoch's model with its tokenizer, history and summary.
+    tokenized_dir: str, model: ModelSource, training: TrainingConfig, task: TaskName, resume: bool, isolated: bool,
+    out_dir: str,
+) -> str:  # fmt: skip
+    """Fine-tune and save the best epoch's model with its tokenizer, history and summary; ``isolated``:
+    in a process of its own even with one process.
 
     Epoch checkpoints go to a sibling ``checkpoints/`` directory that survives a failed
     run, for ``resume``, and is removed once the model is saved.
@@ -76,7 +77,7 @@ def train_model(
             checkpoints=str(checkpoints), output=str(partial), resume=resume, mlflow=mlflow,
         )  # fmt: skip
         with progress_artifact(checkpoints):
-            if training.num_processes > 1:
+            if training.num_processes > 1 or isolated:
                 launch_processes(request, training.num_processes)
             else:
                 run_engine(request)

@@ -83,17 +83,18 @@ def test_engine_options_parse():
         parse_command_line(["--engine", "keras"])
 
 
-def test_resume_leaves_the_train_key_alone_and_the_engine_changes_it(tmp_path):
+def test_resume_and_isolation_leave_the_train_key_alone_and_the_engine_changes_it(tmp_path):
     from tasks.artifacts import ArtifactStore
     from tasks.pretrained import ModelSource
     from tasks.training import train_model
 
-    def key(training: TrainingConfig, resume: bool):
+    def key(training: TrainingConfig, resume: bool, isolated: bool = False):
         model = ModelSource(kind="local", location="m")
-        return train_model.fn.artifact_dir("t", model, training, "ner", resume, store=ArtifactStore(root=tmp_path))
+        return train_model.fn.artifact_dir("t", model, training, "ner", resume, isolated, store=ArtifactStore(root=tmp_path))
 
     training = FinetuneConfig().section(TrainingConfig)
     assert key(training, resume=True) == key(training, resume=False)
+    assert key(training, resume=False, isolated=True) == key(training, resume=False)
     assert key(training.model_copy(update={"engine": "accelerate"}), resume=False) != key(training, resume=False)
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from prefect_server import PREFECT, PrefectServer, wait_for
 from tasks.config import FinetuneConfig
+from tasks.sweep import SweepConfig
 
 pytestmark = pytest.mark.slow
 
@@ -24,10 +25,12 @@ def test_server_holds_the_schedule_limit_and_the_configs_form(server):
     with server.client() as client:
         finetune = client.read_deployment_by_name("finetune/finetune")
         gpu = client.read_deployment_by_name("train-evaluate/gpu")
+        sweep = client.read_deployment_by_name("sweep/sweep")
         pool = client.read_work_pool("gpu")
     assert [schedule.schedule.cron for schedule in finetune.schedules] == ["0 3 * * 1"]
     assert finetune.work_pool_name == "cpu" and gpu.work_pool_name == "gpu"
-    assert gpu.global_concurrency_limit.limit == 1 and pool.concurrency_limit == 1
+    # One train-evaluate run per GPU: the pool's limit (GPU_COUNT), which a sweep's trials share.
+    assert gpu.global_concurrency_limit is None and pool.concurrency_limit == 1
     assert finetune.global_concurrency_limit.limit == 1
     assert finetune.concurrency_options.collision_strategy == "ENQUEUE"
     assert finetune.parameters == {"config": {"train_deployment": "train-evaluate/gpu"}}
@@ -37,6 +40,12 @@ def test_server_holds_the_schedule_limit_and_the_configs_form(server):
     for name in ("epochs", "learning_rate", "train_deployment", "hub_model_id"):
         assert fields[name]["description"] == FinetuneConfig.model_fields[name].description
     assert fields["epochs"]["default"] == 1.0 and fields["batch_size"]["default"] == 16
+    assert sweep.work_pool_name == "cpu"
+    assert sweep.parameters["config"]["base"] == {"train_deployment": "train-evaluate/gpu"}
+    form = sweep.parameter_openapi_schema["definitions"]["SweepConfig"]["properties"]
+    assert set(form) == set(SweepConfig.model_fields)
+    assert form["strategy"]["enum"] == ["grid", "random", "tpe"]
+    SweepConfig.model_validate(sweep.parameters["config"])  # the form's defaults are a valid sweep
 
 
 def test_a_wrong_parameter_type_is_refused_naming_the_field(server):

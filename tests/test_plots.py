@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from tasks.metrics import NO_ENTITY, entity_type_confusion
-from tasks.plots import BLUE, GREEN, ORANGE, confusion_heatmap, f1_bars, training_curves
+from tasks.plots import BLUE, GREEN, ORANGE, confusion_heatmap, f1_bars, sweep_scatter, training_curves
 
 
 def read_png(path):
@@ -111,3 +111,11 @@ def test_confusion_heatmap_of_ten_classes(tmp_path):
 def test_confusion_heatmap_rejects_a_matrix_of_the_wrong_shape(tmp_path):
     with pytest.raises(ValueError, match="must be 2x2"):
         confusion_heatmap(["a", "b"], [[1, 2, 3], [4, 5, 6]], "Test", tmp_path / "confusion.png")
+
+
+@pytest.mark.parametrize("scale", ["listed", "log"])
+def test_sweep_scatter_marks_the_chosen_trial(tmp_path, scale):
+    points = [(1e-4, 0.70), (1e-4, 0.72), (3e-4, 0.80), (1e-3, 0.60)]
+    pixels = read_png(sweep_scatter(points, (3e-4, 0.80), "learning_rate", scale, tmp_path / "sweep.png"))
+    assert pixels_of(pixels, BLUE) > 0 and pixels_of(pixels, ORANGE) > 0
+    assert pixels_of(read_png(sweep_scatter(points, None, "learning_rate", scale, tmp_path / "none.png")), ORANGE) == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tasks.config import parse_command_line
+from tasks.sweep import load_sweep_file
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -31,6 +32,9 @@ def test_the_readme_shows_configs_and_commands():
 def test_every_yaml_config_in_the_readme_parses(block, tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text(block, encoding="utf-8")
+    if block.startswith("base:"):  # a sweep file
+        load_sweep_file(path)
+        return
     config, _ = parse_command_line(["--config", str(path)])
     for line in block.splitlines():
         key, _, value = line.partition("#")[0].partition(":")
@@ -59,3 +63,9 @@ def test_every_script_the_readme_names_exists():
 def test_every_config_file_parses_and_the_readme_shows_how_to_run_it(path):
     parse_command_line(["--config", str(path)])
     assert f"python3 -m flows.finetune --config configs/{path.name}" in README
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "sweeps").glob("*.yaml")), ids=lambda path: path.name)
+def test_every_sweep_file_parses_and_the_readme_shows_how_to_run_it(path):
+    load_sweep_file(path)
+    assert f"python3 -m flows.sweep --config configs/sweeps/{path.name}" in README

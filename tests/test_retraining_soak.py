@@ -207,7 +207,40 @@ def test_a_season_of_retraining_ends_with_registry_cards_and_artifacts_in_agreem
         finetune = Deployed(server, config)
         finetune.use_as_defaults()
         decisions = season(finetune, server, data, artifacts, sentences)
+        a_sweep_through_the_deployments(server, config, tmp_path / "sweep-artifacts")
     assert_registry_cards_and_artifacts_agree(artifacts, decisions)
+
+
+def a_sweep_through_the_deployments(server: PrefectServer, config: dict, artifacts: Path) -> None:
+    """The sweep deployment on the cpu pool, its trials as train-evaluate runs on the gpu pool, the winner
+    published through the gate; a second run of the same sweep takes both trials from the artifacts."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterStartTime
+
+    sweep = {"base": {**config, "artifacts_dir": str(artifacts), "epochs": 1}, "strategy": "grid", "parallel": 2,
+             "search": {"learning_rate": [1e-3, 3e-3]}}  # fmt: skip
+    with server.client() as client:
+        deployment = client.read_deployment_by_name("sweep/sweep")
+        for attempt in ("first", "again"):
+            run = client.create_flow_run_from_deployment(deployment.id, parameters={"config": sweep})
+
+            def final(run_id=run.id) -> bool:
+                return client.read_flow_run(run_id).state.is_final()
+
+            wait_for(final, 300, f"the end of the {attempt} sweep run")
+            ended = client.read_flow_run(run.id)
+            assert ended.state.is_completed(), f"sweep run ended {ended.state.type}: {ended.state.message}"
+            report = read_json(next((artifacts / "sweeps").iterdir()) / "sweep.json")
+            assert [trial["state"] for trial in report["trials"]] == ["completed", "completed"]
+            assert [trial["cached"] for trial in report["trials"]] == [attempt == "again"] * 2
+            trials = client.read_flow_runs(
+                deployment_filter=_named("gpu"),
+                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=ended.start_time)),
+            )
+            assert len(trials) == 2 and {trial.work_pool_name for trial in trials} == {"gpu"}
+    published, _ = registry_history(artifacts)
+    assert [Path(published.release_dir)] == list((artifacts / "release").glob("[!.]*"))
+    card = (Path(published.release_dir) / "README.md").read_text()
+    assert "Chosen by a hyper-parameter sweep (grid): of its 2 trials" in card
 
 
 def season(
@@ -219,7 +252,9 @@ def season(
 
     publish_data(data, train[:500], validation, sentences.first_test)
     first_run = finetune.run()
-    assert first_run.ui_artifacts == {"ner-metrics", "model-card"}
+    assert first_run.ui_artifacts == {
+        "ner-metrics", "model-card", "ner-training-curves", "ner-f1-per-type", "ner-confusion", "training-epochs",
+    }  # fmt: skip
     first = last_decision(artifacts, first_run)
     assert first.publish and first.reason == "nothing is published yet"
     decisions.append(first)

@@ -65,3 +65,23 @@ def copy_of(tmp_path):
         return target
 
     return copy
+
+
+def progress_shown(flow_run_id: str):
+    """The training progress artifact of a run (its train step runs in the train-evaluate subflow)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterParentFlowRunId,
+    )  # fmt: skip
+
+    from tasks.progress import PROGRESS_KEY
+
+    with get_client(sync_client=True) as client:
+        subflows = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id]))
+        )
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[PROGRESS_KEY])),
+        )
+    [artifact] = [artifact for artifact in found if artifact.flow_run_id in {run.id for run in subflows}]
+    return artifact

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import progress_shown
 from flows.finetune import finetune
 from tasks.config import FinetuneConfig
 from tasks.engines import TrainRequest, run_engine
@@ -40,36 +41,6 @@ def records(summary) -> tuple[list[dict], dict]:
 def evaluations(history: list[dict]) -> list[tuple]:
     """Epoch, step, validation loss and F1 of each evaluation (not its timings)."""
     return [(entry["epoch"], entry["step"], entry["eval_loss"], entry["eval_f1"]) for entry in history if "eval_f1" in entry]
-
-
-def progress_shown(summary):
-    """The training progress artifact of a run (its train step runs in the train-evaluate subflow)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterParentFlowRunId,
-    )  # fmt: skip
-
-    from tasks.progress import PROGRESS_KEY
-
-    with get_client(sync_client=True) as client:
-        subflows = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[summary.flow_run_id]))
-        )
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[PROGRESS_KEY])),
-        )
-    [artifact] = [artifact for artifact in found if artifact.flow_run_id in {run.id for run in subflows}]
-    return artifact
-
-
-@pytest.mark.parametrize("engine", ["accelerate", "trainer"])
-def test_training_progress_is_shown_as_a_prefect_progress_artifact(engine, prefect_server, tiny_model, conll_sample, tmp_path):
-    summary = finetune(tiny_config(tiny_model, conll_sample, tmp_path, engine=engine, epochs=2))
-    history, _ = records(summary)
-    shown = progress_shown(summary)
-    assert shown.type == "progress" and shown.data == 100.0
-    last = [entry for entry in history if "eval_f1" in entry][-1]
-    assert f"step 12 of 12 (epoch 2.00); last validation F1 {last['eval_f1']:.4f} (epoch 2.00)" in shown.description
 
 
 class PowerCut(Exception):
@@ -241,7 +212,7 @@ def test_two_processes_count_each_validation_example_once(prefect_server, tiny_m
     assert [(epoch, step) for epoch, step, *_ in evaluations(history)] == [(1.0, 3), (2.0, 6)]
     AutoModelForTokenClassification.from_pretrained(step_path(summary, "model"))
     assert summary.metrics["validation"]["num_sentences"] == 11
-    assert progress_shown(summary).data == 100.0  # noted by the main process, shown by the train step
+    assert progress_shown(summary.flow_run_id).data == 100.0  # noted by the main process, shown by the train step
 
 
 def test_a_user_error_in_a_training_process_reaches_the_flow(prefect_server, tiny_model, conll_sample, tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import progress_shown
 from flows.finetune import finetune
 from tasks.config import FinetuneConfig
 
@@ -54,6 +55,20 @@ def test_pair_task_writes_metrics_predictions_and_card(pair_run):
     for figure in figures:
         assert (Path(summary.model_dir) / "plots" / figure["file"]).read_bytes().startswith(b"\x89PNG")
         assert f"(plots/{figure['file']})" in card
+
+
+def test_training_progress_is_shown_as_a_prefect_progress_artifact(pair_run):
+    """For both engines: the share of steps done and the last validation F1, as the train step last showed them."""
+    _, summary = pair_run
+    model_dir = Path(next(step.path for step in summary.steps if step.name == "model"))
+    history = json.loads((model_dir / "training_history.json").read_text())
+    last = [entry for entry in history if "eval_f1" in entry][-1]
+    shown = progress_shown(summary.flow_run_id)
+    assert shown.type == "progress" and shown.data == 100.0
+    steps = last["step"]
+    assert shown.description == (
+        f"Training: step {steps} of {steps} (epoch 1.00); last validation F1 {last['eval_f1']:.4f} (epoch 1.00)"
+    )
 
 
 def test_saved_pair_model_loads_with_its_label_names(pair_run):

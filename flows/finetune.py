@@ -246,13 +246,13 @@ class _HideUserErrorTracebacks(logging.Filter):
         return True
 
 
-def quiet_user_errors() -> None:
+def _quiet_user_errors() -> None:
     """Log a user error's message without the traceback, in the runs' logs."""
     for name in ("prefect.flow_runs", "prefect.task_runs"):
         logging.getLogger(name).addFilter(_HideUserErrorTracebacks())
 
 
-def check_server() -> None:
+def _check_server() -> None:
     """With PREFECT_API_URL set, fail in one line when that server cannot be reached."""
     from prefect import get_client
     from prefect.settings import PREFECT_API_URL
@@ -269,7 +269,7 @@ def check_server() -> None:
         )
 
 
-def server_settings(server: TemporaryServer | None) -> dict:
+def _server_settings(server: TemporaryServer | None) -> dict:
     """The temporary server's address; without one started here, a patient limit for Prefect's own
     (a first start with an empty Prefect home takes about its default 20 s on 2 cores)."""
     from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as LIMIT
@@ -277,25 +277,35 @@ def server_settings(server: TemporaryServer | None) -> dict:
     return {PREFECT_API_URL: server.url} if server else {LIMIT: max(LIMIT.value(), START_SECONDS)}
 
 
-def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -> int:
-    """The command line: run the flow with ``server`` (a `TemporaryServer` started early, which stops
-    when the process exits) or with PREFECT_API_URL's server or Prefect's own temporary one."""
+def run_command_line(argv: list[str] | None, server: TemporaryServer | None, parse, run, describe) -> int:
+    """A flow's command line: ``parse(argv)`` gives the config and where to write the summary; ``run(config)``
+    runs the flow with ``server`` (a `TemporaryServer` started early, which stops when the process exits)
+    or with PREFECT_API_URL's server or Prefect's own temporary one; ``describe(config, summary)`` is printed.
+    A user error ends it with its message and exit code 2."""
     without_telemetry()
-    quiet_user_errors()
+    _quiet_user_errors()
     try:
-        config, summary_json = parse_command_line(argv)
-        with temporary_settings(server_settings(server)):
+        config, summary_json = parse(argv)
+        with temporary_settings(_server_settings(server)):
             if server:
                 server.wait_until_ready()
-            check_server()
-            summary = finetune(config)
+            _check_server()
+            summary = run(config)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(format_summary(config.task, summary))
+    print(describe(config, summary))
     if summary_json:
         summary_json.write_text(summary.model_dump_json(indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -> int:
+    """The command line of the finetune flow (see `run_command_line`)."""
+    def describe(config: FinetuneConfig, summary: RunSummary) -> str:
+        return format_summary(config.task, summary)
+
+    return run_command_line(argv, server, parse_command_line, finetune, describe)
 
 
 if __name__ == "__main__":

@@ -53,15 +53,14 @@ from typing import Any
 from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_image_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.settings import temporary_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
 from flows.finetune import (
-    Prepared, RunSummary, check_server, format_summary, prepare, publish, quiet_user_errors, run_train_evaluate,
-    server_settings, train_evaluate_request,
+    Prepared, RunSummary, format_summary, prepare, publish, run_command_line, run_train_evaluate,
+    train_evaluate_request,
 )  # fmt: skip
-from flows.temporary_server import TemporaryServer, without_telemetry
+from flows.temporary_server import TemporaryServer
 from flows.train import TrainEvaluateResult
 from tasks.artifacts import StepReport, read_json, replace_json
 from tasks.config import TokenizationConfig
@@ -218,23 +217,8 @@ def format_sweep(config: SweepConfig, summary: SweepSummary) -> str:
 
 
 def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -> int:
-    """The command line, as `flows.finetune.main`."""
-    without_telemetry()
-    quiet_user_errors()
-    try:
-        config, summary_json = parse_command_line(argv)
-        with temporary_settings(server_settings(server)):
-            if server:
-                server.wait_until_ready()
-            check_server()
-            summary = sweep(config)
-    except PipelineError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(format_sweep(config, summary))
-    if summary_json:
-        summary_json.write_text(summary.model_dump_json(indent=2))
-    return 0
+    """The command line of the sweep flow (see `flows.finetune.run_command_line`)."""
+    return run_command_line(argv, server, parse_command_line, sweep, format_sweep)
 
 
 if __name__ == "__main__":

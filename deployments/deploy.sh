@@ -12,3 +12,8 @@ prefect work-pool create cpu --type process --overwrite
 prefect work-pool create gpu --type process --overwrite
 prefect work-pool set-concurrency-limit gpu "${GPU_COUNT:-1}"
 prefect --no-prompt deploy --prefect-file deployments/prefect.yaml --all
+# Artifacts in a bucket (FINETUNE_ARTIFACTS_DIR=s3://bucket/prefix): machines share no disk, so the
+# runs keep their results in the bucket too, where a finetune run reads its train-evaluate child's.
+if [[ "${FINETUNE_ARTIFACTS_DIR:-}" == *://* ]]; then
+  python3 -m flows.result_storage "$FINETUNE_ARTIFACTS_DIR"
+fi

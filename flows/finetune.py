@@ -31,7 +31,9 @@ from pydantic import BaseModel
 from flows.gate import quality_gate
 from flows.temporary_server import START_SECONDS, TemporaryServer, without_telemetry
 from flows.train import TrainEvaluateRequest, TrainEvaluateResult, run_on_deployment, train_and_evaluate
-from tasks.artifacts import ArtifactStore, StepReport, ensure_writable, read_json, remove_stale_partials
+from tasks.artifacts import (
+    ArtifactStore, StepReport, ensure_writable, local_dir, read_artifact, read_artifact_json, remove_stale_partials,
+)  # fmt: skip
 from tasks.check import CHECK, check_inputs, check_model, check_published
 from tasks.config import (
     DataConfig,
@@ -53,7 +55,9 @@ from tasks.plots import data_url
 from tasks.pretrained import ModelSource, resolve_model
 from tasks.profiles import is_pair, profile_of
 from tasks.quality_gate import Decision, Release, record_release
+from tasks.storage import is_remote, transferred
 from tasks.tokenization import tokenize_dataset
+from tasks.training import join_training
 from tasks.tracking import log_release, mlflow_target, require_tracker
 
 
@@ -66,19 +70,38 @@ class RunSummary(BaseModel):
     decision: Decision
     pushed_to: str | None
     published_check: dict[str, Any] | None  # the pushed model, downloaded by repo id and run on the check input
+    # Bytes this run moved to and from a bucket as artifacts directory (uploaded, downloaded); None on disk.
+    transferred_bytes: dict[str, int] | None = None
 
 
-def _publish_artifacts(task: TaskName, metrics: dict, release_dir: Path) -> None:
+class JoinedSummary(BaseModel):
+    """What a run on node 1 and up did: it loaded and tokenized (or found them cached), and trained with node 0."""
+
+    flow_run_id: str
+    node_rank: int
+    num_nodes: int
+    rdzv_endpoint: str
+    steps: list[StepReport]
+
+    def describe(self) -> str:
+        return (
+            f"Node {self.node_rank} of {self.num_nodes}: trained with node 0 at {self.rdzv_endpoint}; node 0 saves, "
+            "evaluates and publishes the model."
+        )
+
+
+def _publish_artifacts(task: TaskName, metrics: dict, release_dir: str) -> None:
     """The scores, the card, the figures and the per-epoch table, where the Prefect UI shows them."""
     names = profile_of(task).metrics
     rows = [{"split": split, **{name: round(scores[name], 4) for name in names}} for split, scores in metrics.items()]
     create_table_artifact(key=f"{task}-metrics", table=rows, description="Scores of the saved model")
-    card = (release_dir / CARD).read_text()
+    card = read_artifact(release_dir, CARD).decode()
     create_markdown_artifact(key="model-card", markdown=card, description="README.md of the released model")
-    for figure in read_json(release_dir / PLOTS / FIGURES):
+    for figure in read_artifact_json(release_dir, f"{PLOTS}/{FIGURES}"):
         key = f"{task}-{Path(figure['file']).stem.replace('_', '-')}"
-        create_image_artifact(image_url=data_url(release_dir / PLOTS / figure["file"]), key=key, description=figure["title"])
-    epochs = epoch_table(read_json(release_dir / HISTORY))
+        image = data_url(read_artifact(release_dir, f"{PLOTS}/{figure['file']}"))
+        create_image_artifact(image_url=image, key=key, description=figure["title"])
+    epochs = epoch_table(read_artifact_json(release_dir, HISTORY))
     create_table_artifact(key="training-epochs", table=epochs, description="Training loss and validation per evaluation")
 
 
@@ -118,12 +141,12 @@ def _publish(config: FinetuneConfig, decision: Decision, release_dir: str) -> Pu
         ) from error
 
 
-def _track_release(config: FinetuneConfig, model_dir: str, metrics: dict, released: StepReport) -> None:
+def _track_release(config: FinetuneConfig, store: ArtifactStore, model_dir: str, metrics: dict, released: StepReport) -> None:
     """Add the final scores and the release to the MLflow run that trained the model, when the release is new."""
-    run_id = read_json(Path(model_dir) / TRAIN_SUMMARY).get("mlflow_run_id")
+    run_id = read_artifact_json(model_dir, TRAIN_SUMMARY).get("mlflow_run_id")
     if config.report_to == "mlflow" and run_id and not released.cached:
-        target = mlflow_target(config.artifacts_dir.resolve())
-        log_release(target, run_id, metrics, profile_of(config.task).metrics, Path(released.path))
+        target = mlflow_target(store.local_root())
+        log_release(target, run_id, metrics, profile_of(config.task).metrics, local_dir(released.path))
 
 
 def _check_published(config: FinetuneConfig, pushed: Pushed, text: str, text_pair: str | None) -> dict:
@@ -144,28 +167,34 @@ class Prepared(BaseModel):
     source: DatasetSource
     loaded: StepReport
     tokenized: StepReport
+    transferred_before: dict[str, int]  # `tasks.storage.transferred` as the run began
 
 
 def prepare(config: FinetuneConfig) -> Prepared:
     """Check what can be checked before any work, then load and tokenize the data."""
-    artifacts_dir = config.artifacts_dir.resolve()
+    transferred_before = transferred()
+    artifacts_dir = config.artifacts_dir if is_remote(config.artifacts_dir) else config.artifacts_dir.resolve()
     ensure_writable(artifacts_dir)
     _check_push_settings(config)
     require_tracker(config.report_to)
     store = ArtifactStore(root=artifacts_dir, refresh=config.refresh)
-    for leftover in remove_stale_partials(artifacts_dir):
+    for leftover in remove_stale_partials(store.local_root()):
         get_run_logger().info(f"Removed {leftover}, left by a run that died while building it.")
     data, model = config.section(DataConfig), resolve_model(config.section(ModelConfig))
     source = resolve_dataset(data)
     loaded = load_dataset(source, data, config.task, store=store)
     tokenized = tokenize_dataset(loaded.path, model, config.section(TokenizationConfig), config.task, store=store)
-    return Prepared(store=store, model=model, source=source, loaded=loaded, tokenized=tokenized)
+    return Prepared(
+        store=store, model=model, source=source, loaded=loaded, tokenized=tokenized,
+        transferred_before=transferred_before,
+    )  # fmt: skip
 
 
 def train_evaluate_request(config: FinetuneConfig, prepared: Prepared, tokenized_dir: str) -> TrainEvaluateRequest:
     return TrainEvaluateRequest(
         store=prepared.store, dataset_dir=prepared.loaded.path, tokenized_dir=tokenized_dir, model=prepared.model,
         training=config.section(TrainingConfig), max_length=config.max_length, task=config.task, resume=config.resume,
+        rdzv_endpoint=config.rdzv_endpoint,
     )  # fmt: skip
 
 
@@ -174,10 +203,10 @@ def publish(config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateRe
     what every run does after training, a sweep's winner's included (``selection`` says how it was chosen)."""
     store, model, source, loaded = prepared.store, prepared.model, prepared.source, prepared.loaded
     model_dir, evaluation_dir = trained.model_dir, trained.evaluation_dir
-    pair = is_pair(read_json(Path(loaded.path) / LOAD_SUMMARY)["columns"])
+    pair = is_pair(read_artifact_json(loaded.path, LOAD_SUMMARY)["columns"])
     text, text_pair = check_inputs(config.task, pair, config.check_text, config.check_text_pair)
     checked = check_model(model_dir, config.task, text, text_pair, store=store)
-    metrics = read_json(Path(evaluation_dir) / METRICS)
+    metrics = read_artifact_json(evaluation_dir, METRICS)
     kind = profile_of(config.task).short_name
     model_name = config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}"
     gate = quality_gate(config, store, model_name, loaded.path, model_dir, evaluation_dir, source.hub_id)
@@ -188,8 +217,8 @@ def publish(config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateRe
         config.language, selection, store=store,
     )  # fmt: skip
     release_dir, decision = released.path, gate.decision
-    _publish_artifacts(config.task, metrics, Path(release_dir))
-    _track_release(config, model_dir, metrics, released)
+    _publish_artifacts(config.task, metrics, release_dir)
+    _track_release(config, store, model_dir, metrics, released)
     pushed = _publish(config, decision, release_dir)
     record_release(store.root, model_name, Release(
         release_dir=release_dir, score=decision.challenger, weights_sha256=gate.weights_sha256,
@@ -200,18 +229,39 @@ def publish(config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateRe
         flow_run_id=str(runtime.flow_run.id),
         model_dir=release_dir,
         metrics=metrics,
-        check=read_json(Path(checked.path) / CHECK),
+        check=read_artifact_json(checked.path, CHECK),
         steps=[loaded, prepared.tokenized, *trained.steps, checked, *gate.steps, released],
         decision=decision,
         pushed_to=pushed.commit_url if pushed else None,
         published_check=published_check,
+        transferred_bytes=_transferred_since(prepared) if is_remote(store.root) else None,
     )
 
 
+def _transferred_since(prepared: Prepared) -> dict[str, int]:
+    now = transferred()
+    return {direction: now[direction] - prepared.transferred_before[direction] for direction in now}
+
+
+def join_as_node(config: FinetuneConfig, prepared: Prepared) -> JoinedSummary:
+    """Node 1 and up of a multi-node run: train with node 0, which writes, evaluates and publishes."""
+    tokenized = str(local_dir(prepared.tokenized.path))
+    join_training(tokenized, prepared.model, config.section(TrainingConfig), config.task, config.node_rank, config.rdzv_endpoint)
+    joined = JoinedSummary(
+        flow_run_id=str(runtime.flow_run.id), node_rank=config.node_rank, num_nodes=config.num_nodes,
+        rdzv_endpoint=config.rdzv_endpoint, steps=[prepared.loaded, prepared.tokenized],
+    )  # fmt: skip
+    get_run_logger().info(joined.describe())
+    return joined
+
+
 @flow(name="finetune")
-def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary:
-    """Fine-tune a pretrained encoder for NER, evaluate it, check it, write its card, push it."""
+def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary | JoinedSummary:
+    """Fine-tune a pretrained encoder for NER, evaluate it, check it, write its card, push it; on node 1 and
+    up of a multi-node run, only train with node 0."""
     prepared = prepare(config)
+    if config.node_rank:
+        return join_as_node(config, prepared)
     trained = run_train_evaluate(config, train_evaluate_request(config, prepared, prepared.tokenized.path))
     return publish(config, prepared, trained)
 
@@ -302,8 +352,8 @@ def run_command_line(argv: list[str] | None, server: TemporaryServer | None, par
 
 def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -> int:
     """The command line of the finetune flow (see `run_command_line`)."""
-    def describe(config: FinetuneConfig, summary: RunSummary) -> str:
-        return format_summary(config.task, summary)
+    def describe(config: FinetuneConfig, summary: RunSummary | JoinedSummary) -> str:
+        return summary.describe() if isinstance(summary, JoinedSummary) else format_summary(config.task, summary)
 
     return run_command_line(argv, server, parse_command_line, finetune, describe)
 

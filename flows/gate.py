@@ -2,13 +2,15 @@
 split when its stated score is on other data, and decide (`tasks.quality_gate.decide`)."""
 
 import json
-from pathlib import Path
 
 from prefect import get_run_logger
 from pydantic import BaseModel
 
-from tasks.artifacts import ArtifactStore, StepReport, is_complete, read_json
+from tasks.artifacts import (
+    ArtifactStore, StepReport, is_finished, local_dir, read_artifact, read_artifact_json, weights_sha256,
+)  # fmt: skip
 from tasks.config import FinetuneConfig
+from tasks.engines.request import SUMMARY as TRAIN_SUMMARY
 from tasks.errors import PipelineError
 from tasks.evaluation import METRICS, evaluate_model, evaluated_split
 from tasks.hub import download_published, published_card
@@ -25,7 +27,6 @@ from tasks.quality_gate import (
     comparable,
     decide,
     registry_published,
-    weights_sha256,
 )  # fmt: skip
 
 # Where models downloaded from the Hub to be scored are kept, under the artifacts directory.
@@ -48,7 +49,7 @@ class GateResult(BaseModel):
 
 
 def challenger_score(config: FinetuneConfig, loaded: dict, evaluation_dir: str, dataset_hub_id: str | None) -> Score:
-    metrics = read_json(Path(evaluation_dir) / METRICS)
+    metrics = read_artifact_json(evaluation_dir, METRICS)
     split = evaluated_split(metrics)
     return Score(
         dataset=dataset_display_name(dataset_hub_id, str(config.dataset)),
@@ -61,8 +62,16 @@ def floor(config: FinetuneConfig, dataset_dir: str, labels: list[str], split: st
     """The score to beat at all: --min-score, and what giving every example one label scores."""
     import datasets  # heavy: imported where used, so the flow module and cached runs start fast
 
-    rows = datasets.load_from_disk(dataset_dir)[split]
+    def rows() -> datasets.Dataset:  # loaded only by a task whose chance score needs them: in a bucket, a download
+        return datasets.load_from_disk(str(local_dir(dataset_dir)))[split]
+
     return max(config.min_score, round(profile_of(config.task).part("tasks.quality_gate").chance_score(rows, labels), 4))
+
+
+def trained_weights_sha256(model_dir: str) -> str:
+    """The new model's identity, as its train step recorded it: in a bucket, no download of the weights."""
+    recorded = read_artifact_json(model_dir, TRAIN_SUMMARY).get("weights_sha256")
+    return recorded or weights_sha256(local_dir(model_dir))
 
 
 def find_published(config: FinetuneConfig, store: ArtifactStore, model_name: str) -> Published | None:
@@ -73,14 +82,14 @@ def find_published(config: FinetuneConfig, store: ArtifactStore, model_name: str
     release = registry_published(store.root, model_name)
     if release is None:
         return None
-    model_dir = release.release_dir if is_complete(Path(release.release_dir)) else None
+    model_dir = release.release_dir if is_finished(release.release_dir) else None
     return Published(stated=release.score, weights_sha256=release.weights_sha256, model_dir=model_dir)
 
 
 def label_mismatch(model_dir: str, labels: list[str]) -> str | None:
     """Why the published model cannot label this data, if its labels are not the data's."""
     try:
-        config = json.loads((Path(model_dir) / "config.json").read_text())
+        config = json.loads(read_artifact(model_dir, "config.json"))
     except (OSError, ValueError) as error:
         return f"it does not load: no readable config.json ({error.__class__.__name__})"
     theirs, ours = set(config.get("id2label", {}).values()), set(labels)
@@ -109,7 +118,7 @@ def score_published(
         )  # fmt: skip
     except (PipelineError, OSError, ValueError) as error:  # what transformers raises for unreadable weights
         return None, "it does not load: " + next(iter(str(error).splitlines()), type(error).__name__), []
-    value = read_json(Path(scored.path) / METRICS)[challenger.split][challenger.metric]
+    value = read_artifact_json(scored.path, METRICS)[challenger.split][challenger.metric]
     report = scored.model_copy(update={"name": "published"})
     return challenger.model_copy(update={"value": round(value, 4)}), None, [report]
 
@@ -117,7 +126,7 @@ def score_published(
 def _download(config: FinetuneConfig, store: ArtifactStore) -> str:
     if not config.hub_model_id:
         raise PipelineError("its release directory is gone or incomplete")
-    root = store.root / PUBLISHED_DOWNLOADS
+    root = store.local_root() / PUBLISHED_DOWNLOADS
     return str(download_published(config.hub_model_id, config.hub_revision, root, config.hub_token_secret))
 
 
@@ -126,9 +135,9 @@ def quality_gate(
     evaluation_dir: str, dataset_hub_id: str | None,
 ) -> GateResult:  # fmt: skip
     """Decide whether the new model is published, against what is published now on the same data."""
-    loaded = read_json(Path(dataset_dir) / LOAD_SUMMARY)
+    loaded = read_artifact_json(dataset_dir, LOAD_SUMMARY)
     challenger = challenger_score(config, loaded, evaluation_dir, dataset_hub_id)
-    bar, ours = floor(config, dataset_dir, loaded["labels"], challenger.split), weights_sha256(Path(model_dir))
+    bar, ours = floor(config, dataset_dir, loaded["labels"], challenger.split), trained_weights_sha256(model_dir)
     published = find_published(config, store, model_name)
     if published and published.weights_sha256 == ours:
         decision = already_published(challenger, config.min_improvement, bar)

@@ -62,13 +62,14 @@ from flows.finetune import (
 )  # fmt: skip
 from flows.temporary_server import TemporaryServer
 from flows.train import TrainEvaluateResult
-from tasks.artifacts import StepReport, read_json, replace_json
+from tasks.artifacts import StepReport, location, read_artifact_json, replace_json
 from tasks.config import TokenizationConfig
 from tasks.errors import PipelineError
 from tasks.evaluation import METRICS
 from tasks.model_card import Selection
 from tasks.plots import data_url, sweep_scatter
 from tasks.profiles import profile_of
+from tasks.storage import is_remote, put_files
 from tasks.sweep import (
     REPORT, REPORT_PLOT, SWEEPS, SweepConfig, TrialResult, most_influential, new_study, report_rows, suggest,
     trial_config, winner,
@@ -115,7 +116,7 @@ def run_trial(number: int, params: dict[str, Any], config: SweepConfig, prepared
         get_run_logger().warning(f"Trial {number} {params} failed: {_first_line(error)}")
         seconds = round(time.perf_counter() - started, 1)
         return TrialRun(result=TrialResult(number=number, params=params, state="failed", seconds=seconds, error=_first_line(error)))
-    metrics, names = read_json(Path(trained.evaluation_dir) / METRICS), profile_of(trial.task).metrics
+    metrics, names = read_artifact_json(trained.evaluation_dir, METRICS), profile_of(trial.task).metrics
     result = TrialResult(
         number=number, params=params, state="completed",
         validation={name: metrics["validation"][name] for name in names},
@@ -174,7 +175,7 @@ def write_report(config: SweepConfig, report_dir: Path, trials: list[TrialResult
 def _publish_report(config: SweepConfig, trials: list[TrialResult], report_dir: Path) -> None:
     names = profile_of(config.base.task).metrics
     create_table_artifact(key="sweep-trials", table=report_rows(trials, names), description="Every trial of the sweep")
-    create_image_artifact(image_url=data_url(report_dir / REPORT_PLOT), key="sweep-plot",
+    create_image_artifact(image_url=data_url((report_dir / REPORT_PLOT).read_bytes()), key="sweep-plot",
                           description="Validation F1 of the trials against the most influential option")  # fmt: skip
 
 
@@ -186,9 +187,12 @@ def sweep(config: SweepConfig) -> SweepSummary:
     runs, study = run_trials(config, prepared)
     trials = [run.result for run in runs]
     influential = most_influential(study, config.search)
-    report_dir = prepared.store.root / SWEEPS / config.key()
+    report_dir = prepared.store.local_root() / SWEEPS / config.key()
     write_report(config, report_dir, trials, influential, round(time.perf_counter() - started, 1))
     _publish_report(config, trials, report_dir)
+    shared_report = location(prepared.store.root, SWEEPS, config.key())
+    if is_remote(shared_report):  # where the other machines and people look, beside the artifacts
+        put_files(report_dir, shared_report, [REPORT, REPORT_PLOT])
     best = winner(trials)
     if best is None:
         raise PipelineError(f"all {len(trials)} trials failed (the first: {trials[0].error}); report: {report_dir / REPORT}")
@@ -201,7 +205,7 @@ def sweep(config: SweepConfig) -> SweepSummary:
     winning = trial_config(config.base, best.params)
     run = publish(winning, prepared.model_copy(update={"tokenized": chosen.tokenized}), chosen.trained, selection)
     return SweepSummary(
-        flow_run_id=str(runtime.flow_run.id), report_dir=str(report_dir), seconds=round(time.perf_counter() - started, 1),
+        flow_run_id=str(runtime.flow_run.id), report_dir=str(shared_report), seconds=round(time.perf_counter() - started, 1),
         trials=trials, winner=best, most_influential=influential, run=run,
     )  # fmt: skip
 

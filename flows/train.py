@@ -2,16 +2,16 @@
 
 The finetune flow runs it as a subflow in its own process by default, or, given a deployment
 name, as a run of that deployment on the deployment's work pool (the `gpu` pool in
-deployments/prefect.yaml). Both sides pass artifact paths, so the artifacts directory must be
-storage both reach; the result is persisted so the parent can read it back from the server.
+deployments/prefect.yaml). Both sides pass artifact locations, so the artifacts directory must be
+storage both reach (a shared disk, or a bucket); the result is persisted so the parent can read it
+back, from the bucket when the machines share no disk (`flows.result_storage`).
 """
 
-from pathlib import Path
 
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
-from tasks.artifacts import ArtifactStore, StepReport, is_complete
+from tasks.artifacts import ArtifactStore, StepReport, is_finished
 from tasks.config import TaskName, TrainingConfig
 from tasks.errors import PipelineError
 from tasks.evaluation import evaluate_model
@@ -34,6 +34,7 @@ class TrainEvaluateRequest(BaseModel):
     max_length: int
     task: TaskName
     resume: bool
+    rdzv_endpoint: str | None = None  # with training.num_nodes above 1: where the other nodes join this one
     # Train in a process of its own: trials training at once in one process would share torch's and
     # Accelerate's process-wide state (random generators, the distributed state).
     isolated: bool = False
@@ -50,7 +51,7 @@ def train_and_evaluate(request: TrainEvaluateRequest) -> TrainEvaluateResult:
     """Fine-tune the model on the tokenized data and score the saved model; cached like every step."""
     trained = train_model(
         request.tokenized_dir, request.model, request.training, request.task, request.resume, request.isolated,
-        store=request.store,
+        store=request.store, rdzv_endpoint=request.rdzv_endpoint,
     )  # fmt: skip
     training = request.training
     evaluated = evaluate_model(
@@ -79,10 +80,10 @@ def run_on_deployment(deployment: str, request: TrainEvaluateRequest) -> TrainEv
     except Exception as error:
         raise PipelineError(
             f"cannot read the result of the {deployment} run {flow_run.name}: {error}; both work pools need the "
-            "same result storage (PREFECT_RESULTS_LOCAL_STORAGE_PATH on a shared disk, or "
-            "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK)"
+            "same result storage: with artifacts in a bucket, deploy with FINETUNE_ARTIFACTS_DIR set to it "
+            "(deployments/deploy.sh keeps results there); on a shared disk, the same PREFECT_RESULTS_LOCAL_STORAGE_PATH"
         ) from error
-    missing = [path for path in (result.model_dir, result.evaluation_dir) if not is_complete(Path(path))]
+    missing = [path for path in (result.model_dir, result.evaluation_dir) if not is_finished(path)]
     if missing:
         raise PipelineError(
             f"the {deployment} run {flow_run.name} wrote {', '.join(missing)}, which this machine cannot read: "

@@ -7,6 +7,10 @@ A directory is built under a temporary name and renamed into place with a manife
 of its files; only a directory whose manifest matches its files counts as complete.
 Runs that may build the same directory at once serialise on its lock file, and the
 leftovers of runs that died are removed once nobody holds their lock.
+
+The artifacts directory may also be a bucket (``s3://…``, see `tasks.storage`): a step then builds
+in this machine's staging directory exactly as above, commits the result to the bucket, and a
+location is a URL that `local_dir` and `read_artifact` turn into files.
 """
 
 import fcntl
@@ -31,10 +35,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 from pydantic import BaseModel
 
+from tasks import storage
 from tasks.errors import PipelineError
 from tasks.fingerprints import code_fingerprint, library_versions
-
-MANIFEST = ".manifest.json"
+from tasks.storage import MANIFEST, ArtifactsLocation, is_remote
 # What `building` leaves beside ``<key>`` while it works: its partial directory, and the
 # finished artifact it is replacing. Either one outliving its builder is a leftover.
 LEFTOVER = re.compile(r"\.(?P<key>.+)\.(?:partial|replaced)-[0-9a-f]{8}")
@@ -57,8 +61,13 @@ def content_key(*parts: Any) -> str:
 class ArtifactStore(BaseModel):
     """Where every step writes, and whether complete artifacts may be reused: each step's last input."""
 
-    root: Path
+    root: ArtifactsLocation
     refresh: bool = False
+
+    def local_root(self) -> Path:
+        """This machine's directory for what is not an artifact (checkpoints, downloads, the default
+        MLflow store): the artifacts directory on disk, the staging directory for a bucket."""
+        return storage.staging_root() if is_remote(self.root) else Path(self.root)
 
 
 class StepReport(BaseModel):
@@ -87,15 +96,18 @@ def step(folder: str, unkeyed: tuple[str, ...] = (), **task_options: Any):
         store = inspect.Parameter("store", inspect.Parameter.KEYWORD_ONLY, annotation=ArtifactStore)
         step_signature = signature.replace(parameters=[*inputs_only, store], return_annotation=StepReport)
 
-        def bind(*args: Any, **kwargs: Any) -> tuple[Path, dict[str, Any], ArtifactStore]:
+        def bind(*args: Any, **kwargs: Any) -> tuple[Path | str, dict[str, Any], ArtifactStore]:
             inputs = dict(step_signature.bind(*args, **kwargs).arguments)
             store = inputs.pop("store")
             keyed = {name: value for name, value in inputs.items() if name not in unkeyed}
-            return store.root / folder / artifact_key(folder, fn.__module__, keyed), inputs, store
+            return location(store.root, folder, artifact_key(folder, fn.__module__, keyed)), inputs, store
 
         @functools.wraps(fn)
         def run_step(*args: Any, **kwargs: Any) -> StepReport:
             out_dir, inputs, store = bind(*args, **kwargs)
+            if is_remote(out_dir):  # built in staging from fetched inputs, then committed
+                return build_and_commit(folder, out_dir, store.refresh,
+                                        lambda staged: fn(**fetched_inputs(inputs, store.root), out_dir=str(staged)))  # fmt: skip
             return build_once(folder, out_dir, store.refresh, lambda: fn(**inputs, out_dir=str(out_dir)))
 
         run_step.__signature__ = step_signature
@@ -108,6 +120,95 @@ def step(folder: str, unkeyed: tuple[str, ...] = (), **task_options: Any):
 def artifact_key(folder: str, module: str, inputs: dict[str, Any]) -> str:
     # A step's ``task`` input names the profile whose parts it runs (`tasks.fingerprints.profile_parts`).
     return content_key(folder, inputs, code_fingerprint(module, inputs.get("task")), library_versions())
+
+
+def location(root: Path | str, *names: str) -> Path | str:
+    """Where ``names`` are under the artifacts directory ``root``: a path on disk, a URL in a bucket."""
+    return storage.join(root, *names) if is_remote(root) else Path(root, *names)
+
+
+def fetched_inputs(inputs: dict[str, Any], root: str) -> dict[str, Any]:
+    """``inputs`` with each artifact in the bucket ``root`` replaced by its local copy, for a step's code,
+    which reads directories."""
+    prefix = root.rstrip("/") + "/"
+    return {name: str(local_dir(value)) if isinstance(value, str) and value.startswith(prefix) else value
+            for name, value in inputs.items()}  # fmt: skip
+
+
+def build_and_commit(folder: str, out_dir: str, refresh: bool, build: Callable[[Path], Any]) -> StepReport:
+    """`build_once` for a bucket: unless ``out_dir`` is committed (one read of its manifest), build it in
+    its staging directory and commit it. The staging lock makes runs on this machine build it once;
+    runs on other machines may build it too, and the first to commit wins."""
+    started = time.perf_counter()
+    staged = storage.staged_dir(out_dir)
+    with artifact_lock(staged):
+        manifest = None if refresh else storage.committed(out_dir)
+        if manifest:
+            get_run_logger().info(f"Reusing the committed artifact {out_dir}")
+        else:
+            build(staged)
+            _commit(staged, out_dir, refresh)
+    return StepReport(name=folder, seconds=round(time.perf_counter() - started, 1), cached=bool(manifest), path=out_dir)
+
+
+def _commit(staged: Path, out_dir: str, replace: bool) -> None:
+    started, size = time.perf_counter(), sum(storage.local_files(staged).values())
+    writer = storage.commit(staged, out_dir, replace)
+    storage.note_writer(staged, writer)
+    seconds = time.perf_counter() - started
+    if writer:
+        _logger().info(f"Uploaded {out_dir} ({size / 1e6:.1f} MB) in {seconds:.1f} s")
+    else:
+        _logger().info(f"Another run committed {out_dir} first: its artifact stands, this one was discarded")
+
+
+def local_dir(path: Path | str) -> Path:
+    """An artifact as a directory on this machine: itself on disk; from a bucket, its staged copy,
+    downloaded first unless it is the committed one already."""
+    if not is_remote(path):
+        return Path(path)
+    staged = storage.staged_dir(path)
+    with artifact_lock(staged):
+        manifest = _committed(path)
+        if _is_current(staged, manifest):
+            return staged
+        started = time.perf_counter()
+        with building(staged) as partial:
+            size = storage.download(path, manifest, partial)
+        storage.note_writer(staged, manifest["writer"])
+    _logger().info(f"Downloaded {path} ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")
+    return staged
+
+
+def read_artifact(path: Path | str, name: str) -> bytes:
+    """One file of an artifact; from a bucket, the staged copy's when it is current, else that file alone."""
+    if not is_remote(path):
+        return (Path(path) / name).read_bytes()
+    manifest, staged = _committed(path), storage.staged_dir(path)
+    if _is_current(staged, manifest):
+        return (staged / name).read_bytes()
+    return storage.read_file(path, manifest, name)
+
+
+def read_artifact_json(path: Path | str, name: str) -> Any:
+    return json.loads(read_artifact(path, name))
+
+
+def is_finished(path: Path | str) -> bool:
+    """True for a complete artifact on disk or a committed one in a bucket."""
+    return storage.committed(path) is not None if is_remote(path) else is_complete(Path(path))
+
+
+def _is_current(staged: Path, manifest: dict) -> bool:
+    """True when ``staged`` is a complete copy of the artifact ``manifest`` commits."""
+    return storage.is_copy_of(staged, manifest) and is_complete(staged)
+
+
+def _committed(path: str) -> dict:
+    manifest = storage.committed(path)
+    if manifest is None:
+        raise PipelineError(f"{path} is not a committed artifact: it has no {storage.COMMIT}")
+    return manifest
 
 
 def build_once(folder: str, out_dir: Path, refresh: bool, build: Callable[[], Any]) -> StepReport:
@@ -309,8 +410,11 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
-def ensure_writable(artifacts_dir: Path) -> None:
+def ensure_writable(artifacts_dir: Path | str) -> None:
     """Fail early, with the directory named, when artifacts cannot be written."""
+    if is_remote(artifacts_dir):
+        storage.ensure_writable(artifacts_dir)
+        return
     probe = artifacts_dir / f".write-test-{uuid.uuid4().hex[:8]}"
     try:
         artifacts_dir.mkdir(parents=True, exist_ok=True)
@@ -329,3 +433,13 @@ def hash_files(paths: list[Path]) -> str:
             while chunk := stream.read(1 << 20):
                 digest.update(chunk)
     return digest.hexdigest()[:16]
+
+
+def weights_sha256(model_dir: Path) -> str:
+    """The identity of a model: the sha256 of its weight files."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(model_dir).glob("*.safetensors")) or sorted(Path(model_dir).glob("pytorch_model*.bin")):
+        with open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()

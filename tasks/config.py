@@ -6,6 +6,7 @@ section it depends on, so its cache key changes only when that section does.
 """
 
 import argparse
+import re
 import sys
 import types
 import typing
@@ -18,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_PAIRS, EMBEDDED_MODEL, EMBEDDED_MOVIE_REVIEWS
 from tasks.errors import PipelineError
+from tasks.storage import ArtifactsLocation
 
 
 class _Section(BaseModel):
@@ -146,6 +148,12 @@ class TrainingConfig(_Seeded):
         description="Train in this many processes, started with torchrun: one per GPU on a multi-GPU machine, "
         "or a gloo group on CPU. Each process takes batch_size examples per step.",
     )
+    num_nodes: int = Field(
+        1,
+        ge=1,
+        description="Machines training together, each running num_processes processes, joined by torchrun at "
+        "rdzv_endpoint; node 0 writes the model, the others start with node_rank 1, 2, ...",
+    )
     report_to: Literal["none", "tensorboard", "mlflow"] = Field(
         "none",
         description="Experiment tracking, through the engine's own integration: tensorboard writes event files "
@@ -160,12 +168,28 @@ class RunConfig(_Section):
         "ner",
         description="What to fine-tune for: ner (token classification) or sequence-classification (single texts or pairs).",
     )
-    artifacts_dir: Path = Field(Path("artifacts"), description="Root directory of every artifact and checkpoint.")
+    artifacts_dir: ArtifactsLocation = Field(
+        Path("artifacts"),
+        description="Where every artifact is kept: a directory, or a bucket's fsspec URL (s3://bucket/prefix, gs://…, "
+        "az://…) with its backend installed (pip install '.[s3]'); with a bucket, steps build and fetch in "
+        "FINETUNE_STAGING_DIR (default ~/.cache/finetune/staging).",
+    )
     refresh: bool = Field(False, description="Ignore cached results and recompute every step.")
     resume: bool = Field(
         False,
         description="Continue an interrupted training run from its last complete epoch checkpoint (same settings "
         "give the same checkpoints folder); without it an interrupted run starts over.",
+    )
+    node_rank: int = Field(
+        0,
+        ge=0,
+        description="This machine's place among num_nodes: 0 trains and writes the model, 1 and up only join "
+        "its training.",
+    )
+    rdzv_endpoint: str | None = Field(
+        None,
+        description="With num_nodes above 1: host:port on node 0 that every node reaches, where torchrun's "
+        "processes meet (such as 10.0.0.1:29500).",
     )
     train_deployment: str | None = Field(
         None,
@@ -221,6 +245,21 @@ class RunConfig(_Section):
 Section = TypeVar("Section", bound=_Section)
 
 
+def node_group_problem(num_nodes: int, node_rank: int, rdzv_endpoint: str | None) -> str | None:
+    """Why these settings cannot make a group of training nodes, or None when they can."""
+    example = "(such as 10.0.0.1:29500)"
+    if node_rank >= num_nodes:
+        return f"node_rank {node_rank} is not below num_nodes {num_nodes}: nodes are numbered from 0 to {num_nodes - 1}"
+    if num_nodes == 1 and rdzv_endpoint:
+        return "rdzv_endpoint is for num_nodes above 1 (one node's processes meet on a free local port)"
+    if num_nodes > 1 and rdzv_endpoint is None:
+        return f"num_nodes {num_nodes} needs rdzv_endpoint: the host:port on node 0 that every node reaches {example}"
+    endpoint = re.fullmatch(r"(?P<host>\S+):(?P<port>\d{1,5})", rdzv_endpoint or "", re.ASCII)
+    if rdzv_endpoint and not (endpoint and 0 < int(endpoint["port"]) < 65536):
+        return f"rdzv_endpoint '{rdzv_endpoint}' is not host:port with a port from 1 to 65535 {example}"
+    return None
+
+
 class FinetuneConfig(TrainingConfig, TokenizationConfig, ModelConfig, DataConfig, RunConfig):
     """Everything one fine-tuning run needs; every field is a CLI option of the same name."""
 
@@ -231,6 +270,21 @@ class FinetuneConfig(TrainingConfig, TokenizationConfig, ModelConfig, DataConfig
             return values
         defaults = TASK_DEFAULTS.get(values.get("task", "ner"), TASK_DEFAULTS["ner"])
         return {**values, **{name: value for name, value in defaults.items() if values.get(name) is None}}
+
+    @model_validator(mode="after")
+    def _node_group(self) -> "FinetuneConfig":
+        problem = node_group_problem(self.num_nodes, self.node_rank, self.rdzv_endpoint)
+        if problem is None and self.resume and self.num_nodes > 1:
+            # Nodes other than 0 keep their processes' checkpoint states (random generators) in a throw-away
+            # folder, so they could not restart where node 0 does.
+            problem = "resume works on one node only; with num_nodes above 1, run again without resume"
+        if problem is None and self.train_deployment and self.num_nodes > 1:
+            # A deployment's run is one process on one worker; the nodes are started together, one per machine.
+            problem = ("num_nodes above 1 runs as python -m flows.finetune on every node (a Kubernetes indexed job, "
+                       "or a process per machine), not through train_deployment")
+        if problem:
+            raise PydanticCustomError("node_group", "{problem}", {"problem": problem})
+        return self
 
     def section(self, section: type[Section]) -> Section:
         return section.model_validate(self.model_dump(include=set(section.model_fields)))

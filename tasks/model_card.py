@@ -13,7 +13,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from pydantic import BaseModel
 
-from tasks.artifacts import building, read_json, step
+from tasks.artifacts import building, read_json, step, weights_sha256
 from tasks.assets import EMBEDDED_MODEL_HUB_ID, EMBEDDED_MODEL_LICENSE
 from tasks.check import CHECK
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
@@ -26,7 +26,7 @@ from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.markdown import table
 from tasks.pretrained import load_tokenizer
 from tasks.profiles import TaskProfile, is_pair, profile_of
-from tasks.quality_gate import Decision, weights_sha256
+from tasks.quality_gate import Decision
 from tasks.sources import DERIVED_DESCRIPTIONS, DERIVED_PAIRS, MOVIE_REVIEWS
 
 CARD = "README.md"

@@ -15,9 +15,9 @@ WIDTH = 8.0
 BLUE, ORANGE, GREEN, GREY = "#0072B2", "#D55E00", "#009E73", "#555555"
 
 
-def data_url(path: Path) -> str:
+def data_url(png: bytes) -> str:
     """A PNG as a ``data:`` URL: what the Prefect UI's image artifacts show without a web server for the file."""
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _figure(height: float):

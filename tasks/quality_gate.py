@@ -6,16 +6,20 @@ The champion's score comes from its card's metadata (`model-index`, read with hu
 when there is no Hub repo.
 """
 
-import hashlib
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 from huggingface_hub import ModelCard
 from pydantic import BaseModel
 
+from tasks import storage
 from tasks.artifacts import file_lock, read_json, replace_json
+from tasks.storage import is_remote
 
 REGISTRY = "registry.json"
+# In a bucket, which has no lock to take turns on one file, each release is an object of its own.
+BUCKET_REGISTRY = "registry"
 GATE_METRIC = "f1"
 
 
@@ -143,20 +147,31 @@ def _registry_entry(registry: dict, model_name: str) -> dict:
     return entry
 
 
-def registry_published(artifacts_dir: Path, model_name: str) -> Release | None:
+def registry_published(artifacts_dir: Path | str, model_name: str) -> Release | None:
     """The release of ``model_name`` published last, by the local registry, or None."""
+    if is_remote(artifacts_dir):
+        releases = [Release.model_validate(entry) for entry in storage.read_records(_bucket_registry(artifacts_dir, model_name))]
+        return next((release for release in reversed(releases) if release.decision and release.decision.publish), None)
     path = artifacts_dir / REGISTRY
     published = _registry_entry(read_json(path), model_name)["published"] if path.is_file() else None
     return Release.model_validate(published) if published else None
 
 
-def record_release(artifacts_dir: Path, model_name: str, release: Release) -> None:
+def _bucket_registry(artifacts_dir: str, model_name: str) -> str:
+    return storage.join(artifacts_dir, BUCKET_REGISTRY, quote(model_name, safe=""))
+
+
+def record_release(artifacts_dir: Path | str, model_name: str, release: Release) -> None:
     """Add a run's release and decision to ``model_name``'s history in the local registry; a published one
     becomes what is published.
 
     Runs recording at once take turns on the registry's lock, so none loses another's entry,
-    and the file is replaced whole, so a reader never sees half of it.
+    and the file is replaced whole, so a reader never sees half of it. In a bucket the release is added
+    as an object of its own (`tasks.storage.add_record`), which no other run's can overwrite.
     """
+    if is_remote(artifacts_dir):
+        storage.add_record(_bucket_registry(artifacts_dir, model_name), release.model_dump(mode="json"))
+        return
     path = artifacts_dir / REGISTRY
     with file_lock(path.with_name(f".{REGISTRY}.lock"), f"another run writing {path}"):
         registry = read_json(path) if path.is_file() else {}
@@ -166,13 +181,3 @@ def record_release(artifacts_dir: Path, model_name: str, release: Release) -> No
             entry["published"] = release.model_dump(mode="json")
         registry[model_name] = entry
         replace_json(path, registry)
-
-
-def weights_sha256(model_dir: Path) -> str:
-    """The identity of a model: the sha256 of its weight files."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(model_dir).glob("*.safetensors")) or sorted(Path(model_dir).glob("pytorch_model*.bin")):
-        with open(path, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()

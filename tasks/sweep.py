@@ -22,7 +22,7 @@ SWEEPS = "sweeps"  # under the artifacts directory: one folder per sweep
 # The metric a sweep maximises: on validation, never on test.
 OBJECTIVE = "f1"
 # What a trial may vary: how the model is trained and tokenized, never the data it is judged on.
-SEARCHABLE = (set(TrainingConfig.model_fields) | set(TokenizationConfig.model_fields)) - {"num_processes", "report_to"}
+SEARCHABLE = (set(TrainingConfig.model_fields) | set(TokenizationConfig.model_fields)) - {"num_processes", "num_nodes", "report_to"}
 
 
 class Range(BaseModel):

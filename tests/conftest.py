@@ -85,3 +85,66 @@ def progress_shown(flow_run_id: str):
         )
     [artifact] = [artifact for artifact in found if artifact.flow_run_id in {run.id for run in subflows}]
     return artifact
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """moto's S3 server on 127.0.0.1, for this process and every process it starts (through
+    AWS_ENDPOINT_URL, which botocore and so s3fs read), with throw-away credentials."""
+    import subprocess
+    import sys
+
+    from flows.temporary_server import free_port
+
+    port = free_port()
+    settings = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    saved = {name: os.environ.get(name) for name in [*settings, "AWS_ENDPOINT_URL"]}
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with open(tmp_path_factory.mktemp("s3") / "moto.log", "w") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        endpoint = f"http://127.0.0.1:{port}"
+        os.environ.update({**settings, "AWS_ENDPOINT_URL": endpoint})
+        try:
+            _wait_for_answer(server, endpoint)
+            yield endpoint
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+            for name, value in saved.items():
+                os.environ.pop(name, None) if value is None else os.environ.update({name: value})
+
+
+def _wait_for_answer(server, endpoint: str, seconds: float = 60) -> None:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while server.poll() is None and time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(endpoint, timeout=5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the S3 server at {endpoint} did not start (exit status {server.poll()})")
+
+
+@pytest.fixture
+def bucket(s3_server, request) -> str:
+    """A new, empty bucket on the S3 server; its ``artifacts`` prefix as an artifacts directory."""
+    import uuid
+
+    import fsspec
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    fsspec.filesystem("s3").mkdir(name)
+    return f"s3://{name}/artifacts"
+
+
+@pytest.fixture
+def staging(tmp_path, monkeypatch) -> Path:
+    """A staging directory of this test's own (FINETUNE_STAGING_DIR)."""
+    from tasks.storage import STAGING_VARIABLE
+
+    folder = tmp_path / "staging"
+    monkeypatch.setenv(STAGING_VARIABLE, str(folder))
+    return folder

@@ -23,11 +23,13 @@ class Processes:
         self.env, self.logs = env, logs
         self.running: list[subprocess.Popen] = []
 
-    def start(self, name: str, *command: str) -> subprocess.Popen:
+    def start(self, name: str, *command: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start ``command`` in ``cwd`` with this environment and ``env`` added."""
         log = open(self.logs / f"{name}.log", "w")
         process = subprocess.Popen(
-            command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            command, cwd=cwd, env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
         self.running.append(process)
         return process
 
@@ -89,13 +91,16 @@ class PrefectServer:
     def __exit__(self, *exc) -> None:
         self.processes.stop_all()
 
-    def run(self, *command: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        """A CLI command against this server, from the repository root."""
-        return subprocess.run(command, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
+    def run(self, *command: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """A CLI command against this server, from the repository root, with ``env`` added to its environment."""
+        env = {**self.env, **(env or {})}
+        return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
-    def start_worker(self, pool: str, log_name: str) -> subprocess.Popen:
-        """A process worker for ``pool``, logging to ``<log_name>.log``; kept in ``workers``."""
-        worker = self.processes.start(log_name, *PREFECT, "worker", "start", "--pool", pool, "--name", f"{pool}-worker")
+    def start_worker(self, pool: str, log_name: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """A process worker for ``pool``, logging to ``<log_name>.log``, started in ``cwd`` with ``env`` added to
+        the server's environment; kept in ``workers``."""
+        command = (*PREFECT, "worker", "start", "--pool", pool, "--name", f"{pool}-worker")
+        worker = self.processes.start(log_name, *command, cwd=cwd, env=env)
         self.workers[pool] = worker
         return worker
 

@@ -1,10 +1,13 @@
 """A retraining soak: the finetune deployment on a real server with a worker per pool, run as a schedule
 and data events would run it against one artifacts directory, with a tiny model and a data folder that
-changes between runs. First publish; an identical re-run; new data through the dataset.updated trigger;
-worse data; a run killed while training, then resumed; two runs started at once. It ends with a registry,
-release cards, logs and artifacts that agree with what each run's gate decided."""
+changes between runs. First publish; new data through the dataset.updated trigger; worse data; a run
+killed while training, then resumed; two runs started at once. It ends with a registry, release cards,
+logs and artifacts that agree with what each run's gate decided. Then the same deployments with workers
+that share nothing but a bucket."""
 
+import os
 import re
+import shutil
 from pathlib import Path
 from uuid import UUID
 
@@ -13,15 +16,16 @@ from pydantic import BaseModel
 
 from conftest import conll_sentences
 from prefect_server import PREFECT, PrefectServer, wait_for
-from tasks.artifacts import LEFTOVER, is_complete, read_json
+from tasks.artifacts import LEFTOVER, is_complete, read_json, weights_sha256
 from tasks.assets import embedded_conll2003_files
-from tasks.quality_gate import REGISTRY, Decision, Release, card_weights_sha256, weights_sha256
+from tasks.quality_gate import REGISTRY, Decision, Release, card_weights_sha256
 
 pytestmark = pytest.mark.slow
 
 STEPS = {"dataset", "tokenized", "model", "evaluation", "check", "release"}
 DATA_EVENT = ("dataset.updated", "finetune.dataset.soak")
 GATE_LINES = ("Publishing: ", "Not publishing: ")  # how the gate logs its decision
+REUSED = ("Reusing the complete artifact", "Reusing the committed artifact")  # on disk, in a bucket
 
 
 class Sentences(BaseModel):
@@ -130,7 +134,7 @@ class Deployed:
         return Finished(
             run_id=run_id, state=run.state.type.value, started=run.start_time.timestamp(),
             ended=run.end_time.timestamp(), logged_decision=decisions[-1] if decisions else "",
-            reused={Path(m.split()[-1]).parent.name for m in messages if m.startswith("Reusing the complete artifact")},
+            reused={Path(m.split()[-1]).parent.name for m in messages if m.startswith(REUSED)},
             pools=[run.work_pool_name, *(child.work_pool_name for child in children)], ui_artifacts={a.key for a in made if a.key},
         )  # fmt: skip
 
@@ -192,23 +196,77 @@ def assert_gate_kept_its_rule(decision: Decision) -> None:
     assert decision.publish == (decision.challenger.value > decision.floor and beats)
 
 
-def test_a_season_of_retraining_ends_with_registry_cards_and_artifacts_in_agreement(tmp_path, tiny_model, sentences):
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One Prefect server for the module's tests (each deploys and starts the workers it needs)."""
+    with PrefectServer(tmp_path_factory.mktemp("prefect")) as server:
+        yield server
+
+
+def test_a_season_of_retraining_ends_with_registry_cards_and_artifacts_in_agreement(server, tmp_path, tiny_model, sentences):
     data, artifacts = tmp_path / "data", tmp_path / "artifacts"
     config = {
         "train_deployment": "train-evaluate/gpu", "model": str(tiny_model), "dataset": str(data),
         "artifacts_dir": str(artifacts), "max_train_samples": None, "batch_size": 8, "learning_rate": 1e-3,
         "epochs": 4,
     }  # fmt: skip
-    with PrefectServer(tmp_path / "prefect") as server:
-        deployed = server.run("deployments/deploy.sh")
-        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-        for pool in ("cpu", "gpu"):
-            server.start_worker(pool, f"worker-{pool}")
-        finetune = Deployed(server, config)
-        finetune.use_as_defaults()
-        decisions = season(finetune, server, data, artifacts, sentences)
-        a_sweep_through_the_deployments(server, config, tmp_path / "sweep-artifacts")
+    deployed = server.run("deployments/deploy.sh")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    for pool in ("cpu", "gpu"):
+        server.start_worker(pool, f"worker-{pool}")
+    finetune = Deployed(server, config)
+    finetune.use_as_defaults()
+    decisions = season(finetune, server, data, artifacts, sentences)
+    a_sweep_through_the_deployments(server, config, tmp_path / "sweep-artifacts")
     assert_registry_cards_and_artifacts_agree(artifacts, decisions)
+
+
+def test_workers_that_share_only_a_bucket_run_publish_and_rerun_from_its_cache(
+    server, tmp_path, tiny_model, sentences, bucket
+):
+    """The cpu and gpu workers as two machines would run them: each in a directory of its own, with its own
+    staging directory and Prefect home (so its own local result storage); they share the bucket alone."""
+    from tasks.quality_gate import registry_published
+    from tasks.storage import committed
+
+    data = tmp_path / "data"
+    publish_data(data, sentences.train[:500], sentences.validation, sentences.first_test)
+    config = {
+        "train_deployment": "train-evaluate/gpu", "model": str(tiny_model), "dataset": str(data),
+        "artifacts_dir": bucket, "max_train_samples": None, "batch_size": 8, "learning_rate": 1e-3, "epochs": 4,
+    }  # fmt: skip
+    machines = {pool: tmp_path / pool for pool in ("cpu", "gpu")}
+    for worker in list(server.workers.values()):  # the season's, which share a disk
+        server.processes.stop(worker)
+    credentials = {name: value for name, value in os.environ.items() if name.startswith("AWS_")}  # the bucket's
+    deployed = server.run("deployments/deploy.sh", env={"FINETUNE_ARTIFACTS_DIR": bucket, **credentials})
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    for pool, machine in machines.items():
+        (machine / "home").mkdir(parents=True)
+        env = {"FINETUNE_STAGING_DIR": str(machine / "staging"), "PREFECT_HOME": str(machine / "home"), **credentials}
+        server.start_worker(pool, f"worker-bucket-{pool}", cwd=machine, env=env)
+    finetune = Deployed(server, config)
+    first = finetune.run()
+    assert first.logged_decision == "Publishing: nothing is published yet"
+    published = registry_published(bucket, f"{tiny_model.name}-finetuned-ner")
+    assert committed(published.release_dir) and published.release_dir.startswith(f"{bucket}/release/")
+    for machine in machines.values():
+        shutil.rmtree(machine / "staging")  # a wiped (or new) machine
+    again = finetune.run()
+    assert again.reused == STEPS, "every step, on both workers, from the bucket's manifests"
+    assert again.logged_decision == "Not publishing: this model is already the published one"
+    results = committed_results(bucket)
+    assert results, "the train-evaluate runs' results are in the bucket, where the cpu worker read them"
+    for machine in machines.values():
+        assert not (machine / "artifacts").exists() and not (machine / "home" / "storage").exists()
+
+
+def committed_results(bucket: str) -> list[str]:
+    from tasks.storage import filesystem
+
+    fs, path = filesystem(f"{bucket}/prefect-results")
+    fs.invalidate_cache()
+    return fs.find(path)
 
 
 def a_sweep_through_the_deployments(server: PrefectServer, config: dict, artifacts: Path) -> None:
@@ -252,11 +310,6 @@ def season(
     first = last_decision(artifacts, first_run)
     assert first.publish and first.reason == "nothing is published yet"
     decisions.append(first)
-
-    again = finetune.run()
-    assert again.reused == STEPS, "an identical run takes every step from its artifact"
-    decisions.append(last_decision(artifacts, again))
-    assert decisions[-1].already_published
 
     publish_data(data, train[:1000], validation, sentences.first_test)
     newer_run = completed(finetune.finish(finetune.triggered()))

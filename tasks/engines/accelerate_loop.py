@@ -301,7 +301,9 @@ def train_with_accelerate(request: TrainRequest) -> None:
     progress = run_epochs(accelerator, request, inputs, parts, start_progress(accelerator, request))
     seconds = time.perf_counter() - started
     model = parts[0]
-    if progress["best"]["step"] != progress["step"]:
+    # Only the main process saves, and only it can read the best weights: a node other than node 0 keeps
+    # its own checkpoints folder, into which the main process wrote nothing.
+    if progress["best"]["step"] != progress["step"] and accelerator.is_main_process:
         load_best(accelerator, model, Path(request.checkpoints))
     accelerator.wait_for_everyone()
     state_dict = accelerator.get_state_dict(model)

@@ -7,7 +7,7 @@ from pathlib import Path
 import datasets
 import torch
 
-from tasks.artifacts import read_json, write_json
+from tasks.artifacts import read_json, weights_sha256, write_json
 from tasks.config import TaskName
 from tasks.engines.request import HISTORY, SUMMARY, TrainRequest
 from tasks.errors import PipelineError
@@ -106,6 +106,7 @@ def write_records(request: TrainRequest, inputs: TrainInputs, history: list[dict
             "best_metric": {"name": "validation f1", "value": best["value"]},
             "best_epoch": best["epoch"],
             "best_step": best["step"],
+            "weights_sha256": weights_sha256(output),  # the model's identity, read without its weights
             **facts,
         },
     )

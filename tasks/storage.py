@@ -1,0 +1,205 @@
+"""Artifacts in object storage: an artifacts directory given as an fsspec URL (``s3://bucket/prefix``,
+``gs://…``, ``az://…``), through fsspec and the backend installed for it (s3fs, gcsfs, adlfs).
+
+A bucket has no rename and no lock, so a step builds its artifact in a local staging directory,
+as it would on disk, then commits it: every file goes up under ``<location>/<writer id>/``, and
+then ``<location>/manifest.json``, written only if absent, names that writer and its files. The
+manifest is the commit marker: a reader trusts nothing without it, so a half-uploaded artifact is
+never taken as complete, and of two writers of one key the first manifest wins and the other
+removes its files. Whether a step is cached is one read of the manifest.
+
+Steps that need files on disk (transformers and datasets load directories) fetch an artifact whole
+into the staging directory, ``$FINETUNE_STAGING_DIR/<folder>/<key>``, beside a note of the writer
+it came from, and reuse it while that writer is the committed one. Credentials are the backend's
+own: environment variables, config files, instance roles (``AWS_ENDPOINT_URL`` for an S3 stand-in).
+"""
+
+import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+from tasks.errors import PipelineError
+
+STAGING_VARIABLE = "FINETUNE_STAGING_DIR"
+COMMIT = "manifest.json"
+# The manifest of a finished local directory (`tasks.artifacts.building`): its files and their sizes.
+MANIFEST = ".manifest.json"
+BACKENDS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
+
+_transferred = {"uploaded": 0, "downloaded": 0}
+_transferred_lock = threading.Lock()
+
+
+def _artifacts_location(value: Any) -> Path | str:
+    text = str(value)
+    if text.startswith("file://"):
+        return Path(text.removeprefix("file://"))
+    return text.rstrip("/") if is_remote(text) else Path(text)
+
+
+# An artifacts directory: a local path (``file://`` URLs included), or a bucket's URL, kept as text.
+ArtifactsLocation = Annotated[str | Path, BeforeValidator(_artifacts_location)]
+
+
+def is_remote(location: Any) -> bool:
+    """True for a URL such as ``s3://bucket/key``: a location fsspec reaches, not a local path."""
+    return "://" in str(location) and not str(location).startswith("file://")
+
+
+def join(location: Any, *names: str) -> str:
+    """``location`` with ``names`` appended, by ``/`` for a URL (a `Path` would fold its ``//``)."""
+    if is_remote(location):
+        return "/".join([str(location).rstrip("/"), *names])
+    return str(Path(location, *names))
+
+
+def staging_root() -> Path:
+    """Where artifacts are built and fetched on this machine: ``$FINETUNE_STAGING_DIR``, else
+    ``~/.cache/finetune/staging``."""
+    configured = os.environ.get(STAGING_VARIABLE)
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "finetune" / "staging"
+
+
+def staged_dir(location: str) -> Path:
+    """The local copy of the artifact at ``location`` (``…/<folder>/<key>``)."""
+    folder, key = location.rstrip("/").split("/")[-2:]
+    return staging_root() / folder / key
+
+
+def _writer_note(staged: Path) -> Path:
+    return staged.with_name(f"{staged.name}.writer")
+
+
+def filesystem(location: str):
+    """The fsspec filesystem for ``location`` and the path within it; a missing backend is named."""
+    import fsspec
+
+    scheme = location.split("://")[0]
+    try:
+        return fsspec.core.url_to_fs(location)
+    except ImportError as error:
+        package = BACKENDS.get(scheme, f"the fsspec backend for {scheme}://")
+        raise PipelineError(f"artifacts in {scheme}:// need {package}: pip install {package}") from error
+    except ValueError as error:
+        raise PipelineError(f"{location}: fsspec knows no storage called {scheme}:// ({error})") from error
+
+
+def _count(direction: str, size: int) -> None:
+    with _transferred_lock:
+        _transferred[direction] += size
+
+
+def transferred() -> dict[str, int]:
+    """Bytes this process has uploaded to and downloaded from object storage so far."""
+    with _transferred_lock:
+        return dict(_transferred)
+
+
+def committed(location: str) -> dict | None:
+    """The manifest of the artifact at ``location`` (its writer and files), or None before it is committed."""
+    fs, path = filesystem(location)
+    try:
+        return json.loads(fs.cat_file(f"{path}/{COMMIT}"))
+    except FileNotFoundError:
+        return None
+
+
+def local_files(local_dir: Path) -> dict[str, int]:
+    """The files of a finished local artifact and their sizes, from its manifest."""
+    return json.loads((local_dir / MANIFEST).read_text())
+
+
+def commit(local_dir: Path, location: str, replace: bool = False) -> str | None:
+    """Upload the finished ``local_dir`` to ``location`` and commit it; return the writer id, or None
+    when another writer committed first (its artifact stands and ours is removed). ``replace`` (a
+    refreshed step) commits over a committed artifact, whose files are then removed."""
+    fs, path = filesystem(location)
+    writer, files = uuid.uuid4().hex[:12], local_files(local_dir)
+    names = sorted(files)
+    fs.put([str(local_dir / name) for name in names], [f"{path}/{writer}/{name}" for name in names])
+    manifest = {"writer": writer, "files": files, "committed": time.time()}
+    replaced = committed(location) if replace else None
+    try:
+        fs.pipe_file(f"{path}/{COMMIT}", json.dumps(manifest, indent=1).encode(), mode="overwrite" if replace else "create")
+    except FileExistsError:
+        fs.rm(f"{path}/{writer}", recursive=True)
+        return None
+    if replaced:
+        fs.rm(f"{path}/{replaced['writer']}", recursive=True)
+    _count("uploaded", sum(files.values()))
+    return writer
+
+
+def put_files(local_dir: Path, location: str, names: list[str]) -> None:
+    """Copy files to ``location``, replacing what is there: for reports, which are not artifacts."""
+    fs, path = filesystem(location)
+    fs.put([str(local_dir / name) for name in names], [f"{path}/{name}" for name in names])
+    _count("uploaded", sum((local_dir / name).stat().st_size for name in names))
+
+
+def add_record(folder: str, value: Any) -> None:
+    """Add ``value`` to the records in ``folder`` as an object of its own, named to sort in time order."""
+    fs, path = filesystem(folder)
+    name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
+    fs.pipe_file(f"{path}/{name}", json.dumps(value, indent=1).encode(), mode="create")
+
+
+def read_records(folder: str) -> list[Any]:
+    """The records in ``folder``, oldest first."""
+    fs, path = filesystem(folder)
+    fs.invalidate_cache(path)  # another machine may have added one since this process last listed
+    names = sorted(fs.find(path))
+    contents = fs.cat(names) if names else {}
+    return [json.loads(contents[name]) for name in names]
+
+
+def note_writer(staged: Path, writer: str | None) -> None:
+    """Record which committed writer ``staged`` is a copy of (None: of none, so it is fetched again)."""
+    note = _writer_note(staged)
+    if writer:
+        note.write_text(writer)
+    else:
+        note.unlink(missing_ok=True)
+
+
+def is_copy_of(staged: Path, manifest: dict) -> bool:
+    """True when ``staged`` was fetched from, or committed as, the writer ``manifest`` names."""
+    note = _writer_note(staged)
+    return note.is_file() and note.read_text() == manifest["writer"]
+
+
+def download(location: str, manifest: dict, into: Path) -> int:
+    """Download the files ``manifest`` commits into the directory ``into``; return their bytes."""
+    fs, path = filesystem(location)
+    names = sorted(manifest["files"])
+    fs.get([f"{path}/{manifest['writer']}/{name}" for name in names], [str(into / name) for name in names])
+    size = sum(manifest["files"].values())
+    _count("downloaded", size)
+    return size
+
+
+def read_file(location: str, manifest: dict, name: str) -> bytes:
+    """One file of the artifact ``manifest`` commits, read from the store alone."""
+    if name not in manifest["files"]:
+        raise FileNotFoundError(f"{location} has no file {name}")
+    fs, path = filesystem(location)
+    data = fs.cat_file(f"{path}/{manifest['writer']}/{name}")
+    _count("downloaded", len(data))
+    return data
+
+
+def ensure_writable(location: str) -> None:
+    """Fail early, with the URL named, when the store cannot be written (no bucket, no credentials)."""
+    fs, path = filesystem(location)
+    probe = f"{path}/.write-test-{uuid.uuid4().hex[:8]}"
+    try:
+        fs.pipe_file(probe, b"")
+        fs.rm(probe)
+    except (OSError, ValueError) as error:
+        raise PipelineError(f"artifacts directory {location} is not writable: {error}") from error

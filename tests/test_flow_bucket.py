@@ -1,0 +1,43 @@
+"""The whole flow with its artifacts directory in a bucket (moto's S3 server on 127.0.0.1)."""
+
+import json
+import shutil
+
+import pytest
+
+from flows.finetune import finetune
+from tasks import storage
+from tasks.artifacts import is_finished, read_artifact, read_artifact_json
+from tasks.config import FinetuneConfig
+from tasks.quality_gate import registry_published
+
+pytestmark = pytest.mark.slow
+
+STEPS = ["dataset", "tokenized", "model", "evaluation", "check", "release"]
+
+
+def test_a_run_keeps_every_artifact_in_the_bucket_and_a_rerun_on_a_wiped_machine_takes_them_all_from_it(
+    prefect_server, tiny_model, conll_sample, bucket, staging
+):
+    config = FinetuneConfig(
+        model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=bucket, max_train_samples=None,
+        batch_size=8, eval_batch_size=16, learning_rate=1e-3,
+    )  # fmt: skip
+    first = finetune(config)
+    assert [step.name for step in first.steps] == STEPS and not any(step.cached for step in first.steps)
+    for step in first.steps:
+        assert step.path.startswith(f"{bucket}/{step.name}/") and is_finished(step.path)
+    assert first.model_dir == first.steps[-1].path and first.decision.publish
+    card = read_artifact(first.model_dir, "README.md").decode()
+    assert "## Evaluation" in card and "model.safetensors" in storage.committed(first.model_dir)["files"]
+    assert registry_published(bucket, f"{tiny_model.name}-finetuned-ner").release_dir == first.model_dir
+    assert first.transferred_bytes["uploaded"] > 0 and first.transferred_bytes["downloaded"] == 0
+
+    shutil.rmtree(staging)  # another machine, or this one with its staging directory wiped
+    again = finetune(config)
+    assert [step.cached for step in again.steps] == [True] * len(STEPS)
+    assert again.model_dir == first.model_dir and again.metrics == first.metrics
+    assert again.transferred_bytes["uploaded"] == 0
+    model_bytes = sum(storage.committed(first.steps[2].path)["files"].values())
+    assert again.transferred_bytes["downloaded"] < model_bytes
+    assert json.loads(json.dumps(read_artifact_json(first.model_dir, "metrics.json"))) == first.metrics

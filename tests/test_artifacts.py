@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import threading
 import time
+import traceback
 
 import pytest
 
@@ -15,6 +16,20 @@ from tasks.config import TrainingConfig
 from tasks.errors import PipelineError
 
 FORK = multiprocessing.get_context("fork")
+
+
+class Run(FORK.Process):
+    """A forked run whose exit status is its target's. It leaves with ``os._exit``, before the interpreter's
+    shutdown: once a flow has run in the parent, Prefect 3.8.8's services, reset at fork, leave a thread-exit
+    hook that fails an assertion there (``QueueService._drain``), and every child would exit 1."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except BaseException:  # noqa: BLE001 (any failure is exit status 1, as an uncaught one would be)
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)
 
 
 def test_content_key_is_stable_and_sensitive():
@@ -119,7 +134,7 @@ def build_once(out, built_log, start):
 def test_two_runs_building_one_key_at_once_build_it_once(tmp_path):
     out, built_log = tmp_path / "step" / "key", tmp_path / "built.log"
     start = FORK.Barrier(2)
-    runs = [FORK.Process(target=build_once, args=(out, built_log, start)) for _ in range(2)]
+    runs = [Run(target=build_once, args=(out, built_log, start)) for _ in range(2)]
     for run in runs:
         run.start()
     for run in runs:
@@ -142,7 +157,7 @@ def hold_lock_while_building(out, building_now, release):
 def test_a_waiting_run_says_what_it_waits_for(tmp_path, caplog):
     out = tmp_path / "step" / "key"
     building_now, release = FORK.Event(), FORK.Event()
-    holder = FORK.Process(target=hold_lock_while_building, args=(out, building_now, release))
+    holder = Run(target=hold_lock_while_building, args=(out, building_now, release))
     holder.start()
     assert building_now.wait(timeout=20)
     threading.Timer(1.0, release.set).start()
@@ -162,13 +177,13 @@ def die_while_building(out):
 
 def test_leftovers_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
     dead, live = tmp_path / "model" / "dead", tmp_path / "tokenized" / "live"
-    died = FORK.Process(target=die_while_building, args=(dead,))
+    died = Run(target=die_while_building, args=(dead,))
     died.start()
     died.join(20)
     assert died.exitcode == 1
     [dead_partial] = dead.parent.glob(".dead.partial-*")
     building_now, release = FORK.Event(), FORK.Event()
-    holder = FORK.Process(target=hold_lock_while_building, args=(live, building_now, release))
+    holder = Run(target=hold_lock_while_building, args=(live, building_now, release))
     holder.start()
     try:
         assert building_now.wait(timeout=20)

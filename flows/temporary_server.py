@@ -39,24 +39,25 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_server(process: subprocess.Popen, url: str, seconds: float = START_SECONDS) -> None:
-    """Return once the Prefect server ``process`` answers at ``url`` (its API root); fail if it exits
-    first or does not answer within ``seconds``."""
+def wait_for_server(
+    process: subprocess.Popen, url: str, seconds: float = START_SECONDS, probe: str = "/health",
+    name: str = "the Prefect server",
+) -> None:  # fmt: skip
+    """Return once the server ``process`` answers ``url`` + ``probe`` (a Prefect server's API root and its
+    health check, by default); fail if it exits first or does not answer within ``seconds``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         status = process.poll()
         if status is not None:
-            raise PipelineError(
-                f"the Prefect server at {url} exited with status {status} while starting (its output says why)"
-            )
+            raise PipelineError(f"{name} at {url} exited with status {status} while starting (its output says why)")
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+            with urllib.request.urlopen(f"{url}{probe}", timeout=5) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass  # not listening yet
         time.sleep(0.1)
-    raise PipelineError(f"the Prefect server at {url} did not answer within {seconds:g} s")
+    raise PipelineError(f"{name} at {url} did not answer within {seconds:g} s")
 
 
 # Run in the server's process before it becomes the server: stopped when the run's process dies,

@@ -52,11 +52,9 @@ def is_remote(location: Any) -> bool:
     return "://" in str(location) and not str(location).startswith("file://")
 
 
-def join(location: Any, *names: str) -> str:
-    """``location`` with ``names`` appended, by ``/`` for a URL (a `Path` would fold its ``//``)."""
-    if is_remote(location):
-        return "/".join([str(location).rstrip("/"), *names])
-    return str(Path(location, *names))
+def join(location: str, *names: str) -> str:
+    """The URL ``location`` with ``names`` appended (a `Path` would fold its ``//``)."""
+    return "/".join([location.rstrip("/"), *names])
 
 
 def staging_root() -> Path:

@@ -94,7 +94,7 @@ def s3_server(tmp_path_factory):
     import subprocess
     import sys
 
-    from flows.temporary_server import free_port
+    from flows.temporary_server import free_port, wait_for_server
 
     port = free_port()
     settings = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -105,7 +105,7 @@ def s3_server(tmp_path_factory):
         endpoint = f"http://127.0.0.1:{port}"
         os.environ.update({**settings, "AWS_ENDPOINT_URL": endpoint})
         try:
-            _wait_for_answer(server, endpoint)
+            wait_for_server(server, endpoint, 60, probe="/", name="the S3 server")  # moto lists the buckets at /
             yield endpoint
         finally:
             server.terminate()
@@ -114,22 +114,8 @@ def s3_server(tmp_path_factory):
                 os.environ.pop(name, None) if value is None else os.environ.update({name: value})
 
 
-def _wait_for_answer(server, endpoint: str, seconds: float = 60) -> None:
-    import time
-    import urllib.request
-
-    deadline = time.monotonic() + seconds
-    while server.poll() is None and time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(endpoint, timeout=5).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the S3 server at {endpoint} did not start (exit status {server.poll()})")
-
-
 @pytest.fixture
-def bucket(s3_server, request) -> str:
+def bucket(s3_server) -> str:
     """A new, empty bucket on the S3 server; its ``artifacts`` prefix as an artifacts directory."""
     import uuid
 

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 STEPS = {"dataset", "tokenized", "model", "evaluation", "check", "release"}
 DATA_EVENT = ("dataset.updated", "finetune.dataset.soak")
 GATE_LINES = ("Publishing: ", "Not publishing: ")  # how the gate logs its decision
+LAST_LINE = "Finished in state "  # what Prefect's engine logs last for a flow run
 REUSED = ("Reusing the complete artifact", "Reusing the committed artifact")  # on disk, in a bucket
 
 
@@ -155,18 +156,26 @@ def _named(deployment: str):
 
 
 def _log_messages(client, run_ids: list[UUID], completed: bool) -> list[str]:
-    """The log messages of these runs and their task runs, in order; a completed run's are waited for
-    until its gate decision has arrived (the worker's process sends logs in batches)."""
+    """The log messages of these runs and their task runs, in order. A completed run's are waited for until
+    each run's last line, the engine's "Finished in state", has arrived: a worker's process sends its logs
+    in batches, some after the run's state is final."""
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.client.schemas.sorting import LogSort
 
-    def read() -> list[str]:
-        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=run_ids)), sort=LogSort.TIMESTAMP_ASC)
-        return [log.message for log in logs]
+    def read() -> list:
+        """Page by page: the server answers at most 200 logs a call."""
+        logs, runs = [], LogFilter(flow_run_id=LogFilterFlowRunId(any_=run_ids))
+        while page := client.read_logs(runs, offset=len(logs), sort=LogSort.TIMESTAMP_ASC):
+            logs += page
+        return logs
+
+    def all_finished() -> bool:
+        ended = {log.flow_run_id for log in read() if log.task_run_id is None and log.message.startswith(LAST_LINE)}
+        return ended == set(run_ids)
 
     if completed:
-        wait_for(lambda: any(m.startswith(GATE_LINES) for m in read()), 30, "the gate's decision in the log")
-    return read()
+        wait_for(all_finished, 30, "every run's last log line")
+    return [log.message for log in read()]
 
 
 def registry_history(artifacts: Path) -> tuple[Release | None, list[Release]]:

@@ -279,12 +279,17 @@ def format_summary(task: TaskName, summary: RunSummary) -> str:
         f"Gate:     {'publish' if summary.decision.publish else 'keep the published model'}: {summary.decision.reason}",
         f"Pushed:   {summary.pushed_to or 'no'}",
         *([f"Hub check: {check_line(summary.published_check)}"] if summary.published_check else []),
+        *([f"Bucket:   {_megabytes(summary.transferred_bytes)}"] if summary.transferred_bytes is not None else []),
         "Steps:",
     ]
     lines += [
         f"  {step.name:<11} {step.seconds:7.1f} s  {'cached' if step.cached else 'ran'}" for step in summary.steps
     ]
     return "\n".join(lines)
+
+
+def _megabytes(transferred_bytes: dict[str, int]) -> str:
+    return ", ".join(f"{count / 1e6:.1f} MB {direction}" for direction, count in transferred_bytes.items())
 
 
 class _HideUserErrorTracebacks(logging.Filter):

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from flows.finetune import finetune
+from flows.finetune import finetune, format_summary
 from tasks import storage
 from tasks.artifacts import is_finished, read_artifact, read_artifact_json
 from tasks.config import FinetuneConfig
@@ -40,4 +40,6 @@ def test_a_run_keeps_every_artifact_in_the_bucket_and_a_rerun_on_a_wiped_machine
     assert again.transferred_bytes["uploaded"] == 0
     model_bytes = sum(storage.committed(first.steps[2].path)["files"].values())
     assert again.transferred_bytes["downloaded"] < model_bytes
+    downloaded = f"{again.transferred_bytes['downloaded'] / 1e6:.1f} MB downloaded"
+    assert f"Bucket:   0.0 MB uploaded, {downloaded}" in format_summary(config.task, again).splitlines()
     assert json.loads(json.dumps(read_artifact_json(first.model_dir, "metrics.json"))) == first.metrics

@@ -424,14 +424,18 @@ def ensure_writable(artifacts_dir: Path | str) -> None:
         raise PipelineError(f"artifacts directory {artifacts_dir} is not writable: {error.strerror}") from error
 
 
+def _add_file(digest: Any, path: Path) -> None:
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+
+
 def hash_files(paths: list[Path]) -> str:
     """Digest of file names and contents, so a local dataset or model that changes gets new keys."""
     digest = hashlib.sha256()
     for path in sorted(paths):
         digest.update(path.name.encode())
-        with open(path, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                digest.update(chunk)
+        _add_file(digest, path)
     return digest.hexdigest()[:16]
 
 
@@ -439,7 +443,5 @@ def weights_sha256(model_dir: Path) -> str:
     """The identity of a model: the sha256 of its weight files."""
     digest = hashlib.sha256()
     for path in sorted(Path(model_dir).glob("*.safetensors")) or sorted(Path(model_dir).glob("pytorch_model*.bin")):
-        with open(path, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                digest.update(chunk)
+        _add_file(digest, path)
     return digest.hexdigest()

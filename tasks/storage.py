@@ -148,11 +148,18 @@ def add_record(folder: str, value: Any) -> None:
     fs.pipe_file(f"{path}/{name}", json.dumps(value, indent=1).encode(), mode="create")
 
 
+def listing(location: str) -> list[str]:
+    """Every object under ``location``, as paths in its store, sorted; listed afresh, since another machine
+    may have written since this process last listed."""
+    fs, path = filesystem(location)
+    fs.invalidate_cache(path)
+    return sorted(fs.find(path))
+
+
 def read_records(folder: str) -> list[Any]:
     """The records in ``folder``, oldest first."""
-    fs, path = filesystem(folder)
-    fs.invalidate_cache(path)  # another machine may have added one since this process last listed
-    names = sorted(fs.find(path))
+    fs, _ = filesystem(folder)
+    names = listing(folder)
     contents = fs.cat(names) if names else {}
     return [json.loads(contents[name]) for name in names]
 

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.temporary_server import free_port
 from tasks.artifacts import ArtifactStore, is_complete, local_dir
 from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig, parse_command_line
 from tasks.engines.request import HISTORY, SUMMARY
@@ -74,12 +74,6 @@ def tokenized(prefect_server, s3_server, tiny_model, conll_sample):
     loaded = load_dataset(resolve_dataset(data), data, "ner", store=store)
     tokenized = tokenize_dataset(loaded.path, model, config.section(TokenizationConfig), "ner", store=store)
     return config, store, model, tokenized.path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def without_timings(history: list[dict]) -> list[dict]:

@@ -236,7 +236,7 @@ def test_workers_that_share_only_a_bucket_run_publish_and_rerun_from_its_cache(
     """The cpu and gpu workers as two machines would run them: each in a directory of its own, with its own
     staging directory and Prefect home (so its own local result storage); they share the bucket alone."""
     from tasks.quality_gate import registry_published
-    from tasks.storage import committed
+    from tasks.storage import committed, listing
 
     data = tmp_path / "data"
     publish_data(data, sentences.train[:500], sentences.validation, sentences.first_test)
@@ -264,18 +264,10 @@ def test_workers_that_share_only_a_bucket_run_publish_and_rerun_from_its_cache(
     again = finetune.run()
     assert again.reused == STEPS, "every step, on both workers, from the bucket's manifests"
     assert again.logged_decision == "Not publishing: this model is already the published one"
-    results = committed_results(bucket)
+    results = listing(f"{bucket}/prefect-results")
     assert results, "the train-evaluate runs' results are in the bucket, where the cpu worker read them"
     for machine in machines.values():
         assert not (machine / "artifacts").exists() and not (machine / "home" / "storage").exists()
-
-
-def committed_results(bucket: str) -> list[str]:
-    from tasks.storage import filesystem
-
-    fs, path = filesystem(f"{bucket}/prefect-results")
-    fs.invalidate_cache()
-    return fs.find(path)
 
 
 def a_sweep_through_the_deployments(server: PrefectServer, config: dict, artifacts: Path) -> None:

@@ -7,7 +7,7 @@ from prefect import get_run_logger
 from pydantic import BaseModel
 
 from tasks.artifacts import (
-    ArtifactStore, StepReport, is_finished, local_dir, read_artifact, read_artifact_json, weights_sha256,
+    ArtifactStore, StepReport, is_finished, local_dir, read_artifact, read_artifact_json,
 )  # fmt: skip
 from tasks.config import FinetuneConfig
 from tasks.engines.request import SUMMARY as TRAIN_SUMMARY
@@ -70,8 +70,7 @@ def floor(config: FinetuneConfig, dataset_dir: str, labels: list[str], split: st
 
 def trained_weights_sha256(model_dir: str) -> str:
     """The new model's identity, as its train step recorded it: in a bucket, no download of the weights."""
-    recorded = read_artifact_json(model_dir, TRAIN_SUMMARY).get("weights_sha256")
-    return recorded or weights_sha256(local_dir(model_dir))
+    return read_artifact_json(model_dir, TRAIN_SUMMARY)["weights_sha256"]
 
 
 def find_published(config: FinetuneConfig, store: ArtifactStore, model_name: str) -> Published | None:

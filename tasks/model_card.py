@@ -13,7 +13,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from pydantic import BaseModel
 
-from tasks.artifacts import building, read_json, step, weights_sha256
+from tasks.artifacts import building, read_json, step
 from tasks.assets import EMBEDDED_MODEL_HUB_ID, EMBEDDED_MODEL_LICENSE
 from tasks.check import CHECK
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
@@ -436,7 +436,7 @@ def release_model(
         language=language or (["en"] if dataset["source"]["kind"] == "embedded" else None),
         uncased=lowercases(load_tokenizer(model_dir)),
         data_description=data_description(dataset["source"]),
-        weights_sha256=weights_sha256(Path(model_dir)),
+        weights_sha256=train_summary["weights_sha256"],  # hashed once, as the train step saved the weights
         decision=decision.model_dump() if decision else None,
         figures=read_json(Path(evaluation_dir) / PLOTS / FIGURES),
         selection=selection,

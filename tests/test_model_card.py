@@ -8,11 +8,11 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
+from tasks.artifacts import weights_sha256
 from tasks.assets import EMBEDDED_MODEL_LICENSE, embedded_model_dir
 from tasks.derived import MOVIE_REVIEW_DESCRIPTION
 from tasks.model_card import (
     CONLL2003_DOMAIN, CardFacts, base_model_license, data_description, epoch_rows, epoch_table, lowercases, render_card,
-    weights_sha256,
 )  # fmt: skip
 from tasks.quality_gate import Score, card_score, card_weights_sha256
 

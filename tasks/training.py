@@ -127,7 +127,7 @@ def train_model(
 @task(name="join-training", cache_policy=NO_CACHE)
 def join_training(
     tokenized_dir: str, model: ModelSource, training: TrainingConfig, task: TaskName, node_rank: int, rdzv_endpoint: str,
-) -> dict:  # fmt: skip
+) -> None:  # fmt: skip
     """Train as node ``node_rank`` (1 and up) of the run whose node 0 is the train step given the same inputs
     and ``rdzv_endpoint``; what this node's processes write (checkpoint states) goes to a folder removed at
     the end, since node 0's rank 0 writes the model.
@@ -148,4 +148,3 @@ def join_training(
             checkpoints=scratch, output=str(Path(scratch) / "model"),
         )  # fmt: skip
         launch_processes(request, training.num_processes, nodes)
-    return {"node_rank": node_rank, "num_processes": training.num_processes}

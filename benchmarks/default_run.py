@@ -126,18 +126,18 @@ def conlleval_test_f1(summary: Path) -> float:
 def tokenization_speed() -> dict:
     """Sentences per second for tokenize/align of the full CoNLL-2003 training split."""
     from tasks.assets import EMBEDDED_CONLL2003
-    from tasks.config import DataConfig, ModelConfig
+    from tasks.config import DataConfig, ModelConfig, TokenizationConfig
     from tasks.load import normalize
     from tasks.pretrained import load_tokenizer, resolve_model
+    from tasks.profiles.ner.tokenization import tokenize
     from tasks.sources import read_source, resolve_dataset
-    from tasks.tokenization import continuation_labels, tokenize_words
 
     data = DataConfig(dataset=EMBEDDED_CONLL2003, max_train_samples=None)
     source = resolve_dataset(data)
-    dataset, labels = normalize(read_source(source, data), source, data, "ner")
+    dataset, labels, _ = normalize(read_source(source, data), source, data, "ner")
     tokenizer = load_tokenizer(resolve_model(ModelConfig()))
     started = time.perf_counter()
-    tokenize_words(dataset["train"], tokenizer, 128, continuation_labels(labels), "all-subwords")
+    tokenize(dataset["train"], tokenizer, labels, TokenizationConfig(), "train")
     seconds = time.perf_counter() - started
     return {"sentences": len(dataset["train"]), "seconds": round(seconds, 2), "sentences_per_second": round(len(dataset["train"]) / seconds)}
 

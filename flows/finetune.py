@@ -151,7 +151,9 @@ def _track_release(config: FinetuneConfig, store: ArtifactStore, model_dir: str,
 
 def _check_published(config: FinetuneConfig, pushed: Pushed, text: str, text_pair: str | None) -> dict:
     """Download the pushed commit by repo id and run it on the check input, as a user of the repo would."""
-    result = check_published(pushed.repo_id, pushed.commit, config.task, text, text_pair, config.hub_token_secret)
+    result = check_published(
+        pushed.repo_id, pushed.commit, config.task, text, text_pair, config.hub_token_secret, config.section(TokenizationConfig)
+    )
     get_run_logger().info(
         f"The model published at {pushed.repo_id} ({pushed.commit[:8]}) loads and runs: "
         + profile_of(config.task).part("tasks.check").describe(result)
@@ -193,7 +195,7 @@ def prepare(config: FinetuneConfig) -> Prepared:
 def train_evaluate_request(config: FinetuneConfig, prepared: Prepared, tokenized_dir: str) -> TrainEvaluateRequest:
     return TrainEvaluateRequest(
         store=prepared.store, dataset_dir=prepared.loaded.path, tokenized_dir=tokenized_dir, model=prepared.model,
-        training=config.section(TrainingConfig), max_length=config.max_length, task=config.task, resume=config.resume,
+        training=config.section(TrainingConfig), tokenization=config.section(TokenizationConfig), task=config.task, resume=config.resume,
         rdzv_endpoint=config.rdzv_endpoint,
     )  # fmt: skip
 
@@ -205,7 +207,7 @@ def publish(config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateRe
     model_dir, evaluation_dir = trained.model_dir, trained.evaluation_dir
     pair = is_pair(read_artifact_json(loaded.path, LOAD_SUMMARY)["columns"])
     text, text_pair = check_inputs(config.task, pair, config.check_text, config.check_text_pair)
-    checked = check_model(model_dir, config.task, text, text_pair, store=store)
+    checked = check_model(model_dir, config.task, text, text_pair, config.section(TokenizationConfig), store=store)
     metrics = read_artifact_json(evaluation_dir, METRICS)
     kind = profile_of(config.task).short_name
     model_name = config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}"

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from tasks.artifacts import (
     ArtifactStore, StepReport, is_finished, local_dir, read_artifact, read_artifact_json,
 )  # fmt: skip
-from tasks.config import FinetuneConfig
+from tasks.config import FinetuneConfig, TokenizationConfig
 from tasks.engines.request import SUMMARY as TRAIN_SUMMARY
 from tasks.errors import PipelineError
 from tasks.evaluation import METRICS, evaluate_model, evaluated_split
@@ -112,7 +112,7 @@ def score_published(
         return None, problem, []
     try:
         scored = evaluate_model(
-            model_dir, dataset_dir, config.max_length, config.eval_batch_size, config.task, config.mixed_precision,
+            model_dir, dataset_dir, config.section(TokenizationConfig), config.eval_batch_size, config.task, config.mixed_precision,
             store=store,
         )  # fmt: skip
     except (PipelineError, OSError, ValueError) as error:  # what transformers raises for unreadable weights

@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
 from tasks.artifacts import ArtifactStore, StepReport, is_finished
-from tasks.config import TaskName, TrainingConfig
+from tasks.config import TaskName, TokenizationConfig, TrainingConfig
 from tasks.errors import PipelineError
 from tasks.evaluation import evaluate_model
 from tasks.pretrained import ModelSource
@@ -31,7 +31,7 @@ class TrainEvaluateRequest(BaseModel):
     tokenized_dir: str
     model: ModelSource
     training: TrainingConfig
-    max_length: int
+    tokenization: TokenizationConfig
     task: TaskName
     resume: bool
     rdzv_endpoint: str | None = None  # with training.num_nodes above 1: where the other nodes join this one
@@ -55,7 +55,7 @@ def train_and_evaluate(request: TrainEvaluateRequest) -> TrainEvaluateResult:
     )  # fmt: skip
     training = request.training
     evaluated = evaluate_model(
-        trained.path, request.dataset_dir, request.max_length, training.eval_batch_size, request.task,
+        trained.path, request.dataset_dir, request.tokenization, training.eval_batch_size, request.task,
         training.mixed_precision, store=request.store,
     )  # fmt: skip
     return TrainEvaluateResult(model_dir=trained.path, evaluation_dir=evaluated.path, steps=[trained, evaluated])

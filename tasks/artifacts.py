@@ -157,9 +157,9 @@ def _commit(staged: Path, out_dir: str, replace: bool) -> None:
     storage.note_writer(staged, writer)
     seconds = time.perf_counter() - started
     if writer:
-        _logger().info(f"Uploaded {out_dir} ({size / 1e6:.1f} MB) in {seconds:.1f} s")
+        run_logger().info(f"Uploaded {out_dir} ({size / 1e6:.1f} MB) in {seconds:.1f} s")
     else:
-        _logger().info(f"Another run committed {out_dir} first: its artifact stands, this one was discarded")
+        run_logger().info(f"Another run committed {out_dir} first: its artifact stands, this one was discarded")
 
 
 def local_dir(path: Path | str) -> Path:
@@ -176,7 +176,7 @@ def local_dir(path: Path | str) -> Path:
         with building(staged) as partial:
             size = storage.download(path, manifest, partial)
         storage.note_writer(staged, manifest["writer"])
-    _logger().info(f"Downloaded {path} ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")
+    run_logger().info(f"Downloaded {path} ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")
     return staged
 
 
@@ -260,7 +260,7 @@ def _cannot_write(folder: Path, error: OSError) -> PipelineError:
     return PipelineError(f"cannot write artifacts under {folder}: {error.strerror}")
 
 
-def _logger() -> logging.Logger | logging.LoggerAdapter:
+def run_logger() -> logging.Logger | logging.LoggerAdapter:
     """The run's logger inside a Prefect run, so the UI shows the message; this module's outside one."""
     try:
         return get_run_logger()
@@ -283,7 +283,7 @@ def file_lock(lock_path: Path, holder: str) -> Iterator[None]:
         raise _cannot_write(lock_path.parent, error) from error
     with lock_file:  # closing the file releases the lock
         if not _try_lock(lock_file):
-            _logger().info(f"Waiting for {holder}.")
+            run_logger().info(f"Waiting for {holder}.")
             fcntl.flock(lock_file, fcntl.LOCK_EX)
         yield
 

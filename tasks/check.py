@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 from tasks.artifacts import building, step, write_json
-from tasks.config import TaskName
+from tasks.config import TaskName, TokenizationConfig
 from tasks.errors import PipelineError
 from tasks.hub import hub_api
 from tasks.profiles import profile_of
@@ -19,21 +19,27 @@ def check_inputs(task: TaskName, pair: bool, text: str | None, text_pair: str | 
     return text or example[0], (text_pair or example[1]) if pair else None
 
 
-def run_check(model_dir: str, task: TaskName, text: str, text_pair: str | None) -> dict:
-    """The check result: what the task's pipeline makes of the check input (entities found, or a label)."""
-    return profile_of(task).part(__name__).run(model_dir, text, text_pair)
+def run_check(
+    model_dir: str, task: TaskName, text: str, text_pair: str | None, tokenization: TokenizationConfig = TokenizationConfig()
+) -> dict:
+    """The check result: what the task's pipeline makes of the check input (entities found, or a label), a
+    text longer than the model's max_length read as the evaluation reads it (NER: windows of ``stride``)."""
+    return profile_of(task).part(__name__).run(model_dir, text, text_pair, tokenization)
 
 
 @step("check")
-def check_model(model_dir: str, task: TaskName, text: str, text_pair: str | None, out_dir: str) -> str:
-    result = run_check(model_dir, task, text, text_pair)
+def check_model(
+    model_dir: str, task: TaskName, text: str, text_pair: str | None, tokenization: TokenizationConfig, out_dir: str
+) -> str:
+    result = run_check(model_dir, task, text, text_pair, tokenization)
     with building(Path(out_dir)) as partial:
         write_json(partial / CHECK, result)
     return out_dir
 
 
 def check_published(
-    repo_id: str, revision: str | None, task: TaskName, text: str, text_pair: str | None, token_secret: str | None
+    repo_id: str, revision: str | None, task: TaskName, text: str, text_pair: str | None, token_secret: str | None,
+    tokenization: TokenizationConfig = TokenizationConfig(),
 ) -> dict:
     """The check result of the model published at ``repo_id`` (on ``revision``, else the default
     branch), with the repo id, revision and the commit that was downloaded and run."""
@@ -45,7 +51,7 @@ def check_published(
     with tempfile.TemporaryDirectory(prefix="published-model-") as cache:
         snapshot = _download(api, repo_id, revision, cache, where)
         try:
-            result = run_check(snapshot, task, text, text_pair)
+            result = run_check(snapshot, task, text, text_pair, tokenization)
         except (OSError, ValueError) as error:  # what transformers raises for missing or unreadable files
             raise PipelineError(f"the model published at {where} does not load: {_first_line(error)}") from error
     return {"repo_id": repo_id, "revision": revision, "commit": Path(snapshot).name, **result}

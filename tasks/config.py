@@ -105,12 +105,39 @@ class ModelConfig(_Section):
 
 
 class TokenizationConfig(_Section):
-    max_length: int = Field(128, ge=8, le=8192, description="Truncate tokenized sentences to this many tokens.")
+    max_length: int = Field(
+        128,
+        ge=8,
+        le=8192,
+        description="Tokens per model input. NER: a longer sentence becomes overlapping windows of whole words, "
+        "each word scored from the window where it has the most context; sequence classification: longer texts "
+        "are truncated, and counted in the log and on the card.",
+    )
+    stride: int | None = Field(
+        None,
+        ge=0,
+        description="NER: sub-words that consecutive windows of a long sentence share, below max_length; "
+        "none: a quarter of max_length.",
+    )
     label_alignment: Literal["all-subwords", "first-subword"] = Field(
         "all-subwords",
         description="Labels of continuation sub-words: all-subwords gives them the word's label with B- turned "
         "into I- (the Hugging Face course's rule); first-subword ignores them in the loss.",
     )
+
+    @model_validator(mode="after")
+    def _stride_below_length(self) -> "TokenizationConfig":
+        if self.stride is not None and self.stride >= self.max_length:
+            raise PydanticCustomError(
+                "stride", "stride {stride} is not below max_length {max_length}: windows would not advance",
+                {"stride": self.stride, "max_length": self.max_length},
+            )  # fmt: skip
+        return self
+
+    @property
+    def window_stride(self) -> int:
+        """The stride windows use: the one set, else a quarter of max_length."""
+        return self.max_length // 4 if self.stride is None else self.stride
 
 
 class TrainingConfig(_Seeded):

@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 from tasks.artifacts import building, read_json, step, write_json
-from tasks.config import MixedPrecision, TaskName
+from tasks.config import MixedPrecision, TaskName, TokenizationConfig
 from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.hardware import autocast, compute_device, resolve_precision
 from tasks.pretrained import load_tokenizer
-from tasks.profiles import profile_of
+from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.profiles import Scoring, profile_of
 
 METRICS = "metrics.json"
 # Where the evaluation ran: device, precision and seconds per split.
@@ -50,8 +51,8 @@ def draw_figures(model_dir: Path, metrics: dict, part, out: Path) -> None:
 
 @step("evaluation")
 def evaluate_model(
-    model_dir: str, dataset_dir: str, max_length: int, batch_size: int, task: TaskName, mixed_precision: MixedPrecision,
-    out_dir: str,
+    model_dir: str, dataset_dir: str, tokenization: TokenizationConfig, batch_size: int, task: TaskName,
+    mixed_precision: MixedPrecision, out_dir: str,
 ) -> str:  # fmt: skip
     """Score the saved model on each evaluation split, on the device and in the precision training
     chose; write metrics.json, evaluated_on.json, predictions/<split>.{txt,csv} and plots/."""
@@ -65,12 +66,13 @@ def evaluate_model(
     model = profile.model_class().from_pretrained(model_dir).to(device).eval()
     tokenizer = load_tokenizer(model_dir)
     dataset = datasets.load_from_disk(dataset_dir)
+    scoring = Scoring(tokenization, batch_size, read_json(Path(dataset_dir) / LOAD_SUMMARY).get("tag_scheme"))
     metrics, seconds = {}, {}
     with building(Path(out_dir)) as partial, torch.inference_mode(), autocast(device, precision):
         (partial / PREDICTIONS).mkdir()
         for split in (name for name in EVALUATED_SPLITS if name in dataset):
             started = time.perf_counter()
-            metrics[split] = part.score(model, tokenizer, dataset[split], max_length, batch_size, partial / PREDICTIONS / split)
+            metrics[split] = part.score(model, tokenizer, dataset[split], scoring, partial / PREDICTIONS / split)
             seconds[split] = round(time.perf_counter() - started, 1)
         write_json(partial / METRICS, metrics)
         draw_figures(Path(model_dir), metrics, part, partial / PLOTS)

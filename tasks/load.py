@@ -35,9 +35,9 @@ def _check_columns(split: str, dataset: datasets.Dataset, columns: list[str]) ->
 
 def normalize(
     raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig, task: TaskName
-) -> tuple[datasets.DatasetDict, list[str]]:
+) -> tuple[datasets.DatasetDict, list[str], dict]:
     """Encode the splits for ``task`` against one label list (row numbers in errors are the
-    source's), then carve a seeded validation split out of train when the source has none."""
+    source's), with what the summary states beyond the labels; then carve a seeded validation split out of train when the source has none."""
     if "train" not in raw:
         raise PipelineError(f"no 'train' split in {source.location}; splits found: {', '.join(raw)}")
     splits = datasets.DatasetDict({split: raw[split] for split in ("train", "validation", "test") if split in raw})
@@ -45,11 +45,12 @@ def normalize(
     columns = part.source_columns(splits["train"].column_names, data)
     for split, rows in splits.items():
         _check_columns(split, rows, columns)
-    encoded, labels = part.normalize(splits, source, data, columns)
+    normalized = part.normalize(splits, source, data, columns)
+    encoded = normalized.splits
     if "validation" not in encoded:
         carved = encoded["train"].train_test_split(test_size=VALIDATION_FRACTION, seed=data.seed)
         encoded["train"], encoded["validation"] = carved["train"], carved["test"]
-    return datasets.DatasetDict(encoded), labels
+    return datasets.DatasetDict(encoded), normalized.labels, normalized.facts
 
 
 def select_samples(dataset: datasets.DatasetDict, data: DataConfig) -> datasets.DatasetDict:
@@ -72,7 +73,7 @@ def content_fingerprint(dataset: datasets.Dataset) -> str:
 def load_dataset(source: DatasetSource, data: DataConfig, task: TaskName, out_dir: str) -> str:
     """Read, validate and encode the dataset for ``task``; write it with ``save_to_disk`` and its summary."""
     raw = read_source(source, data)
-    dataset, labels = normalize(raw, source, data, task)
+    dataset, labels, facts = normalize(raw, source, data, task)
     dataset = select_samples(dataset, data)
     with building(Path(out_dir)) as partial:
         dataset.save_to_disk(str(partial))
@@ -80,6 +81,7 @@ def load_dataset(source: DatasetSource, data: DataConfig, task: TaskName, out_di
             "task": task,
             "columns": dataset["train"].column_names,
             "labels": labels,
+            **facts,
             "num_rows": {split: len(rows) for split, rows in dataset.items()},
             "fingerprints": {split: content_fingerprint(rows) for split, rows in dataset.items()},
             "source": source,

@@ -230,7 +230,7 @@ def _uses_section(facts: CardFacts) -> list[str]:
 
 def _usage_section(facts: CardFacts) -> list[str]:
     call, result = facts.card.usage(facts.check)
-    options = facts.card.PIPELINE_OPTIONS
+    options = facts.card.PIPELINE_OPTIONS.format(**facts.hyperparameters)
     # Never the directory the release was built in: that path means nothing on another machine.
     model = facts.hub_model_id or LOCAL_PLACEHOLDER
     placeholder = f"`{LOCAL_PLACEHOLDER}` stands for the folder that holds this card and the model's files."
@@ -262,6 +262,7 @@ def _data_section(facts: CardFacts) -> list[str]:
         "## Training data", "",
         f"Dataset: `{_dataset_name(facts)}` ({'; '.join(where)}).", "",
         *derived,
+        *facts.card.scheme_line(dataset),
         *table(["Split", "Examples", "Fingerprint"], rows), "",
     ]  # fmt: skip
 
@@ -414,6 +415,8 @@ def release_model(
 ) -> str:
     """The model directory to publish: weights, tokenizer, metrics.json, the figures (plots/) and the README.md card."""
     hyperparameters = {name: value for section in settings for name, value in section.model_dump(mode="json").items()}
+    # The stride windows used, not "none": the card says what was done.
+    hyperparameters.update({"stride": section.window_stride for section in settings if isinstance(section, TokenizationConfig)})
     train_summary = read_json(Path(model_dir) / TRAIN_SUMMARY)
     # The precision the engine chose, not "auto": the card says what the model was trained in.
     hyperparameters["mixed_precision"] = train_summary["mixed_precision"]

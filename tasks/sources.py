@@ -207,6 +207,20 @@ def _words_and_tags(path: Path, lines: list[str]) -> tuple[list[list[str]], list
     return (words, tags) if words[-1] else (words[:-1], tags[:-1])  # a last blank line opened an empty sentence
 
 
+def conll_line(path: Path, encoding: str | None, sentence: int, word: int) -> int:
+    """The line number of a sentence's word in a CoNLL file, sentences and words counted as `read_conll` does."""
+    sentences, words, inside = -1, 0, False
+    for number, line in enumerate(text_lines(path, encoding), 1):
+        if not line.split():
+            inside = False
+        elif not line.startswith("-DOCSTART-"):
+            sentences, words, inside = (sentences, words, True) if inside else (sentences + 1, 0, True)
+            if (sentences, words) == (sentence, word):
+                return number
+            words += 1
+    raise ValueError(f"{path} has no word {word} in sentence {sentence}")
+
+
 def read_conll(path: Path, data: DataConfig) -> datasets.Dataset:
     """A CoNLL file's sentences: words from the first column, tags from the last."""
     words, tags = _words_and_tags(path, text_lines(path, data.encoding))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import datasets
 
-from tasks.artifacts import building, read_json, step, write_json
+from tasks.artifacts import building, read_json, run_logger, step, write_json
 from tasks.config import TaskName, TokenizationConfig
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.pretrained import ModelSource, load_tokenizer
@@ -22,11 +22,17 @@ def tokenize_dataset(
     labels = read_json(Path(dataset_dir) / LOAD_SUMMARY)["labels"]
     tokenizer, part = load_tokenizer(model), profile_of(task).part(__name__)
     started = time.perf_counter()
-    tokenized = {
-        split: part.tokenize(rows, tokenizer, labels, tokenization, split)
-        for split, rows in datasets.load_from_disk(dataset_dir).items()
-    }
+    loaded = datasets.load_from_disk(dataset_dir)
+    results = {split: part.tokenize(rows, tokenizer, labels, tokenization, split) for split, rows in loaded.items()}
+    tokenized = {split: result.rows for split, result in results.items()}
     seconds = time.perf_counter() - started
+    long_inputs = {split: result.long_inputs for split, result in results.items()}
+    for split, count in long_inputs.items():
+        if count:
+            run_logger().info(
+                f"{count} of {len(loaded[split])} {split} examples ({count / len(loaded[split]):.1%}) are longer than "
+                f"{tokenization.max_length} tokens: {part.LONG_INPUTS}."
+            )
     with building(Path(out_dir)) as partial:
         datasets.DatasetDict(tokenized).save_to_disk(str(partial))
         write_json(partial / SUMMARY, {
@@ -34,6 +40,10 @@ def tokenize_dataset(
             "labels": labels,
             "tokenizer": type(tokenizer).__name__,
             "max_length": tokenization.max_length,
+            "stride": tokenization.window_stride,
+            "examples": {split: len(rows) for split, rows in loaded.items()},
+            "longer_than_max_length": long_inputs,
+            "long_inputs": part.LONG_INPUTS,
             "label_alignment": tokenization.label_alignment,
             "num_rows": {split: len(rows) for split, rows in tokenized.items()},
             "sentences_per_second": round(sum(map(len, tokenized.values())) / seconds),

@@ -217,7 +217,7 @@ def test_a_deployment_whose_work_pool_was_deleted_is_named(prefect_server, tiny_
 
     from flows.train import FLOW_NAME, TrainEvaluateRequest, run_on_deployment
     from tasks.artifacts import ArtifactStore
-    from tasks.config import TrainingConfig
+    from tasks.config import TokenizationConfig, TrainingConfig
     from tasks.pretrained import ModelSource
 
     with get_client(sync_client=True) as client:
@@ -227,7 +227,7 @@ def test_a_deployment_whose_work_pool_was_deleted_is_named(prefect_server, tiny_
         client.delete_work_pool("spare")
     request = TrainEvaluateRequest(
         store=ArtifactStore(root=Path("artifacts")), dataset_dir="d", tokenized_dir="t", resume=False,
-        model=ModelSource(kind="local", location=str(tiny_model)), training=TrainingConfig(), max_length=32, task="ner",
+        model=ModelSource(kind="local", location=str(tiny_model)), training=TrainingConfig(), tokenization=TokenizationConfig(max_length=32), task="ner",
     )  # fmt: skip
     with pytest.raises(PipelineError, match=r"deployment train-evaluate/spare has no work pool on .*\(its pool was deleted\)"):
         run_on_deployment("train-evaluate/spare", request)

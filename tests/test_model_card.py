@@ -53,7 +53,10 @@ FACTS = CardFacts(
         "fingerprints": {"train": "aa", "validation": "bb", "test": "cc"},
         "source": {"kind": "embedded", "location": "/x/conll2003/en", "format": "conll", "digest": "d1g"},
     },
-    hyperparameters={"learning_rate": 2e-4, "epochs": 2.0, "max_length": 128, "label_column": "label", "dataset": "embedded:conll2003"},
+    hyperparameters={
+        "learning_rate": 2e-4, "epochs": 2.0, "max_length": 128, "stride": 32, "label_column": "label",
+        "dataset": "embedded:conll2003",
+    },
     history=HISTORY,
     best_epoch=2.0,
     metrics={"validation": scores(0.75123), "test": scores(0.73214)},
@@ -195,7 +198,8 @@ def test_ner_card_states_scores_limitations_procedure_and_usage():
     assert "| learning_rate | 0.0002 |" in card and "| epochs | 2 |" in card
     assert "label_column" not in card  # a sequence-classification option
     assert "| 1 | 20 | 0.9000 | 0.5000 |" in card and "| 2 (kept) | 40 | 0.3500 | 0.4000 |" in card
-    assert 'pipeline("token-classification", model="me/minilm-ner", aggregation_strategy="simple")' in card
+    assert 'pipeline("token-classification", model="me/minilm-ner", aggregation_strategy="simple", stride=32)' in card
+    assert "Tags: IOB2, as the model predicts them." in card
     assert "path/to/this/folder" not in card
     assert "classify('Ann lives here.')" in card
     assert "| PER | ann | 0.9900 |" in card
@@ -203,6 +207,12 @@ def test_ner_card_states_scores_limitations_procedure_and_usage():
     assert "| train | 10 | aa |" in card
     assert "Published by the quality gate (margin 0.0): nothing is published yet." in card
     assert "- torch 2.13.0" in card
+
+
+def test_the_card_names_a_tag_scheme_other_than_iob2():
+    dataset = {**FACTS.dataset, "tag_scheme": "IOBES"}
+    card = render_card(FACTS.model_copy(update={"dataset": dataset}))
+    assert "Tags: IOBES in the data, converted to IOB2 for training and scoring; the evaluation's predictions" in card
 
 
 def test_classification_card_names_derived_data_and_shows_the_confusion_matrix():

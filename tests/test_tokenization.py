@@ -1,5 +1,6 @@
 import pytest
 
+from tasks.config import TokenizationConfig
 from tasks.metrics import IGNORED
 from tasks.pretrained import load_tokenizer
 from tasks.profiles.ner.tokenization import align_labels, continuation_labels, tokenize_words
@@ -36,21 +37,42 @@ def test_tokenize_words_aligns_real_tokenizer_output(tiny_model):
 
     tokenizer = load_tokenizer(str(tiny_model))
     rows = datasets.Dataset.from_dict({"tokens": [["Huggingface", "is", "in", "Brooklyn"]], "ner_tags": [[3, 0, 0, 5]]})
-    encoded = tokenize_words(rows, tokenizer, 128, CONTINUATION, "all-subwords")[0]
+    encoded = tokenize_words(rows, tokenizer, TokenizationConfig(), CONTINUATION, evaluated=False).rows[0]
     tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
     assert tokens == ["[CLS]", "hugging", "##face", "is", "in", "brooklyn", "[SEP]"]
     assert encoded["labels"] == [-100, 3, 4, 0, 0, 5, -100]
     assert set(encoded) == {"input_ids", "token_type_ids", "attention_mask", "labels"}
 
 
-def test_truncation_keeps_max_length(tiny_model):
+def long_document(conll_sample, sentences: int) -> tuple[list[str], list[int]]:
+    """The first sentences of the sample's training file as one input: its words and label ids."""
+    from tasks.config import DataConfig
+    from tasks.load import normalize
+    from tasks.sources import read_source, resolve_dataset
+
+    data = DataConfig(dataset=str(conll_sample), max_train_samples=None)
+    source = resolve_dataset(data)
+    train = normalize(read_source(source, data), source, data, "ner")[0]["train"].select(range(sentences))
+    return [word for row in train["tokens"] for word in row], [tag for row in train["ner_tags"] for tag in row]
+
+
+def test_a_long_sentence_becomes_windows_that_fit_and_label_every_word(tiny_model, conll_sample):
     import datasets
 
     tokenizer = load_tokenizer(str(tiny_model))
-    rows = datasets.Dataset.from_dict({"tokens": [["word"] * 50], "ner_tags": [[0] * 50]})
-    encoded = tokenize_words(rows, tokenizer, 16, CONTINUATION, "first-subword")[0]
-    assert len(encoded["input_ids"]) == len(encoded["labels"]) == 16
-    assert encoded["labels"][0] == encoded["labels"][-1] == IGNORED
+    words, tags = long_document(conll_sample, 6)
+    rows = datasets.Dataset.from_dict({"tokens": [words], "ner_tags": [tags]})
+    tokenization = TokenizationConfig(max_length=32, stride=8, label_alignment="first-subword")
+    training = tokenize_words(rows, tokenizer, tokenization, CONTINUATION, evaluated=False)
+    evaluated = tokenize_words(rows, tokenizer, tokenization, CONTINUATION, evaluated=True)
+    assert training.long_inputs == evaluated.long_inputs == 1
+    assert len(training.rows) == len(evaluated.rows) > 3
+    assert all(len(ids) <= 32 and ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+               for ids in training.rows["input_ids"])  # fmt: skip
+    scored = [[label for label in labels if label != IGNORED] for labels in evaluated.rows["labels"]]
+    assert [label for window in scored for label in window] == tags  # each word scored once, in order
+    learned = sum(len([label for label in labels if label != IGNORED]) for labels in training.rows["labels"])
+    assert learned > len(tags)  # training learns every window's words, the shared ones in two windows
 
 
 @pytest.mark.parametrize("mode", ["all-subwords", "first-subword"])
@@ -59,7 +81,8 @@ def test_every_word_gets_exactly_one_first_subword_label(tiny_model, mode):
 
     tokenizer = load_tokenizer(str(tiny_model))
     rows = datasets.Dataset.from_dict({"tokens": [["Peter", "Blackburn", "unbelievably"]], "ner_tags": [[1, 2, 0]]})
-    encoded = tokenize_words(rows, tokenizer, 64, CONTINUATION, mode)[0]
+    tokenization = TokenizationConfig(max_length=64, label_alignment=mode)
+    encoded = tokenize_words(rows, tokenizer, tokenization, CONTINUATION, evaluated=False).rows[0]
     word_ids = tokenizer(["Peter", "Blackburn", "unbelievably"], is_split_into_words=True).word_ids()
     firsts = [label for i, label in enumerate(encoded["labels"]) if word_ids[i] is not None and word_ids[i] != word_ids[i - 1]]
     assert firsts == [1, 2, 0]

@@ -83,10 +83,14 @@ def load_inputs(request: TrainRequest) -> TrainInputs:
     every engine and every process starts from the same weights."""
     from transformers import set_seed
 
-    labels = read_json(Path(request.tokenized_dir) / TOKENIZE_SUMMARY)["labels"]
+    tokenized = read_json(Path(request.tokenized_dir) / TOKENIZE_SUMMARY)
+    labels = tokenized["labels"]
     dataset = datasets.load_from_disk(request.tokenized_dir)
     dataset["validation"] = by_length(dataset["validation"])
     tokenizer = load_tokenizer(request.model)
+    # Saved with the model: a pipeline then reads the inputs the model was trained on, longer ones
+    # truncated or (with stride) in windows, as evaluation reads them.
+    tokenizer.model_max_length = tokenized["max_length"]
     set_seed(request.training.seed)
     model = load_model(request.model, labels, request.task)
     check_label_ids(dataset, labels, model.config.num_labels)

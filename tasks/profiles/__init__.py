@@ -5,7 +5,7 @@ A step asks its task's profile instead of branching on the task's name, so anoth
 
 - ``__init__.py``: ``PROFILE``, the `TaskProfile` facts every step may read;
 - one part per step module, named like it, with the functions that step calls:
-  ``load`` (``source_columns``, ``normalize``), ``tokenization`` (``tokenize``),
+  ``load`` (``source_columns``, ``normalize`` giving `Normalized`), ``tokenization`` (``tokenize`` giving `Tokenized`, ``LONG_INPUTS``),
   ``training`` (``collator``, ``validation_scores``), ``evaluation`` (``score``, ``draw_figures``),
   ``check`` (``example``, ``run``, ``describe``), ``quality_gate`` (``chance_score``) and
   ``model_card`` (the card's task-specific text).
@@ -16,7 +16,7 @@ when first asked for: heavy libraries stay out of the flow module and of cached 
 """
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 
 from tasks.config import TaskName
@@ -33,6 +33,35 @@ def is_pair(columns: list[str]) -> bool:
 def label_names(model) -> list[str]:
     """A model's label names, in the order of its outputs."""
     return [model.config.id2label[i] for i in range(model.config.num_labels)]
+
+
+@dataclass
+class Normalized:
+    """What a task's part of load makes of the source's splits: the splits in the task's columns, the
+    label list, and what the load summary states beyond them (NER's tag scheme)."""
+
+    splits: dict  # split name -> datasets.Dataset
+    labels: list[str]
+    facts: dict = field(default_factory=dict)
+
+
+@dataclass
+class Tokenized:
+    """What a task's part of tokenize makes of a split: the model's inputs, and how many examples were
+    longer than max_length (NER splits them into windows, classification truncates them)."""
+
+    rows: object  # datasets.Dataset
+    long_inputs: int
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How a task's part of evaluate scores a split: the inputs' length and windows, the batch size, and
+    the tag scheme predictions are written in (NER: the training data's, see `tasks.tag_schemes`)."""
+
+    tokenization: object  # tasks.config.TokenizationConfig
+    batch_size: int
+    tag_scheme: str | None = None
 
 
 def package_of(task: TaskName) -> str:

@@ -1,5 +1,7 @@
 """NER's part of check: the entities the token-classification pipeline finds in a sentence."""
 
+from tasks.config import TokenizationConfig
+
 EXAMPLE = "My name is Sylvain and I work at Hugging Face in Brooklyn."
 
 
@@ -7,13 +9,15 @@ def example(pair: bool) -> tuple[str, str | None]:
     return EXAMPLE, None
 
 
-def group_entities(model_dir: str, text: str) -> list[dict]:
-    """Entities found in ``text`` by the token-classification pipeline, words grouped into spans."""
+def group_entities(model_dir: str, text: str, stride: int) -> list[dict]:
+    """Entities found in ``text`` by the token-classification pipeline, words grouped into spans; a text
+    longer than the tokenizer's length (the training's max_length) is read in windows sharing ``stride`` tokens."""
     from transformers import pipeline  # heavy: imported where used, so cached runs start fast
 
     from tasks.hardware import compute_device
 
-    recognizer = pipeline("token-classification", model=model_dir, aggregation_strategy="simple", device=compute_device())
+    recognizer = pipeline("token-classification", model=model_dir, aggregation_strategy="simple", stride=stride,
+                          device=compute_device())  # fmt: skip
     return [
         {
             "entity_group": entity["entity_group"],
@@ -26,8 +30,8 @@ def group_entities(model_dir: str, text: str) -> list[dict]:
     ]
 
 
-def run(model_dir: str, text: str, text_pair: str | None) -> dict:
-    return {"text": text, "entities": group_entities(model_dir, text)}
+def run(model_dir: str, text: str, text_pair: str | None, tokenization: TokenizationConfig) -> dict:
+    return {"text": text, "entities": group_entities(model_dir, text, tokenization.window_stride)}
 
 
 def describe(result: dict) -> str:

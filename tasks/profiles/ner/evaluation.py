@@ -6,11 +6,14 @@ import datasets
 from tqdm.auto import tqdm
 
 from tasks.metrics import NO_ENTITY, entity_type_confusion, seqeval_scores
-from tasks.profiles import label_names
+from tasks.profiles import Scoring, label_names
+from tasks.tag_schemes import from_iob2
+from tasks.windows import plan_windows
 
 
 def word_predictions(word_ids: list[int | None], token_predictions: list[int], num_words: int, outside: int) -> list[int]:
-    """One prediction per word, from its first sub-word; words cut off by truncation get ``outside``."""
+    """One prediction per word of a window, from its first sub-word; a word cut off by truncation (only a
+    single word longer than max_length can be) gets ``outside``."""
     predicted = [outside] * num_words
     previous = None
     for word, prediction in zip(word_ids, token_predictions):
@@ -20,24 +23,29 @@ def word_predictions(word_ids: list[int | None], token_predictions: list[int], n
     return predicted
 
 
-def predict_words(model, tokenizer, sentences: list[list[str]], max_length: int, batch_size: int) -> list[list[int]]:
-    """Label ids per word for every sentence, batching sentences of similar length together."""
+def predict_words(model, tokenizer, sentences: list[list[str]], scoring: Scoring) -> tuple[list[list[int]], int]:
+    """Label ids per word for every sentence, and how many sentences were windowed: a sentence longer
+    than max_length is predicted in windows, each word from the window where it has the most context.
+    Windows of similar length are batched together."""
     outside = model.config.label2id.get("O", 0)
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-    predicted: list[list[int]] = [[] for _ in sentences]
-    for start in tqdm(range(0, len(order), batch_size), desc="evaluate", unit="batch"):
-        batch = order[start : start + batch_size]
+    tokenization = scoring.tokenization
+    plans = plan_windows(tokenizer, sentences, tokenization.max_length, tokenization.window_stride)
+    pieces = [(row, index, start, end) for row, plan in enumerate(plans) for index, (start, end) in enumerate(plan.windows)]
+    pieces.sort(key=lambda piece: piece[3] - piece[2])
+    predicted = [[outside] * len(words) for words in sentences]
+    for first in tqdm(range(0, len(pieces), scoring.batch_size), desc="evaluate", unit="batch"):
+        batch = pieces[first : first + scoring.batch_size]
         encoded = tokenizer(
-            [sentences[i] for i in batch], is_split_into_words=True, truncation=True,
-            max_length=max_length, padding=True, return_tensors="pt",
+            [sentences[row][start:end] for row, _, start, end in batch], is_split_into_words=True, truncation=True,
+            max_length=tokenization.max_length, padding=True, return_tensors="pt",
         )  # fmt: skip
         logits = model(**{key: value.to(model.device) for key, value in encoded.items()}).logits
-        token_predictions = logits.argmax(dim=-1).tolist()
-        for row, index in enumerate(batch):
-            predicted[index] = word_predictions(
-                encoded.word_ids(row), token_predictions[row], len(sentences[index]), outside
-            )
-    return predicted
+        for position, (row, index, start, end), token_predictions in zip(range(len(batch)), batch, logits.argmax(dim=-1).tolist()):
+            window = word_predictions(encoded.word_ids(position), token_predictions, end - start, outside)
+            for word, prediction in enumerate(window, start):
+                if plans[row].owners[word] == index:
+                    predicted[row][word] = prediction
+    return predicted, sum(len(plan.windows) > 1 for plan in plans)
 
 
 def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: list[list[str]]) -> list[str]:
@@ -49,16 +57,20 @@ def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: li
     return lines
 
 
-def score(model, tokenizer, rows: datasets.Dataset, max_length: int, batch_size: int, predictions: Path) -> dict:
-    """Seqeval scores per word and the entity types confused, per word; writes ``<split>.txt`` in CoNLL format."""
+def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, predictions: Path) -> dict:
+    """Seqeval scores per word (IOB2) and the entity types confused, per word; writes ``<split>.txt`` in
+    CoNLL format, in the training data's tag scheme."""
     labels = label_names(model)
     sentences = list(rows["tokens"])
     gold_names = rows.features["ner_tags"].feature.names
     gold = [[gold_names[tag] for tag in row] for row in rows["ner_tags"]]
-    predicted = [[labels[tag] for tag in row] for row in predict_words(model, tokenizer, sentences, max_length, batch_size)]
-    predictions.with_suffix(".txt").write_text("\n".join(conll_lines(sentences, gold, predicted)))
+    predicted_ids, windowed = predict_words(model, tokenizer, sentences, scoring)
+    predicted = [[labels[tag] for tag in row] for row in predicted_ids]
+    scheme = scoring.tag_scheme or "IOB2"
+    written = [[from_iob2(tags, scheme) for tags in sequences] for sequences in (gold, predicted)]
+    predictions.with_suffix(".txt").write_text("\n".join(conll_lines(sentences, *written)))
     return {
-        "num_sentences": len(sentences), **seqeval_scores(gold, predicted),
+        "num_sentences": len(sentences), "windowed_sentences": windowed, **seqeval_scores(gold, predicted),
         "entity_confusion": entity_type_confusion(gold, predicted),
     }  # fmt: skip
 

@@ -1,10 +1,20 @@
-"""NER's part of load: words and IOB tags, from string tags or ClassLabel ids, against one label list."""
+"""NER's part of load: words and tags, from string tags or ClassLabel ids, in IOB2 against one label list.
+
+The tags may come in any scheme `tasks.tag_schemes` knows; the training split's names the data set's,
+every split is converted to IOB2, and the load summary records the scheme so that predictions can be
+written back in it.
+"""
+
+from pathlib import Path
 
 import datasets
 
+from tasks.artifacts import run_logger
 from tasks.config import DataConfig
 from tasks.errors import PipelineError
-from tasks.sources import DatasetSource
+from tasks.profiles import Normalized
+from tasks.sources import DatasetSource, conll_line
+from tasks.tag_schemes import BadTag, Scheme, detect_scheme, iob2_labels, to_iob2
 
 CONLL2003_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 
@@ -33,15 +43,39 @@ def _tag_names(split: str, dataset: datasets.Dataset, data: DataConfig) -> list[
     return tags
 
 
-def _ner_source_labels(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig) -> list[str] | None:
+def _source_labels(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig, scheme: Scheme) -> list[str] | None:
+    """The label list the source declares, in IOB2: the embedded CoNLL-2003's, or the train split's ClassLabel names."""
     if source.kind == "embedded":
         return CONLL2003_LABELS
     inner = getattr(raw["train"].features[data.tags_column], "feature", None)
-    return list(inner.names) if isinstance(inner, datasets.ClassLabel) else None
+    if not isinstance(inner, datasets.ClassLabel):
+        return None
+    return list(inner.names) if scheme == "IOB2" else iob2_labels(inner.names)
 
 
-def _encode_ner_split(split: str, dataset: datasets.Dataset, data: DataConfig, labels: list[str]) -> dict:
-    tokens, tags = list(dataset[data.tokens_column]), _tag_names(split, dataset, data)
+def _bad_tag(error: BadTag, split: str, source: DatasetSource, data: DataConfig) -> PipelineError:
+    """The error naming the file and line of a CoNLL file, else the split, row and word."""
+    file = source.files.get(split) if source.format == "conll" else None
+    where = (f"{file} line {conll_line(Path(file), data.encoding, error.row, error.word)}" if file
+             else f"split '{split}' row {error.row} word {error.word + 1}")  # fmt: skip
+    return PipelineError(f"{where}: tag '{error.tag}': {error.reason}")
+
+
+def iob2_tags(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig) -> tuple[dict[str, list[list[str]]], Scheme]:
+    """Every split's tags in IOB2, and the scheme the training split's tags are in."""
+    tags = {split: _tag_names(split, rows, data) for split, rows in raw.items()}
+    split = "train"
+    try:
+        scheme = detect_scheme(tags[split])
+        converted = {}
+        for split, rows in tags.items():
+            converted[split] = [to_iob2(row_tags, scheme, row) for row, row_tags in enumerate(rows)]
+    except BadTag as error:
+        raise _bad_tag(error, split, source, data) from None
+    return converted, scheme
+
+
+def _encode_ner_split(split: str, tokens: list[list[str]], tags: list[list[str]], data: DataConfig, labels: list[str]) -> dict:
     label_ids = {label: index for index, label in enumerate(labels)}
     encoded = []
     for row, (words, row_tags) in enumerate(zip(tokens, tags)):
@@ -62,11 +96,19 @@ def source_columns(found: list[str], data: DataConfig) -> list[str]:
     return [data.tokens_column, data.tags_column]
 
 
-def normalize(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig, columns: list[str]) -> tuple[dict, list[str]]:
-    """Splits with ``tokens`` and ``ner_tags`` (ClassLabel ids) and their label list."""
-    labels = _ner_source_labels(raw, source, data) or derive_labels(_tag_names("train", raw["train"], data))
+def normalize(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig, columns: list[str]) -> Normalized:
+    """Splits with ``tokens`` and ``ner_tags`` (ClassLabel ids of IOB2 tags), their label list, and the scheme found."""
+    tags, scheme = iob2_tags(raw, source, data)
+    labels = _source_labels(raw, source, data, scheme) or derive_labels(tags["train"])
     features = datasets.Features(
         {"tokens": datasets.Sequence(datasets.Value("string")), "ner_tags": datasets.Sequence(datasets.ClassLabel(names=labels))}
     )
-    encoded = {split: datasets.Dataset.from_dict(_encode_ner_split(split, rows, data, labels), features=features) for split, rows in raw.items()}
-    return encoded, labels
+    encoded = {
+        split: datasets.Dataset.from_dict(
+            _encode_ner_split(split, list(rows[data.tokens_column]), tags[split], data, labels), features=features
+        )
+        for split, rows in raw.items()
+    }
+    converted = "" if scheme == "IOB2" else ", converted to IOB2 for training and scoring; predictions are written in it"
+    run_logger().info(f"Tag scheme {scheme}{converted}.")
+    return Normalized(encoded, labels, {"tag_scheme": scheme})

@@ -1,4 +1,5 @@
-"""NER's part of tokenize/align: sub-word tokens of each sentence's words, with word labels aligned to them."""
+"""NER's part of tokenize/align: sub-word tokens of each sentence's words, with word labels aligned to them;
+a sentence longer than max_length becomes overlapping windows (`tasks.windows`)."""
 
 from typing import Literal
 
@@ -6,6 +7,10 @@ import datasets
 
 from tasks.config import TokenizationConfig
 from tasks.metrics import IGNORED
+from tasks.profiles import Tokenized
+from tasks.windows import SentenceWindows, sentence_windows, window_budget
+
+LONG_INPUTS = "split into overlapping windows"  # what becomes of a sentence longer than max_length
 
 
 def continuation_labels(labels: list[str]) -> list[int]:
@@ -21,33 +26,63 @@ def align_labels(
     mode: Literal["all-subwords", "first-subword"],
 ) -> list[int]:
     """Token labels from word labels: special tokens get -100, a word's first sub-word
-    its label, later sub-words the continuation label or -100 in first-subword mode."""
+    its label, later sub-words the continuation label or -100 in first-subword mode.
+    A word labelled -100 (scored from another window) stays -100 throughout."""
     aligned, previous = [], None
     for word in word_ids:
-        if word is None:
-            aligned.append(IGNORED)
-        elif word != previous:
-            aligned.append(word_labels[word])
+        label = IGNORED if word is None else word_labels[word]
+        if label == IGNORED or word != previous:
+            aligned.append(label)
         else:
-            aligned.append(continuation[word_labels[word]] if mode == "all-subwords" else IGNORED)
+            aligned.append(continuation[label] if mode == "all-subwords" else IGNORED)
         previous = word
     return aligned
 
 
-def tokenize_words(dataset, tokenizer, max_length: int, continuation: list[int], mode) -> datasets.Dataset:
-    """Sub-word tokens of each sentence's words, with aligned labels."""
+def tokenize_words(dataset, tokenizer, tokenization: TokenizationConfig, continuation: list[int], evaluated: bool) -> Tokenized:
+    """Sub-word tokens of each sentence's windows (one window when the sentence fits max_length), with
+    aligned labels. Training windows label every word as ``label_alignment`` says; evaluated ones label
+    first sub-words only, and only of the words each window is scored for, so a word counts once."""
+    mode = "first-subword" if evaluated else tokenization.label_alignment
+    budget = window_budget(tokenizer, tokenization.max_length)
+    windowed = 0
+
     def encode(batch):
-        encoded = tokenizer(batch["tokens"], is_split_into_words=True, truncation=True, max_length=max_length)
-        encoded["labels"] = [
-            align_labels(encoded.word_ids(i), tags, continuation, mode) for i, tags in enumerate(batch["ner_tags"])
-        ]
+        nonlocal windowed
+        # Untruncated: it measures every sentence, and is the example itself for each one that fits.
+        whole = tokenizer(batch["tokens"], is_split_into_words=True, verbose=False)
+        plans = {row: sentence_windows(whole.word_ids(row), len(batch["tokens"][row]), budget, tokenization.window_stride)
+                 for row, ids in enumerate(whole["input_ids"]) if len(ids) > tokenization.max_length}  # fmt: skip
+        windowed += sum(len(plan.windows) > 1 for plan in plans.values())
+        pieces = [(row, index, start, end) for row, plan in plans.items() for index, (start, end) in enumerate(plan.windows)]
+        parts = tokenizer(
+            [batch["tokens"][row][start:end] for row, _, start, end in pieces], is_split_into_words=True,
+            truncation=True, max_length=tokenization.max_length,
+        )  # fmt: skip
+        examples = {row: [(whole, row, tags)] for row, tags in enumerate(batch["ner_tags"]) if row not in plans}
+        for part, (row, index, _, _) in enumerate(pieces):
+            examples.setdefault(row, []).append((parts, part, _window_labels(batch["ner_tags"][row], plans[row], index, evaluated)))
+        encoded = {key: [] for key in [*whole, "labels"]}
+        for row in range(len(batch["tokens"])):
+            for source, position, tags in examples[row]:
+                for key in whole:
+                    encoded[key].append(source[key][position])
+                encoded["labels"].append(align_labels(source.word_ids(position), tags, continuation, mode))
         return encoded
 
-    return dataset.map(encode, batched=True, remove_columns=dataset.column_names, keep_in_memory=True)
+    # Never from datasets' cache: encode must run to count the windowed sentences.
+    rows = dataset.map(encode, batched=True, remove_columns=dataset.column_names, keep_in_memory=True, load_from_cache_file=False)
+    return Tokenized(rows, long_inputs=windowed)
 
 
-def tokenize(rows: datasets.Dataset, tokenizer, labels: list[str], tokenization: TokenizationConfig, split: str):
+def _window_labels(tags: list[int], plan: SentenceWindows, index: int, evaluated: bool) -> list[int]:
+    """The word labels of window ``index``; in evaluation, -100 for the words another window is scored for."""
+    start, end = plan.windows[index]
+    return [tag if not evaluated or plan.owners[word] == index else IGNORED
+            for word, tag in enumerate(tags[start:end], start)]  # fmt: skip
+
+
+def tokenize(rows: datasets.Dataset, tokenizer, labels: list[str], tokenization: TokenizationConfig, split: str) -> Tokenized:
     """Training labels follow ``label_alignment``; evaluation splits label first sub-words only, so
     scores count each word once."""
-    mode = tokenization.label_alignment if split == "train" else "first-subword"
-    return tokenize_words(rows, tokenizer, tokenization.max_length, continuation_labels(labels), mode)
+    return tokenize_words(rows, tokenizer, tokenization, continuation_labels(labels), evaluated=split != "train")

@@ -1,5 +1,7 @@
 """Sequence classification's part of check: the label the text-classification pipeline gives a text or pair."""
 
+from tasks.config import TokenizationConfig
+
 EXAMPLE = "A gorgeous, witty film that never stops surprising."
 PAIR_EXAMPLE = (
     "The European Commission said on Thursday it disagreed with German advice to consumers to shun British lamb.",
@@ -15,7 +17,8 @@ def classify(model_dir: str, text: str, text_pair: str | None) -> dict:
     from tasks.hardware import compute_device
 
     classifier = pipeline("text-classification", model=model_dir, device=compute_device())
-    result = classifier({"text": text, "text_pair": text_pair}) if text_pair else classifier(text)[0]
+    # Truncated to the tokenizer's length, the training's max_length, as training and evaluation truncate.
+    result = classifier({"text": text, "text_pair": text_pair}, truncation=True) if text_pair else classifier(text, truncation=True)[0]
     return {"label": result["label"], "score": round(float(result["score"]), 4)}
 
 
@@ -23,7 +26,7 @@ def example(pair: bool) -> tuple[str, str | None]:
     return PAIR_EXAMPLE if pair else (EXAMPLE, None)
 
 
-def run(model_dir: str, text: str, text_pair: str | None) -> dict:
+def run(model_dir: str, text: str, text_pair: str | None, tokenization: TokenizationConfig) -> dict:
     return {"text": text, "text_pair": text_pair, "prediction": classify(model_dir, text, text_pair)}
 
 

@@ -8,7 +8,7 @@ import datasets
 from tqdm.auto import tqdm
 
 from tasks.metrics import classification_scores
-from tasks.profiles import PAIR_COLUMN, is_pair, label_names
+from tasks.profiles import PAIR_COLUMN, Scoring, is_pair, label_names
 
 
 def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None, max_length: int, batch_size: int):
@@ -29,13 +29,13 @@ def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None, m
     return predicted, probability
 
 
-def score(model, tokenizer, rows: datasets.Dataset, max_length: int, batch_size: int, predictions: Path) -> dict:
+def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, predictions: Path) -> dict:
     """Accuracy, F1, confusion matrix; writes ``<split>.csv``
     (text, text_pair for pairs, gold, predicted, probability of the prediction)."""
     labels = label_names(model)
     texts, gold = list(rows["text"]), list(rows["label"])
     pairs = list(rows[PAIR_COLUMN]) if is_pair(rows.column_names) else None
-    predicted, probability = predict_texts(model, tokenizer, texts, pairs, max_length, batch_size)
+    predicted, probability = predict_texts(model, tokenizer, texts, pairs, scoring.tokenization.max_length, scoring.batch_size)
     with open(predictions.with_suffix(".csv"), "w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow(["text", *([PAIR_COLUMN] if pairs else []), "gold", "predicted", "probability"])

@@ -5,7 +5,7 @@ import datasets
 
 from tasks.config import DataConfig
 from tasks.errors import PipelineError
-from tasks.profiles import PAIR_COLUMN
+from tasks.profiles import PAIR_COLUMN, Normalized
 from tasks.sources import DatasetSource
 
 
@@ -62,7 +62,7 @@ def _encode_classification_split(split: str, dataset, columns: list[str], data: 
     return encoded
 
 
-def normalize(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig, columns: list[str]) -> tuple[dict, list[str]]:
+def normalize(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig, columns: list[str]) -> Normalized:
     """Splits with ``text`` (and ``text_pair`` for pair tasks) and ``label`` (ClassLabel ids), and the label list."""
     columns = columns[:-1]  # the text column(s), without the label column
     labels = classification_labels(raw["train"], data)
@@ -75,4 +75,4 @@ def normalize(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig
         split: datasets.Dataset.from_dict(_encode_classification_split(split, rows, columns, data, labels), features=features)
         for split, rows in raw.items()
     }
-    return encoded, labels
+    return Normalized(encoded, labels)

@@ -8,8 +8,12 @@ TAGS = ()
 HOW_SCORED = "F1 is the F1 of the second class for two classes (as GLUE reports MRPC), macro-F1 otherwise."
 UNCASED_COST = "."
 # Options only other tasks read: left off the card.
-OTHER_TASKS_SETTINGS = frozenset({"tokens_column", "tags_column", "label_alignment"})
+OTHER_TASKS_SETTINGS = frozenset({"tokens_column", "tags_column", "label_alignment", "stride"})
 PIPELINE_OPTIONS = ""
+
+
+def scheme_line(dataset: dict) -> list[str]:
+    return []
 
 def _inputs(pair: bool) -> str:
     return "pairs of texts" if pair else "texts"

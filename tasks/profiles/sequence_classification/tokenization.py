@@ -3,7 +3,9 @@
 import datasets
 
 from tasks.config import TokenizationConfig
-from tasks.profiles import PAIR_COLUMN, is_pair
+from tasks.profiles import PAIR_COLUMN, Tokenized, is_pair
+
+LONG_INPUTS = "truncated"  # what becomes of a text longer than max_length
 
 
 def tokenize_texts(dataset, tokenizer, max_length: int) -> datasets.Dataset:
@@ -19,5 +21,12 @@ def tokenize_texts(dataset, tokenizer, max_length: int) -> datasets.Dataset:
     return dataset.map(encode, batched=True, remove_columns=dataset.column_names, keep_in_memory=True)
 
 
-def tokenize(rows: datasets.Dataset, tokenizer, labels: list[str], tokenization: TokenizationConfig, split: str):
-    return tokenize_texts(rows, tokenizer, tokenization.max_length)
+def longer_than(dataset, tokenizer, max_length: int) -> int:
+    """How many texts (or pairs) have more than ``max_length`` tokens untruncated."""
+    pairs = list(dataset[PAIR_COLUMN]) if is_pair(dataset.column_names) else None
+    lengths = tokenizer(list(dataset["text"]), pairs, verbose=False, return_length=True)["length"]
+    return sum(length > max_length for length in lengths)
+
+
+def tokenize(rows: datasets.Dataset, tokenizer, labels: list[str], tokenization: TokenizationConfig, split: str) -> Tokenized:
+    return Tokenized(tokenize_texts(rows, tokenizer, tokenization.max_length), longer_than(rows, tokenizer, tokenization.max_length))

@@ -6,6 +6,7 @@ section it depends on, so its cache key changes only when that section does.
 """
 
 import argparse
+import math
 import re
 import sys
 import types
@@ -32,6 +33,9 @@ class _Seeded(_Section):
 
 TaskName = Literal["ner", "sequence-classification"]
 MixedPrecision = Literal["auto", "no", "bf16", "fp16"]
+Weighting = Literal["none", "balanced"]
+WEIGHTINGS = typing.get_args(Weighting)
+ClassWeights = Weighting | dict[str, float]  # a weighting by name, or a weight per label name
 # Defaults that depend on --task, filled in where a field is left as none. A sequence
 # classification head on [CLS] diverged at NER's 2e-4 on the pair task and barely moved at 5e-5.
 # An NER model under F1 0.1 finds almost no entity; for classification the gate's own chance
@@ -181,6 +185,13 @@ class TrainingConfig(_Seeded):
         description="Machines training together, each running num_processes processes, joined by torchrun at "
         "rdzv_endpoint; node 0 writes the model, the others start with node_rank 1, 2, ...",
     )
+    class_weights: ClassWeights = Field(
+        "none",
+        description="Weigh the cross-entropy of each label (for NER each token's, O included) in the loss: none; "
+        "balanced, n / (k * count) for a label on count of the training slice's n labelled tokens or examples, k "
+        "being the labels it has (scikit-learn's rule; a label it lacks keeps 1); or, in --config, a mapping of "
+        "label to weight above 0 (labels it does not name keep 1).",
+    )
     report_to: Literal["none", "tensorboard", "mlflow"] = Field(
         "none",
         description="Experiment tracking, through the engine's own integration: tensorboard writes event files "
@@ -188,6 +199,25 @@ class TrainingConfig(_Seeded):
         "the final scores and the release to MLFLOW_TRACKING_URI (default: a SQLite store in the artifacts "
         "directory, mlflow/), experiment MLFLOW_EXPERIMENT_NAME (default finetune).",
     )
+
+    @field_validator("class_weights", mode="before")
+    @classmethod
+    def _class_weights(cls, value: Any) -> Any:
+        """Checked before pydantic tries each member of the union: one message a mistake, not one a member."""
+        if not isinstance(value, dict):
+            if value in WEIGHTINGS:
+                return value
+            raise PydanticCustomError(
+                "class_weights", "'{value}' is not none, balanced or a mapping of label to weight", {"value": value}
+            )
+        for label, weight in value.items():
+            # Above 0: a batch whose labels all weighed 0 would have a loss of 0 / 0.
+            if not isinstance(weight, (int, float)) or not 0 < weight < math.inf:
+                raise PydanticCustomError(
+                    "class_weight", "the weight of '{label}' is {weight}: class weights are numbers above 0",
+                    {"label": label, "weight": weight},
+                )
+        return {str(label): weight for label, weight in value.items()}  # YAML reads a label such as 1 as a number
 
 
 class RunConfig(_Section):
@@ -326,6 +356,8 @@ def _option_type(annotation: Any) -> tuple[Any, tuple[str, ...] | None]:
         return str, tuple(args)
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         converter, choices = _option_type(args[0])
+        if choices:  # a choice, "none" included, is a value (class_weights' mapping comes from --config)
+            return converter, choices
         return (lambda text: None if text.lower() == "none" else converter(text)), choices
     return annotation, None
 

@@ -75,6 +75,7 @@ class CardFacts(BaseModel):
     uncased: bool  # the tokenizer lowercases its input
     data_description: str | None  # the training text's domain and period, where known
     weights_sha256: str
+    class_weights: dict[str, float] | None = None  # the loss weight of each label, as training used them
     decision: dict | None = None  # the quality gate's, see tasks.quality_gate
     figures: list[dict] = []  # plots/figures.json of the evaluation: file, title, section
     selection: Selection | None = None  # set when a sweep chose the model
@@ -271,12 +272,8 @@ def _procedure_section(facts: CardFacts) -> list[str]:
     # The dataset is named under Training data (its option may be a path on the training machine);
     # where the run was tracked says nothing of the model.
     unused = facts.card.OTHER_TASKS_SETTINGS | {"dataset", "report_to"}
-    # As given, not at a score's four decimals: a learning rate of 5e-05 is not 0.0001.
-    hyperparameters = [
-        [name, f"{value:g}" if isinstance(value, float) else value]
-        for name, value in facts.hyperparameters.items()
-        if name not in unused
-    ]
+    hyperparameters = [[name, _setting_cell(facts, name, value)] for name, value in facts.hyperparameters.items()
+                       if name not in unused]  # fmt: skip
     kept = _kept_epoch(facts)
     rows = [[f"{row[0]} (kept)" if row[0] == kept else row[0], *row[1:]] for row in epoch_rows(facts.history)]
     return [
@@ -288,6 +285,21 @@ def _procedure_section(facts: CardFacts) -> list[str]:
         *facts.figure_lines("training"),
         *_selection_lines(facts.selection),
     ]  # fmt: skip
+
+
+def _setting_cell(facts: CardFacts, name: str, value):
+    if name == "class_weights":
+        return _class_weights_text(value, facts.class_weights)
+    # As given, not at a score's four decimals: a learning rate of 5e-05 is not 0.0001.
+    return f"{value:g}" if isinstance(value, float) else value
+
+
+def _class_weights_text(setting: str | dict, weights: dict[str, float] | None) -> str:
+    """``none``, or the weight training gave each label, after ``balanced:`` when it computed them."""
+    if weights is None:
+        return "none"
+    listed = ", ".join(f"{label} {weight:.3g}" for label, weight in weights.items())
+    return f"balanced: {listed}" if setting == "balanced" else listed
 
 
 def _selection_lines(selection: Selection | None) -> list[str]:
@@ -440,6 +452,7 @@ def release_model(
         uncased=lowercases(load_tokenizer(model_dir)),
         data_description=data_description(dataset["source"]),
         weights_sha256=train_summary["weights_sha256"],  # hashed once, as the train step saved the weights
+        class_weights=train_summary["class_weights"],
         decision=decision.model_dump() if decision else None,
         figures=read_json(Path(evaluation_dir) / PLOTS / FIGURES),
         selection=selection,

@@ -109,6 +109,11 @@ CASES = {
         r"train.txt line 4: 3 columns, but line 1 has 4; every line of a CoNLL file needs the same columns "
         r"\(word first, tag last\)",
     ),
+    "class weight for a label the data lacks": (
+        lambda tmp, model: {"class_weights": {"O": 0.5, "B-CITY": 2.0}},
+        r"^class_weights names label 'B-CITY', which the data lacks; its labels are O, B-LOC, I-LOC, B-MISC, I-MISC, "
+        r"B-ORG, I-ORG, B-PER, I-PER$",
+    ),
     "model directory without weights": (
         lambda tmp, model: {"model": weightless_model(tmp / "weightless", model)},
         "has no weights: expected one of model.safetensors",

@@ -83,7 +83,38 @@ def test_engine_options_parse():
         parse_command_line(["--engine", "keras"])
 
 
-def test_resume_and_isolation_leave_the_train_key_alone_and_the_engine_changes_it(tmp_path):
+def test_class_weights_by_name_on_the_command_line_or_by_label_in_the_config_file(tmp_path):
+    assert FinetuneConfig().class_weights == "none"
+    assert parse_command_line(["--class-weights", "balanced"])[0].class_weights == "balanced"
+    assert parse_command_line(["--class-weights", "none"])[0].class_weights == "none"
+    path = tmp_path / "run.yaml"
+    path.write_text("class_weights:\n  B-PER: 2.5\n  O: 1\n")
+    assert parse_command_line(["--config", str(path)])[0].class_weights == {"B-PER": 2.5, "O": 1.0}
+    path.write_text("class_weights: {1: 3}\n")  # a label named 1 reads as a number in YAML
+    assert parse_command_line(["--config", str(path)])[0].class_weights == {"1": 3.0}
+    assert FinetuneConfig.model_json_schema()["properties"]["class_weights"]["anyOf"] == [
+        {"enum": ["none", "balanced"], "type": "string"}, {"additionalProperties": {"type": "number"}, "type": "object"},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("class_weights: {O: -1}", "class_weights: the weight of 'O' is -1: class weights are numbers above 0"),
+        ("class_weights: {O: 0}", "class_weights: the weight of 'O' is 0: class weights are numbers above 0"),
+        ("class_weights: {O: heavy}", "class_weights: the weight of 'O' is heavy: class weights are numbers above 0"),
+        ("class_weights: balance", "class_weights: 'balance' is not none, balanced or a mapping of label to weight"),
+    ],
+)
+def test_a_bad_class_weight_is_refused_in_one_line(yaml_text, message, tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml_text + "\n")
+    with pytest.raises(PipelineError) as error:
+        parse_command_line(["--config", str(path)])
+    assert str(error.value) == f"invalid configuration ({path}): {message}"
+
+
+def test_resume_and_isolation_leave_the_train_key_alone_and_the_engine_and_class_weights_change_it(tmp_path):
     from tasks.artifacts import ArtifactStore
     from tasks.pretrained import ModelSource
     from tasks.training import train_model
@@ -96,6 +127,7 @@ def test_resume_and_isolation_leave_the_train_key_alone_and_the_engine_changes_i
     assert key(training, resume=True) == key(training, resume=False)
     assert key(training, resume=False, isolated=True) == key(training, resume=False)
     assert key(training.model_copy(update={"engine": "accelerate"}), resume=False) != key(training, resume=False)
+    assert key(training.model_copy(update={"class_weights": "balanced"}), resume=False) != key(training, resume=False)
 
 
 def test_help_answers_before_prefect_and_the_ml_libraries_load():

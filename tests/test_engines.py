@@ -1,6 +1,7 @@
 """Both training engines: same outputs, resume after an interruption, two processes, precision and accumulation."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from tasks.engines import TrainRequest, run_engine
 from tasks.engines.common import HISTORY, SUMMARY
 from tasks.errors import PipelineError
 from tasks.hardware import resolve_precision, slow_precision_warning
+from tasks.tokenization import SUMMARY as TOKENIZE_SUMMARY
 
 pytestmark = pytest.mark.slow
 
@@ -170,6 +172,28 @@ def test_evaluations_within_an_epoch_are_timed_and_the_best_is_kept(engine, acce
     saved = load_file(Path(request.output) / "model.safetensors")
     kept = Path(request.checkpoints) / ("best" if engine == "accelerate" else f"checkpoint-{best['step']}")
     assert all((saved[name] == weights).all() for name, weights in load_file(kept / "model.safetensors").items())
+
+
+@pytest.mark.parametrize("engine", ["accelerate", "trainer"])
+def test_balanced_class_weights_come_from_the_training_tokens_and_are_recorded(engine, accelerate_run, tmp_path):
+    from collections import Counter
+
+    import datasets
+
+    request = engine_request(accelerate_run[1], tmp_path, engine, class_weights="balanced", epochs=1)
+    run_engine(request)
+    facts = json.loads((Path(request.output) / SUMMARY).read_text())
+    labels = json.loads((Path(request.tokenized_dir) / TOKENIZE_SUMMARY).read_text())["labels"]
+    tokens = Counter(label for row in datasets.load_from_disk(request.tokenized_dir)["train"]["labels"]
+                     for label in row if label != -100)  # fmt: skip
+    n, k = sum(tokens.values()), len(tokens)
+    expected = {label: n / (k * tokens[i]) if tokens[i] else 1.0 for i, label in enumerate(labels)}
+    assert facts["hyperparameters"]["class_weights"] == "balanced"
+    assert facts["class_weights"] == pytest.approx(expected)
+    assert list(facts["class_weights"]) == labels
+    assert facts["class_weights"]["O"] < 1 < facts["class_weights"]["B-PER"]  # O is the common label
+    history = json.loads((Path(request.output) / HISTORY).read_text())
+    assert all(math.isfinite(entry["eval_loss"]) for entry in history if "eval_loss" in entry)
 
 
 @pytest.mark.parametrize("engine", ["accelerate", "trainer"])

@@ -86,7 +86,7 @@ def test_pair_task_second_run_is_fully_cached(pair_run):
 
 
 @pytest.mark.parametrize("engine", ["trainer", "accelerate"])
-def test_single_text_multiclass_from_csv(engine, prefect_server, tiny_model, tmp_path):
+def test_single_text_multiclass_from_csv_with_class_weights(engine, prefect_server, tiny_model, tmp_path):
     folder = tmp_path / "reviews"
     folder.mkdir()
     texts = ["a fine film", "dull and long", "it was ok", "superb acting", "boring plot", "average at best"]
@@ -98,7 +98,7 @@ def test_single_text_multiclass_from_csv(engine, prefect_server, tiny_model, tmp
             writer.writerows(zip(texts * 4, labels * 4))
     config = tiny_config(
         tiny_model, tmp_path / "artifacts", dataset=str(folder), text_columns=["review"], label_column="stars",
-        engine=engine,
+        engine=engine, class_weights={"neg": 2.0},
     )  # fmt: skip
     summary = finetune(config)
     assert set(summary.metrics) == {"validation"}
@@ -108,4 +108,7 @@ def test_single_text_multiclass_from_csv(engine, prefect_server, tiny_model, tmp
     assert summary.check["text_pair"] is None
     assert summary.check["prediction"]["label"] in ("mid", "neg", "pos")
     model_dir = Path(next(step.path for step in summary.steps if step.name == "model"))
-    assert json.loads((model_dir / "train_summary.json").read_text())["engine"] == engine
+    facts = json.loads((model_dir / "train_summary.json").read_text())
+    assert facts["engine"] == engine
+    assert facts["class_weights"] == {"mid": 1.0, "neg": 2.0, "pos": 1.0}  # labels the mapping does not name keep 1
+    assert "| class_weights | mid 1, neg 2, pos 1 |" in (Path(summary.model_dir) / "README.md").read_text()

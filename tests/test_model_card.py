@@ -215,6 +215,21 @@ def test_the_card_names_a_tag_scheme_other_than_iob2():
     assert "Tags: IOBES in the data, converted to IOB2 for training and scoring; the evaluation's predictions" in card
 
 
+@pytest.mark.parametrize(
+    ("setting", "weights", "row"),
+    [
+        ("none", None, "| class_weights | none |"),
+        ("balanced", {"O": 0.1234, "B-PER": 3.4, "I-PER": 5.0}, "| class_weights | balanced: O 0.123, B-PER 3.4, I-PER 5 |"),
+        ({"B-PER": 2.0}, {"O": 1.0, "B-PER": 2.0, "I-PER": 1.0}, "| class_weights | O 1, B-PER 2, I-PER 1 |"),
+    ],
+)
+def test_card_states_the_class_weights_training_used(setting, weights, row):
+    hyperparameters = {**FACTS.hyperparameters, "class_weights": setting}
+    card = render_card(FACTS.model_copy(update={"hyperparameters": hyperparameters, "class_weights": weights}))
+    procedure = card.split("## Training procedure\n")[1].split("##")[0]
+    assert row in procedure
+
+
 def test_classification_card_names_derived_data_and_shows_the_confusion_matrix():
     card = render_card(PAIR_FACTS)
     assert "| gold unrelated | 1 | 1 |" in card and "| gold consecutive | 0 | 2 |" in card

@@ -1,6 +1,7 @@
 """The Accelerate engine: the Hugging Face course's custom training loop (chapter 3 section 4,
 chapter 7 section 2), with epoch checkpoints to resume from and the best epoch kept."""
 
+import json
 import math
 import shutil
 import time
@@ -11,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from tasks.artifacts import read_json, write_json
 from tasks.engines.common import (
-    TrainInputs, TrainRequest, distributed_on_cpu, load_inputs, tracking_facts, write_records,
+    TrainInputs, TrainRequest, distributed_on_cpu, load_inputs, tracking_facts, weighted_loss, write_records,
 )  # fmt: skip
 from tasks.hardware import resolve_precision
 from tasks.metrics import IGNORED
@@ -48,7 +49,9 @@ def start_tracking(accelerator, request: TrainRequest) -> None:
         use_mlflow(request.mlflow)
     options = {"model": request.model.hub_id or request.model.location, "task": request.task,
                **request.training.model_dump(mode="json")}  # fmt: skip
-    accelerator.init_trackers(EXPERIMENT, config={name: value for name, value in options.items() if value is not None})
+    # TensorBoard takes numbers, strings and booleans: a mapping of class weights goes as its JSON text.
+    config = {name: json.dumps(value) if isinstance(value, dict) else value for name, value in options.items()}
+    accelerator.init_trackers(EXPERIMENT, config={name: value for name, value in config.items() if value is not None})
 
 
 def track(accelerator, request: TrainRequest, entry: dict) -> None:
@@ -124,7 +127,7 @@ def optimizer_and_schedule(request: TrainRequest, model, steps: int):
     return optimizer, scheduler
 
 
-def evaluate(accelerator, model, loader, request: TrainRequest, labels: list[str]) -> dict:
+def evaluate(accelerator, model, loader, request: TrainRequest, inputs: TrainInputs) -> dict:
     """Validation loss and scores, each example counted once across processes."""
     model.eval()
     profile = profile_of(request.task)
@@ -137,12 +140,12 @@ def evaluate(accelerator, model, loader, request: TrainRequest, labels: list[str
             # Processes pad their batches to different lengths: equalise before gathering.
             predictions = accelerator.pad_across_processes(predictions, dim=1, pad_index=IGNORED)
             references = accelerator.pad_across_processes(references, dim=1, pad_index=IGNORED)
-        batch_loss = outputs.loss.detach().repeat(len(references))
+        batch_loss = weighted_loss(outputs, batch["labels"], inputs.class_weights).detach().repeat(len(references))
         predictions, references, batch_loss = accelerator.gather_for_metrics((predictions, references, batch_loss))
         predicted += predictions.tolist()
         gold += references.tolist()
         losses.append(batch_loss)
-    scores = profile.part("tasks.training").validation_scores(predicted, gold, labels)
+    scores = profile.part("tasks.training").validation_scores(predicted, gold, inputs.labels)
     model.train()
     return {
         "eval_loss": torch.cat(losses).float().mean().item(),
@@ -231,7 +234,7 @@ def evaluate_and_keep_best(accelerator, request: TrainRequest, inputs: TrainInpu
     """Score the model on validation, note it in the history and keep its weights when it is the best so far."""
     model, eval_loader = parts[0], parts[3]
     progress, step = run["progress"], run["progress"]["step"]
-    scores = evaluate(accelerator, model, eval_loader, request, inputs.labels)
+    scores = evaluate(accelerator, model, eval_loader, request, inputs)
     entry = {**scores, "epoch": round(step / run["per_epoch"], 4), "step": step,
              "elapsed_seconds": round(time.perf_counter() - run["started"], 3)}  # fmt: skip
     progress["history"].append(entry)
@@ -260,7 +263,7 @@ def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: t
         window = []
         for batch in train_loader:
             with accelerator.accumulate(model):
-                loss = model(**batch).loss
+                loss = weighted_loss(model(**batch), batch["labels"], inputs.class_weights)
                 accelerator.backward(loss)
                 optimizer.step()
                 scheduler.step()

@@ -1,6 +1,7 @@
 """What both training engines share: their inputs, loading them, and the files they write."""
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import datasets
 import torch
 
 from tasks.artifacts import read_json, weights_sha256, write_json
-from tasks.config import TaskName
+from tasks.config import ClassWeights, TaskName
 from tasks.engines.request import HISTORY, SUMMARY, TrainRequest
 from tasks.errors import PipelineError
 from tasks.metrics import IGNORED
@@ -24,6 +25,7 @@ class TrainInputs:
     labels: list[str]
     tokenizer: object
     model: torch.nn.Module
+    class_weights: list[float] | None = None  # by label id; None: the model's own, unweighted loss
 
 
 def is_main_process() -> bool:
@@ -47,19 +49,62 @@ def distributed_on_cpu() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
+def _label_ids(row_labels: list[int] | int) -> list[int]:
+    """A row's label ids: a token classification row's, or a sequence classification row's one."""
+    return row_labels if isinstance(row_labels, list) else [row_labels]
+
+
 def check_label_ids(dataset: datasets.DatasetDict, labels: list[str], num_labels: int) -> None:
     """Fail before training when a label id cannot index the classifier's outputs: the
     usual cause of CUDA "device-side assert triggered" errors."""
     for split, rows in dataset.items():
         for row, label_ids in enumerate(rows["labels"]):
-            label_ids = label_ids if isinstance(label_ids, list) else [label_ids]
-            bad = [label for label in label_ids if label != IGNORED and not 0 <= label < num_labels]
+            bad = [label for label in _label_ids(label_ids) if label != IGNORED and not 0 <= label < num_labels]
             if bad:
                 name = labels[bad[0]] if 0 <= bad[0] < len(labels) else "unnamed"
                 raise PipelineError(
                     f"split '{split}' row {row}: label id {bad[0]} ({name}) is outside the model's "
                     f"{num_labels} labels ({', '.join(labels[:num_labels])})"
                 )
+
+
+def label_counts(rows: datasets.Dataset, num_labels: int) -> list[int]:
+    """How many labelled positions (tokens for NER, examples for classification) have each label id."""
+    counts = Counter(label for row_labels in rows["labels"] for label in _label_ids(row_labels) if label != IGNORED)
+    return [counts[label] for label in range(num_labels)]
+
+
+def class_weight_vector(setting: ClassWeights, labels: list[str], counts: list[int]) -> list[float] | None:
+    """The loss weight of each label id, or None for the unweighted loss.
+
+    balanced is scikit-learn's ``n / (k * count)`` over the k labels the training data has, so the
+    weights average 1 over its n labelled positions; a label it lacks never weighs in a training
+    loss, and keeps 1. A mapping weighs the labels it names; the others keep 1."""
+    if setting == "none":
+        return None
+    if setting == "balanced":
+        # scikit-learn's compute_class_weight would need every labelled position, and refuses absent labels.
+        present = sum(1 for count in counts if count)
+        return [sum(counts) / (present * count) if count else 1.0 for count in counts]
+    unknown = [label for label in setting if label not in labels]
+    if unknown:
+        raise PipelineError(
+            f"class_weights names label '{unknown[0]}', which the data lacks; its labels are {', '.join(labels)}"
+        )
+    return [float(setting.get(label, 1.0)) for label in labels]
+
+
+def weighted_loss(outputs, labels: torch.Tensor, weights: list[float] | None) -> torch.Tensor:
+    """A batch's loss: the model's own cross-entropy, or with class weights torch's weighted one, the mean
+    over labelled positions weighted by their labels' weights (sum of w * loss / sum of w)."""
+    if weights is None:
+        return outputs.loss
+    logits = outputs.logits
+    # In full precision, as the weights are: under autocast the logits may be bf16 or fp16.
+    return torch.nn.functional.cross_entropy(
+        logits.flatten(0, -2).float(), labels.flatten(), weight=torch.tensor(weights, device=logits.device),
+        ignore_index=IGNORED,
+    )  # fmt: skip
 
 
 def load_model(model: ModelSource, labels: list[str], task: TaskName):
@@ -91,10 +136,11 @@ def load_inputs(request: TrainRequest) -> TrainInputs:
     # Saved with the model: a pipeline then reads the inputs the model was trained on, longer ones
     # truncated or (with stride) in windows, as evaluation reads them.
     tokenizer.model_max_length = tokenized["max_length"]
+    weights = class_weight_vector(request.training.class_weights, labels, label_counts(dataset["train"], len(labels)))
     set_seed(request.training.seed)
     model = load_model(request.model, labels, request.task)
     check_label_ids(dataset, labels, model.config.num_labels)
-    return TrainInputs(dataset, labels, tokenizer, model)
+    return TrainInputs(dataset, labels, tokenizer, model, weights)
 
 
 def write_records(request: TrainRequest, inputs: TrainInputs, history: list[dict], best: dict, facts: dict) -> None:
@@ -111,6 +157,7 @@ def write_records(request: TrainRequest, inputs: TrainInputs, history: list[dict
             "best_epoch": best["epoch"],
             "best_step": best["step"],
             "weights_sha256": weights_sha256(output),  # the model's identity, read without its weights
+            "class_weights": dict(zip(inputs.labels, inputs.class_weights)) if inputs.class_weights else None,
             **facts,
         },
     )

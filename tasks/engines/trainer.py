@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from tasks.engines.common import (
-    TrainInputs, TrainRequest, distributed_on_cpu, is_main_process, load_inputs, tracking_facts, write_records,
+    TrainInputs, TrainRequest, distributed_on_cpu, is_main_process, load_inputs, tracking_facts, weighted_loss,
+    write_records,
 )  # fmt: skip
 from tasks.hardware import resolve_precision
 from tasks.metrics import argmax_logits, trainer_metrics
@@ -28,7 +29,7 @@ def evaluation_schedule(request: TrainRequest, train_rows: int) -> dict:
     return {"eval_strategy": "steps", "eval_steps": every, "save_strategy": "steps", "save_steps": every}
 
 
-def training_arguments(request: TrainRequest, train_rows: int):
+def training_arguments(request: TrainRequest, train_rows: int, weighted: bool = False):
     from transformers import TrainingArguments
 
     training = request.training
@@ -59,6 +60,8 @@ def training_arguments(request: TrainRequest, train_rows: int):
         report_to=[],  # the tracking callbacks are passed to the Trainer: see tracking_callbacks
         seed=training.seed,
         dataloader_pin_memory=torch.cuda.is_available(),
+        # A weighted loss is each process's batch mean (see build_trainer): not to be scaled by the process count.
+        **({"average_tokens_across_devices": False} if weighted else {}),
     )
 
 
@@ -110,14 +113,22 @@ def tracking_callbacks(request: TrainRequest) -> list:
     return [MLflowCallback()]
 
 
+def class_weighted_loss(weights: list[float] | None):
+    """The Trainer's ``compute_loss_func`` for class weights; None (the model's own loss) without them."""
+    if weights is None:
+        return None
+    return lambda outputs, labels, num_items_in_batch=None: weighted_loss(outputs, labels, weights)
+
+
 def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
     from transformers import Trainer
 
     profile = profile_of(request.task)
     part = profile.part("tasks.training")
-    return Trainer(
+    weighted = inputs.class_weights is not None
+    trainer = Trainer(
         model=inputs.model,
-        args=training_arguments(request, len(inputs.dataset["train"])),
+        args=training_arguments(request, len(inputs.dataset["train"]), weighted),
         train_dataset=inputs.dataset["train"],
         eval_dataset=inputs.dataset["validation"],
         data_collator=part.collator(inputs.tokenizer),
@@ -125,7 +136,13 @@ def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
         compute_metrics=trainer_metrics(part.validation_scores, profile.metrics, inputs.labels),
         preprocess_logits_for_metrics=argmax_logits,
         callbacks=[callback, progress_notes(request.checkpoints), *tracking_callbacks(request)],
+        compute_loss_func=class_weighted_loss(inputs.class_weights),
     )
+    if weighted:
+        # The weighted loss is a batch mean, as the Accelerate loop's: the Trainer is to divide it by the
+        # accumulation steps (it takes a compute_loss_func's loss as already divided by the accumulated count).
+        trainer.loss_is_scaled_for_ga = False
+    return trainer
 
 
 def _last_mlflow_run(request: TrainRequest) -> str | None:

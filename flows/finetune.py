@@ -1,7 +1,7 @@
 """The fine-tuning pipeline flow, and its command line: ``python -m flows.finetune --help``.
 
 This is the only place that knows the order of the steps:
-load -> tokenize/align -> train -> evaluate -> check -> model card -> push.
+load -> data report -> tokenize/align -> train -> evaluate -> check -> model card -> push.
 """
 # ruff: noqa: E402 (the command line is checked before the imports that take seconds)
 
@@ -44,6 +44,7 @@ from tasks.config import (
     TrainingConfig,
     parse_command_line,
 )
+from tasks.data_report import MARKDOWN as REPORT_MARKDOWN, REPORT, report_data
 from tasks.errors import PipelineError
 from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.evaluation import FIGURES, METRICS, PLOTS
@@ -162,18 +163,27 @@ def _check_published(config: FinetuneConfig, pushed: Pushed, text: str, text_pai
 
 
 class Prepared(BaseModel):
-    """A run's start: its store, model and data source, and the loaded and tokenized data."""
+    """A run's start: its store, model and data source, the loaded data, its report and the tokenized data."""
 
     store: ArtifactStore
     model: ModelSource
     source: DatasetSource
     loaded: StepReport
+    reported: StepReport | None  # None on nodes 1 and up, which only train: the report is for node 0's gate and card
     tokenized: StepReport
     transferred_before: dict[str, int]  # `tasks.storage.transferred` as the run began
 
 
+def _show_data_report(reported: StepReport) -> None:
+    """The data report where the Prefect UI shows it, and a warning in the log for each problem it found."""
+    markdown = read_artifact(reported.path, REPORT_MARKDOWN).decode()
+    create_markdown_artifact(key="data-report", markdown=markdown, description="What the loaded data holds")
+    for problem in read_artifact_json(reported.path, REPORT)["problems"]:
+        get_run_logger().warning(f"Data: {problem}.")
+
+
 def prepare(config: FinetuneConfig) -> Prepared:
-    """Check what can be checked before any work, then load and tokenize the data."""
+    """Check what can be checked before any work, then load the data, report on it and tokenize it."""
     transferred_before = transferred()
     artifacts_dir = config.artifacts_dir if is_remote(config.artifacts_dir) else config.artifacts_dir.resolve()
     ensure_writable(artifacts_dir)
@@ -185,9 +195,12 @@ def prepare(config: FinetuneConfig) -> Prepared:
     data, model = config.section(DataConfig), resolve_model(config.section(ModelConfig))
     source = resolve_dataset(data)
     loaded = load_dataset(source, data, config.task, store=store)
+    reported = None if config.node_rank else report_data(loaded.path, model, config.max_length, config.task, store=store)
+    if reported:
+        _show_data_report(reported)
     tokenized = tokenize_dataset(loaded.path, model, config.section(TokenizationConfig), config.task, store=store)
     return Prepared(
-        store=store, model=model, source=source, loaded=loaded, tokenized=tokenized,
+        store=store, model=model, source=source, loaded=loaded, reported=reported, tokenized=tokenized,
         transferred_before=transferred_before,
     )  # fmt: skip
 
@@ -203,7 +216,7 @@ def train_evaluate_request(config: FinetuneConfig, prepared: Prepared, tokenized
 def publish(config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateResult, selection: Selection | None = None) -> RunSummary:
     """Check the trained model, decide with the quality gate, write the release and its card, push:
     what every run does after training, a sweep's winner's included (``selection`` says how it was chosen)."""
-    store, model, source, loaded = prepared.store, prepared.model, prepared.source, prepared.loaded
+    store, model, source, loaded, reported = prepared.store, prepared.model, prepared.source, prepared.loaded, prepared.reported
     model_dir, evaluation_dir = trained.model_dir, trained.evaluation_dir
     pair = is_pair(read_artifact_json(loaded.path, LOAD_SUMMARY)["columns"])
     text, text_pair = check_inputs(config.task, pair, config.check_text, config.check_text_pair)
@@ -211,10 +224,10 @@ def publish(config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateRe
     metrics = read_artifact_json(evaluation_dir, METRICS)
     kind = profile_of(config.task).short_name
     model_name = config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}"
-    gate = quality_gate(config, store, model_name, loaded.path, model_dir, evaluation_dir, source.hub_id)
+    gate = quality_gate(config, store, model_name, loaded.path, reported.path, model_dir, evaluation_dir, source.hub_id)
     settings = [config.section(DataConfig), config.section(TokenizationConfig), config.section(TrainingConfig)]
     released = release_model(
-        config.task, model_dir, loaded.path, evaluation_dir, checked.path, model_name, config.hub_model_id,
+        config.task, model_dir, loaded.path, reported.path, evaluation_dir, checked.path, model_name, config.hub_model_id,
         model.hub_id or model.location, source.hub_id, settings, gate.card_decision, config.license,
         config.language, selection, store=store,
     )  # fmt: skip
@@ -224,7 +237,7 @@ def publish(config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateRe
     pushed = _publish(config, decision, release_dir)
     record_release(store.root, model_name, Release(
         release_dir=release_dir, score=decision.challenger, weights_sha256=gate.weights_sha256,
-        decision=decision, pushed_to=pushed.commit_url if pushed else None,
+        decision=decision, pushed_to=pushed.commit_url if pushed else None, label_distribution=gate.label_distribution,
     ))  # fmt: skip
     published_check = _check_published(config, pushed, text, text_pair) if pushed else None
     return RunSummary(
@@ -232,7 +245,7 @@ def publish(config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateRe
         model_dir=release_dir,
         metrics=metrics,
         check=read_artifact_json(checked.path, CHECK),
-        steps=[loaded, prepared.tokenized, *trained.steps, checked, *gate.steps, released],
+        steps=[loaded, reported, prepared.tokenized, *trained.steps, checked, *gate.steps, released],
         decision=decision,
         pushed_to=pushed.commit_url if pushed else None,
         published_check=published_check,

@@ -10,6 +10,7 @@ from tasks.artifacts import (
     ArtifactStore, StepReport, is_finished, local_dir, read_artifact, read_artifact_json,
 )  # fmt: skip
 from tasks.config import FinetuneConfig, TokenizationConfig
+from tasks.data_report import REPORT, label_shift, training_distribution
 from tasks.engines.request import SUMMARY as TRAIN_SUMMARY
 from tasks.errors import PipelineError
 from tasks.evaluation import METRICS, evaluate_model, evaluated_split
@@ -19,9 +20,11 @@ from tasks.model_card import dataset_display_name
 from tasks.profiles import profile_of
 from tasks.quality_gate import (
     GATE_METRIC,
+    DataCheck,
     Decision,
     Score,
     already_published,
+    card_label_distribution,
     card_score,
     card_weights_sha256,
     comparable,
@@ -34,11 +37,13 @@ PUBLISHED_DOWNLOADS = "published"
 
 
 class Published(BaseModel):
-    """What is published now: the score its card or the registry states, its weights, and where its files are."""
+    """What is published now: the score its card or the registry states, its weights, where its files are,
+    and its training label distribution."""
 
     stated: Score | None
     weights_sha256: str | None
     model_dir: str | None  # None for a Hub model until it must be downloaded to be scored
+    label_distribution: dict[str, float] | None = None  # None for a release recorded before data reports
 
 
 class GateResult(BaseModel):
@@ -46,6 +51,7 @@ class GateResult(BaseModel):
     card_decision: Decision  # what the release's card states: for the published release, the decision that published it
     steps: list[StepReport]  # scoring the published model, when it ran
     weights_sha256: str  # the new model's, as the registry records it
+    label_distribution: dict[str, float]  # the new model's training data's, as the registry records it
 
 
 def challenger_score(config: FinetuneConfig, loaded: dict, evaluation_dir: str, dataset_hub_id: str | None) -> Score:
@@ -77,12 +83,28 @@ def find_published(config: FinetuneConfig, store: ArtifactStore, model_name: str
     """The published model: the Hub repo's card when pushing, else the local registry's release."""
     if config.hub_model_id:
         card = published_card(config.hub_model_id, config.hub_revision, config.hub_token_secret)
-        return card and Published(stated=card_score(card), weights_sha256=card_weights_sha256(card), model_dir=None)
+        return card and Published(
+            stated=card_score(card), weights_sha256=card_weights_sha256(card), model_dir=None,
+            label_distribution=card_label_distribution(card),
+        )  # fmt: skip
     release = registry_published(store.root, model_name)
     if release is None:
         return None
     model_dir = release.release_dir if is_finished(release.release_dir) else None
-    return Published(stated=release.score, weights_sha256=release.weights_sha256, model_dir=model_dir)
+    return Published(
+        stated=release.score, weights_sha256=release.weights_sha256, model_dir=model_dir,
+        label_distribution=release.label_distribution,
+    )  # fmt: skip
+
+
+def data_check(config: FinetuneConfig, report: dict, split: str, published: Published | None) -> DataCheck:
+    """The data report's overlap of ``split`` with train, and how far the training labels moved from the
+    published model's (when both are known)."""
+    ours, theirs = training_distribution(report), published and published.label_distribution
+    return DataCheck(
+        split=split, unit=report["unit"], overlap=report["overlap"][split]["share"], max_overlap=config.max_overlap,
+        label_shift=label_shift(ours, theirs) if ours and theirs else None, max_label_shift=config.max_label_shift,
+    )  # fmt: skip
 
 
 def label_mismatch(model_dir: str, labels: list[str]) -> str | None:
@@ -130,21 +152,24 @@ def _download(config: FinetuneConfig, store: ArtifactStore) -> str:
 
 
 def quality_gate(
-    config: FinetuneConfig, store: ArtifactStore, model_name: str, dataset_dir: str, model_dir: str,
+    config: FinetuneConfig, store: ArtifactStore, model_name: str, dataset_dir: str, report_dir: str, model_dir: str,
     evaluation_dir: str, dataset_hub_id: str | None,
 ) -> GateResult:  # fmt: skip
-    """Decide whether the new model is published, against what is published now on the same data."""
-    loaded = read_artifact_json(dataset_dir, LOAD_SUMMARY)
+    """Decide whether the new model is published, against what is published now on the same data, with
+    what the data report (``report_dir``) found."""
+    loaded, report = read_artifact_json(dataset_dir, LOAD_SUMMARY), read_artifact_json(report_dir, REPORT)
     challenger = challenger_score(config, loaded, evaluation_dir, dataset_hub_id)
     bar, ours = floor(config, dataset_dir, loaded["labels"], challenger.split), trained_weights_sha256(model_dir)
-    published = find_published(config, store, model_name)
+    published, labels = find_published(config, store, model_name), training_distribution(report)
     if published and published.weights_sha256 == ours:
         decision = already_published(challenger, config.min_improvement, bar)
         recorded = registry_published(store.root, model_name)
         # The release's card keeps the decision that published it, so the release is the one published.
         same = recorded and recorded.weights_sha256 == ours and recorded.decision
         card_decision = recorded.decision if same else decision
-        return _logged(GateResult(decision=decision, card_decision=card_decision, steps=[], weights_sha256=ours))
+        return _logged(GateResult(
+            decision=decision, card_decision=card_decision, steps=[], weights_sha256=ours, label_distribution=labels,
+        ))  # fmt: skip
     champion, unscorable, steps = None, None, []
     if published and comparable(published.stated, challenger):
         champion = published.stated
@@ -152,13 +177,18 @@ def quality_gate(
         champion, unscorable, steps = score_published(config, store, published, dataset_dir, loaded["labels"], challenger)
     decision = decide(
         challenger, champion, config.min_improvement, bar, published=published is not None, unscorable=unscorable,
-        force=config.force_publish,
+        force=config.force_publish, data=data_check(config, report, challenger.split, published),
     )  # fmt: skip
-    return _logged(GateResult(decision=decision, card_decision=decision, steps=steps, weights_sha256=ours))
+    return _logged(GateResult(
+        decision=decision, card_decision=decision, steps=steps, weights_sha256=ours, label_distribution=labels,
+    ))  # fmt: skip
 
 
 def _logged(result: GateResult) -> GateResult:
     decision, logger = result.decision, get_run_logger()
+    shift = decision.data and decision.data.shift()
+    if shift:
+        logger.warning(f"Label shift: {shift}.")
     if decision.forced:
         logger.warning(f"Publishing: {decision.reason}")
     else:

@@ -288,10 +288,27 @@ class RunConfig(_Section):
         description="Quality gate floor: never publish a model whose F1 on the evaluated split is not above this, "
         "nor one no better than giving every example the same label; " + _per_task("min_score"),
     )
+    max_overlap: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Quality gate: never publish when more than this share of the evaluated split's examples also "
+        "appear in train (the same text once whitespace is normalised, as the data report counts them): a leaked "
+        "split's score says nothing about new data. CoNLL-2003's own test split shares 3.6 % of its sentences "
+        "with train (table headings such as 'W L PCT GB').",
+    )
+    max_label_shift: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Warn, in the log and on the card, when the training data's label distribution (NER: entities "
+        "by type) is further than this from the published model's, as total variation distance (0 the same, 1 no "
+        "label in common); never refuses.",
+    )
     force_publish: bool = Field(
         False,
         description="Publish even when the quality gate refuses (a worse model, a published model that cannot be "
-        "scored, a score under the floor); logged and written on the card.",
+        "scored, a score under the floor, an evaluated split leaked from train); logged and written on the card.",
     )
     hub_revision: str | None = Field(None, description="Branch to push to, created when missing; none: main.")
     hub_token_secret: str | None = Field(
@@ -373,7 +390,8 @@ _SECTIONS = {
 
 def _add_option(group: argparse._ArgumentGroup, name: str, field: Any) -> None:
     dashed = f"--{name.replace('_', '-')}"
-    help_text = f"{field.description} (default: {'none' if field.default is None else field.default})"
+    # argparse formats help with %: a literal one (3.6 %) is written %%, in the help only, not in the UI form.
+    help_text = f"{field.description} (default: {'none' if field.default is None else field.default})".replace("%", "%%")
     if field.annotation is bool:
         group.add_argument(dashed, dest=name, action=argparse.BooleanOptionalAction, help=help_text)
         return

@@ -17,6 +17,7 @@ from tasks.artifacts import building, read_json, step
 from tasks.assets import EMBEDDED_MODEL_HUB_ID, EMBEDDED_MODEL_LICENSE
 from tasks.check import CHECK
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
+from tasks.data_report import REPORT, training_distribution
 from tasks.derived import MOVIE_REVIEW_DESCRIPTION
 from tasks.engines.request import HISTORY
 from tasks.engines.request import SUMMARY as TRAIN_SUMMARY
@@ -26,7 +27,7 @@ from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.markdown import table
 from tasks.pretrained import load_tokenizer
 from tasks.profiles import TaskProfile, is_pair, profile_of
-from tasks.quality_gate import Decision
+from tasks.quality_gate import DataCheck, Decision
 from tasks.sources import DERIVED_DESCRIPTIONS, DERIVED_PAIRS, MOVIE_REVIEWS
 
 CARD = "README.md"
@@ -64,6 +65,7 @@ class CardFacts(BaseModel):
     base_model: str  # a Hub id, or the local directory it was loaded from
     dataset_hub_id: str | None
     dataset: dict  # load_summary.json
+    data_report: dict  # data_report.json, see tasks.data_report
     hyperparameters: dict
     history: list[dict]  # the engine's log history: training losses and per-epoch evaluations
     best_epoch: float  # the epoch whose checkpoint is the saved model
@@ -150,8 +152,10 @@ def _card_data(facts: CardFacts) -> ModelCardData:
         metrics=sorted({name.removeprefix("macro_") for name in profile.metrics}),
         model_name=facts.model_name,
         eval_results=_eval_results(facts),
-        # Lets a later run tell whether the published model is the very one it would publish.
+        # Lets a later run tell whether the published model is the very one it would publish,
+        # and how far its training labels moved from this model's.
         weights_sha256=facts.weights_sha256,
+        train_label_distribution=training_distribution(facts.data_report) or None,
     )
 
 
@@ -251,20 +255,44 @@ def _usage_section(facts: CardFacts) -> list[str]:
 
 
 def _data_section(facts: CardFacts) -> list[str]:
-    source, dataset = facts.dataset["source"], facts.dataset
+    source = facts.dataset["source"]
     where = [_SOURCE_KINDS[source["kind"]]]
     where += [f"configuration `{source['config_name']}`"] if source.get("config_name") else []
     where += [f"revision `{source['revision']}`"] if source.get("revision") else []
     where += [f"content digest `{source['digest']}`"] if source.get("digest") else []
-    rows = [[split, count, dataset["fingerprints"][split]] for split, count in dataset["num_rows"].items()]
     description = DERIVED_DESCRIPTIONS.get(source.get("format"))
     derived = [f"Derived data: {description}", ""] if description else []
     return [
         "## Training data", "",
         f"Dataset: `{_dataset_name(facts)}` ({'; '.join(where)}).", "",
         *derived,
-        *facts.card.scheme_line(dataset),
-        *table(["Split", "Examples", "Fingerprint"], rows), "",
+        *facts.card.scheme_line(facts.dataset),
+        *_report_lines(facts),
+    ]  # fmt: skip
+
+
+def _report_lines(facts: CardFacts) -> list[str]:
+    """The data report's headline figures per split, and the label shift the gate found, if any."""
+    report, fingerprints = facts.data_report, facts.dataset["fingerprints"]
+
+    def shared(split: str) -> str:
+        found = report["overlap"].get(split)
+        return f"{found['examples']} ({100 * found['share']:.1f} %)" if found else "—"
+
+    rows = [
+        [split, figures["examples"], figures["duplicates"], shared(split), figures["over_max_length"], fingerprints[split]]
+        for split, figures in report["splits"].items()
+    ]  # fmt: skip
+    longer = f"Longer than {report['max_length']} sub-words"
+    alone = [f"`{label}` ({split} only)" for label, split in report["labels_in_one_split"].items()]
+    data = facts.decision and facts.decision.get("data")
+    shift = DataCheck.model_validate(data).shift() if data else None
+    return [
+        *table(["Split", "Examples", "Duplicates", "Also in train", longer, "Fingerprint"], rows), "",
+        (f"Duplicates repeat another example of their split; also in train are examples whose text, whitespace "
+         f"normalised, is a training example's; longer ones are {facts.card.LONG_INPUTS}."), "",
+        *([f"Labels seen in one split only: {', '.join(alone)}.", ""] if alone else []),
+        *([f"Warning: {shift}.", ""] if shift else []),
     ]  # fmt: skip
 
 
@@ -321,8 +349,8 @@ def _verdict(decision: dict) -> str:
     rule += f", floor {decision['floor']}" if decision.get("floor") is not None else ""
     if decision.get("already_published"):
         return f"Already published: the published model is this one ({rule}): {decision['reason']}."
-    if decision.get("forced"):
-        return f"Published on request although the quality gate said no ({rule}): {decision['reason']}."
+    if decision.get("forced"):  # the reason says so: "published by --force-publish although ..."
+        return f"{decision['reason'][:1].upper()}{decision['reason'][1:]} ({rule})."
     verdict = "Published" if decision["publish"] else "Not published"
     return f"{verdict} by the quality gate ({rule}): {decision['reason']}."
 
@@ -412,6 +440,7 @@ def release_model(
     task: TaskName,
     model_dir: str,
     dataset_dir: str,
+    report_dir: str,
     evaluation_dir: str,
     check_dir: str,
     model_name: str,
@@ -440,6 +469,7 @@ def release_model(
         base_model=base_model,
         dataset_hub_id=dataset_hub_id,
         dataset=dataset,
+        data_report=read_json(Path(report_dir) / REPORT),
         hyperparameters=hyperparameters,
         history=read_json(Path(model_dir) / HISTORY),
         best_epoch=train_summary["best_epoch"],

@@ -31,6 +31,36 @@ class Score(BaseModel):
     value: float
 
 
+class DataCheck(BaseModel):
+    """What the data report tells the gate: how much of the evaluated split also appears in train, and
+    how far the training labels moved from the published model's."""
+
+    split: str  # the evaluated split
+    unit: str  # what its examples are called: sentences, examples
+    overlap: float  # the share of its examples that also appear in train
+    max_overlap: float
+    label_shift: float | None = None  # total variation distance from the published model's training labels
+    max_label_shift: float
+
+    def leak(self) -> str | None:
+        """Why the evaluated split's score cannot be trusted, when too much of it is in train."""
+        if self.overlap <= self.max_overlap:
+            return None
+        return (
+            f"{100 * self.overlap:.1f} % of the {self.split} split's {self.unit} also appear in train (over "
+            f"--max-overlap {100 * self.max_overlap:g} %): a leaked split's score says nothing about new data"
+        )  # fmt: skip
+
+    def shift(self) -> str | None:
+        """A warning when the training labels moved from the published model's by more than allowed."""
+        if self.label_shift is None or self.label_shift <= self.max_label_shift:
+            return None
+        return (
+            f"the training data's label distribution moved from the published model's by {self.label_shift:.2f} "
+            f"(total variation distance, over --max-label-shift {self.max_label_shift:g})"
+        )  # fmt: skip
+
+
 class Decision(BaseModel):
     publish: bool
     reason: str
@@ -40,6 +70,7 @@ class Decision(BaseModel):
     floor: float  # what a model must score above to be published at all
     forced: bool = False  # published by --force-publish although the gate refused
     already_published: bool = False
+    data: DataCheck | None = None  # what the data report told the gate
 
 
 def _card_metadata(card: str):
@@ -66,6 +97,16 @@ def card_score(card: str, metric: str = GATE_METRIC) -> Score | None:
         return None
 
 
+def card_label_distribution(card: str) -> dict[str, float] | None:
+    """The training label distribution a card's metadata states (``train_label_distribution``), or None."""
+    metadata = _card_metadata(card)
+    shares = metadata.get("train_label_distribution") if metadata else None
+    valid = isinstance(shares, dict) and all(
+        isinstance(share, (int, float)) and not isinstance(share, bool) for share in shares.values()
+    )  # fmt: skip
+    return {str(label): float(share) for label, share in shares.items()} if valid and shares else None
+
+
 def card_weights_sha256(card: str) -> str | None:
     """The sha256 of the weights file a card was released with (``weights_sha256`` in its metadata), or None."""
     metadata = _card_metadata(card)
@@ -88,19 +129,25 @@ def decide(
     published: bool = False,
     unscorable: str | None = None,
     force: bool = False,
+    data: DataCheck | None = None,
 ) -> Decision:
     """Publish when the challenger scores above ``floor`` and either nothing is ``published`` or it beats
-    the ``champion`` (scored on the challenger's data) by more than ``margin``. A published model that
-    cannot be scored (``unscorable`` says why) is kept; ``force`` publishes whatever the gate says, saying so."""
+    the ``champion`` (scored on the challenger's data) by more than ``margin``. An evaluated split that
+    ``data`` finds leaked from train refuses first; a label shift there is recorded, never a refusal.
+    A published model that cannot be scored (``unscorable`` says why) is kept; ``force`` publishes
+    whatever the gate says, saying so."""
 
     def decision(publish: bool, reason: str, **facts) -> Decision:
         return Decision(
             publish=publish, reason=reason, challenger=challenger, champion=champion, margin=margin, floor=floor,
-            **facts,
+            data=data, **facts,
         )  # fmt: skip
 
     where = f"{challenger.metric} on {challenger.dataset} {challenger.split}"
-    if challenger.value <= floor:
+    leak = data.leak() if data else None
+    if leak:
+        refused = leak
+    elif challenger.value <= floor:
         refused = f"{where} {challenger.value:.4f} is not above the floor {floor:.4f}"
     elif not published:
         return decision(True, "nothing is published yet")
@@ -138,6 +185,9 @@ class Release(BaseModel):
     weights_sha256: str | None = None
     decision: Decision | None = None
     pushed_to: str | None = None  # the Hub commit it was pushed as
+    # The training data's label shares, to tell the next run how far its labels moved; its data check
+    # (the overlap of the evaluated split with train) is the decision's.
+    label_distribution: dict[str, float] | None = None
 
 
 def _registry_entry(registry: dict, model_name: str) -> dict:

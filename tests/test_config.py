@@ -53,6 +53,19 @@ def test_invalid_value_names_the_option():
         parse_command_line(["--learning-rate", "-1"])
 
 
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--max-overlap", "1.5"], "max_overlap: Input should be less than or equal to 1"),
+        (["--max-label-shift", "-0.1"], "max_label_shift: Input should be greater than or equal to 0"),
+    ],
+)
+def test_the_data_limits_are_shares(argv, problem):
+    with pytest.raises(PipelineError, match=problem):
+        parse_command_line(argv)
+    assert parse_command_line(["--max-overlap", "0.01"])[0].max_overlap == 0.01
+
+
 def test_encoding_must_be_a_text_encoding_python_knows():
     assert parse_command_line(["--encoding", "latin-1"])[0].encoding == "latin-1"
     for name in ("utf-9", "rot13"):

@@ -4,6 +4,7 @@ from tasks.fingerprints import LIBRARIES, code_closure, imported_modules, librar
 
 STEP_MODULES = {
     "dataset": "tasks.load",
+    "data_report": "tasks.data_report",
     "tokenized": "tasks.tokenization",
     "model": "tasks.training",
     "evaluation": "tasks.evaluation",

@@ -11,7 +11,7 @@ from tasks.config import FinetuneConfig
 
 pytestmark = pytest.mark.slow
 
-STEPS = ["dataset", "tokenized", "model", "evaluation", "check", "release"]
+STEPS = ["dataset", "data_report", "tokenized", "model", "evaluation", "check", "release"]
 
 
 def tiny_config(model: Path, dataset: Path, artifacts: Path, **overrides) -> FinetuneConfig:
@@ -50,7 +50,7 @@ def test_first_run_writes_the_artifact_tree(first_run):
         "README.md", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
         "metrics.json", "training_history.json", MANIFEST,
     }  # fmt: skip
-    evaluation = Path(summary.steps[3].path)
+    evaluation = Path(summary.steps[4].path)
     assert sorted(p.name for p in (evaluation / "predictions").iterdir()) == ["test.txt", "validation.txt"]
     assert set(summary.metrics) == {"validation", "test"}
     assert summary.metrics["test"]["num_sentences"] == 16
@@ -94,8 +94,8 @@ def test_changed_learning_rate_reruns_only_train_and_after(first_run):
     config, summary = first_run
     changed = finetune(config.model_copy(update={"learning_rate": 5e-4}))
     assert ran(changed) == ["model", "evaluation", "check", "release"]
-    assert changed.steps[1].path == summary.steps[1].path
-    assert changed.steps[2].path != summary.steps[2].path
+    assert changed.steps[2].path == summary.steps[2].path
+    assert changed.steps[3].path != summary.steps[3].path
 
 
 def test_changed_model_retokenizes(first_run, tmp_path):
@@ -110,7 +110,7 @@ def test_changed_model_retokenizes(first_run, tmp_path):
 def test_deleted_tokenized_artifact_is_rebuilt(prefect_server, tiny_model, conll_sample, tmp_path):
     config = tiny_config(tiny_model, conll_sample, tmp_path / "artifacts")
     first = finetune(config)
-    tokenized = Path(first.steps[1].path)
+    tokenized = Path(first.steps[2].path)
     shutil.rmtree(tokenized)
     second = finetune(config)
     assert ran(second) == ["tokenized"]
@@ -132,6 +132,10 @@ def test_run_publishes_metrics_table_and_model_card(first_run):
     by_key = {artifact.key: artifact for artifact in found}
     assert by_key["model-card"].type == "markdown"
     assert by_key["model-card"].data == (Path(summary.model_dir) / "README.md").read_text()
+    report = Path(next(step.path for step in summary.steps if step.name == "data_report"))
+    assert by_key["data-report"].type == "markdown"
+    assert by_key["data-report"].data == (report / "data_report.md").read_text()
+    assert "| train | 48 | 1 | — |" in by_key["data-report"].data  # "BEIJING 1996-08-22" twice
     assert by_key["ner-metrics"].type == "table"
     assert '"split": "test"' in by_key["ner-metrics"].data
 
@@ -185,7 +189,7 @@ def test_card_names_no_local_path(first_run):
     assert 'model="path/to/this/folder"' in card
     for path in (summary.model_dir, str(config.artifacts_dir), str(config.model), str(config.dataset)):
         assert path not in card
-    assert "| test | 16 |" in card
+    assert "| test | 16 | 0 | 0 (0.0 %) | 0 |" in card  # the data report's figures
 
 
 def test_a_run_with_an_empty_prefect_home_reuses_every_complete_artifact(prefect_server, tiny_model, conll_sample, tmp_path):

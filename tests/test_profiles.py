@@ -10,6 +10,7 @@ from tasks.profiles import is_pair, profile_of
 # What each step module calls on its task's part.
 PROTOCOL = {
     "tasks.load": {"source_columns", "normalize"},
+    "tasks.data_report": {"EXAMPLES", "texts", "words", "subword_lengths", "label_counts"},
     "tasks.tokenization": {"tokenize"},
     "tasks.training": {"collator", "validation_scores"},
     "tasks.evaluation": {"score", "draw_figures"},

@@ -8,8 +8,8 @@ import pytest
 
 from tasks.profiles import profile_of
 from tasks.quality_gate import (
-    Release, Score, already_published, card_score, card_weights_sha256, comparable, decide,
-    record_release, registry_published,
+    DataCheck, Release, Score, already_published, card_label_distribution, card_score, card_weights_sha256,
+    comparable, decide, record_release, registry_published,
 )
 
 CARD = """---
@@ -94,6 +94,63 @@ def test_a_published_model_that_cannot_be_scored_is_kept_unless_forced():
     forced = decide(score(0.9), None, margin=0.0, floor=0.1, published=True, unscorable="it does not load", force=True)
     assert forced.publish and forced.forced
     assert forced.reason.startswith("published by --force-publish although the published model cannot be scored")
+
+
+def data(overlap: float, label_shift: float | None = None) -> DataCheck:
+    """What a data report of 16 test sentences tells the gate; --max-overlap 1 %, --max-label-shift 0.2."""
+    return DataCheck(split="test", unit="sentences", overlap=overlap, max_overlap=0.01, label_shift=label_shift,
+                     max_label_shift=0.2)  # fmt: skip
+
+
+LEAK = (
+    "12.5 % of the test split's sentences also appear in train (over --max-overlap 1 %): a leaked split's score "
+    "says nothing about new data"
+)  # fmt: skip
+
+
+def test_a_test_split_leaked_from_train_is_refused_first_and_says_why():
+    refused = decide(score(0.9), score(0.5), margin=0.0, floor=0.1, published=True, data=data(2 / 16))
+    assert not refused.publish and refused.reason == LEAK
+    assert refused.data.overlap == 2 / 16  # recorded with the decision, as the registry keeps it
+    nothing_published = decide(score(0.9), None, margin=0.0, floor=0.1, data=data(2 / 16))
+    assert not nothing_published.publish and nothing_published.reason == LEAK
+    # Up to --max-overlap is allowed: CoNLL-2003's own test split repeats table headings found in train.
+    allowed = decide(score(0.9), None, margin=0.0, floor=0.1, data=data(0.01))
+    assert allowed.publish and allowed.reason == "nothing is published yet"
+
+
+def test_force_publish_publishes_a_leaked_split_saying_so():
+    forced = decide(score(0.9), None, margin=0.0, floor=0.1, force=True, data=data(2 / 16))
+    assert forced.publish and forced.forced
+    assert forced.reason == f"published by --force-publish although {LEAK}"
+
+
+def test_a_label_shift_is_recorded_and_warned_of_but_never_refuses():
+    shifted = decide(score(0.82), score(0.80), margin=0.01, floor=0.1, published=True, data=data(0.0, 0.35))
+    assert shifted.publish and shifted.data.label_shift == 0.35
+    assert shifted.data.shift() == (
+        "the training data's label distribution moved from the published model's by 0.35 (total variation distance, "
+        "over --max-label-shift 0.2)"
+    )  # fmt: skip
+    assert data(0.0, 0.2).shift() is None and data(0.0).shift() is None
+
+
+def test_card_label_distribution_reads_the_metadata_and_nothing_else():
+    card = "---\ntrain_label_distribution: {PER: 0.75, LOC: 0.25}\n---\n# m\n"
+    assert card_label_distribution(card) == {"PER": 0.75, "LOC": 0.25}
+    for metadata in ("train_label_distribution: [0.5, 0.5]", "train_label_distribution: {PER: many}",
+                     "train_label_distribution: {}", "license: mit"):  # fmt: skip
+        assert card_label_distribution(f"---\n{metadata}\n---\n# m\n") is None
+    assert card_label_distribution("---\ntrain_label_distribution: [unclosed\n---\n") is None
+
+
+def test_the_registry_records_the_overlap_and_the_label_distribution(tmp_path):
+    decision = decide(score(0.9), None, margin=0.0, floor=0.1, force=True, data=data(2 / 16))
+    recorded = Release(release_dir="/r", score=score(0.9), decision=decision, label_distribution={"PER": 1.0})
+    record_release(tmp_path, "m", recorded)
+    assert registry_published(tmp_path, "m") == recorded
+    [entry] = json.loads((tmp_path / "registry.json").read_text())["m"]["history"]
+    assert entry["decision"]["data"]["overlap"] == 0.125 and entry["label_distribution"] == {"PER": 1.0}
 
 
 def test_a_model_already_published_is_reported_as_such():

@@ -22,7 +22,7 @@ from tasks.quality_gate import REGISTRY, Decision, Release, card_weights_sha256
 
 pytestmark = pytest.mark.slow
 
-STEPS = {"dataset", "tokenized", "model", "evaluation", "check", "release"}
+STEPS = {"dataset", "data_report", "tokenized", "model", "evaluation", "check", "release"}
 DATA_EVENT = ("dataset.updated", "finetune.dataset.soak")
 GATE_LINES = ("Publishing: ", "Not publishing: ")  # how the gate logs its decision
 LAST_LINE = "Finished in state "  # what Prefect's engine logs last for a flow run

@@ -5,7 +5,9 @@ A step asks its task's profile instead of branching on the task's name, so anoth
 
 - ``__init__.py``: ``PROFILE``, the `TaskProfile` facts every step may read;
 - one part per step module, named like it, with the functions that step calls:
-  ``load`` (``source_columns``, ``normalize`` giving `Normalized`), ``tokenization`` (``tokenize`` giving `Tokenized`, ``LONG_INPUTS``),
+  ``load`` (``source_columns``, ``normalize`` giving `Normalized`), ``data_report`` (``EXAMPLES``, ``texts``,
+  ``words``, ``subword_lengths``, ``label_counts``), ``tokenization`` (``tokenize`` giving `Tokenized`,
+  ``LONG_INPUTS``),
   ``training`` (``collator``, ``validation_scores``), ``evaluation`` (``score``, ``draw_figures``),
   ``check`` (``example``, ``run``, ``describe``), ``quality_gate`` (``chance_score``) and
   ``model_card`` (the card's task-specific text).

@@ -11,6 +11,7 @@ UNCASED_COST = "; capitalisation, a strong cue for names, is lost."
 OTHER_TASKS_SETTINGS = frozenset({"text_columns", "label_column"})
 # Filled in with the hyper-parameters: a text longer than the model's max_length is read in windows.
 PIPELINE_OPTIONS = ', aggregation_strategy="simple", stride={stride}'
+LONG_INPUTS = "read in overlapping windows, each word scored once"  # sentences longer than max_length
 
 
 def purpose(pair: bool) -> str:

@@ -10,6 +10,7 @@ UNCASED_COST = "."
 # Options only other tasks read: left off the card.
 OTHER_TASKS_SETTINGS = frozenset({"tokens_column", "tags_column", "label_alignment", "stride"})
 PIPELINE_OPTIONS = ""
+LONG_INPUTS = "truncated to it"  # texts longer than max_length
 
 
 def scheme_line(dataset: dict) -> list[str]:

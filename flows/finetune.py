@@ -32,34 +32,40 @@ from flows.gate import quality_gate
 from flows.temporary_server import START_SECONDS, TemporaryServer, without_telemetry
 from flows.train import TrainEvaluateRequest, TrainEvaluateResult, run_on_deployment, train_and_evaluate
 from tasks.artifacts import (
-    ArtifactStore, StepReport, ensure_writable, local_dir, read_artifact, read_artifact_json, remove_stale_partials,
-)  # fmt: skip
+    ArtifactStore,
+    StepReport,
+    ensure_writable,
+    local_dir,
+    read_artifact,
+    read_artifact_json,
+    remove_stale_partials,
+)
 from tasks.check import CHECK, check_inputs, check_model, check_published
 from tasks.config import (
     DataConfig,
     FinetuneConfig,
-    TaskName,
     ModelConfig,
+    TaskName,
     TokenizationConfig,
     TrainingConfig,
     parse_command_line,
 )
 from tasks.data_report import MARKDOWN as REPORT_MARKDOWN, REPORT, report_data
-from tasks.errors import PipelineError
 from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
+from tasks.errors import PipelineError
 from tasks.evaluation import FIGURES, METRICS, PLOTS
 from tasks.hub import Pushed, hub_token, push_to_hub
 from tasks.load import SUMMARY as LOAD_SUMMARY, load_dataset
-from tasks.sources import DatasetSource, resolve_dataset
 from tasks.model_card import CARD, Selection, epoch_table, release_model
 from tasks.plots import data_url
 from tasks.pretrained import ModelSource, resolve_model
 from tasks.profiles import is_pair, profile_of
 from tasks.quality_gate import Decision, Release, record_release
+from tasks.sources import DatasetSource, resolve_dataset
 from tasks.storage import is_remote, transferred
 from tasks.tokenization import tokenize_dataset
-from tasks.training import join_training
 from tasks.tracking import log_release, mlflow_target, require_tracker
+from tasks.training import join_training
 
 
 class RunSummary(BaseModel):

@@ -7,8 +7,13 @@ from prefect import get_run_logger
 from pydantic import BaseModel
 
 from tasks.artifacts import (
-    ArtifactStore, StepReport, is_finished, local_dir, read_artifact, read_artifact_json,
-)  # fmt: skip
+    ArtifactStore,
+    StepReport,
+    is_finished,
+    local_dir,
+    read_artifact,
+    read_artifact_json,
+)
 from tasks.config import FinetuneConfig, TokenizationConfig
 from tasks.data_report import REPORT, label_shift, training_distribution
 from tasks.engines.request import SUMMARY as TRAIN_SUMMARY
@@ -30,7 +35,7 @@ from tasks.quality_gate import (
     comparable,
     decide,
     registry_published,
-)  # fmt: skip
+)
 
 # Where models downloaded from the Hub to be scored are kept, under the artifacts directory.
 PUBLISHED_DOWNLOADS = "published"

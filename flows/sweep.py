@@ -57,9 +57,15 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
 from flows.finetune import (
-    Prepared, RunSummary, format_summary, prepare, publish, run_command_line, run_train_evaluate,
+    Prepared,
+    RunSummary,
+    format_summary,
+    prepare,
+    publish,
+    run_command_line,
+    run_train_evaluate,
     train_evaluate_request,
-)  # fmt: skip
+)
 from flows.temporary_server import TemporaryServer
 from flows.train import TrainEvaluateResult
 from tasks.artifacts import StepReport, location, read_artifact_json, replace_json
@@ -71,9 +77,18 @@ from tasks.plots import data_url, sweep_scatter
 from tasks.profiles import profile_of
 from tasks.storage import is_remote, put_files
 from tasks.sweep import (
-    REPORT, REPORT_PLOT, SWEEPS, SweepConfig, TrialResult, most_influential, new_study, report_rows, suggest,
-    trial_config, winner,
-)  # fmt: skip
+    REPORT,
+    REPORT_PLOT,
+    SWEEPS,
+    SweepConfig,
+    TrialResult,
+    most_influential,
+    new_study,
+    report_rows,
+    suggest,
+    trial_config,
+    winner,
+)
 from tasks.tokenization import tokenize_dataset
 
 

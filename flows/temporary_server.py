@@ -89,8 +89,11 @@ class TemporaryServer:
         """Start the server where Prefect would start its own: no PREFECT_API_URL, ephemeral mode allowed."""
         import prefect
         from prefect.settings import (
-            PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_EPHEMERAL_ENABLED, get_current_settings,
-        )  # fmt: skip
+            PREFECT_API_URL,
+            PREFECT_HOME,
+            PREFECT_SERVER_EPHEMERAL_ENABLED,
+            get_current_settings,
+        )
 
         if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
             return None

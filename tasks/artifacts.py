@@ -39,6 +39,7 @@ from tasks import storage
 from tasks.errors import PipelineError
 from tasks.fingerprints import code_fingerprint, library_versions
 from tasks.storage import MANIFEST, ArtifactsLocation, is_remote
+
 # What `building` leaves beside ``<key>`` while it works: its partial directory, and the
 # finished artifact it is replacing. Either one outliving its builder is a leftover.
 LEFTOVER = re.compile(r"\.(?P<key>.+)\.(?:partial|replaced)-[0-9a-f]{8}")

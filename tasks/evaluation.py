@@ -12,8 +12,8 @@ from tasks.artifacts import building, read_json, step, write_json
 from tasks.config import MixedPrecision, TaskName, TokenizationConfig
 from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.hardware import autocast, compute_device, resolve_precision
-from tasks.pretrained import load_tokenizer
 from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.pretrained import load_tokenizer
 from tasks.profiles import Scoring, profile_of
 
 METRICS = "metrics.json"

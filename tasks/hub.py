@@ -48,8 +48,12 @@ def published_card(repo_id: str, revision: str | None, token_secret: str | None)
     """The README.md card of the model published at ``repo_id`` (on branch ``revision``, else the
     default branch), or None when there is none yet."""
     from huggingface_hub.errors import (
-        EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
-    )  # fmt: skip
+        EntryNotFoundError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     api = hub_api(token_secret)
     # A fresh cache each time: the gate must compare with what is published now, not a cached copy.

@@ -19,8 +19,7 @@ from tasks.check import CHECK
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
 from tasks.data_report import REPORT, training_distribution
 from tasks.derived import MOVIE_REVIEW_DESCRIPTION
-from tasks.engines.request import HISTORY
-from tasks.engines.request import SUMMARY as TRAIN_SUMMARY
+from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.evaluation import FIGURES, METRICS, PLOTS, evaluated_split
 from tasks.hub import hub_api
 from tasks.load import SUMMARY as LOAD_SUMMARY
@@ -457,7 +456,9 @@ def release_model(
     """The model directory to publish: weights, tokenizer, metrics.json, the figures (plots/) and the README.md card."""
     hyperparameters = {name: value for section in settings for name, value in section.model_dump(mode="json").items()}
     # The stride windows used, not "none": the card says what was done.
-    hyperparameters.update({"stride": section.window_stride for section in settings if isinstance(section, TokenizationConfig)})
+    for section in settings:
+        if isinstance(section, TokenizationConfig):
+            hyperparameters["stride"] = section.window_stride
     train_summary = read_json(Path(model_dir) / TRAIN_SUMMARY)
     # The precision the engine chose, not "auto": the card says what the model was trained in.
     hyperparameters["mixed_precision"] = train_summary["mixed_precision"]

@@ -24,6 +24,7 @@ from tasks.assets import (
     embedded_conll2003_files,
     vader_sdist,
 )
+from tasks.config import DataConfig
 from tasks.derived import (
     DESCRIPTION as PAIRS_DESCRIPTION,
     MOVIE_REVIEW_DESCRIPTION,
@@ -35,7 +36,6 @@ from tasks.derived import (
     read_movie_review_snippets,
     sentence_pairs,
 )
-from tasks.config import DataConfig
 from tasks.errors import PipelineError
 
 _FORMATS = {

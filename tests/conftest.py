@@ -71,8 +71,11 @@ def progress_shown(flow_run_id: str):
     """The training progress artifact of a run (its train step runs in the train-evaluate subflow)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
-        ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterParentFlowRunId,
-    )  # fmt: skip
+        ArtifactFilter,
+        ArtifactFilterKey,
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+    )
 
     from tasks.progress import PROGRESS_KEY
 

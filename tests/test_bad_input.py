@@ -10,8 +10,8 @@ import pytest
 
 from flows.finetune import finetune
 from tasks.config import FinetuneConfig
-from tasks.errors import PipelineError
 from tasks.engines.common import check_label_ids
+from tasks.errors import PipelineError
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]

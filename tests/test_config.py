@@ -34,7 +34,7 @@ def test_sections_carry_only_their_fields():
 
 def test_help_documents_every_option_with_its_default():
     text = build_parser().format_help()
-    for name, field in FinetuneConfig.model_fields.items():
+    for name in FinetuneConfig.model_fields:
         assert f"--{name.replace('_', '-')}" in text
     flat = "".join(text.split())
     assert "embedded:conll2003forner,embedded:conll2003-pairsforsequence-classification.(default:none)" in flat

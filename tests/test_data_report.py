@@ -9,15 +9,27 @@ from pathlib import Path
 
 import datasets
 import pytest
-from conftest import conll_sentences
 
+from conftest import conll_sentences
 from flows.gate import Published, data_check
 from tasks.artifacts import MANIFEST, ArtifactStore
 from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig
 from tasks.data_report import (
-    MARKDOWN, REPORT, data_report, duplicates, example_keys, label_shift, labels_in_one_split, lengths, markdown,
-    overlap, problems, report_data, split_report, training_distribution,
-)  # fmt: skip
+    MARKDOWN,
+    REPORT,
+    data_report,
+    duplicates,
+    example_keys,
+    label_shift,
+    labels_in_one_split,
+    lengths,
+    markdown,
+    overlap,
+    problems,
+    report_data,
+    split_report,
+    training_distribution,
+)
 from tasks.load import load_dataset, normalize
 from tasks.pretrained import load_tokenizer, resolve_model
 from tasks.profiles import profile_of

@@ -107,8 +107,9 @@ def test_server_errors_are_retried(prefect_server, hub, release):
 
 def labelled_model(target: Path, head: str, labels: list[str]) -> Path:
     """The tiny BERT with a token- or sequence-classification ``head`` predicting ``labels``, saved as training does."""
-    from conftest import build_tiny_model
     from transformers import BertConfig, BertForSequenceClassification, BertForTokenClassification
+
+    from conftest import build_tiny_model
 
     build_tiny_model(target)
     label2id = {label: i for i, label in enumerate(labels)}

@@ -12,8 +12,15 @@ from tasks.artifacts import weights_sha256
 from tasks.assets import EMBEDDED_MODEL_LICENSE, embedded_model_dir
 from tasks.derived import MOVIE_REVIEW_DESCRIPTION
 from tasks.model_card import (
-    CONLL2003_DOMAIN, CardFacts, base_model_license, data_description, epoch_rows, epoch_table, lowercases, render_card,
-)  # fmt: skip
+    CONLL2003_DOMAIN,
+    CardFacts,
+    base_model_license,
+    data_description,
+    epoch_rows,
+    epoch_table,
+    lowercases,
+    render_card,
+)
 from tasks.quality_gate import DataCheck, Score, card_label_distribution, card_score, card_weights_sha256
 
 # Losses logged at steps 10, 20 | 25, 40: epoch 1 means (1.2*10 + 0.6*10) / 20 = 0.9, epoch 2

@@ -8,8 +8,17 @@ import pytest
 
 from tasks.profiles import profile_of
 from tasks.quality_gate import (
-    DataCheck, Release, Score, already_published, card_label_distribution, card_score, card_weights_sha256,
-    comparable, decide, record_release, registry_published,
+    DataCheck,
+    Release,
+    Score,
+    already_published,
+    card_label_distribution,
+    card_score,
+    card_weights_sha256,
+    comparable,
+    decide,
+    record_release,
+    registry_published,
 )
 
 CARD = """---

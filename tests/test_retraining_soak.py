@@ -118,8 +118,11 @@ class Deployed:
 
     def finish(self, run_id: UUID, seconds: float = 300) -> Finished:
         from prefect.client.schemas.filters import (
-            ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterParentFlowRunId,
-        )  # fmt: skip
+            ArtifactFilter,
+            ArtifactFilterFlowRunId,
+            FlowRunFilter,
+            FlowRunFilterParentFlowRunId,
+        )
 
         with self.server.client() as client:
             wait_for(lambda: client.read_flow_run(run_id).state.is_final(), seconds, f"the end of run {run_id}")

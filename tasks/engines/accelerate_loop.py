@@ -12,12 +12,18 @@ from torch.utils.data import DataLoader
 
 from tasks.artifacts import read_json, write_json
 from tasks.engines.common import (
-    TrainInputs, TrainRequest, distributed_on_cpu, load_inputs, tracking_facts, weighted_loss, write_records,
-)  # fmt: skip
+    TrainInputs,
+    TrainRequest,
+    distributed_on_cpu,
+    load_inputs,
+    tracking_facts,
+    weighted_loss,
+    write_records,
+)
 from tasks.hardware import resolve_precision
 from tasks.metrics import IGNORED
-from tasks.progress import note_progress, progress_at
 from tasks.profiles import profile_of
+from tasks.progress import note_progress, progress_at
 from tasks.tracking import EXPERIMENT, TENSORBOARD, use_mlflow
 
 PROGRESS = "progress.json"

@@ -8,9 +8,15 @@ from pathlib import Path
 import torch
 
 from tasks.engines.common import (
-    TrainInputs, TrainRequest, distributed_on_cpu, is_main_process, load_inputs, tracking_facts, weighted_loss,
+    TrainInputs,
+    TrainRequest,
+    distributed_on_cpu,
+    is_main_process,
+    load_inputs,
+    tracking_facts,
+    weighted_loss,
     write_records,
-)  # fmt: skip
+)
 from tasks.hardware import resolve_precision
 from tasks.metrics import argmax_logits, trainer_metrics
 from tasks.profiles import profile_of

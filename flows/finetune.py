@@ -56,7 +56,7 @@ from tasks.errors import PipelineError
 from tasks.evaluation import FIGURES, METRICS, PLOTS
 from tasks.hub import Pushed, hub_token, push_to_hub
 from tasks.load import SUMMARY as LOAD_SUMMARY, load_dataset
-from tasks.model_card import CARD, Selection, epoch_table, release_model
+from tasks.model_card import CARD, Selection, card_for_display, epoch_table, release_model
 from tasks.plots import data_url
 from tasks.pretrained import ModelSource, resolve_model
 from tasks.profiles import is_pair, profile_of
@@ -102,7 +102,7 @@ def _publish_artifacts(task: TaskName, metrics: dict, release_dir: str) -> None:
     names = profile_of(task).metrics
     rows = [{"split": split, **{name: round(scores[name], 4) for name in names}} for split, scores in metrics.items()]
     create_table_artifact(key=f"{task}-metrics", table=rows, description="Scores of the saved model")
-    card = read_artifact(release_dir, CARD).decode()
+    card = card_for_display(read_artifact(release_dir, CARD).decode())
     create_markdown_artifact(key="model-card", markdown=card, description="README.md of the released model")
     for figure in read_artifact_json(release_dir, f"{PLOTS}/{FIGURES}"):
         key = f"{task}-{Path(figure['file']).stem.replace('_', '-')}"

@@ -398,6 +398,14 @@ def render_card(facts: CardFacts) -> str:
     return str(ModelCard(f"---\n{_card_data(facts).to_yaml()}\n---\n\n" + "\n".join(lines)))
 
 
+def card_for_display(card: str) -> str:
+    """The card as a markdown viewer that knows no front matter should show it (the Prefect UI reads each
+    ``key: value`` line of the metadata as a heading, pushing the text a screen and a half down): the
+    body first, then the metadata as a YAML block."""
+    parsed = ModelCard(card, ignore_metadata_errors=True)
+    return f"{parsed.text.strip()}\n\n## Card metadata\n\n```yaml\n{parsed.data.to_yaml().strip()}\n```\n"
+
+
 def base_model_license(model: str) -> str | None:
     """The licence the base model's card states, or None when there is no card, it states none, or it
     cannot be read: the README.md of a local model directory, else the Hub's metadata for the model id."""

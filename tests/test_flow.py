@@ -8,6 +8,7 @@ import pytest
 from flows.finetune import finetune
 from tasks.artifacts import MANIFEST, is_complete
 from tasks.config import FinetuneConfig
+from tasks.model_card import card_for_display
 
 pytestmark = pytest.mark.slow
 
@@ -131,7 +132,8 @@ def test_run_publishes_metrics_table_and_model_card(first_run):
         )
     by_key = {artifact.key: artifact for artifact in found}
     assert by_key["model-card"].type == "markdown"
-    assert by_key["model-card"].data == (Path(summary.model_dir) / "README.md").read_text()
+    card = (Path(summary.model_dir) / "README.md").read_text()
+    assert by_key["model-card"].data == card_for_display(card)
     report = Path(next(step.path for step in summary.steps if step.name == "data_report"))
     assert by_key["data-report"].type == "markdown"
     assert by_key["data-report"].data == (report / "data_report.md").read_text()

@@ -15,6 +15,7 @@ from tasks.model_card import (
     CONLL2003_DOMAIN,
     CardFacts,
     base_model_license,
+    card_for_display,
     data_description,
     epoch_rows,
     epoch_table,
@@ -390,3 +391,13 @@ def test_the_card_states_the_training_label_distribution_the_next_gate_reads(fac
     assert card_label_distribution(card) == {"PER": 0.75, "LOC": 0.25}
     none_counted = {**DATA_REPORT, "splits": {**DATA_REPORT["splits"], "train": split_figures(10, 0, 0, {"PER": 0})}}
     assert card_label_distribution(render_card(facts.model_copy(update={"data_report": none_counted}))) is None
+
+
+@BOTH_TASKS
+def test_the_ui_shows_the_cards_text_first_and_its_metadata_as_a_yaml_block(facts):
+    card = render_card(facts)
+    shown = card_for_display(card)
+    text, metadata = shown.split("\n\n## Card metadata\n\n```yaml\n")
+    assert text == ModelCard(card).text.strip() and text.startswith("# ")
+    assert metadata.endswith("\n```\n") and shown.count("```yaml") == 1
+    assert yaml.safe_load(metadata.removesuffix("```\n")) == ModelCard(card).data.to_dict()

@@ -309,7 +309,8 @@ def season(
     publish_data(data, train[:500], validation, sentences.first_test)
     first_run = finetune.run()
     assert first_run.ui_artifacts == {
-        "ner-metrics", "model-card", "ner-training-curves", "ner-f1-per-type", "ner-confusion", "training-epochs",
+        "data-report", "ner-metrics", "model-card", "ner-training-curves", "ner-f1-per-type", "ner-confusion",
+        "training-epochs",
     }  # fmt: skip
     first = last_decision(artifacts, first_run)
     assert first.publish and first.reason == "nothing is published yet"

@@ -167,7 +167,8 @@ def test_the_report_of_the_sample_and_its_markdown(conll, tokenizer):
     assert report["problems"] == ["train: 1 of 48 sentences repeat another of the split"]
     train = report["splits"]["train"]
     text = markdown(report)
-    assert f"| train | 48 | 1 | — | {train['words']['p50']} / {train['words']['p90']} / " in text
+    assert "| train | 48 | 1 | — | 0 | 0 | 0 |" in text
+    assert f"| train | {train['words']['p50']} / {train['words']['p90']} / {train['words']['p99']} / " in text
     assert "- train: 1 of 48 sentences repeat another of the split" in text
     assert f"| PER | {train['labels']['PER']} | " in text
     longer = sum(count > 8 for count in NER.subword_lengths(conll["train"], tokenizer))

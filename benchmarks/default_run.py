@@ -64,14 +64,15 @@ def running_server(prefect_home: Path) -> Iterator[str]:
 
 
 def timed_run(
-    artifacts: Path, hf_home: Path, prefect_home: Path, summary: Path, *options: str, api_url: str | None = None
+    artifacts: Path, hf_home: Path, prefect_home: Path, summary: Path, *options: str, api_url: str | None = None,
+    cwd: Path = REPO,
 ) -> dict:
     """Wall time, peak RSS and the summary of one CLI run in its own process (against the server at
-    ``api_url``, else with a temporary one)."""
+    ``api_url``, else with a temporary one), started in ``cwd``: the checkout whose code it runs."""
     env = run_env(prefect_home, hf_home) | ({"PREFECT_API_URL": api_url} if api_url else {})
     command = [sys.executable, "-m", "flows.finetune", "--artifacts-dir", str(artifacts), "--summary-json", str(summary), *options]
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, env=env)
+    process = subprocess.Popen(command, cwd=cwd, env=env)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:

@@ -1,6 +1,7 @@
-"""What the README shows a user to type: every YAML config and every `python3 -m flows.finetune`
-command in it parses into a valid config, every config file in configs/ too, and every script it
-names exists."""
+"""What the README and the pages in docs/ show a user to type: every YAML config and every
+`python3 -m flows.finetune` command in them parses into a valid config, every config file in
+configs/ is shown with its run command, every script they name exists, and every relative link
+between them leads to an existing file and, with an #anchor, to one of its headings."""
 
 import re
 import shlex
@@ -12,24 +13,62 @@ from tasks.config import parse_command_line
 from tasks.sweep import load_sweep_file
 
 ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+TEXTS = {page: page.read_text(encoding="utf-8") for page in PAGES}
+ALL_TEXT = "\n".join(TEXTS.values())
 COMMAND = re.compile(r"python3 -m flows\.finetune(?P<options>[^`#\n]*)")
+FENCE = re.compile(r"^\s*```.*?^\s*```", flags=re.DOTALL | re.MULTILINE)
+LINK = re.compile(r"\[[^\]]*\]\((?P<target>[^)\s]+)\)")
+
+
+def name(page: Path) -> str:
+    return str(page.relative_to(ROOT))
 
 
 def yaml_blocks() -> list[str]:
-    return re.findall(r"```yaml\n(.*?)```", README, flags=re.DOTALL)
+    return re.findall(r"```yaml\n(.*?)```", ALL_TEXT, flags=re.DOTALL)
 
 
 def finetune_commands() -> list[str]:
-    return [match["options"].strip() for match in COMMAND.finditer(README)]
+    return [match["options"].strip() for match in COMMAND.finditer(ALL_TEXT)]
 
 
-def test_the_readme_shows_configs_and_commands():
+def prose(text: str) -> str:
+    """The text without code blocks and inline code, where `[x](y)` or `# x` is not markdown."""
+    return re.sub(r"`[^`\n]*`", "", FENCE.sub("", text))
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation other than - and _ dropped, spaces to -."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(text: str) -> set[str]:
+    """The anchors of a page's headings; a repeated heading gets -1, -2, ... as on GitHub."""
+    found, count = set(), {}
+    for heading in re.findall(r"^#{1,6} +(.+?) *#*$", FENCE.sub("", text), flags=re.MULTILINE):
+        base = slug(heading)
+        found.add(f"{base}-{count[base]}" if base in count else base)
+        count[base] = count.get(base, 0) + 1
+    return found
+
+
+def relative_links() -> list[tuple[Path, str]]:
+    return [
+        (page, match["target"])
+        for page, text in TEXTS.items()
+        for match in LINK.finditer(prose(text))
+        if not re.match(r"[a-z][a-z0-9+.-]*:", match["target"])  # https:, mailto:
+    ]
+
+
+def test_the_readme_and_docs_show_configs_and_commands():
     assert yaml_blocks() and len(finetune_commands()) >= 5
+    assert len(PAGES) > 1 and relative_links()
 
 
 @pytest.mark.parametrize("block", yaml_blocks())
-def test_every_yaml_config_in_the_readme_parses(block, tmp_path):
+def test_every_yaml_config_shown_parses(block, tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text(block, encoding="utf-8")
     if block.startswith("base:"):  # a sweep file
@@ -44,7 +83,7 @@ def test_every_yaml_config_in_the_readme_parses(block, tmp_path):
 
 
 @pytest.mark.parametrize("options", finetune_commands())
-def test_every_finetune_command_in_the_readme_parses(options):
+def test_every_finetune_command_shown_parses(options):
     arguments = shlex.split(options.replace("…", "x"))
     if arguments == ["--help"]:
         with pytest.raises(SystemExit) as exit_:
@@ -54,18 +93,35 @@ def test_every_finetune_command_in_the_readme_parses(options):
         parse_command_line(arguments)
 
 
-def test_every_script_the_readme_names_exists():
-    scripts = set(re.findall(r"python3 (benchmarks/\w+\.py)", README)) | set(re.findall(r"(deployments/\w+\.sh)", README))
+def test_every_script_named_exists():
+    scripts = set(re.findall(r"python3 (benchmarks/\w+\.py)|(deployments/\w+\.sh)", ALL_TEXT))
+    scripts = {benchmark or deployment for benchmark, deployment in scripts}
     assert scripts and [script for script in scripts if not (ROOT / script).is_file()] == []
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda path: path.name)
-def test_every_config_file_parses_and_the_readme_shows_how_to_run_it(path):
+def test_every_config_file_parses_and_the_docs_show_how_to_run_it(path):
     parse_command_line(["--config", str(path)])
-    assert f"python3 -m flows.finetune --config configs/{path.name}" in README
+    assert f"python3 -m flows.finetune --config configs/{path.name}" in ALL_TEXT
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs" / "sweeps").glob("*.yaml")), ids=lambda path: path.name)
-def test_every_sweep_file_parses_and_the_readme_shows_how_to_run_it(path):
+def test_every_sweep_file_parses_and_the_docs_show_how_to_run_it(path):
     load_sweep_file(path)
-    assert f"python3 -m flows.sweep --config configs/sweeps/{path.name}" in README
+    assert f"python3 -m flows.sweep --config configs/sweeps/{path.name}" in ALL_TEXT
+
+
+@pytest.mark.parametrize(("page", "target"), relative_links(), ids=lambda value: getattr(value, "name", value))
+def test_every_relative_link_leads_to_a_file_and_heading(page, target):
+    path, _, anchor = target.partition("#")
+    linked = (page.parent / path).resolve() if path else page
+    assert linked.exists(), f"{name(page)}: {target} does not exist"
+    if anchor:
+        headings = anchors(linked.read_text(encoding="utf-8"))
+        assert anchor in headings, f"{name(page)}: no heading #{anchor} in {path or name(page)}"
+
+
+def test_a_heading_slug_is_the_one_github_makes():
+    assert slug("Users' data: long inputs, tag schemes") == "users-data-long-inputs-tag-schemes"
+    assert slug("Checkpoints and `--resume`") == "checkpoints-and---resume"
+    assert anchors("## Tests\n```\n# not a heading\n```\n## Tests\n") == {"tests", "tests-1"}

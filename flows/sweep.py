@@ -70,7 +70,7 @@ from flows.temporary_server import TemporaryServer
 from flows.train import TrainEvaluateResult
 from tasks.artifacts import StepReport, location, read_artifact_json, replace_json
 from tasks.config import TokenizationConfig
-from tasks.errors import PipelineError
+from tasks.errors import PipelineError, first_line
 from tasks.evaluation import METRICS
 from tasks.model_card import Selection
 from tasks.plots import data_url, sweep_scatter
@@ -110,10 +110,6 @@ class SweepSummary(BaseModel):
     run: RunSummary | None  # the winner's check, gate, card and push
 
 
-def _first_line(error: Exception) -> str:
-    return next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
-
-
 @task(name="trial", cache_policy=NO_CACHE)
 def run_trial(number: int, params: dict[str, Any], config: SweepConfig, prepared: Prepared) -> TrialRun:
     """One trial: tokenize (cached unless it varies a tokenization option), train and evaluate."""
@@ -128,9 +124,9 @@ def run_trial(number: int, params: dict[str, Any], config: SweepConfig, prepared
         request = train_evaluate_request(trial, prepared, tokenized.path).model_copy(update={"isolated": isolated})
         trained = run_train_evaluate(trial, request)
     except Exception as error:  # noqa: BLE001 (a failed trial is recorded, and the sweep goes on)
-        get_run_logger().warning(f"Trial {number} {params} failed: {_first_line(error)}")
+        get_run_logger().warning(f"Trial {number} {params} failed: {first_line(error)}")
         seconds = round(time.perf_counter() - started, 1)
-        return TrialRun(result=TrialResult(number=number, params=params, state="failed", seconds=seconds, error=_first_line(error)))
+        return TrialRun(result=TrialResult(number=number, params=params, state="failed", seconds=seconds, error=first_line(error)))
     metrics, names = read_artifact_json(trained.evaluation_dir, METRICS), profile_of(trial.task).metrics
     result = TrialResult(
         number=number, params=params, state="completed",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tasks.artifacts import building, step, write_json
 from tasks.config import TaskName, TokenizationConfig
-from tasks.errors import PipelineError
+from tasks.errors import PipelineError, first_line
 from tasks.hub import hub_api
 from tasks.profiles import profile_of
 
@@ -53,7 +53,7 @@ def check_published(
         try:
             result = run_check(snapshot, task, text, text_pair, tokenization)
         except (OSError, ValueError) as error:  # what transformers raises for missing or unreadable files
-            raise PipelineError(f"the model published at {where} does not load: {_first_line(error)}") from error
+            raise PipelineError(f"the model published at {where} does not load: {first_line(error)}") from error
     return {"repo_id": repo_id, "revision": revision, "commit": Path(snapshot).name, **result}
 
 
@@ -69,9 +69,4 @@ def _download(api, repo_id: str, revision: str | None, cache: str, where: str) -
     except RevisionNotFoundError as error:
         raise PipelineError(f"{failed}: no such revision") from error
     except OSError as error:  # the Hub could not be reached, or answered with a server error
-        raise PipelineError(f"{failed}: {_first_line(error)}") from error
-
-
-def _first_line(error: Exception) -> str:
-    return next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
-
+        raise PipelineError(f"{failed}: {first_line(error)}") from error

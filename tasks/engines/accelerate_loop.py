@@ -5,7 +5,9 @@ import json
 import math
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import DataLoader
@@ -26,8 +28,32 @@ from tasks.profiles import profile_of
 from tasks.progress import note_progress, progress_at
 from tasks.tracking import EXPERIMENT, TENSORBOARD, use_mlflow
 
+if TYPE_CHECKING:  # accelerate itself is imported only where used, as in build_accelerator
+    from accelerate.scheduler import AcceleratedScheduler
+
 PROGRESS = "progress.json"
 LOGGING_STEPS = 25
+
+
+@dataclass(frozen=True)
+class LoopParts:
+    """What `accelerator.prepare` returns, by name."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    train_loader: DataLoader
+    eval_loader: DataLoader
+    scheduler: "AcceleratedScheduler"
+
+
+@dataclass(frozen=True)
+class LoopRun:
+    """A training run's progress and its schedule."""
+
+    progress: dict  # step, epoch, history and best: what each checkpoint saves and --resume reads back
+    per_epoch: int  # optimizer steps in an epoch
+    total: int  # optimizer steps in the whole run
+    started: float  # time.perf_counter() when this process began training, for elapsed_seconds
 
 
 def build_accelerator(request: TrainRequest):
@@ -226,23 +252,22 @@ def _log_loss(accelerator, window: list, scheduler, step: int, per_epoch: int) -
     return {"loss": loss, "learning_rate": scheduler.get_last_lr()[0], "epoch": round(step / per_epoch, 4), "step": step}
 
 
-def note(accelerator, request: TrainRequest, run: dict) -> None:
+def note(accelerator, request: TrainRequest, run: LoopRun) -> None:
     """The main process notes the step and the last validation F1 for the train step to show."""
     if accelerator.is_main_process:
-        progress = run["progress"]
-        epoch = round(progress["step"] / run["per_epoch"], 4)
+        progress = run.progress
+        epoch = round(progress["step"] / run.per_epoch, 4)
         note_progress(Path(request.checkpoints), progress_at(
-            progress["history"], progress["step"], run["total"], epoch, accelerator.process_index
+            progress["history"], progress["step"], run.total, epoch, accelerator.process_index
         ))  # fmt: skip
 
 
-def evaluate_and_keep_best(accelerator, request: TrainRequest, inputs: TrainInputs, parts: tuple, run: dict) -> None:
+def evaluate_and_keep_best(accelerator, request: TrainRequest, inputs: TrainInputs, parts: LoopParts, run: LoopRun) -> None:
     """Score the model on validation, note it in the history and keep its weights when it is the best so far."""
-    model, eval_loader = parts[0], parts[3]
-    progress, step = run["progress"], run["progress"]["step"]
-    scores = evaluate(accelerator, model, eval_loader, request, inputs)
-    entry = {**scores, "epoch": round(step / run["per_epoch"], 4), "step": step,
-             "elapsed_seconds": round(time.perf_counter() - run["started"], 3)}  # fmt: skip
+    model, progress, step = parts.model, run.progress, run.progress["step"]
+    scores = evaluate(accelerator, model, parts.eval_loader, request, inputs)
+    entry = {**scores, "epoch": round(step / run.per_epoch, 4), "step": step,
+             "elapsed_seconds": round(time.perf_counter() - run.started, 3)}  # fmt: skip
     progress["history"].append(entry)
     track(accelerator, request, entry)
     if progress["best"]["value"] is None or scores["eval_f1"] > progress["best"]["value"]:
@@ -251,17 +276,17 @@ def evaluate_and_keep_best(accelerator, request: TrainRequest, inputs: TrainInpu
     note(accelerator, request, run)
 
 
-def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: tuple, progress: dict) -> dict:
+def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: LoopParts, progress: dict) -> dict:
     """Train from ``progress`` to the end, evaluating evals_per_epoch times an epoch and checkpointing
     after each epoch."""
     from tqdm.auto import tqdm
 
-    model, optimizer, train_loader, _, scheduler = parts
+    model, optimizer, train_loader, scheduler = parts.model, parts.optimizer, parts.train_loader, parts.scheduler
     training = request.training
     per_epoch = math.ceil(len(train_loader) / training.gradient_accumulation_steps)
     total = math.ceil(per_epoch * training.epochs)
     every = max(1, math.ceil(per_epoch / training.evals_per_epoch))
-    run = {"progress": progress, "per_epoch": per_epoch, "total": total, "started": time.perf_counter()}
+    run = LoopRun(progress=progress, per_epoch=per_epoch, total=total, started=time.perf_counter())
     bar = tqdm(total=total, initial=progress["step"], desc="train", disable=not accelerator.is_local_main_process)
     model.train()
     for epoch in range(progress["epoch"], math.ceil(training.epochs)):
@@ -304,12 +329,12 @@ def train_with_accelerate(request: TrainRequest) -> None:
     # Counted on the loader before `prepare` splits it: the prepared scheduler steps once per process.
     steps = math.ceil(len(train_loader) * training.epochs / training.gradient_accumulation_steps)
     optimizer, scheduler = optimizer_and_schedule(request, inputs.model, steps)
-    parts = accelerator.prepare(inputs.model, optimizer, train_loader, eval_loader, scheduler)
+    parts = LoopParts(*accelerator.prepare(inputs.model, optimizer, train_loader, eval_loader, scheduler))
     start_tracking(accelerator, request)
     started = time.perf_counter()
     progress = run_epochs(accelerator, request, inputs, parts, start_progress(accelerator, request))
     seconds = time.perf_counter() - started
-    model = parts[0]
+    model = parts.model
     # Only the main process saves, and only it can read the best weights: a node other than node 0 keeps
     # its own checkpoints folder, into which the main process wrote nothing.
     if progress["best"]["step"] != progress["step"] and accelerator.is_main_process:

@@ -50,6 +50,7 @@ from tasks.config import (
     TrainingConfig,
     parse_command_line,
 )
+from tasks.console import set_console
 from tasks.data_report import MARKDOWN as REPORT_MARKDOWN, REPORT, report_data
 from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.errors import PipelineError
@@ -134,7 +135,6 @@ def _publish(config: FinetuneConfig, decision: Decision, release_dir: str) -> Pu
     if not decision.publish:
         return None
     if not config.hub_model_id:
-        get_run_logger().info("Push to the Hub skipped: set --hub-model-id (and HF_TOKEN) to push.")
         return None
     state = push_to_hub(
         release_dir, config.hub_model_id, config.hub_private, config.hub_revision, config.hub_token_secret,
@@ -190,6 +190,7 @@ def _show_data_report(reported: StepReport) -> None:
 
 def prepare(config: FinetuneConfig) -> Prepared:
     """Check what can be checked before any work, then load the data, report on it and tokenize it."""
+    set_console(config.verbose)
     transferred_before = transferred()
     artifacts_dir = config.artifacts_dir if is_remote(config.artifacts_dir) else config.artifacts_dir.resolve()
     ensure_writable(artifacts_dir)
@@ -215,7 +216,7 @@ def train_evaluate_request(config: FinetuneConfig, prepared: Prepared, tokenized
     return TrainEvaluateRequest(
         store=prepared.store, dataset_dir=prepared.loaded.path, tokenized_dir=tokenized_dir, model=prepared.model,
         training=config.section(TrainingConfig), tokenization=config.section(TokenizationConfig), task=config.task, resume=config.resume,
-        rdzv_endpoint=config.rdzv_endpoint,
+        rdzv_endpoint=config.rdzv_endpoint, verbose=config.verbose,
     )  # fmt: skip
 
 
@@ -298,15 +299,16 @@ def format_summary(task: TaskName, summary: RunSummary) -> str:
         f"Scores:   {scores}",
         f"Check:    {check_line(summary.check)}",
         f"Gate:     {'publish' if summary.decision.publish else 'keep the published model'}: {summary.decision.reason}",
-        f"Pushed:   {summary.pushed_to or 'no'}",
+        f"Pushed:   {summary.pushed_to or _not_pushed(summary.decision)}",
         *([f"Hub check: {check_line(summary.published_check)}"] if summary.published_check else []),
         *([f"Bucket:   {_megabytes(summary.transferred_bytes)}"] if summary.transferred_bytes is not None else []),
-        "Steps:",
-    ]
-    lines += [
-        f"  {step.name:<11} {step.seconds:7.1f} s  {'cached' if step.cached else 'ran'}" for step in summary.steps
+        "Steps:    " + ", ".join(f"{step.name} {step.seconds:.1f} s{' (reused)' if step.cached else ''}" for step in summary.steps),
     ]
     return "\n".join(lines)
+
+
+def _not_pushed(decision: Decision) -> str:
+    return "no (set --hub-model-id and HF_TOKEN to push)" if decision.publish else "no"
 
 
 def _megabytes(transferred_bytes: dict[str, int]) -> str:

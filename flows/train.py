@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from tasks.artifacts import ArtifactStore, StepReport, is_finished
 from tasks.config import TaskName, TokenizationConfig, TrainingConfig
+from tasks.console import set_console
 from tasks.errors import PipelineError
 from tasks.evaluation import evaluate_model
 from tasks.pretrained import ModelSource
@@ -38,6 +39,7 @@ class TrainEvaluateRequest(BaseModel):
     # Train in a process of its own: trials training at once in one process would share torch's and
     # Accelerate's process-wide state (random generators, the distributed state).
     isolated: bool = False
+    verbose: bool = False  # the libraries' own output too (`tasks.console`)
 
 
 class TrainEvaluateResult(BaseModel):
@@ -49,6 +51,7 @@ class TrainEvaluateResult(BaseModel):
 @flow(name=FLOW_NAME, persist_result=True, result_serializer="json")
 def train_and_evaluate(request: TrainEvaluateRequest) -> TrainEvaluateResult:
     """Fine-tune the model on the tokenized data and score the saved model; cached like every step."""
+    set_console(request.verbose)
     trained = train_model(
         request.tokenized_dir, request.model, request.training, request.task, request.resume, request.isolated,
         store=request.store, rdzv_endpoint=request.rdzv_endpoint,

@@ -79,6 +79,10 @@ class StepReport(BaseModel):
     cached: bool
     path: str
 
+    def describe(self) -> str:
+        """The step's one log line: which step, whether it ran or reused its artifact, how long, where."""
+        return f"Step {self.name} {'reused' if self.cached else 'ran'} in {self.seconds:.1f} s: {self.path}"
+
 
 def step(folder: str, unkeyed: tuple[str, ...] = (), **task_options: Any):
     """Make ``fn(inputs..., out_dir)`` a pipeline step: a Prefect task called with the same inputs and
@@ -107,9 +111,12 @@ def step(folder: str, unkeyed: tuple[str, ...] = (), **task_options: Any):
         def run_step(*args: Any, **kwargs: Any) -> StepReport:
             out_dir, inputs, store = bind(*args, **kwargs)
             if is_remote(out_dir):  # built in staging from fetched inputs, then committed
-                return build_and_commit(folder, out_dir, store.refresh,
-                                        lambda staged: fn(**fetched_inputs(inputs, store.root), out_dir=str(staged)))  # fmt: skip
-            return build_once(folder, out_dir, store.refresh, lambda: fn(**inputs, out_dir=str(out_dir)))
+                report = build_and_commit(folder, out_dir, store.refresh,
+                                          lambda staged: fn(**fetched_inputs(inputs, store.root), out_dir=str(staged)))  # fmt: skip
+            else:
+                report = build_once(folder, out_dir, store.refresh, lambda: fn(**inputs, out_dir=str(out_dir)))
+            run_logger().info(report.describe())
+            return report
 
         run_step.__signature__ = step_signature
         run_step.artifact_dir = lambda *args, **kwargs: bind(*args, **kwargs)[0]  # where a call would write
@@ -144,9 +151,7 @@ def build_and_commit(folder: str, out_dir: str, refresh: bool, build: Callable[[
     staged = storage.staged_dir(out_dir)
     with artifact_lock(staged):
         manifest = None if refresh else storage.committed(out_dir)
-        if manifest:
-            get_run_logger().info(f"Reusing the committed artifact {out_dir}")
-        else:
+        if not manifest:
             build(staged)
             _commit(staged, out_dir, refresh)
     return StepReport(name=folder, seconds=round(time.perf_counter() - started, 1), cached=bool(manifest), path=out_dir)
@@ -218,9 +223,7 @@ def build_once(folder: str, out_dir: Path, refresh: bool, build: Callable[[], An
     started = time.perf_counter()
     with artifact_lock(out_dir):
         cached = not refresh and is_complete(out_dir)
-        if cached:
-            get_run_logger().info(f"Reusing the complete artifact {out_dir}")
-        else:
+        if not cached:
             build()
     return StepReport(name=folder, seconds=round(time.perf_counter() - started, 1), cached=cached, path=str(out_dir))
 

@@ -232,6 +232,11 @@ class RunConfig(_Section):
         "FINETUNE_STAGING_DIR (default ~/.cache/finetune/staging).",
     )
     refresh: bool = Field(False, description="Ignore cached results and recompute every step.")
+    verbose: bool = Field(
+        False,
+        description="Show the libraries' own output too: datasets' progress bars, transformers' load reports and "
+        "warnings, the Trainer's raw metric dicts, and Prefect's line at the end of each step.",
+    )
     resume: bool = Field(
         False,
         description="Continue an interrupted training run from its last complete epoch checkpoint (same settings "

@@ -100,26 +100,27 @@ def label_shift(distribution_a: dict[str, float], distribution_b: dict[str, floa
 
 
 def problems(report: dict) -> list[str]:
-    """One line per problem the report found."""
-    unit, lines = report["unit"], []
-    for split, figures in report["splits"].items():
-        of = f"of {figures['examples']:,} {unit}"
-        found = {
-            "duplicates": f"{split}: {figures['duplicates']:,} {of} repeat another of the split",
-            "over_max_length": f"{split}: {figures['over_max_length']:,} {of} are longer than --max-length "
-            f"{report['max_length']} sub-words",
-            "blank_words": f"{split}: {figures['blank_words']:,} words are empty or whitespace-only",
-            "blank_texts": f"{split}: {figures['blank_texts']:,} {of} have an empty or whitespace-only text",
-        }  # fmt: skip
-        lines += [line for name, line in found.items() if figures[name]]
-    for split, shared in report["overlap"].items():
-        if shared["examples"]:
-            lines.append(
-                f"{split}: {shared['examples']:,} of {report['splits'][split]['examples']:,} {unit} "
-                f"({100 * shared['share']:.1f} %) also appear in train"
-            )
-    lines += [f"label {label} occurs in {split} only" for label, split in report["labels_in_one_split"].items()]
-    return lines
+    """One line per kind of problem the report found, naming each split it was found in. Inputs longer than
+    --max-length are counted, not listed: the tokenize step says what becomes of them (windows or truncation)."""
+    unit, splits = report["unit"], report["splits"]
+
+    def line(what: str, counts: dict[str, str]) -> list[str]:
+        return [f"{what}: " + ", ".join(f"{split} {count}" for split, count in counts.items())] if counts else []
+
+    def share_of(name: str) -> dict[str, str]:
+        return {split: f"{figures[name]:,} of {figures['examples']:,}" for split, figures in splits.items() if figures[name]}
+
+    overlap = {split: f"{shared['examples']:,} of {splits[split]['examples']:,} ({100 * shared['share']:.1f} %)"
+               for split, shared in report["overlap"].items() if shared["examples"]}  # fmt: skip
+    one_split = report["labels_in_one_split"]
+    return [
+        *line(f"{unit} that repeat another of their split", share_of("duplicates")),
+        *line("empty or whitespace-only words", {s: f"{f['blank_words']:,}" for s, f in splits.items() if f["blank_words"]}),
+        *line(f"{unit} with an empty or whitespace-only text", share_of("blank_texts")),
+        *line(f"{unit} that also appear in train", overlap),
+        *([f"labels seen in one split only: {', '.join(f'{label} ({split})' for label, split in one_split.items())}"]
+          if one_split else []),
+    ]  # fmt: skip
 
 
 def data_report(splits: dict, part, tokenizer, max_length: int) -> dict:

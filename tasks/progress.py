@@ -21,12 +21,16 @@ PROGRESS_KEY = "training-progress"
 POLL_SECONDS = 2.0
 
 
+class Evaluation(BaseModel):
+    epoch: float
+    f1: float  # on validation
+
+
 class TrainingProgress(BaseModel):
     step: int
     total_steps: int
     epoch: float
-    validation_f1: float | None = None  # the last evaluation's
-    validation_epoch: float | None = None
+    evaluations: list[Evaluation] = []  # every evaluation so far, in order
     process: int = 0  # the rank that wrote it: always the main process's
 
     @property
@@ -35,8 +39,9 @@ class TrainingProgress(BaseModel):
 
     def describe(self) -> str:
         line = f"Training: step {self.step} of {self.total_steps} (epoch {self.epoch:.2f})"
-        if self.validation_f1 is not None:
-            line += f"; last validation F1 {self.validation_f1:.4f} (epoch {self.validation_epoch:.2f})"
+        if self.evaluations:
+            last = self.evaluations[-1]
+            line += f"; last validation F1 {last.f1:.4f} (epoch {last.epoch:.2f})"
         return line
 
 
@@ -50,11 +55,16 @@ def read_progress(checkpoints: Path) -> TrainingProgress | None:
     return TrainingProgress.model_validate(read_json(path)) if path.is_file() else None
 
 
-def _show(artifact_id, progress: TrainingProgress | None) -> None:
+def _show(artifact_id, progress: TrainingProgress | None, shown: TrainingProgress | None) -> None:
+    """Update the artifact, and log a line for each evaluation since the last update."""
+    from prefect import get_run_logger
     from prefect.artifacts import update_progress_artifact
 
-    if progress is not None:
-        update_progress_artifact(artifact_id, progress=progress.percent, description=progress.describe())
+    if progress is None:
+        return
+    update_progress_artifact(artifact_id, progress=progress.percent, description=progress.describe())
+    for evaluation in progress.evaluations[len(shown.evaluations) if shown else 0 :]:
+        get_run_logger().info(f"Validation at epoch {evaluation.epoch:.2f}: F1 {evaluation.f1:.4f}")
 
 
 @contextmanager
@@ -71,11 +81,11 @@ def progress_artifact(checkpoints: Path) -> Iterator[None]:
         while not stop.wait(POLL_SECONDS):
             progress = read_progress(checkpoints)
             if progress != shown:
-                _show(artifact_id, progress)
+                _show(artifact_id, progress, shown)
                 shown = progress
         final = read_progress(checkpoints)
         if final != shown:
-            _show(artifact_id, final)
+            _show(artifact_id, final, shown)
 
     # The watcher talks to the run's Prefect server: it needs the run's settings, held in context variables.
     watcher = threading.Thread(target=contextvars.copy_context().run, args=(watch,), daemon=True)
@@ -89,8 +99,5 @@ def progress_artifact(checkpoints: Path) -> Iterator[None]:
 
 def progress_at(history: list[dict], step: int, total_steps: int, epoch: float, process: int) -> TrainingProgress:
     """The progress of an engine whose log history (Trainer-style, both engines') is ``history``."""
-    last = next((entry for entry in reversed(history) if "eval_f1" in entry), None)
-    return TrainingProgress(
-        step=step, total_steps=total_steps, epoch=epoch, process=process,
-        validation_f1=last["eval_f1"] if last else None, validation_epoch=last["epoch"] if last else None,
-    )  # fmt: skip
+    evaluations = [Evaluation(epoch=entry["epoch"], f1=entry["eval_f1"]) for entry in history if "eval_f1" in entry]
+    return TrainingProgress(step=step, total_steps=total_steps, epoch=epoch, evaluations=evaluations, process=process)

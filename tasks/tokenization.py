@@ -27,12 +27,10 @@ def tokenize_dataset(
     tokenized = {split: result.rows for split, result in results.items()}
     seconds = time.perf_counter() - started
     long_inputs = {split: result.long_inputs for split, result in results.items()}
-    for split, count in long_inputs.items():
-        if count:
-            run_logger().info(
-                f"{count} of {len(loaded[split])} {split} examples ({count / len(loaded[split]):.1%}) are longer than "
-                f"{tokenization.max_length} tokens: {part.LONG_INPUTS}."
-            )
+    counts = [f"{split} {count:,} of {len(loaded[split]):,} ({count / len(loaded[split]):.1%})"
+              for split, count in long_inputs.items() if count]  # fmt: skip
+    if counts:
+        run_logger().info(f"Examples longer than {tokenization.max_length} tokens, {part.LONG_INPUTS}: {', '.join(counts)}.")
     with building(Path(out_dir)) as partial:
         datasets.DatasetDict(tokenized).save_to_disk(str(partial))
         write_json(partial / SUMMARY, {

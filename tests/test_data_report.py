@@ -154,8 +154,8 @@ def test_a_test_split_copied_from_train_is_all_overlap(conll_sample, tmp_path, t
     report = data_report(dict(load(leaked_folder(conll_sample, tmp_path / "leaked"))), NER, tokenizer, 128)
     assert report["overlap"]["test"] == {"examples": 16, "share": 1.0}
     assert report["overlap"]["validation"]["examples"] == 0
-    assert "test: 16 of 16 sentences (100.0 %) also appear in train" in report["problems"]
-    assert "test: 16 of 16 sentences (100.0 %) also appear in train" in markdown(report)
+    assert "sentences that also appear in train: test 16 of 16 (100.0 %)" in report["problems"]
+    assert "- sentences that also appear in train: test 16 of 16 (100.0 %)" in markdown(report)
 
 
 def test_the_report_of_the_sample_and_its_markdown(conll, tokenizer):
@@ -164,17 +164,17 @@ def test_the_report_of_the_sample_and_its_markdown(conll, tokenizer):
     assert report["problems"] == problems(report)
     assert [figures["duplicates"] for figures in report["splits"].values()] == [1, 0, 0]
     assert not any(figures["over_max_length"] for figures in report["splits"].values())
-    assert report["problems"] == ["train: 1 of 48 sentences repeat another of the split"]
+    assert report["problems"] == ["sentences that repeat another of their split: train 1 of 48"]
     train = report["splits"]["train"]
     text = markdown(report)
     assert "| train | 48 | 1 | — | 0 | 0 | 0 |" in text
     assert f"| train | {train['words']['p50']} / {train['words']['p90']} / {train['words']['p99']} / " in text
-    assert "- train: 1 of 48 sentences repeat another of the split" in text
+    assert "- sentences that repeat another of their split: train 1 of 48" in text
     assert f"| PER | {train['labels']['PER']} | " in text
     longer = sum(count > 8 for count in NER.subword_lengths(conll["train"], tokenizer))
     assert 0 < longer < 48  # "Peter Blackburn" is not
     short = markdown(data_report(dict(conll), NER, tokenizer, 8))
-    assert f"- train: {longer} of 48 sentences are longer than --max-length 8 sub-words" in short
+    assert f"| train | 48 | 1 | — | {longer} | 0 | 0 |" in short
 
 
 def test_the_step_writes_the_report_for_both_tasks(conll_sample, tiny_model, tmp_path):
@@ -236,7 +236,7 @@ def test_a_leaked_test_split_is_not_published_unless_forced(prefect_server, tiny
         "score says nothing about new data"
     )  # fmt: skip
     assert not refused.decision.publish and refused.decision.reason == reason
-    assert "Data: test: 16 of 16 sentences (100.0 %) also appear in train." in caplog.messages
+    assert "Data: sentences that also appear in train: test 16 of 16 (100.0 %)." in caplog.messages
     assert f"Not publishing: {reason}" in caplog.messages
     [entry] = json.loads((config.artifacts_dir / "registry.json").read_text()).values()
     assert entry["published"] is None

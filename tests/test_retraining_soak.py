@@ -26,7 +26,7 @@ STEPS = {"dataset", "data_report", "tokenized", "model", "evaluation", "check", 
 DATA_EVENT = ("dataset.updated", "finetune.dataset.soak")
 GATE_LINES = ("Publishing: ", "Not publishing: ")  # how the gate logs its decision
 LAST_LINE = "Finished in state "  # what Prefect's engine logs last for a flow run
-REUSED = ("Reusing the complete artifact", "Reusing the committed artifact")  # on disk, in a bucket
+REUSED = re.compile(r"Step (\S+) reused in ")  # a step's line when it found its artifact complete (`StepReport`)
 
 
 class Sentences(BaseModel):
@@ -138,7 +138,7 @@ class Deployed:
         return Finished(
             run_id=run_id, state=run.state.type.value, started=run.start_time.timestamp(),
             ended=run.end_time.timestamp(), logged_decision=decisions[-1] if decisions else "",
-            reused={Path(m.split()[-1]).parent.name for m in messages if m.startswith(REUSED)},
+            reused={match[1] for m in messages if (match := REUSED.match(m))},
             pools=[run.work_pool_name, *(child.work_pool_name for child in children)], ui_artifacts={a.key for a in made if a.key},
         )  # fmt: skip
 

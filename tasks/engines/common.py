@@ -1,6 +1,7 @@
 """What both training engines share: their inputs, loading them, and the files they write."""
 
 import os
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ import torch
 
 from tasks.artifacts import read_json, weights_sha256, write_json
 from tasks.config import ClassWeights, TaskName
+from tasks.console import is_verbose
 from tasks.engines.request import HISTORY, SUMMARY, TrainRequest
 from tasks.errors import PipelineError
 from tasks.metrics import IGNORED
@@ -108,13 +110,30 @@ def weighted_loss(outputs, labels: torch.Tensor, weights: list[float] | None) ->
 
 
 def load_model(model: ModelSource, labels: list[str], task: TaskName):
-    return profile_of(task).model_class().from_pretrained(
+    """The pretrained encoder with a new head for ``labels``. transformers' load report (quiet unless
+    --verbose) lists the new head's weights as missing, as they always are; weights the encoder itself
+    lacks start random too, and are worth a warning."""
+    loaded, loading = profile_of(task).model_class().from_pretrained(
         model.location,
         revision=model.revision,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
+        output_loading_info=True,
     )
+    untrained = encoder_missing(loading["missing_keys"], loaded.base_model_prefix)
+    if untrained and is_main_process() and not is_verbose():
+        print(
+            f"warning: {model.hub_id or model.location} has no weights for {len(untrained)} of the encoder's "
+            f"parameters ({', '.join(untrained[:3])}{', ...' if len(untrained) > 3 else ''}): they start random",
+            file=sys.stderr,
+        )
+    return loaded
+
+
+def encoder_missing(missing_keys, base_model_prefix: str) -> list[str]:
+    """The missing weights that belong to the encoder (under ``base_model_prefix``), not to the new head."""
+    return sorted(key for key in missing_keys if key.startswith(f"{base_model_prefix}."))
 
 
 def by_length(rows: datasets.Dataset) -> datasets.Dataset:

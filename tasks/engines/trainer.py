@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from tasks.console import is_verbose
 from tasks.engines.common import (
     TrainInputs,
     TrainRequest,
@@ -63,6 +64,8 @@ def training_arguments(request: TrainRequest, train_rows: int, weighted: bool = 
         greater_is_better=True,
         logging_strategy="steps",
         logging_steps=25,
+        # A bar (`training_bar`), though transformers would drop it for raw dicts when its logging is quiet.
+        disable_tqdm=False,
         report_to=[],  # the tracking callbacks are passed to the Trainer: see tracking_callbacks
         seed=training.seed,
         dataloader_pin_memory=torch.cuda.is_available(),
@@ -103,6 +106,21 @@ def progress_notes(checkpoints: str):
     return NoteProgress()
 
 
+def training_bar():
+    """The Trainer's progress bar without what the train step says better: the raw metric dicts it writes
+    under the bar at each log (the step logs one line per evaluation) and a second bar while it evaluates."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class TrainingBar(ProgressCallback):
+        def on_prediction_step(self, args, state, control, **kwargs):
+            pass
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            pass
+
+    return TrainingBar()
+
+
 def tracking_callbacks(request: TrainRequest) -> list:
     """The Trainer's own TensorBoard or MLflow callback, in the main process (the only one they write from),
     writing where the request says: event files into the model directory, MLflow to the request's store."""
@@ -128,6 +146,7 @@ def class_weighted_loss(weights: list[float] | None):
 
 def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
     from transformers import Trainer
+    from transformers.trainer_callback import ProgressCallback
 
     profile = profile_of(request.task)
     part = profile.part("tasks.training")
@@ -144,6 +163,9 @@ def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
         callbacks=[callback, progress_notes(request.checkpoints), *tracking_callbacks(request)],
         compute_loss_func=class_weighted_loss(inputs.class_weights),
     )
+    if not is_verbose():
+        trainer.pop_callback(ProgressCallback)
+        trainer.add_callback(training_bar())
     if weighted:
         # The weighted loss is a batch mean, as the Accelerate loop's: the Trainer is to divide it by the
         # accumulation steps (it takes a compute_loss_func's loss as already divided by the accumulated count).

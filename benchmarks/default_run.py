@@ -1,6 +1,7 @@
-"""Benchmark the default job against the reference recipe, side by side, and its start-up.
+"""Benchmark the default job against the reference recipe and against an earlier commit, side by side,
+and its start-up.
 
-    python benchmarks/default_run.py [--output benchmarks/results/default_run.json]
+    python benchmarks/default_run.py [--before REV] [--output benchmarks/results/default_run.json]
 
 reference is the recipe the default was on 2026-12-01 (6,000 sentences, one epoch, batch 16,
 lr 2e-4, all sub-words labelled, full precision); default is today's default run. Each is run
@@ -11,7 +12,9 @@ warm_empty_prefect_home the same with a new, empty Prefect home (a fresh worker 
 same artifacts); warm_running_server the same against a Prefect server kept running, as
 `prefect server start` keeps one (no temporary server to start). Each run is a fresh
 `python -m flows.finetune` process, as a user would start it. Compare figures from one run of
-this script only: machines of one kind differ by up to half in speed.
+this script only: machines of one kind differ by up to half in speed. before is the default run,
+cold, at the commit --before (by default the last before a run of one evaluation left validation to
+the evaluate step), with the digest of the weights it kept.
 """
 
 import argparse
@@ -33,6 +36,7 @@ REFERENCE = [
     "--mixed-precision", "no", "--evals-per-epoch", "1", "--max-length", "128",
 ]  # fmt: skip
 CURVE_EVALUATIONS = "4"
+BEFORE = "af27e6c"  # the last commit whose train step scored validation in a run of one evaluation
 TARGET_F1 = 0.80
 
 
@@ -111,6 +115,7 @@ def training_figures(summary: Path) -> dict:
         "evaluation_seconds": round(sum(evaluated["seconds"].values()), 1),
         "train_sentences": trained["num_rows"]["train"],
         "epochs": trained["hyperparameters"]["epochs"],
+        "weights_sha256": trained["weights_sha256"],
     }
 
 
@@ -162,6 +167,7 @@ def recipe_figures(name: str, scratch: Path, options: list[str]) -> dict:
         "test_f1_conlleval": conlleval_test_f1(summary),
         "train_seconds": trained["train_seconds"],
         "evaluation_seconds": trained["evaluation_seconds"],
+        "weights_sha256": trained["weights_sha256"],
         "train_sentences_per_second": round(
             trained["train_sentences"] * trained["epochs"] / trained["train_seconds"], 1
         ),
@@ -172,12 +178,34 @@ def recipe_figures(name: str, scratch: Path, options: list[str]) -> dict:
     }
 
 
+@contextmanager
+def checkout(revision: str, scratch: Path) -> Iterator[Path]:
+    """``revision`` in a git worktree under ``scratch``, removed after. `python -m` puts the working
+    directory first on sys.path, so a run started there (``timed_run(cwd=...)``) runs that commit's code."""
+    worktree = scratch / f"checkout-{revision}"
+    subprocess.run(["git", "worktree", "add", "--detach", str(worktree), revision], cwd=REPO, check=True)
+    try:
+        yield worktree
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO, check=True)
+
+
+def before_figures(scratch: Path, before: str) -> dict:
+    """The default run, cold, at the commit ``before``."""
+    folder = scratch / "before"
+    with checkout(before, scratch) as worktree:
+        run = timed_run(folder / "artifacts", folder / "hf", folder / "prefect-home", folder / "summary.json", cwd=worktree)
+    return {"commit": before, **run, **training_figures(folder / "summary.json")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", default=BEFORE, help="the commit whose default run is the 'before' figure")
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "default_run.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="finetune-bench-") as scratch:
         scratch = Path(scratch)
+        before = before_figures(scratch, args.before)
         reference = recipe_figures("reference", scratch, REFERENCE)
         default = recipe_figures("default", scratch, [])
         cached = scratch / "default"
@@ -188,7 +216,7 @@ def main() -> None:
                 cached / "artifacts", cached / "hf", cached / "prefect-home", scratch / "server.json", api_url=url
             )
     figures = {
-        "reference": reference, "default": default, "warm": warm, "warm_empty_prefect_home": empty_home,
+        "before": before, "reference": reference, "default": default, "warm": warm, "warm_empty_prefect_home": empty_home,
         "warm_running_server": warm_server,
         "tokenization": tokenization_speed(), "help_seconds": help_seconds(), "cpu_count": os.cpu_count(),
     }  # fmt: skip
@@ -201,6 +229,10 @@ def main() -> None:
               f"{row['evaluation_seconds']:5.1f} s  {row['train_sentences_per_second']:5.1f} sentences/s  test F1 "
               f"{row['test_f1']:.4f} (conlleval {row['test_f1_conlleval']:.4f})  to validation F1 {TARGET_F1}: "
               f"{row[to_target]} s  peak {row['peak_rss_mib']} MiB")
+    change = default["wall_seconds"] / before["wall_seconds"] - 1
+    print(f"default run at {before['commit']} {before['wall_seconds']} s (evaluation {before['evaluation_seconds']} s), "
+          f"now {default['wall_seconds']} s ({change:+.1%}); test F1 {before['test_f1']:.4f} then, {default['test_f1']:.4f} "
+          f"now; the same weights kept: {before['weights_sha256'] == default['weights_sha256']}")
     print(f"warm {warm['wall_seconds']} s (target <= 10; with an empty Prefect home {empty_home['wall_seconds']} s, "
           f"against a running Prefect server {warm_server['wall_seconds']} s), "
           f"--help {figures['help_seconds']} s (target <= 2), tokenization "

@@ -24,12 +24,11 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from default_run import REPO, step_dirs, timed_run
+from default_run import REPO, checkout, step_dirs, timed_run
 
 TRAIN_SENTENCES, VALIDATION_SENTENCES, TEST_DOCUMENTS, LEAKED_SENTENCES = 3000, 500, 60, 300
 NER_OPTIONS = ["--epochs", "1", "--max-train-samples", "none"]
@@ -232,13 +231,8 @@ def data_report_seconds() -> dict:
 
 def default_runs(scratch: Path, before: str) -> dict:
     """The default run at ``before`` and at this checkout, one after the other."""
-    worktree = scratch / "before"
-    subprocess.run(["git", "worktree", "add", "--detach", str(worktree), before], cwd=REPO, check=True)
-    try:
-        # `python -m` puts the working directory first on sys.path, so each run imports its own checkout.
+    with checkout(before, scratch) as worktree:
         runs = {"before": run(scratch, "default-before", cwd=worktree), "after": run(scratch, "default-after")}
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO, check=True)
     return {
         name: {"commit": commit, "wall_seconds": found["wall_seconds"], "test_f1": round(found["metrics"]["test"]["f1"], 4),
                "steps": {step: row["seconds"] for step, row in found["steps"].items()}}

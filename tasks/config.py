@@ -153,7 +153,8 @@ class TrainingConfig(_Seeded):
         1,
         ge=1,
         description="Validation passes per epoch, evenly spaced in steps; each is recorded in the training history "
-        "with the seconds since training began, and the best is the model kept.",
+        "with the seconds since training began, and the best is the model kept. A run of one epoch with one pass "
+        "leaves it to the evaluate step, which scores the same model on validation.",
     )
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Fraction of steps spent warming the learning rate up.")
@@ -199,6 +200,12 @@ class TrainingConfig(_Seeded):
         "the final scores and the release to MLFLOW_TRACKING_URI (default: a SQLite store in the artifacts "
         "directory, mlflow/), experiment MLFLOW_EXPERIMENT_NAME (default finetune).",
     )
+
+    @property
+    def single_evaluation(self) -> bool:
+        """One validation pass in all, at the end of training: there is no checkpoint to choose, and the
+        evaluate step scores that model on validation anyway, so training does not."""
+        return self.epochs <= 1 and self.evals_per_epoch == 1
 
     @field_validator("class_weights", mode="before")
     @classmethod

@@ -32,16 +32,25 @@ def evaluated_split(metrics: dict) -> str:
     return "test" if "test" in metrics else "validation"
 
 
-def draw_figures(model_dir: Path, metrics: dict, part, out: Path) -> None:
+def scored_history(history: list[dict], train_summary: dict, validation: dict | None) -> list[dict]:
+    """The training history with its validation scores: the engine's evaluations, or, for a run that left
+    its single evaluation to this step (`TrainingConfig.single_evaluation`), this step's scores of the kept
+    model on validation, at the step it was kept (no validation loss: this step computes none)."""
+    if validation is None or any("eval_f1" in entry for entry in history):
+        return history
+    scores = {f"eval_{name}": value for name, value in validation.items() if isinstance(value, float)}
+    return [*history, {**scores, "epoch": train_summary["best_epoch"], "step": train_summary["best_step"]}]
+
+
+def draw_figures(history: list[dict] | None, kept_step: int | None, metrics: dict, part, out: Path) -> None:
     """The training curves (when the model has its training history: a published model downloaded
     to be scored may not) and the task's figures of the evaluated split, with their index."""
     from tasks.plots import training_curves
 
     out.mkdir()
     figures = []
-    if (model_dir / HISTORY).is_file():
-        kept_step = read_json(model_dir / TRAIN_SUMMARY).get("best_step")
-        training_curves(read_json(model_dir / HISTORY), kept_step, out / TRAINING_CURVES)
+    if history is not None:
+        training_curves(history, kept_step, out / TRAINING_CURVES)
         title = "Training loss, validation loss and validation F1; the dashed line marks the evaluation kept"
         figures.append({"file": TRAINING_CURVES, "title": title, "section": "training"})
     split = evaluated_split(metrics)
@@ -55,7 +64,8 @@ def evaluate_model(
     mixed_precision: MixedPrecision, out_dir: str,
 ) -> str:  # fmt: skip
     """Score the saved model on each evaluation split, on the device and in the precision training
-    chose; write metrics.json, evaluated_on.json, predictions/<split>.{txt,csv} and plots/."""
+    chose; write metrics.json, evaluated_on.json, predictions/<split>.{txt,csv}, plots/ and, for a model
+    with its training history, that history with its validation scores (`scored_history`)."""
     # Heavy: imported where used, so the flow module and cached runs start fast.
     import datasets
     import torch
@@ -75,7 +85,13 @@ def evaluate_model(
             metrics[split] = part.score(model, tokenizer, dataset[split], scoring, partial / PREDICTIONS / split)
             seconds[split] = round(time.perf_counter() - started, 1)
         write_json(partial / METRICS, metrics)
-        draw_figures(Path(model_dir), metrics, part, partial / PLOTS)
+        history, kept_step = None, None
+        if (Path(model_dir) / HISTORY).is_file():
+            trained = read_json(Path(model_dir) / TRAIN_SUMMARY)
+            history = scored_history(read_json(Path(model_dir) / HISTORY), trained, metrics.get("validation"))
+            kept_step = trained.get("best_step")
+            write_json(partial / HISTORY, history)
+        draw_figures(history, kept_step, metrics, part, partial / PLOTS)
         write_json(partial / EVALUATED_ON, {"device": device.type, "mixed_precision": precision, "seconds": seconds})
     return out_dir
 

@@ -168,21 +168,21 @@ def epoch_rows(history: list[dict]) -> list[list]:
         if "loss" in entry:
             losses.append((entry["loss"], entry["step"] - last_step))
             last_step = entry["step"]
-        elif "eval_loss" in entry:
+        elif "eval_f1" in entry:
             steps = sum(count for _, count in losses)
             mean = sum(loss * count for loss, count in losses) / steps if steps else "—"
-            rows.append([f"{entry['epoch']:g}", entry["step"], mean, entry["eval_loss"]])
+            rows.append([f"{entry['epoch']:g}", entry["step"], mean, entry.get("eval_loss", "—")])
             losses = []
     return rows
 
 
 def epoch_table(history: list[dict]) -> list[dict]:
     """`epoch_rows` with each evaluation's validation F1 (as measured during training), as table rows."""
-    evaluations = [entry for entry in history if "eval_loss" in entry]
+    evaluations = [entry for entry in history if "eval_f1" in entry]
     return [
         {"epoch": epoch, "step": step, "training loss": round(loss, 4) if isinstance(loss, float) else None,
-         "validation loss": round(validation, 4),
-         "validation f1": round(evaluation["eval_f1"], 4) if "eval_f1" in evaluation else None}
+         "validation loss": round(validation, 4) if isinstance(validation, float) else None,
+         "validation f1": round(evaluation["eval_f1"], 4)}
         for (epoch, step, loss, validation), evaluation in zip(epoch_rows(history), evaluations)
     ]  # fmt: skip
 
@@ -295,6 +295,13 @@ def _report_lines(facts: CardFacts) -> list[str]:
     ]  # fmt: skip
 
 
+def _kept_line(facts: CardFacts, kept: str) -> str:
+    if sum("eval_f1" in entry for entry in facts.history) > 1:
+        return f"The model is the epoch-{kept} checkpoint, the epoch with the best validation F1 during training."
+    return (f"The model is the one training ended with (epoch {kept}), scored on validation once, by the "
+            "evaluation step (which computes no loss).")  # fmt: skip
+
+
 def _procedure_section(facts: CardFacts) -> list[str]:
     # The dataset is named under Training data (its option may be a path on the training machine);
     # where the run was tracked says nothing of the model.
@@ -307,8 +314,8 @@ def _procedure_section(facts: CardFacts) -> list[str]:
         "## Training procedure", "",
         *table(["Hyper-parameter", "Value"], hyperparameters), "",
         *table(["Epoch", "Step", "Training loss (epoch mean)", "Validation loss"], rows), "",
-        f"The model is the epoch-{kept} checkpoint, the epoch with the best validation F1 during training. The "
-        "training loss is the mean of the losses logged during the epoch, each weighted by the steps it covers.", "",
+        _kept_line(facts, kept) + " The training loss is the mean of the losses logged during the epoch, each "
+        "weighted by the steps it covers.", "",
         *facts.figure_lines("training"),
         *_selection_lines(facts.selection),
     ]  # fmt: skip
@@ -480,7 +487,7 @@ def release_model(
         dataset=dataset,
         data_report=read_json(Path(report_dir) / REPORT),
         hyperparameters=hyperparameters,
-        history=read_json(Path(model_dir) / HISTORY),
+        history=read_json(Path(evaluation_dir) / HISTORY),  # with the validation scores (`scored_history`)
         best_epoch=train_summary["best_epoch"],
         metrics=read_json(Path(evaluation_dir) / METRICS),
         check=read_json(Path(check_dir) / CHECK),
@@ -498,9 +505,10 @@ def release_model(
     )
     with building(Path(out_dir)) as partial:
         for file in Path(model_dir).iterdir():
-            if file.is_file() and not file.name.startswith("."):
+            if file.is_file() and not file.name.startswith(".") and file.name != HISTORY:
                 _link_or_copy(file, partial / file.name)
-        _link_or_copy(Path(evaluation_dir) / METRICS, partial / METRICS)
+        for name in (METRICS, HISTORY):
+            _link_or_copy(Path(evaluation_dir) / name, partial / name)
         (partial / PLOTS).mkdir()
         for file in [FIGURES, *(figure["file"] for figure in facts.figures)]:
             _link_or_copy(Path(evaluation_dir) / PLOTS / file, partial / PLOTS / file)

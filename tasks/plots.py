@@ -44,7 +44,7 @@ def training_curves(history: list[dict], kept_step: int | None, path: Path) -> P
     with the evaluation whose weights were kept marked."""
     train = [entry for entry in history if "loss" in entry]
     evals = [entry for entry in history if "eval_loss" in entry]
-    scored = [entry for entry in evals if "eval_f1" in entry]
+    scored = [entry for entry in history if "eval_f1" in entry]  # the evaluate step's has no loss
     figure = _figure(4.5)
     loss_axis = figure.add_subplot()
     f1_axis = loss_axis.twinx()

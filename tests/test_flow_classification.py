@@ -57,18 +57,21 @@ def test_pair_task_writes_metrics_predictions_and_card(pair_run):
         assert f"(plots/{figure['file']})" in card
 
 
-def test_training_progress_is_shown_as_a_prefect_progress_artifact(pair_run):
-    """For both engines: the share of steps done and the last validation F1, as the train step last showed them."""
+def test_training_progress_is_shown_and_a_single_evaluation_is_left_to_the_evaluate_step(pair_run):
+    """For both engines: the share of steps done, as the train step last showed it. One epoch with one
+    evaluation: training scores no validation, and the evaluate step's validation scores close the history."""
     _, summary = pair_run
-    model_dir = Path(next(step.path for step in summary.steps if step.name == "model"))
-    history = json.loads((model_dir / "training_history.json").read_text())
-    last = [entry for entry in history if "eval_f1" in entry][-1]
+    model_dir, evaluation_dir = (Path(next(step.path for step in summary.steps if step.name == name)) for name in ("model", "evaluation"))
+    trained = json.loads((model_dir / "training_history.json").read_text())
+    assert [entry for entry in trained if "eval_f1" in entry or "eval_loss" in entry] == []
+    steps = json.loads((model_dir / "train_summary.json").read_text())["best_step"]
     shown = progress_shown(summary.flow_run_id)
     assert shown.type == "progress" and shown.data == 100.0
-    steps = last["step"]
-    assert shown.description == (
-        f"Training: step {steps} of {steps} (epoch 1.00); last validation F1 {last['eval_f1']:.4f} (epoch 1.00)"
-    )
+    assert shown.description == f"Training: step {steps} of {steps} (epoch 1.00)"
+    scored = json.loads((evaluation_dir / "training_history.json").read_text())
+    validation = {f"eval_{name}": value for name, value in summary.metrics["validation"].items() if isinstance(value, float)}
+    assert scored == [*trained, {**validation, "epoch": 1.0, "step": steps}]
+    assert json.loads((Path(summary.model_dir) / "training_history.json").read_text()) == scored  # what the release ships
 
 
 def test_saved_pair_model_loads_with_its_label_names(pair_run):

@@ -313,9 +313,13 @@ def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: L
                 break
             if (progress["step"] - epoch * per_epoch) % every == 0 and progress["step"] % per_epoch:
                 evaluate_and_keep_best(accelerator, request, inputs, parts, run)
-        evaluate_and_keep_best(accelerator, request, inputs, parts, run)
+        if training.single_evaluation:  # left to the evaluate step: the last step's model is the one kept
+            progress["best"] = {"value": None, "epoch": round(progress["step"] / per_epoch, 4), "step": progress["step"]}
+        else:
+            evaluate_and_keep_best(accelerator, request, inputs, parts, run)
         progress["epoch"] = epoch + 1
         save_checkpoint(accelerator, Path(request.checkpoints), progress)
+        note(accelerator, request, run)
     bar.close()
     return progress
 

@@ -27,13 +27,17 @@ from tasks.tracking import TENSORBOARD, use_mlflow
 
 def evaluation_schedule(request: TrainRequest, train_rows: int) -> dict:
     """When to evaluate and checkpoint: each epoch, or every 1/evals_per_epoch of an epoch's steps
-    (the Trainer also evaluates the last step)."""
+    (the Trainer also evaluates the last step), keeping the best; never, in a run of a single evaluation
+    (`TrainingConfig.single_evaluation`)."""
     training = request.training
+    if training.single_evaluation:
+        return {"eval_strategy": "no", "save_strategy": "no", "load_best_model_at_end": False}
     if training.evals_per_epoch == 1:
-        return {"eval_strategy": "epoch", "save_strategy": "epoch"}
+        return {"eval_strategy": "epoch", "save_strategy": "epoch", "load_best_model_at_end": True}
     batches = math.ceil(train_rows / (training.batch_size * int(os.environ.get("WORLD_SIZE", "1"))))
     every = max(1, math.ceil(batches / training.gradient_accumulation_steps / training.evals_per_epoch))
-    return {"eval_strategy": "steps", "eval_steps": every, "save_strategy": "steps", "save_steps": every}
+    return {"eval_strategy": "steps", "eval_steps": every, "save_strategy": "steps", "save_steps": every,
+            "load_best_model_at_end": True}  # fmt: skip
 
 
 def training_arguments(request: TrainRequest, train_rows: int, weighted: bool = False):
@@ -59,7 +63,6 @@ def training_arguments(request: TrainRequest, train_rows: int, weighted: bool = 
         train_sampling_strategy="group_by_length",
         **evaluation_schedule(request, train_rows),
         save_total_limit=1,
-        load_best_model_at_end=True,
         metric_for_best_model="f1",
         greater_is_better=True,
         logging_strategy="steps",
@@ -216,8 +219,11 @@ def train_with_trainer(request: TrainRequest) -> None:
             for entry in state.log_history
         ]  # fmt: skip
         best_epoch = next((e["epoch"] for e in history if "eval_f1" in e and e["step"] == state.best_global_step), None)
+        best = {"value": state.best_metric, "epoch": best_epoch, "step": state.best_global_step}
+        if request.training.single_evaluation:
+            best = {"value": None, "epoch": round(state.epoch, 4), "step": state.global_step}
         write_records(
-            request, inputs, history, {"value": state.best_metric, "epoch": best_epoch, "step": state.best_global_step},
+            request, inputs, history, best,
             {"engine": "trainer", "processes": trainer.args.world_size, "device": trainer.args.device.type,
              "mixed_precision": resolve_precision(request.training.mixed_precision), "train_seconds": round(seconds, 1),
              **tracking_facts(request, _last_mlflow_run(request))},

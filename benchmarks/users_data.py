@@ -224,7 +224,7 @@ def data_report_seconds() -> dict:
     splits = dict(normalize(read_source(source, data), source, data, "ner")[0])
     tokenizer = load_tokenizer(resolve_model(ModelConfig()))
     started = time.perf_counter()
-    data_report(splits, profile_of("ner").part("tasks.data_report"), tokenizer, 128)
+    data_report(splits, profile_of("ner").data_report, tokenizer, 128)
     seconds = time.perf_counter() - started
     return {"sentences": {split: len(rows) for split, rows in splits.items()}, "seconds": round(seconds, 2)}
 

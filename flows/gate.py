@@ -76,7 +76,7 @@ def floor(config: FinetuneConfig, dataset_dir: str, labels: list[str], split: st
     def rows() -> datasets.Dataset:  # loaded only by a task whose chance score needs them: in a bucket, a download
         return datasets.load_from_disk(str(local_dir(dataset_dir)))[split]
 
-    return max(config.min_score, round(profile_of(config.task).part("tasks.quality_gate").chance_score(rows, labels), 4))
+    return max(config.min_score, round(profile_of(config.task).quality_gate.chance_score(rows, labels), 4))
 
 
 def trained_weights_sha256(model_dir: str) -> str:

@@ -56,16 +56,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
-from flows.finetune import (
-    Prepared,
-    RunSummary,
-    format_summary,
-    prepare,
-    publish,
-    run_command_line,
-    run_train_evaluate,
-    train_evaluate_request,
-)
+from flows.after_training import RunSummary, after_training
+from flows.cli import format_summary, run_command_line
+from flows.finetune import run_train_evaluate
+from flows.prepare import Prepared, prepare, train_evaluate_request
 from flows.temporary_server import TemporaryServer
 from flows.train import TrainEvaluateResult
 from tasks.artifacts import StepReport, location, read_artifact_json, replace_json
@@ -214,7 +208,7 @@ def sweep(config: SweepConfig) -> SweepSummary:
         report_dir=str(report_dir), report_files=[REPORT, REPORT_PLOT],
     )  # fmt: skip
     winning = trial_config(config.base, best.params)
-    run = publish(winning, prepared.model_copy(update={"tokenized": chosen.tokenized}), chosen.trained, selection)
+    run = after_training(winning, prepared.model_copy(update={"tokenized": chosen.tokenized}), chosen.trained, selection)
     return SweepSummary(
         flow_run_id=str(runtime.flow_run.id), report_dir=str(shared_report), seconds=round(time.perf_counter() - started, 1),
         trials=trials, winner=best, most_influential=influential, run=run,
@@ -232,7 +226,7 @@ def format_sweep(config: SweepConfig, summary: SweepSummary) -> str:
 
 
 def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -> int:
-    """The command line of the sweep flow (see `flows.finetune.run_command_line`)."""
+    """The command line of the sweep flow (see `flows.cli.run_command_line`)."""
     return run_command_line(argv, server, parse_command_line, sweep, format_sweep)
 
 

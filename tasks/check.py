@@ -15,7 +15,7 @@ CHECK = "check.json"
 
 def check_inputs(task: TaskName, pair: bool, text: str | None, text_pair: str | None) -> tuple[str, str | None]:
     """The configured check input, or the built-in example for the task (and for pair tasks)."""
-    example = profile_of(task).part(__name__).example(pair)
+    example = profile_of(task).check.example(pair)
     return text or example[0], (text_pair or example[1]) if pair else None
 
 
@@ -24,7 +24,7 @@ def run_check(
 ) -> dict:
     """The check result: what the task's pipeline makes of the check input (entities found, or a label), a
     text longer than the model's max_length read as the evaluation reads it (NER: windows of ``stride``)."""
-    return profile_of(task).part(__name__).run(model_dir, text, text_pair, tokenization)
+    return profile_of(task).check.run(model_dir, text, text_pair, tokenization)
 
 
 @step("check")

@@ -183,7 +183,7 @@ def report_data(dataset_dir: str, model: ModelSource, max_length: int, task: Tas
     import datasets  # heavy: imported where used, so the flow module and cached runs start fast
 
     splits = datasets.load_from_disk(dataset_dir)
-    report = data_report(dict(splits), profile_of(task).part(__name__), load_tokenizer(model), max_length)
+    report = data_report(dict(splits), profile_of(task).data_report, load_tokenizer(model), max_length)
     with building(Path(out_dir)) as partial:
         write_json(partial / REPORT, report)
         (partial / MARKDOWN).write_text(markdown(report))

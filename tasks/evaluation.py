@@ -71,7 +71,7 @@ def evaluate_model(
     import torch
 
     profile = profile_of(task)
-    part = profile.part(__name__)
+    part = profile.evaluation
     device, precision = compute_device(), resolve_precision(mixed_precision)
     model = profile.model_class().from_pretrained(model_dir).to(device).eval()
     tokenizer = load_tokenizer(model_dir)

@@ -3,9 +3,9 @@
 A step's code is its module and, transitively, every module of this project that module imports,
 read from the import statements anywhere in the source (imports inside functions included), so an
 edit to a helper such as `align_labels` changes the key of every step that can run it and of no other.
-Steps reach their task's code through its profile (`tasks.profiles`), by name rather than by an
-import statement: each module ``tasks.<name>`` reached brings in the task's part of the same name,
-and the profile's package itself.
+Steps reach their task's code through its profile (`tasks.profiles`), as an attribute rather than by
+an import statement: each module of ours reached brings in the profile's package and every part its
+source reaches as ``profile.<part>`` or ``profile_of(...).<part>``.
 """
 
 import ast
@@ -15,6 +15,8 @@ from collections.abc import Callable
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
+
+from tasks.profiles import PARTS
 
 OUR_PACKAGES = ("tasks", "flows")
 # The libraries whose version changes what a step writes: weights, tokens, Arrow files.
@@ -55,13 +57,29 @@ def _exists(module: str) -> bool:
     return module_file(module) is not None
 
 
-def profile_parts(module: str, task: str | None) -> set[str]:
-    """The modules of ``task``'s profile that ``module`` runs by name: the part named like it, and the
-    profile's package (see `tasks.profiles.TaskProfile.part`)."""
+def reached_parts(source: str) -> set[str]:
+    """The profile parts ``source`` reaches as ``profile.<part>`` (``self.profile.<part>`` too) or
+    ``profile_of(...).<part>``: read from the code, not from what its comments or docstrings say."""
+
+    def is_profile(node: ast.expr) -> bool:
+        named = isinstance(node, ast.Name) and node.id == "profile"
+        attribute = isinstance(node, ast.Attribute) and node.attr == "profile"
+        call = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "profile_of"
+        return named or attribute or call
+
+    return {
+        node.attr for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute) and node.attr in PARTS and is_profile(node.value)
+    }  # fmt: skip
+
+
+def profile_parts(module: str, source: str, task: str | None) -> set[str]:
+    """The modules of ``task``'s profile that ``module`` (of source ``source``) runs: the parts it reaches
+    (`reached_parts`) and, for a module of ours, the profile's package."""
     if task is None or not module.startswith("tasks."):
         return set()
     package = f"tasks.profiles.{task.replace('-', '_')}"
-    return {name for name in (package, f"{package}.{module.rpartition('.')[2]}") if _exists(name)}
+    return {name for name in {package, *(f"{package}.{part}" for part in reached_parts(source))} if _exists(name)}
 
 
 def code_closure(module: str, read: Callable[[str], str] = module_source, task: str | None = None) -> dict[str, str]:
@@ -74,7 +92,7 @@ def code_closure(module: str, read: Callable[[str], str] = module_source, task: 
             continue
         source = read(name)
         digests[name] = hashlib.sha256(source.encode()).hexdigest()[:16]
-        reached = imported_modules(source, _exists) | profile_parts(name, task)
+        reached = imported_modules(source, _exists) | profile_parts(name, source, task)
         pending += sorted(reached - digests.keys())
     return dict(sorted(digests.items()))
 

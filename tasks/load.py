@@ -41,7 +41,7 @@ def normalize(
     if "train" not in raw:
         raise PipelineError(f"no 'train' split in {source.location}; splits found: {', '.join(raw)}")
     splits = datasets.DatasetDict({split: raw[split] for split in ("train", "validation", "test") if split in raw})
-    part = profile_of(task).part(__name__)
+    part = profile_of(task).load
     columns = part.source_columns(splits["train"].column_names, data)
     for split, rows in splits.items():
         _check_columns(split, rows, columns)

@@ -25,7 +25,7 @@ from tasks.hub import hub_api
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.markdown import table
 from tasks.pretrained import load_tokenizer
-from tasks.profiles import TaskProfile, is_pair, profile_of
+from tasks.profiles import ModelCardPart, TaskProfile, is_pair, profile_of
 from tasks.quality_gate import DataCheck, Decision
 from tasks.sources import DERIVED_DESCRIPTIONS, DERIVED_PAIRS, MOVIE_REVIEWS
 
@@ -86,9 +86,9 @@ class CardFacts(BaseModel):
         return profile_of(self.task)
 
     @property
-    def card(self):
+    def card(self) -> ModelCardPart:
         """The task's part of the card: its task-specific text."""
-        return self.profile.part(__name__)
+        return self.profile.model_card
 
     @property
     def pair(self) -> bool:

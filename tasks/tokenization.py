@@ -20,7 +20,7 @@ def tokenize_dataset(
 ) -> str:
     """Tokenize every split the way the task's part of this step does (`tasks.profiles.ner.tokenization`)."""
     labels = read_json(Path(dataset_dir) / LOAD_SUMMARY)["labels"]
-    tokenizer, part = load_tokenizer(model), profile_of(task).part(__name__)
+    tokenizer, part = load_tokenizer(model), profile_of(task).tokenization
     started = time.perf_counter()
     loaded = datasets.load_from_disk(dataset_dir)
     results = {split: part.tokenize(rows, tokenizer, labels, tokenization, split) for split, rows in loaded.items()}

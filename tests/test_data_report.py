@@ -36,8 +36,8 @@ from tasks.profiles import profile_of
 from tasks.profiles.ner.tokenization import continuation_labels, tokenize_words
 from tasks.sources import read_source, resolve_dataset
 
-NER = profile_of("ner").part("tasks.data_report")
-CLASSIFICATION = profile_of("sequence-classification").part("tasks.data_report")
+NER = profile_of("ner").data_report
+CLASSIFICATION = profile_of("sequence-classification").data_report
 
 
 def load(folder: Path, task: str = "ner") -> datasets.DatasetDict:

@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from flows.finetune import finetune, format_summary
+from flows.cli import format_summary
+from flows.finetune import finetune
 from tasks import storage
 from tasks.artifacts import is_finished, read_artifact, read_artifact_json
 from tasks.config import FinetuneConfig

@@ -172,7 +172,7 @@ def test_chance_score_is_what_one_label_for_everything_scores():
     import datasets
 
     def chance_score(task, gold, labels):
-        return profile_of(task).part("tasks.quality_gate").chance_score(lambda: datasets.Dataset.from_dict({"label": gold}), labels)
+        return profile_of(task).quality_gate.chance_score(lambda: datasets.Dataset.from_dict({"label": gold}), labels)
 
     assert chance_score("ner", [], ["O", "B-PER", "I-PER"]) == 0.0
     # Two balanced classes: calling everything the second one has recall 1, precision 1/2.

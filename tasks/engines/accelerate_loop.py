@@ -131,7 +131,7 @@ class LengthGroupedSampler(torch.utils.data.Sampler):
 
 
 def dataloaders(request: TrainRequest, inputs: TrainInputs) -> tuple[DataLoader, DataLoader]:
-    collate = profile_of(request.task).part("tasks.training").collator(inputs.tokenizer)
+    collate = profile_of(request.task).training.collator(inputs.tokenizer)
     training = request.training
     rows = inputs.dataset["train"]
     sampler = LengthGroupedSampler([len(ids) for ids in rows["input_ids"]], training.batch_size, training.seed)
@@ -177,7 +177,7 @@ def evaluate(accelerator, model, loader, request: TrainRequest, inputs: TrainInp
         predicted += predictions.tolist()
         gold += references.tolist()
         losses.append(batch_loss)
-    scores = profile.part("tasks.training").validation_scores(predicted, gold, inputs.labels)
+    scores = profile.training.validation_scores(predicted, gold, inputs.labels)
     model.train()
     return {
         "eval_loss": torch.cat(losses).float().mean().item(),

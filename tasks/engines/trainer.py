@@ -152,7 +152,7 @@ def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
     from transformers.trainer_callback import ProgressCallback
 
     profile = profile_of(request.task)
-    part = profile.part("tasks.training")
+    part = profile.training
     weighted = inputs.class_weights is not None
     trainer = Trainer(
         model=inputs.model,

@@ -4,24 +4,24 @@ A step asks its task's profile instead of branching on the task's name, so anoth
 (extractive QA, say) is one new package here, named like the task (``-`` as ``_``):
 
 - ``__init__.py``: ``PROFILE``, the `TaskProfile` facts every step may read;
-- one part per step module, named like it, with the functions that step calls:
-  ``load`` (``source_columns``, ``normalize`` giving `Normalized`), ``data_report`` (``EXAMPLES``, ``texts``,
-  ``words``, ``subword_lengths``, ``label_counts``), ``tokenization`` (``tokenize`` giving `Tokenized`,
-  ``LONG_INPUTS``),
-  ``training`` (``collator``, ``validation_scores``), ``evaluation`` (``score``, ``draw_figures``),
-  ``check`` (``example``, ``run``, ``describe``), ``quality_gate`` (``chance_score``) and
-  ``model_card`` (the card's task-specific text).
+- one part per step, a module with the functions that step calls, reached as an attribute of the
+  profile (``profile.tokenization.tokenize(...)``) and typed by a Protocol here: `LoadPart`,
+  `DataReportPart`, `TokenizationPart`, `TrainingPart`, `EvaluationPart`, `CheckPart`,
+  `QualityGatePart` and `ModelCardPart`.
 
-A step's cache key covers its own module's part only (`tasks.fingerprints`), so an edit to how
-NER is tokenized re-runs tokenization and training, not loading or the card. Parts are imported
-when first asked for: heavy libraries stay out of the flow module and of cached runs.
+A step's cache key covers the parts its code reaches as ``profile.<part>`` or
+``profile_of(...).<part>`` (`tasks.fingerprints`), so an edit to how NER is tokenized re-runs
+tokenization and training, not loading or the card. Parts are imported when first reached: heavy
+libraries stay out of the flow module and of cached runs.
 """
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
+from pathlib import Path
+from typing import Protocol, cast
 
-from tasks.config import TaskName
+from tasks.config import DataConfig, TaskName, TokenizationConfig
 
 # The normalized column of a pair task's second text: its presence is what makes a task a pair task.
 PAIR_COLUMN = "text_pair"
@@ -66,6 +66,82 @@ class Scoring:
     tag_scheme: str | None = None
 
 
+class LoadPart(Protocol):
+    def source_columns(self, found: list[str], data: DataConfig) -> list[str]: ...
+
+    def normalize(self, raw, source, data: DataConfig, columns: list[str]) -> Normalized: ...
+
+
+class DataReportPart(Protocol):
+    EXAMPLES: str  # what the task's examples are called: sentences, examples
+
+    def texts(self, rows) -> list[tuple[str, ...]]: ...
+
+    def words(self, rows) -> list[list[str]]: ...
+
+    def subword_lengths(self, rows, tokenizer) -> list[int]: ...
+
+    def label_counts(self, rows) -> dict[str, int]: ...
+
+
+class TokenizationPart(Protocol):
+    LONG_INPUTS: str  # what becomes of an input longer than max_length
+
+    def tokenize(self, rows, tokenizer, labels: list[str], tokenization: TokenizationConfig, split: str) -> Tokenized: ...
+
+
+class TrainingPart(Protocol):
+    def collator(self, tokenizer): ...
+
+    def validation_scores(self, predicted: list, gold: list, labels: list[str]) -> dict: ...
+
+
+class EvaluationPart(Protocol):
+    def score(self, model, tokenizer, rows, scoring: Scoring, predictions: Path) -> dict: ...
+
+    def draw_figures(self, split: str, scores: dict, out: Path) -> list[dict]: ...
+
+
+class CheckPart(Protocol):
+    def example(self, pair: bool) -> tuple[str, str | None]: ...
+
+    def run(self, model_dir: str, text: str, text_pair: str | None, tokenization: TokenizationConfig) -> dict: ...
+
+    def describe(self, result: dict) -> str: ...
+
+
+class QualityGatePart(Protocol):
+    def chance_score(self, rows: Callable, labels: list[str]) -> float: ...
+
+
+class ModelCardPart(Protocol):
+    NAME: str  # the Hub's task name in eval results
+    WHAT: str
+    TAGS: tuple[str, ...]
+    HOW_SCORED: str
+    UNCASED_COST: str
+    OTHER_TASKS_SETTINGS: frozenset[str]  # settings of the other tasks, left off the card
+    PIPELINE_OPTIONS: str
+    LONG_INPUTS: str
+
+    def purpose(self, pair: bool) -> str: ...
+
+    def does(self, labels: list[str], pair: bool) -> str: ...
+
+    def scheme_line(self, dataset: dict) -> list[str]: ...
+
+    def detail_tables(self, split: str, scores: dict) -> list[str]: ...
+
+    def usage(self, result: dict) -> tuple[str, list[str]]: ...
+
+
+# Each step's part: the profile's attribute, the task package's module and the Protocol it satisfies.
+PARTS = {
+    "load": LoadPart, "data_report": DataReportPart, "tokenization": TokenizationPart, "training": TrainingPart,
+    "evaluation": EvaluationPart, "check": CheckPart, "quality_gate": QualityGatePart, "model_card": ModelCardPart,
+}  # fmt: skip
+
+
 def package_of(task: TaskName) -> str:
     """The profile package of ``task``."""
     return f"{__name__}.{task.replace('-', '_')}"
@@ -83,9 +159,40 @@ class TaskProfile:
     count: str  # the metrics.json key counting evaluated examples
     per_token: bool  # one prediction per token (processes pad them before gathering), not one per example
 
-    def part(self, module: str) -> ModuleType:
-        """This task's part of step module ``module``: ``tasks.tokenization`` -> ``<package>.tokenization``."""
-        return importlib.import_module(f"{package_of(self.task)}.{module.rpartition('.')[2]}")
+    def _part(self, name: str):
+        return importlib.import_module(f"{package_of(self.task)}.{name}")
+
+    @property
+    def load(self) -> LoadPart:
+        return cast(LoadPart, self._part("load"))
+
+    @property
+    def data_report(self) -> DataReportPart:
+        return cast(DataReportPart, self._part("data_report"))
+
+    @property
+    def tokenization(self) -> TokenizationPart:
+        return cast(TokenizationPart, self._part("tokenization"))
+
+    @property
+    def training(self) -> TrainingPart:
+        return cast(TrainingPart, self._part("training"))
+
+    @property
+    def evaluation(self) -> EvaluationPart:
+        return cast(EvaluationPart, self._part("evaluation"))
+
+    @property
+    def check(self) -> CheckPart:
+        return cast(CheckPart, self._part("check"))
+
+    @property
+    def quality_gate(self) -> QualityGatePart:
+        return cast(QualityGatePart, self._part("quality_gate"))
+
+    @property
+    def model_card(self) -> ModelCardPart:
+        return cast(ModelCardPart, self._part("model_card"))
 
     def model_class(self):
         import transformers

@@ -1,0 +1,140 @@
+"""What every run does after training, a sweep's winner's included: check the trained model, decide with
+the quality gate, write the release and its card, push it when the gate publishes it, and record it."""
+
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, runtime
+from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
+from pydantic import BaseModel
+
+from flows.gate import quality_gate
+from flows.prepare import Prepared
+from flows.train import TrainEvaluateResult
+from tasks.artifacts import ArtifactStore, StepReport, local_dir, read_artifact, read_artifact_json
+from tasks.check import CHECK, check_inputs, check_model, check_published
+from tasks.config import DataConfig, FinetuneConfig, TaskName, TokenizationConfig, TrainingConfig
+from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
+from tasks.errors import PipelineError
+from tasks.evaluation import FIGURES, METRICS, PLOTS
+from tasks.hub import Pushed, push_to_hub
+from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.model_card import CARD, Selection, card_for_display, epoch_table, release_model
+from tasks.plots import data_url
+from tasks.profiles import is_pair, profile_of
+from tasks.quality_gate import Decision, Release, record_release
+from tasks.storage import is_remote, transferred
+from tasks.tracking import log_release, mlflow_target
+
+
+class RunSummary(BaseModel):
+    flow_run_id: str
+    model_dir: str
+    metrics: dict[str, Any]
+    check: dict[str, Any]
+    steps: list[StepReport]
+    decision: Decision
+    pushed_to: str | None
+    published_check: dict[str, Any] | None  # the pushed model, downloaded by repo id and run on the check input
+    # Bytes this run moved to and from a bucket as artifacts directory (uploaded, downloaded); None on disk.
+    transferred_bytes: dict[str, int] | None = None
+
+
+def after_training(
+    config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateResult, selection: Selection | None = None
+) -> RunSummary:
+    """Check the trained model, decide with the quality gate, write the release and its card, push:
+    what every run does after training, a sweep's winner's included (``selection`` says how it was chosen)."""
+    store, model, source, loaded, reported = prepared.store, prepared.model, prepared.source, prepared.loaded, prepared.reported
+    model_dir, evaluation_dir = trained.model_dir, trained.evaluation_dir
+    pair = is_pair(read_artifact_json(loaded.path, LOAD_SUMMARY)["columns"])
+    text, text_pair = check_inputs(config.task, pair, config.check_text, config.check_text_pair)
+    checked = check_model(model_dir, config.task, text, text_pair, config.section(TokenizationConfig), store=store)
+    metrics = read_artifact_json(evaluation_dir, METRICS)
+    kind = profile_of(config.task).short_name
+    model_name = config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}"
+    gate = quality_gate(config, store, model_name, loaded.path, reported.path, model_dir, evaluation_dir, source.hub_id)
+    settings = [config.section(DataConfig), config.section(TokenizationConfig), config.section(TrainingConfig)]
+    released = release_model(
+        config.task, model_dir, loaded.path, reported.path, evaluation_dir, checked.path, model_name, config.hub_model_id,
+        model.hub_id or model.location, source.hub_id, settings, gate.card_decision, config.license,
+        config.language, selection, store=store,
+    )  # fmt: skip
+    release_dir, decision = released.path, gate.decision
+    show_in_ui(config.task, metrics, release_dir)
+    track_release(config, store, model_dir, metrics, released)
+    pushed = push_if_published(config, decision, release_dir)
+    record_release(store.root, model_name, Release(
+        release_dir=release_dir, score=decision.challenger, weights_sha256=gate.weights_sha256,
+        decision=decision, pushed_to=pushed.commit_url if pushed else None, label_distribution=gate.label_distribution,
+    ))  # fmt: skip
+    published_check = check_published_model(config, pushed, text, text_pair) if pushed else None
+    return RunSummary(
+        flow_run_id=str(runtime.flow_run.id),
+        model_dir=release_dir,
+        metrics=metrics,
+        check=read_artifact_json(checked.path, CHECK),
+        steps=[loaded, reported, prepared.tokenized, *trained.steps, checked, *gate.steps, released],
+        decision=decision,
+        pushed_to=pushed.commit_url if pushed else None,
+        published_check=published_check,
+        transferred_bytes=_transferred_since(prepared) if is_remote(store.root) else None,
+    )
+
+
+def show_in_ui(task: TaskName, metrics: dict, release_dir: str) -> None:
+    """The scores, the card, the figures and the per-epoch table, where the Prefect UI shows them."""
+    names = profile_of(task).metrics
+    rows = [{"split": split, **{name: round(scores[name], 4) for name in names}} for split, scores in metrics.items()]
+    create_table_artifact(key=f"{task}-metrics", table=rows, description="Scores of the saved model")
+    card = card_for_display(read_artifact(release_dir, CARD).decode())
+    create_markdown_artifact(key="model-card", markdown=card, description="README.md of the released model")
+    for figure in read_artifact_json(release_dir, f"{PLOTS}/{FIGURES}"):
+        key = f"{task}-{Path(figure['file']).stem.replace('_', '-')}"
+        image = data_url(read_artifact(release_dir, f"{PLOTS}/{figure['file']}"))
+        create_image_artifact(image_url=image, key=key, description=figure["title"])
+    epochs = epoch_table(read_artifact_json(release_dir, HISTORY))
+    create_table_artifact(key="training-epochs", table=epochs, description="Training loss and validation per evaluation")
+
+
+def push_if_published(config: FinetuneConfig, decision: Decision, release_dir: str) -> Pushed | None:
+    """Push the release when the gate says so and there is a Hub repo to push to."""
+    if not decision.publish:
+        return None
+    if not config.hub_model_id:
+        return None
+    state = push_to_hub(
+        release_dir, config.hub_model_id, config.hub_private, config.hub_revision, config.hub_token_secret,
+        return_state=True,
+    )  # fmt: skip
+    try:
+        return state.result()
+    except Exception as error:
+        raise PipelineError(
+            f"push to {config.hub_model_id} failed: {error}; the model is saved in {release_dir}"
+        ) from error
+
+
+def track_release(config: FinetuneConfig, store: ArtifactStore, model_dir: str, metrics: dict, released: StepReport) -> None:
+    """Add the final scores and the release to the MLflow run that trained the model, when the release is new."""
+    run_id = read_artifact_json(model_dir, TRAIN_SUMMARY).get("mlflow_run_id")
+    if config.report_to == "mlflow" and run_id and not released.cached:
+        target = mlflow_target(store.local_root())
+        log_release(target, run_id, metrics, profile_of(config.task).metrics, local_dir(released.path))
+
+
+def check_published_model(config: FinetuneConfig, pushed: Pushed, text: str, text_pair: str | None) -> dict:
+    """Download the pushed commit by repo id and run it on the check input, as a user of the repo would."""
+    result = check_published(
+        pushed.repo_id, pushed.commit, config.task, text, text_pair, config.hub_token_secret, config.section(TokenizationConfig)
+    )
+    get_run_logger().info(
+        f"The model published at {pushed.repo_id} ({pushed.commit[:8]}) loads and runs: "
+        + profile_of(config.task).check.describe(result)
+    )
+    return result
+
+
+def _transferred_since(prepared: Prepared) -> dict[str, int]:
+    now = transferred()
+    return {direction: now[direction] - prepared.transferred_before[direction] for direction in now}

@@ -1,0 +1,113 @@
+"""The command lines of the flows: ``python -m flows.finetune`` and ``python -m flows.sweep`` parse their
+options, run the flow against a Prefect server, print its summary and turn a user's error into one line."""
+
+import logging
+import sys
+
+from prefect.settings import temporary_settings
+
+from flows.after_training import RunSummary
+from flows.finetune import JoinedSummary, finetune
+from flows.temporary_server import START_SECONDS, TemporaryServer, without_telemetry
+from tasks.config import FinetuneConfig, TaskName, parse_command_line
+from tasks.errors import PipelineError
+from tasks.profiles import profile_of
+from tasks.quality_gate import Decision
+
+
+def format_summary(task: TaskName, summary: RunSummary) -> str:
+    check_line = profile_of(task).check.describe
+    scores = ", ".join(
+        f"{split} " + " ".join(f"{name} {values[name]:.4f}" for name in ("accuracy", "f1") if name in values)
+        for split, values in summary.metrics.items()
+    )
+    lines = [
+        f"Model:    {summary.model_dir}",
+        f"Scores:   {scores}",
+        f"Check:    {check_line(summary.check)}",
+        f"Gate:     {'publish' if summary.decision.publish else 'keep the published model'}: {summary.decision.reason}",
+        f"Pushed:   {summary.pushed_to or _not_pushed(summary.decision)}",
+        *([f"Hub check: {check_line(summary.published_check)}"] if summary.published_check else []),
+        *([f"Bucket:   {_megabytes(summary.transferred_bytes)}"] if summary.transferred_bytes is not None else []),
+        "Steps:    " + ", ".join(f"{step.name} {step.seconds:.1f} s{' (reused)' if step.cached else ''}" for step in summary.steps),
+    ]
+    return "\n".join(lines)
+
+
+def _not_pushed(decision: Decision) -> str:
+    return "no (set --hub-model-id and HF_TOKEN to push)" if decision.publish else "no"
+
+
+def _megabytes(transferred_bytes: dict[str, int]) -> str:
+    return ", ".join(f"{count / 1e6:.1f} MB {direction}" for direction, count in transferred_bytes.items())
+
+
+class _HideUserErrorTracebacks(logging.Filter):
+    """A PipelineError is the user's to fix: log its message, not the engine's traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], PipelineError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_user_errors() -> None:
+    """Log a user error's message without the traceback, in the runs' logs."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(_HideUserErrorTracebacks())
+
+
+def _check_server() -> None:
+    """With PREFECT_API_URL set, fail in one line when that server cannot be reached."""
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return
+    with get_client(sync_client=True) as client:
+        error = client.api_healthcheck()
+    if error:
+        raise PipelineError(
+            f"cannot reach the Prefect server at {url} (PREFECT_API_URL): {error}; start it with prefect server start, "
+            "or unset PREFECT_API_URL to run with a temporary local server"
+        )
+
+
+def _server_settings(server: TemporaryServer | None) -> dict:
+    """The temporary server's address; without one started here, a patient limit for Prefect's own
+    (a first start with an empty Prefect home takes about its default 20 s on 2 cores)."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as LIMIT
+
+    return {PREFECT_API_URL: server.url} if server else {LIMIT: max(LIMIT.value(), START_SECONDS)}
+
+
+def run_command_line(argv: list[str] | None, server: TemporaryServer | None, parse, run, describe) -> int:
+    """A flow's command line: ``parse(argv)`` gives the config and where to write the summary; ``run(config)``
+    runs the flow with ``server`` (a `TemporaryServer` started early, which stops when the process exits)
+    or with PREFECT_API_URL's server or Prefect's own temporary one; ``describe(config, summary)`` is printed.
+    A user error ends it with its message and exit code 2."""
+    without_telemetry()
+    _quiet_user_errors()
+    try:
+        config, summary_json = parse(argv)
+        with temporary_settings(_server_settings(server)):
+            if server:
+                server.wait_until_ready()
+            _check_server()
+            summary = run(config)
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(describe(config, summary))
+    if summary_json:
+        summary_json.write_text(summary.model_dump_json(indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -> int:
+    """The command line of the finetune flow (see `run_command_line`)."""
+    def describe(config: FinetuneConfig, summary: RunSummary | JoinedSummary) -> str:
+        return summary.describe() if isinstance(summary, JoinedSummary) else format_summary(config.task, summary)
+
+    return run_command_line(argv, server, parse_command_line, finetune, describe)

@@ -1,0 +1,88 @@
+"""A run's start, shared by the finetune and sweep flows: check what can be checked before any work,
+then load the data, report on it and tokenize it."""
+
+from prefect import get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from pydantic import BaseModel
+
+from flows.train import TrainEvaluateRequest
+from tasks.artifacts import (
+    ArtifactStore,
+    StepReport,
+    ensure_writable,
+    read_artifact,
+    read_artifact_json,
+    remove_stale_partials,
+)
+from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig
+from tasks.console import set_console
+from tasks.data_report import MARKDOWN as REPORT_MARKDOWN, REPORT, report_data
+from tasks.errors import PipelineError
+from tasks.hub import hub_token
+from tasks.load import load_dataset
+from tasks.pretrained import ModelSource, resolve_model
+from tasks.sources import DatasetSource, resolve_dataset
+from tasks.storage import is_remote, transferred
+from tasks.tokenization import tokenize_dataset
+from tasks.tracking import require_tracker
+
+
+class Prepared(BaseModel):
+    """A run's start: its store, model and data source, the loaded data, its report and the tokenized data."""
+
+    store: ArtifactStore
+    model: ModelSource
+    source: DatasetSource
+    loaded: StepReport
+    reported: StepReport | None  # None on nodes 1 and up, which only train: the report is for node 0's gate and card
+    tokenized: StepReport
+    transferred_before: dict[str, int]  # `tasks.storage.transferred` as the run began
+
+
+def _check_push_settings(config: FinetuneConfig) -> None:
+    """Fail before any work when a push is asked for and there is no token to push with."""
+    if config.hub_model_id and not hub_token(config.hub_token_secret):
+        raise PipelineError(
+            f"--hub-model-id {config.hub_model_id} needs a Hub token: set HF_TOKEN, or --hub-token-secret to the "
+            "name of a Prefect Secret block that holds one"
+        )
+
+
+def _show_data_report(reported: StepReport) -> None:
+    """The data report where the Prefect UI shows it, and a warning in the log for each problem it found."""
+    markdown = read_artifact(reported.path, REPORT_MARKDOWN).decode()
+    create_markdown_artifact(key="data-report", markdown=markdown, description="What the loaded data holds")
+    for problem in read_artifact_json(reported.path, REPORT)["problems"]:
+        get_run_logger().warning(f"Data: {problem}.")
+
+
+def prepare(config: FinetuneConfig) -> Prepared:
+    """Check what can be checked before any work, then load the data, report on it and tokenize it."""
+    set_console(config.verbose)
+    transferred_before = transferred()
+    artifacts_dir = config.artifacts_dir if is_remote(config.artifacts_dir) else config.artifacts_dir.resolve()
+    ensure_writable(artifacts_dir)
+    _check_push_settings(config)
+    require_tracker(config.report_to)
+    store = ArtifactStore(root=artifacts_dir, refresh=config.refresh)
+    for leftover in remove_stale_partials(store.local_root()):
+        get_run_logger().info(f"Removed {leftover}, left by a run that died while building it.")
+    data, model = config.section(DataConfig), resolve_model(config.section(ModelConfig))
+    source = resolve_dataset(data)
+    loaded = load_dataset(source, data, config.task, store=store)
+    reported = None if config.node_rank else report_data(loaded.path, model, config.max_length, config.task, store=store)
+    if reported:
+        _show_data_report(reported)
+    tokenized = tokenize_dataset(loaded.path, model, config.section(TokenizationConfig), config.task, store=store)
+    return Prepared(
+        store=store, model=model, source=source, loaded=loaded, reported=reported, tokenized=tokenized,
+        transferred_before=transferred_before,
+    )  # fmt: skip
+
+
+def train_evaluate_request(config: FinetuneConfig, prepared: Prepared, tokenized_dir: str) -> TrainEvaluateRequest:
+    return TrainEvaluateRequest(
+        store=prepared.store, dataset_dir=prepared.loaded.path, tokenized_dir=tokenized_dir, model=prepared.model,
+        training=config.section(TrainingConfig), tokenization=config.section(TokenizationConfig), task=config.task, resume=config.resume,
+        rdzv_endpoint=config.rdzv_endpoint, verbose=config.verbose,
+    )  # fmt: skip

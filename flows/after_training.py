@@ -19,7 +19,7 @@ from tasks.errors import PipelineError
 from tasks.evaluation import FIGURES, METRICS, PLOTS
 from tasks.hub import Pushed, push_to_hub
 from tasks.load import SUMMARY as LOAD_SUMMARY
-from tasks.model_card import CARD, Selection, card_for_display, epoch_table, release_model
+from tasks.model_card import CARD, ReleaseInputs, ReleaseNames, Selection, card_for_display, epoch_table, release_model
 from tasks.plots import data_url
 from tasks.profiles import is_pair, profile_of
 from tasks.quality_gate import Decision, Release, record_release
@@ -43,43 +43,58 @@ class RunSummary(BaseModel):
 def after_training(
     config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateResult, selection: Selection | None = None
 ) -> RunSummary:
-    """Check the trained model, decide with the quality gate, write the release and its card, push:
-    what every run does after training, a sweep's winner's included (``selection`` says how it was chosen)."""
-    store, model, source, loaded, reported = prepared.store, prepared.model, prepared.source, prepared.loaded, prepared.reported
-    model_dir, evaluation_dir = trained.model_dir, trained.evaluation_dir
-    pair = is_pair(read_artifact_json(loaded.path, LOAD_SUMMARY)["columns"])
-    text, text_pair = check_inputs(config.task, pair, config.check_text, config.check_text_pair)
-    checked = check_model(model_dir, config.task, text, text_pair, config.section(TokenizationConfig), store=store)
-    metrics = read_artifact_json(evaluation_dir, METRICS)
-    kind = profile_of(config.task).short_name
-    model_name = config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}"
-    gate = quality_gate(config, store, model_name, loaded.path, reported.path, model_dir, evaluation_dir, source.hub_id)
-    settings = [config.section(DataConfig), config.section(TokenizationConfig), config.section(TrainingConfig)]
-    released = release_model(
-        config.task, model_dir, loaded.path, reported.path, evaluation_dir, checked.path, model_name, config.hub_model_id,
-        model.hub_id or model.location, source.hub_id, settings, gate.card_decision, config.license,
-        config.language, selection, store=store,
-    )  # fmt: skip
-    release_dir, decision = released.path, gate.decision
-    show_in_ui(config.task, metrics, release_dir)
-    track_release(config, store, model_dir, metrics, released)
-    pushed = push_if_published(config, decision, release_dir)
-    record_release(store.root, model_name, Release(
-        release_dir=release_dir, score=decision.challenger, weights_sha256=gate.weights_sha256,
-        decision=decision, pushed_to=pushed.commit_url if pushed else None, label_distribution=gate.label_distribution,
+    """Check the trained model, decide with the quality gate, write the release and its card, push it when
+    the gate publishes it, and record the decision: what every run does after training, a sweep's winner's
+    included (``selection`` says how it was chosen)."""
+    store = prepared.store
+    text, text_pair = check_inputs(config.task, _is_pair(prepared), config.check_text, config.check_text_pair)
+    checked = check_model(trained.model_dir, config.task, text, text_pair, config.section(TokenizationConfig), store=store)
+    inputs, names = release_of(config, prepared, trained, checked)
+    gate = quality_gate(config, store, inputs, names)
+    released = release_model(config.task, inputs, names, gate.card_decision, selection, store=store)
+    metrics = read_artifact_json(trained.evaluation_dir, METRICS)
+    show_in_ui(config.task, metrics, released.path)
+    track_release(config, store, trained.model_dir, metrics, released)
+    pushed = push_if_published(config, gate.decision, released.path)
+    record_release(store.root, names.model_name, Release(
+        release_dir=released.path, score=gate.decision.challenger, weights_sha256=gate.weights_sha256,
+        decision=gate.decision, pushed_to=pushed.commit_url if pushed else None,
+        label_distribution=gate.label_distribution,
     ))  # fmt: skip
-    published_check = check_published_model(config, pushed, text, text_pair) if pushed else None
     return RunSummary(
         flow_run_id=str(runtime.flow_run.id),
-        model_dir=release_dir,
+        model_dir=released.path,
         metrics=metrics,
         check=read_artifact_json(checked.path, CHECK),
-        steps=[loaded, reported, prepared.tokenized, *trained.steps, checked, *gate.steps, released],
-        decision=decision,
+        steps=[prepared.loaded, prepared.reported, prepared.tokenized, *trained.steps, checked, *gate.steps, released],
+        decision=gate.decision,
         pushed_to=pushed.commit_url if pushed else None,
-        published_check=published_check,
+        published_check=check_published_model(config, pushed, text, text_pair) if pushed else None,
         transferred_bytes=_transferred_since(prepared) if is_remote(store.root) else None,
     )
+
+
+def _is_pair(prepared: Prepared) -> bool:
+    return is_pair(read_artifact_json(prepared.loaded.path, LOAD_SUMMARY)["columns"])
+
+
+def release_of(
+    config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateResult, checked: StepReport
+) -> tuple[ReleaseInputs, ReleaseNames]:
+    """What the release is made of, and what its card calls it: the model name is the Hub repo's, or
+    ``<base>-finetuned-<task>``."""
+    model, kind = prepared.model, profile_of(config.task).short_name
+    inputs = ReleaseInputs(
+        dataset_dir=prepared.loaded.path, report_dir=prepared.reported.path, model_dir=trained.model_dir,
+        evaluation_dir=trained.evaluation_dir, check_dir=checked.path,
+    )  # fmt: skip
+    names = ReleaseNames(
+        model_name=config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}",
+        hub_model_id=config.hub_model_id, base_model=model.hub_id or model.location,
+        dataset_hub_id=prepared.source.hub_id, license=config.license, language=config.language,
+        settings=[config.section(DataConfig), config.section(TokenizationConfig), config.section(TrainingConfig)],
+    )  # fmt: skip
+    return inputs, names
 
 
 def show_in_ui(task: TaskName, metrics: dict, release_dir: str) -> None:

@@ -21,7 +21,7 @@ from tasks.errors import PipelineError
 from tasks.evaluation import METRICS, evaluate_model, evaluated_split
 from tasks.hub import download_published, published_card
 from tasks.load import SUMMARY as LOAD_SUMMARY
-from tasks.model_card import dataset_display_name
+from tasks.model_card import ReleaseInputs, ReleaseNames, dataset_display_name
 from tasks.profiles import profile_of
 from tasks.quality_gate import (
     GATE_METRIC,
@@ -156,15 +156,13 @@ def _download(config: FinetuneConfig, store: ArtifactStore) -> str:
     return str(download_published(config.hub_model_id, config.hub_revision, root, config.hub_token_secret))
 
 
-def quality_gate(
-    config: FinetuneConfig, store: ArtifactStore, model_name: str, dataset_dir: str, report_dir: str, model_dir: str,
-    evaluation_dir: str, dataset_hub_id: str | None,
-) -> GateResult:  # fmt: skip
-    """Decide whether the new model is published, against what is published now on the same data, with
-    what the data report (``report_dir``) found."""
-    loaded, report = read_artifact_json(dataset_dir, LOAD_SUMMARY), read_artifact_json(report_dir, REPORT)
-    challenger = challenger_score(config, loaded, evaluation_dir, dataset_hub_id)
-    bar, ours = floor(config, dataset_dir, loaded["labels"], challenger.split), trained_weights_sha256(model_dir)
+def quality_gate(config: FinetuneConfig, store: ArtifactStore, inputs: ReleaseInputs, names: ReleaseNames) -> GateResult:
+    """Decide whether the new model (the release's ``inputs``) is published as ``names.model_name``, against
+    what is published now on the same data, with what the data report found."""
+    dataset_dir, model_name = inputs.dataset_dir, names.model_name
+    loaded, report = read_artifact_json(dataset_dir, LOAD_SUMMARY), read_artifact_json(inputs.report_dir, REPORT)
+    challenger = challenger_score(config, loaded, inputs.evaluation_dir, names.dataset_hub_id)
+    bar, ours = floor(config, dataset_dir, loaded["labels"], challenger.split), trained_weights_sha256(inputs.model_dir)
     published, labels = find_published(config, store, model_name), training_distribution(report)
     if published and published.weights_sha256 == ours:
         decision = already_published(challenger, config.min_improvement, bar)
@@ -181,8 +179,8 @@ def quality_gate(
     elif published:
         champion, unscorable, steps = score_published(config, store, published, dataset_dir, loaded["labels"], challenger)
     decision = decide(
-        challenger, champion, config.min_improvement, bar, published=published is not None, unscorable=unscorable,
-        force=config.force_publish, data=data_check(config, report, challenger.split, published),
+        challenger, champion, config.min_improvement, bar, unscorable=unscorable, force=config.force_publish,
+        data=data_check(config, report, challenger.split, published),
     )  # fmt: skip
     return _logged(GateResult(
         decision=decision, card_decision=decision, steps=steps, weights_sha256=ours, label_distribution=labels,

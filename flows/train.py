@@ -17,7 +17,7 @@ from tasks.console import set_console
 from tasks.errors import PipelineError
 from tasks.evaluation import evaluate_model
 from tasks.pretrained import ModelSource
-from tasks.training import train_model
+from tasks.training import Launch, train_model
 
 FLOW_NAME = "train-evaluate"
 # How often the parent asks the server whether the deployment's run has ended.
@@ -52,10 +52,8 @@ class TrainEvaluateResult(BaseModel):
 def train_and_evaluate(request: TrainEvaluateRequest) -> TrainEvaluateResult:
     """Fine-tune the model on the tokenized data and score the saved model; cached like every step."""
     set_console(request.verbose)
-    trained = train_model(
-        request.tokenized_dir, request.model, request.training, request.task, request.resume, request.isolated,
-        store=request.store, rdzv_endpoint=request.rdzv_endpoint,
-    )  # fmt: skip
+    launch = Launch(resume=request.resume, isolated=request.isolated, rdzv_endpoint=request.rdzv_endpoint)
+    trained = train_model(request.tokenized_dir, request.model, request.training, request.task, launch, store=request.store)
     training = request.training
     evaluated = evaluate_model(
         trained.path, request.dataset_dir, request.tokenization, training.eval_batch_size, request.task,

@@ -30,7 +30,7 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 from pydantic import BaseModel
@@ -84,7 +84,9 @@ class StepReport(BaseModel):
         return f"Step {self.name} {'reused' if self.cached else 'ran'} in {self.seconds:.1f} s: {self.path}"
 
 
-def step(folder: str, unkeyed: tuple[str, ...] = (), **task_options: Any):
+def step(
+    folder: str, unkeyed: tuple[str, ...] = (), **task_options: Any
+) -> Callable[[Callable[..., str]], Task[..., StepReport]]:
     """Make ``fn(inputs..., out_dir)`` a pipeline step: a Prefect task called with the same inputs and
     ``store`` in place of ``out_dir``, which builds ``<store.root>/<folder>/<key>`` unless a complete one is
     there, and returns its `StepReport`.
@@ -93,9 +95,11 @@ def step(folder: str, unkeyed: tuple[str, ...] = (), **task_options: Any):
     is), the source of every module of ours the task runs, and the versions of the libraries that shape
     what it writes. So the complete directory is the whole cache: a run with an empty Prefect home, or on
     another worker that sees the same artifacts, reuses it, and a code or library change never does.
+    The decorated function's ``-> str`` is what it gives the decorator (``out_dir``); a step's callers
+    see the task's type, ``Task[..., StepReport]``.
     """
 
-    def decorate(fn: Callable[..., Any]):
+    def decorate(fn: Callable[..., str]) -> Task[..., StepReport]:
         signature = inspect.signature(fn)
         inputs_only = [parameter for name, parameter in signature.parameters.items() if name != "out_dir"]
         store = inspect.Parameter("store", inspect.Parameter.KEYWORD_ONLY, annotation=ArtifactStore)
@@ -119,6 +123,9 @@ def step(folder: str, unkeyed: tuple[str, ...] = (), **task_options: Any):
             return report
 
         run_step.__signature__ = step_signature
+        # What the step's callers pass and get (functools.wraps copied the function's own, `out_dir` and `str`).
+        run_step.__annotations__ = {name: parameter.annotation for name, parameter in step_signature.parameters.items()}
+        run_step.__annotations__["return"] = StepReport
         run_step.artifact_dir = lambda *args, **kwargs: bind(*args, **kwargs)[0]  # where a call would write
         return task(cache_policy=NO_CACHE, **task_options)(run_step)
 
@@ -137,10 +144,17 @@ def location(root: Path | str, *names: str) -> Path | str:
 
 def fetched_inputs(inputs: dict[str, Any], root: str) -> dict[str, Any]:
     """``inputs`` with each artifact in the bucket ``root`` replaced by its local copy, for a step's code,
-    which reads directories."""
+    which reads directories: an input that is an artifact's location, or a typed input's field that is."""
     prefix = root.rstrip("/") + "/"
-    return {name: str(local_dir(value)) if isinstance(value, str) and value.startswith(prefix) else value
-            for name, value in inputs.items()}  # fmt: skip
+
+    def local(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(prefix):
+            return str(local_dir(value))
+        if isinstance(value, BaseModel):
+            return value.model_copy(update={name: local(field) for name, field in value if isinstance(field, str)})
+        return value
+
+    return {name: local(value) for name, value in inputs.items()}
 
 
 def build_and_commit(folder: str, out_dir: str, refresh: bool, build: Callable[[Path], Any]) -> StepReport:

@@ -11,7 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from tasks.artifacts import building, read_json, step
 from tasks.assets import EMBEDDED_MODEL_HUB_ID, EMBEDDED_MODEL_LICENSE
@@ -449,69 +449,83 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+class ReleaseInputs(BaseModel):
+    """The artifacts a release is made from: the data as loaded and reported, the model as trained,
+    scored and checked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dataset_dir: str
+    report_dir: str
+    model_dir: str
+    evaluation_dir: str
+    check_dir: str
+
+
+class ReleaseNames(BaseModel):
+    """What the card calls the model, its base and its data, under what license and language, and the
+    settings it was trained with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_name: str
+    hub_model_id: str | None
+    base_model: str
+    dataset_hub_id: str | None
+    license: str | None
+    language: list[str] | None
+    settings: list[DataConfig | TokenizationConfig | TrainingConfig]
+
+
 @step("release")
 def release_model(
-    task: TaskName,
-    model_dir: str,
-    dataset_dir: str,
-    report_dir: str,
-    evaluation_dir: str,
-    check_dir: str,
-    model_name: str,
-    hub_model_id: str | None,
-    base_model: str,
-    dataset_hub_id: str | None,
-    settings: list[DataConfig | TokenizationConfig | TrainingConfig],
-    decision: Decision | None,
-    license: str | None,
-    language: list[str] | None,
-    selection: Selection | None,
+    task: TaskName, inputs: ReleaseInputs, names: ReleaseNames, decision: Decision | None, selection: Selection | None,
     out_dir: str,
-) -> str:
+) -> str:  # fmt: skip
     """The model directory to publish: weights, tokenizer, metrics.json, the figures (plots/) and the README.md card."""
-    hyperparameters = {name: value for section in settings for name, value in section.model_dump(mode="json").items()}
+    hyperparameters = {name: value for section in names.settings for name, value in section.model_dump(mode="json").items()}
     # The stride windows used, not "none": the card says what was done.
-    for section in settings:
+    for section in names.settings:
         if isinstance(section, TokenizationConfig):
             hyperparameters["stride"] = section.window_stride
-    train_summary = read_json(Path(model_dir) / TRAIN_SUMMARY)
+    train_summary = read_json(Path(inputs.model_dir) / TRAIN_SUMMARY)
     # The precision the engine chose, not "auto": the card says what the model was trained in.
     hyperparameters["mixed_precision"] = train_summary["mixed_precision"]
-    dataset = read_json(Path(dataset_dir) / LOAD_SUMMARY)
+    dataset = read_json(Path(inputs.dataset_dir) / LOAD_SUMMARY)
     facts = CardFacts(
         task=task,
-        model_name=hub_model_id or model_name,
-        hub_model_id=hub_model_id,
-        base_model=base_model,
-        dataset_hub_id=dataset_hub_id,
+        model_name=names.hub_model_id or names.model_name,
+        hub_model_id=names.hub_model_id,
+        base_model=names.base_model,
+        dataset_hub_id=names.dataset_hub_id,
         dataset=dataset,
-        data_report=read_json(Path(report_dir) / REPORT),
+        data_report=read_json(Path(inputs.report_dir) / REPORT),
         hyperparameters=hyperparameters,
-        history=read_json(Path(evaluation_dir) / HISTORY),  # with the validation scores (`scored_history`)
+        history=read_json(Path(inputs.evaluation_dir) / HISTORY),  # with the validation scores (`scored_history`)
         best_epoch=train_summary["best_epoch"],
-        metrics=read_json(Path(evaluation_dir) / METRICS),
-        check=read_json(Path(check_dir) / CHECK),
+        metrics=read_json(Path(inputs.evaluation_dir) / METRICS),
+        check=read_json(Path(inputs.check_dir) / CHECK),
         frameworks={name: version(name) for name in FRAMEWORKS},
-        license=base_model_license(base_model) or license or "unknown",
+        license=base_model_license(names.base_model) or names.license or "unknown",
         # Every embedded dataset is English; of the user's data we know only what the options say.
-        language=language or (["en"] if dataset["source"]["kind"] == "embedded" else None),
-        uncased=lowercases(load_tokenizer(model_dir)),
+        language=names.language or (["en"] if dataset["source"]["kind"] == "embedded" else None),
+        uncased=lowercases(load_tokenizer(inputs.model_dir)),
         data_description=data_description(dataset["source"]),
         weights_sha256=train_summary["weights_sha256"],  # hashed once, as the train step saved the weights
         class_weights=train_summary["class_weights"],
         decision=decision.model_dump() if decision else None,
-        figures=read_json(Path(evaluation_dir) / PLOTS / FIGURES),
+        figures=read_json(Path(inputs.evaluation_dir) / PLOTS / FIGURES),
         selection=selection,
     )
     with building(Path(out_dir)) as partial:
-        for file in Path(model_dir).iterdir():
+        for file in Path(inputs.model_dir).iterdir():
             if file.is_file() and not file.name.startswith(".") and file.name != HISTORY:
                 _link_or_copy(file, partial / file.name)
         for name in (METRICS, HISTORY):
-            _link_or_copy(Path(evaluation_dir) / name, partial / name)
+            _link_or_copy(Path(inputs.evaluation_dir) / name, partial / name)
         (partial / PLOTS).mkdir()
         for file in [FIGURES, *(figure["file"] for figure in facts.figures)]:
-            _link_or_copy(Path(evaluation_dir) / PLOTS / file, partial / PLOTS / file)
+            _link_or_copy(Path(inputs.evaluation_dir) / PLOTS / file, partial / PLOTS / file)
         if selection:
             (partial / SWEEP).mkdir()
             for file in selection.report_files:

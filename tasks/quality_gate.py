@@ -126,13 +126,13 @@ def decide(
     champion: Score | None,
     margin: float,
     floor: float,
-    published: bool = False,
     unscorable: str | None = None,
     force: bool = False,
     data: DataCheck | None = None,
 ) -> Decision:
-    """Publish when the challenger scores above ``floor`` and either nothing is ``published`` or it beats
-    the ``champion`` (scored on the challenger's data) by more than ``margin``. An evaluated split that
+    """Publish when the challenger scores above ``floor`` and either nothing is published (no ``champion``,
+    and no ``unscorable`` one) or it beats the ``champion`` (scored on the challenger's data) by more than
+    ``margin``. An evaluated split that
     ``data`` finds leaked from train refuses first; a label shift there is recorded, never a refusal.
     A published model that cannot be scored (``unscorable`` says why) is kept; ``force`` publishes
     whatever the gate says, saying so."""
@@ -149,7 +149,7 @@ def decide(
         refused = leak
     elif challenger.value <= floor:
         refused = f"{where} {challenger.value:.4f} is not above the floor {floor:.4f}"
-    elif not published:
+    elif champion is None and unscorable is None:
         return decision(True, "nothing is published yet")
     elif unscorable:
         refused = f"the published model cannot be scored on this data ({unscorable}), so it is kept"

@@ -90,33 +90,42 @@ def prepare_checkpoints(checkpoints: Path, resume: bool) -> None:
     checkpoints.mkdir(parents=True, exist_ok=True)
 
 
-@step("model", unkeyed=("resume", "isolated", "rdzv_endpoint"))
+class Launch(BaseModel):
+    """How a training run starts, not what it makes (so not part of the model's key): continuing an
+    interrupted run from its checkpoints, in a process of its own even with one process, and, with
+    ``training.num_nodes`` above 1, where the other nodes join this one, node 0 (`join_training`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    resume: bool = False
+    isolated: bool = False
+    rdzv_endpoint: str | None = None
+
+
+@step("model", unkeyed=("launch",))
 def train_model(
-    tokenized_dir: str, model: ModelSource, training: TrainingConfig, task: TaskName, resume: bool, isolated: bool,
-    out_dir: str, rdzv_endpoint: str | None = None,
-) -> str:  # fmt: skip
-    """Fine-tune and save the best epoch's model with its tokenizer, history and summary; ``isolated``:
-    in a process of its own even with one process. With ``training.num_nodes`` above 1 this is node 0,
-    and the other nodes join it at ``rdzv_endpoint`` (`join_training`).
+    tokenized_dir: str, model: ModelSource, training: TrainingConfig, task: TaskName, launch: Launch, out_dir: str
+) -> str:
+    """Fine-tune and save the best epoch's model with its tokenizer, history and summary.
 
     Epoch checkpoints go to a sibling ``checkpoints/`` directory that survives a failed
-    run, for ``resume``, and is removed once the model is saved.
+    run, for ``launch.resume``, and is removed once the model is saved.
     """
     slow = slow_precision_warning(training.mixed_precision)
     if slow:
         get_run_logger().warning(slow)
     checkpoints = checkpoint_dir(Path(out_dir))
-    prepare_checkpoints(checkpoints, resume)
+    prepare_checkpoints(checkpoints, launch.resume)
     with building(Path(out_dir)) as partial:
         # MLflow's default store sits beside the steps' folders, under the artifacts directory.
         mlflow = mlflow_target(Path(out_dir).parent.parent) if training.report_to == "mlflow" else None
         request = TrainRequest(
             tokenized_dir=tokenized_dir, model=model, training=training, task=task,
-            checkpoints=str(checkpoints), output=str(partial), resume=resume, mlflow=mlflow,
+            checkpoints=str(checkpoints), output=str(partial), resume=launch.resume, mlflow=mlflow,
         )  # fmt: skip
         with progress_artifact(checkpoints):
-            if training.num_processes > 1 or training.num_nodes > 1 or isolated:
-                nodes = NodeGroup(num_nodes=training.num_nodes, rdzv_endpoint=rdzv_endpoint)
+            if training.num_processes > 1 or training.num_nodes > 1 or launch.isolated:
+                nodes = NodeGroup(num_nodes=training.num_nodes, rdzv_endpoint=launch.rdzv_endpoint)
                 launch_processes(request, training.num_processes, nodes)
             else:
                 run_engine(request)

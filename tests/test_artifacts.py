@@ -195,3 +195,18 @@ def test_leftovers_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
         holder.join(20)
     assert holder.exitcode == 0 and is_complete(live)
     assert remove_stale_partials(tmp_path) == [] and remove_stale_partials(tmp_path / "missing") == []
+
+
+def test_a_steps_callers_see_what_it_takes_and_returns():
+    """The step a function becomes takes ``store`` for ``out_dir`` and returns a StepReport, as its signature
+    and annotations say (what an editor shows), not the function's own ``-> str``."""
+    import inspect
+
+    from tasks.artifacts import ArtifactStore, StepReport
+    from tasks.training import train_model
+
+    step_function = train_model.fn
+    assert inspect.signature(step_function).return_annotation is StepReport
+    assert step_function.__annotations__["return"] is StepReport
+    assert step_function.__annotations__["store"] is ArtifactStore and "out_dir" not in step_function.__annotations__
+    assert inspect.signature(train_model.fn.__wrapped__).return_annotation is str  # the function it was made from

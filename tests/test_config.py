@@ -130,11 +130,12 @@ def test_a_bad_class_weight_is_refused_in_one_line(yaml_text, message, tmp_path)
 def test_resume_and_isolation_leave_the_train_key_alone_and_the_engine_and_class_weights_change_it(tmp_path):
     from tasks.artifacts import ArtifactStore
     from tasks.pretrained import ModelSource
-    from tasks.training import train_model
+    from tasks.training import Launch, train_model
 
     def key(training: TrainingConfig, resume: bool, isolated: bool = False):
         model = ModelSource(kind="local", location="m")
-        return train_model.fn.artifact_dir("t", model, training, "ner", resume, isolated, store=ArtifactStore(root=tmp_path))
+        launch = Launch(resume=resume, isolated=isolated)
+        return train_model.fn.artifact_dir("t", model, training, "ner", launch, store=ArtifactStore(root=tmp_path))
 
     training = FinetuneConfig().section(TrainingConfig)
     assert key(training, resume=True) == key(training, resume=False)

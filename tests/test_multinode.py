@@ -18,7 +18,7 @@ from tasks.load import load_dataset
 from tasks.pretrained import resolve_model
 from tasks.sources import resolve_dataset
 from tasks.tokenization import tokenize_dataset
-from tasks.training import join_training, train_model
+from tasks.training import Launch, join_training, train_model
 
 
 @pytest.mark.parametrize(
@@ -106,12 +106,11 @@ def test_two_nodes_of_one_process_train_as_one_node_of_two(tokenized, tmp_path, 
     # threads each the sums round differently and the weights are not equal.
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     training = config.section(TrainingConfig)
-    one_node = train_model(tokenized_dir, model, training.model_copy(update={"num_processes": 2}), "ner", False, False,
-                           store=store)  # fmt: skip
+    one_node = train_model(tokenized_dir, model, training.model_copy(update={"num_processes": 2}), "ner", Launch(), store=store)
     endpoint = f"127.0.0.1:{free_port()}"
     node1 = start_node(1, endpoint, config, store.root, tmp_path / "node-1", tmp_path / "node-1.log")
     two_nodes = training.model_copy(update={"num_nodes": 2})
-    node0 = train_model(tokenized_dir, model, two_nodes, "ner", False, False, store=store, rdzv_endpoint=endpoint)
+    node0 = train_model(tokenized_dir, model, two_nodes, "ner", Launch(rdzv_endpoint=endpoint), store=store)
     assert node1.wait(timeout=120) == 0, (tmp_path / "node-1.log").read_text()
     assert "Node 1 of 2: trained with node 0" in (tmp_path / "node-1.log").read_text()
     staged = [path.parent.name for path in (tmp_path / "node-1").glob("*/*") if is_complete(path)]

@@ -83,14 +83,14 @@ def test_a_model_not_above_the_floor_is_never_published(value):
 
 
 def test_better_by_more_than_the_margin_is_published():
-    decision = decide(score(0.82), score(0.80), margin=0.01, floor=0.1, published=True)
+    decision = decide(score(0.82), score(0.80), margin=0.01, floor=0.1)
     assert decision.publish
     assert decision.reason == "f1 on conll2003 test 0.8200 beats the published model's 0.8000 by +0.0200 (> 0.01)"
 
 
 @pytest.mark.parametrize("value", [0.805, 0.80, 0.79])
 def test_not_better_by_the_margin_is_kept_out(value):
-    decision = decide(score(value), score(0.80), margin=0.01, floor=0.1, published=True)
+    decision = decide(score(value), score(0.80), margin=0.01, floor=0.1)
     assert not decision.publish
     assert decision.reason.startswith(
         f"f1 on conll2003 test {value:.4f} does not beat the published model's 0.8000 by more than 0.01"
@@ -98,9 +98,9 @@ def test_not_better_by_the_margin_is_kept_out(value):
 
 
 def test_a_published_model_that_cannot_be_scored_is_kept_unless_forced():
-    kept = decide(score(0.9), None, margin=0.0, floor=0.1, published=True, unscorable="it does not load")
+    kept = decide(score(0.9), None, margin=0.0, floor=0.1, unscorable="it does not load")
     assert not kept.publish and "cannot be scored on this data (it does not load)" in kept.reason
-    forced = decide(score(0.9), None, margin=0.0, floor=0.1, published=True, unscorable="it does not load", force=True)
+    forced = decide(score(0.9), None, margin=0.0, floor=0.1, unscorable="it does not load", force=True)
     assert forced.publish and forced.forced
     assert forced.reason.startswith("published by --force-publish although the published model cannot be scored")
 
@@ -118,7 +118,7 @@ LEAK = (
 
 
 def test_a_test_split_leaked_from_train_is_refused_first_and_says_why():
-    refused = decide(score(0.9), score(0.5), margin=0.0, floor=0.1, published=True, data=data(2 / 16))
+    refused = decide(score(0.9), score(0.5), margin=0.0, floor=0.1, data=data(2 / 16))
     assert not refused.publish and refused.reason == LEAK
     assert refused.data.overlap == 2 / 16  # recorded with the decision, as the registry keeps it
     nothing_published = decide(score(0.9), None, margin=0.0, floor=0.1, data=data(2 / 16))
@@ -135,7 +135,7 @@ def test_force_publish_publishes_a_leaked_split_saying_so():
 
 
 def test_a_label_shift_is_recorded_and_warned_of_but_never_refuses():
-    shifted = decide(score(0.82), score(0.80), margin=0.01, floor=0.1, published=True, data=data(0.0, 0.35))
+    shifted = decide(score(0.82), score(0.80), margin=0.01, floor=0.1, data=data(0.0, 0.35))
     assert shifted.publish and shifted.data.label_shift == 0.35
     assert shifted.data.shift() == (
         "the training data's label distribution moved from the published model's by 0.35 (total variation distance, "

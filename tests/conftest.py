@@ -1,4 +1,5 @@
-"""Fixtures: a tiny real model, a few dozen real CoNLL-2003 sentences, a Prefect test server."""
+"""Fixtures of every tier (unit/, flows/, integration/): a tiny real model, a few dozen real CoNLL-2003
+sentences, a Prefect test server, a bucket."""
 
 import os
 import shutil
@@ -11,11 +12,32 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from tasks.assets import embedded_conll2003_files, embedded_model_dir  # noqa: E402
 
+REPO = Path(__file__).resolve().parent.parent
+
 
 def conll_sentences(path: Path, count: int) -> list[str]:
     """The first ``count`` sentences of a CoNLL file, as blocks of lines."""
     blocks = [block for block in path.read_text().split("\n\n") if block.strip() and "-DOCSTART-" not in block]
     return blocks[:count]
+
+
+def leaked_folder(conll_sample: Path, target: Path, count: int = 16) -> Path:
+    """The sample with its test split replaced by the first ``count`` training sentences."""
+    shutil.copytree(conll_sample, target)
+    (target / "test.txt").write_text("\n\n".join(conll_sentences(conll_sample / "train.txt", count)) + "\n")
+    return target
+
+
+def long_document(conll_sample, sentences: int) -> tuple[list[str], list[int]]:
+    """The first sentences of the sample's training file as one input: its words and label ids."""
+    from tasks.config import DataConfig
+    from tasks.load import normalize
+    from tasks.sources import read_source, resolve_dataset
+
+    data = DataConfig(dataset=str(conll_sample), max_train_samples=None)
+    source = resolve_dataset(data)
+    train = normalize(read_source(source, data), source, data, "ner")[0]["train"].select(range(sentences))
+    return [word for row in train["tokens"] for word in row], [tag for row in train["ner_tags"] for tag in row]
 
 
 @pytest.fixture(scope="session")

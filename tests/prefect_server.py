@@ -11,7 +11,7 @@ from pathlib import Path
 from flows.temporary_server import free_port, wait_for_server
 from tasks.errors import PipelineError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent  # tests/ is at the root
 PREFECT = (sys.executable, "-m", "prefect")
 
 

@@ -5,6 +5,7 @@ from itertools import pairwise
 
 import pytest
 
+from conftest import long_document
 from tasks.windows import owners, word_windows
 
 
@@ -42,7 +43,6 @@ def test_long_input_words_are_predicted_as_their_window_alone_predicts_them(tiny
     from tasks.profiles import Scoring
     from tasks.profiles.ner.evaluation import predict_words
     from tasks.windows import plan_windows
-    from tests.test_tokenization import long_document
 
     tokenizer = load_tokenizer(str(tiny_model))
     model = AutoModelForTokenClassification.from_pretrained(str(tiny_model), num_labels=9).eval()

@@ -1,5 +1,6 @@
 import pytest
 
+from conftest import long_document
 from tasks.config import TokenizationConfig
 from tasks.metrics import IGNORED
 from tasks.pretrained import load_tokenizer
@@ -42,18 +43,6 @@ def test_tokenize_words_aligns_real_tokenizer_output(tiny_model):
     assert tokens == ["[CLS]", "hugging", "##face", "is", "in", "brooklyn", "[SEP]"]
     assert encoded["labels"] == [-100, 3, 4, 0, 0, 5, -100]
     assert set(encoded) == {"input_ids", "token_type_ids", "attention_mask", "labels"}
-
-
-def long_document(conll_sample, sentences: int) -> tuple[list[str], list[int]]:
-    """The first sentences of the sample's training file as one input: its words and label ids."""
-    from tasks.config import DataConfig
-    from tasks.load import normalize
-    from tasks.sources import read_source, resolve_dataset
-
-    data = DataConfig(dataset=str(conll_sample), max_train_samples=None)
-    source = resolve_dataset(data)
-    train = normalize(read_source(source, data), source, data, "ner")[0]["train"].select(range(sentences))
-    return [word for row in train["tokens"] for word in row], [tag for row in train["ner_tags"] for tag in row]
 
 
 def test_a_long_sentence_becomes_windows_that_fit_and_label_every_word(tiny_model, conll_sample):

@@ -3,14 +3,13 @@ reads from it, and a run whose test split was copied from train."""
 
 import json
 import math
-import shutil
 from collections import Counter
 from pathlib import Path
 
 import datasets
 import pytest
 
-from conftest import conll_sentences
+from conftest import conll_sentences, leaked_folder
 from flows.gate import Published, data_check
 from tasks.artifacts import MANIFEST, ArtifactStore
 from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig
@@ -28,7 +27,6 @@ from tasks.data_report import (
     problems,
     report_data,
     split_report,
-    training_distribution,
 )
 from tasks.load import load_dataset, normalize
 from tasks.pretrained import load_tokenizer, resolve_model
@@ -55,13 +53,6 @@ def conll(conll_sample) -> datasets.DatasetDict:
 @pytest.fixture(scope="module")
 def tokenizer(tiny_model):
     return load_tokenizer(str(tiny_model))
-
-
-def leaked_folder(conll_sample: Path, target: Path, count: int = 16) -> Path:
-    """The sample with its test split replaced by the first ``count`` training sentences."""
-    shutil.copytree(conll_sample, target)
-    (target / "test.txt").write_text("\n\n".join(conll_sentences(conll_sample / "train.txt", count)) + "\n")
-    return target
 
 
 def classification_folder(conll_sample: Path, target: Path) -> Path:
@@ -213,46 +204,3 @@ def test_the_gate_reads_the_overlap_of_the_evaluated_split_and_the_label_shift(c
     per = report["splits"]["train"]["labels"]["PER"] / sum(report["splits"]["train"]["labels"].values())
     assert shifted.label_shift == pytest.approx(1 - per, abs=1e-3)
     assert shifted.shift().startswith("the training data's label distribution moved from the published model's by ")
-
-
-@pytest.mark.slow
-def test_a_leaked_test_split_is_not_published_unless_forced(prefect_server, tiny_model, conll_sample, tmp_path, caplog):
-    import logging
-
-    from flows.finetune import finetune
-
-    config = FinetuneConfig(
-        model=str(tiny_model), dataset=str(leaked_folder(conll_sample, tmp_path / "leaked")),
-        artifacts_dir=tmp_path / "artifacts", max_train_samples=None, batch_size=16, eval_batch_size=16,
-        learning_rate=1e-3, max_overlap=0.01,
-    )  # fmt: skip
-    logging.getLogger("prefect.flow_runs").addHandler(caplog.handler)
-    try:
-        refused = finetune(config)
-    finally:
-        logging.getLogger("prefect.flow_runs").removeHandler(caplog.handler)
-    reason = (
-        "100.0 % of the test split's sentences also appear in train (over --max-overlap 1 %): a leaked split's "
-        "score says nothing about new data"
-    )  # fmt: skip
-    assert not refused.decision.publish and refused.decision.reason == reason
-    assert "Data: sentences that also appear in train: test 16 of 16 (100.0 %)." in caplog.messages
-    assert f"Not publishing: {reason}" in caplog.messages
-    [entry] = json.loads((config.artifacts_dir / "registry.json").read_text()).values()
-    assert entry["published"] is None
-    assert entry["history"][0]["decision"]["data"]["overlap"] == 1.0
-    assert [step.name for step in refused.steps][:3] == ["dataset", "data_report", "tokenized"]
-
-    forced = finetune(config.model_copy(update={"force_publish": True}))
-    assert forced.decision.publish and forced.decision.forced
-    assert forced.decision.reason == f"published by --force-publish although {reason}"
-    assert [step.name for step in forced.steps if not step.cached] == ["release"]
-    card = (Path(forced.model_dir) / "README.md").read_text()
-    assert f"Published by --force-publish although {reason} (margin 0.0, floor 0.1)." in card
-    assert "| test | 16 | 0 | 16 (100.0 %) | 0 |" in card
-    [entry] = json.loads((config.artifacts_dir / "registry.json").read_text()).values()
-    assert entry["published"]["decision"]["data"]["overlap"] == 1.0
-    report = json.loads((Path(forced.steps[1].path) / REPORT).read_text())
-    assert entry["published"]["label_distribution"] == training_distribution(report)
-    assert set(training_distribution(report)) == {"LOC", "MISC", "ORG", "PER"}
-

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from tasks.config import parse_command_line
 from tasks.sweep import load_sweep_file
 
-ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 TEXTS = {page: page.read_text(encoding="utf-8") for page in PAGES}
 ALL_TEXT = "\n".join(TEXTS.values())
 COMMAND = re.compile(r"python3 -m flows\.finetune(?P<options>[^`#\n]*)")
@@ -22,7 +22,7 @@ LINK = re.compile(r"\[[^\]]*\]\((?P<target>[^)\s]+)\)")
 
 
 def name(page: Path) -> str:
-    return str(page.relative_to(ROOT))
+    return str(page.relative_to(REPO))
 
 
 def yaml_blocks() -> list[str]:
@@ -96,16 +96,16 @@ def test_every_finetune_command_shown_parses(options):
 def test_every_script_named_exists():
     scripts = set(re.findall(r"python3 (benchmarks/\w+\.py)|(deployments/\w+\.sh)", ALL_TEXT))
     scripts = {benchmark or deployment for benchmark, deployment in scripts}
-    assert scripts and [script for script in scripts if not (ROOT / script).is_file()] == []
+    assert scripts and [script for script in scripts if not (REPO / script).is_file()] == []
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda path: path.name)
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda path: path.name)
 def test_every_config_file_parses_and_the_docs_show_how_to_run_it(path):
     parse_command_line(["--config", str(path)])
     assert f"python3 -m flows.finetune --config configs/{path.name}" in ALL_TEXT
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "sweeps").glob("*.yaml")), ids=lambda path: path.name)
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "sweeps").glob("*.yaml")), ids=lambda path: path.name)
 def test_every_sweep_file_parses_and_the_docs_show_how_to_run_it(path):
     load_sweep_file(path)
     assert f"python3 -m flows.sweep --config configs/sweeps/{path.name}" in ALL_TEXT

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
 # Starts the server as the command line does, waits for it, prints its address, then ends as asked.
 RUN = """
 import os, signal, sys

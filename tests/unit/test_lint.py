@@ -3,11 +3,10 @@ pyupgrade), as the pre-commit hook runs it."""
 
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import REPO
 
 
 def test_ruff_finds_nothing():
-    finished = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True)
+    finished = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=REPO, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-2000:]

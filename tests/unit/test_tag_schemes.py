@@ -6,12 +6,12 @@ from itertools import pairwise
 
 import pytest
 
+from conftest import conll_sentences
 from tasks.config import DataConfig
 from tasks.errors import PipelineError
 from tasks.load import normalize
 from tasks.sources import read_source, resolve_dataset
 from tasks.tag_schemes import BadTag, detect_scheme, from_iob2, iob2_labels, to_iob2
-from tests.conftest import conll_sentences
 
 SCHEMES = ["IOB2", "IOB1", "IOBES", "BILOU", "IO"]
 

@@ -4,13 +4,13 @@ and reports its figures (MFU against a stated peak, since a CPU has none in the 
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import REPO
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_the_gpu_benchmark_runs_on_cpu_as_a_smoke_check(tiny_model, conll_sample, tmp_path):

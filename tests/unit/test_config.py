@@ -1,9 +1,9 @@
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from tasks.config import FinetuneConfig, TrainingConfig, build_parser, parse_command_line
 from tasks.errors import PipelineError
 
@@ -146,7 +146,7 @@ def test_resume_and_isolation_leave_the_train_key_alone_and_the_engine_and_class
 
 def test_help_answers_before_prefect_and_the_ml_libraries_load():
     command = [sys.executable, "-X", "importtime", "-m", "flows.finetune", "--help"]
-    finished = subprocess.run(command, cwd=Path(__file__).parent.parent, capture_output=True, text=True, timeout=60)
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert finished.returncode == 0 and "--learning-rate" in finished.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in finished.stderr.splitlines() if line.startswith("import time")}
     assert "tasks.config" in imported
@@ -155,6 +155,6 @@ def test_help_answers_before_prefect_and_the_ml_libraries_load():
 
 def test_a_bad_option_is_refused_before_anything_heavy_loads():
     command = [sys.executable, "-m", "flows.finetune", "--learning-rate", "-1"]
-    finished = subprocess.run(command, cwd=Path(__file__).parent.parent, capture_output=True, text=True, timeout=60)
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert finished.returncode == 2
     assert finished.stderr.strip() == "error: invalid configuration (command line): learning_rate: Input should be greater than 0"

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from flows.finetune import finetune
 from tasks.config import FinetuneConfig
 from tasks.engines.common import check_label_ids
 from tasks.errors import PipelineError
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[1]
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> str:

@@ -4,15 +4,14 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from tasks.console import QUIET_LIBRARIES, VERBOSE, set_console
 from tasks.engines.common import load_model
 from tasks.pretrained import ModelSource
 
-REPO = Path(__file__).parent.parent
 # What the libraries print on their own: datasets' bars, transformers' load report, the Trainer's metric dicts.
 LIBRARY_OUTPUT = ("Map:", "Saving the dataset", "LOAD REPORT", "{'eval_loss'", "{'train_runtime'")
 COMPLETED_TASK_RUN = re.compile(r"Task run '[^']+' - Finished in state Completed\(\)")

@@ -89,6 +89,16 @@ def copy_of(tmp_path):
     return copy
 
 
+def ui_artifacts(flow_run_id: str) -> dict:
+    """The Prefect UI artifacts a flow run made, by key, as the server holds them."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    return {artifact.key: artifact for artifact in found}
+
+
 def progress_shown(flow_run_id: str):
     """The training progress artifact of a run (its train step runs in the train-evaluate subflow)."""
     from prefect.client.orchestration import get_client

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ui_artifacts
 from flows.finetune import finetune
 from tasks.artifacts import MANIFEST, is_complete
 from tasks.config import FinetuneConfig
@@ -122,15 +123,8 @@ def test_deleted_tokenized_artifact_is_rebuilt(prefect_server, tiny_model, conll
 
 
 def test_run_publishes_metrics_table_and_model_card(first_run):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-
     _, summary = first_run
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[summary.flow_run_id]))
-        )
-    by_key = {artifact.key: artifact for artifact in found}
+    by_key = ui_artifacts(summary.flow_run_id)
     assert by_key["model-card"].type == "markdown"
     card = (Path(summary.model_dir) / "README.md").read_text()
     assert by_key["model-card"].data == card_for_display(card)
@@ -149,8 +143,6 @@ def test_release_ships_the_figures_the_card_embeds_and_the_ui_shows(first_run):
     import json
 
     from matplotlib.image import imread
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     _, summary = first_run
     release = Path(summary.model_dir)
@@ -169,11 +161,7 @@ def test_release_ships_the_figures_the_card_embeds_and_the_ui_shows(first_run):
     words = [line for line in (evaluation / "predictions" / "test.txt").read_text().splitlines() if line.strip()]
     assert sum(map(sum, confusion["rows_gold_columns_predicted"])) == len(words)
     assert confusion["labels"][-1] == "no entity"
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[summary.flow_run_id]))
-        )
-    by_key = {artifact.key: artifact for artifact in found}
+    by_key = ui_artifacts(summary.flow_run_id)
     for key, file in (("ner-training-curves", "training_curves.png"), ("ner-confusion", "confusion.png")):
         assert by_key[key].type == "image"
         data = by_key[key].data.removeprefix("data:image/png;base64,")

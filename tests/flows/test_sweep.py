@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import ui_artifacts
 from tasks.config import FinetuneConfig
 from tasks.sweep import SweepConfig
 
@@ -71,15 +72,8 @@ def test_a_four_trial_sweep_runs_two_at_a_time_and_publishes_the_best(first_swee
 def test_the_sweep_report_is_in_the_prefect_ui(first_sweep):
     import base64
 
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-
     _, summary = first_sweep
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[summary.flow_run_id]))
-        )
-    by_key = {artifact.key: artifact for artifact in found}
+    by_key = ui_artifacts(summary.flow_run_id)
     rows = json.loads(by_key["sweep-trials"].data)
     assert [row["trial"] for row in rows] == [t.number for t in summary.trials]
     assert {row["result"] for row in rows} == {"ran"}

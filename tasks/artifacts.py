@@ -158,17 +158,17 @@ def fetched_inputs(inputs: dict[str, Any], root: str) -> dict[str, Any]:
 
 
 def build_and_commit(folder: str, out_dir: str, refresh: bool, build: Callable[[Path], Any]) -> StepReport:
-    """`build_once` for a bucket: unless ``out_dir`` is committed (one read of its manifest), build it in
+    """`build_once` for a bucket: unless ``out_dir`` is committed (one read of its commit record), build it in
     its staging directory and commit it. The staging lock makes runs on this machine build it once;
     runs on other machines may build it too, and the first to commit wins."""
     started = time.perf_counter()
     staged = storage.staged_dir(out_dir)
     with artifact_lock(staged):
-        manifest = None if refresh else storage.committed(out_dir)
-        if not manifest:
+        record = None if refresh else storage.committed(out_dir)
+        if not record:
             build(staged)
             _commit(staged, out_dir, refresh)
-    return StepReport(name=folder, seconds=round(time.perf_counter() - started, 1), cached=bool(manifest), path=out_dir)
+    return StepReport(name=folder, seconds=round(time.perf_counter() - started, 1), cached=bool(record), path=out_dir)
 
 
 def _commit(staged: Path, out_dir: str, replace: bool) -> None:
@@ -189,13 +189,13 @@ def local_dir(path: Path | str) -> Path:
         return Path(path)
     staged = storage.staged_dir(path)
     with artifact_lock(staged):
-        manifest = _committed(path)
-        if _is_current(staged, manifest):
+        record = _committed(path)
+        if _is_current(staged, record):
             return staged
         started = time.perf_counter()
         with building(staged) as partial:
-            size = storage.download(path, manifest, partial)
-        storage.note_writer(staged, manifest["writer"])
+            size = storage.download(path, record, partial)
+        storage.note_writer(staged, record["writer"])
     run_logger().info(f"Downloaded {path} ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s")
     return staged
 
@@ -204,10 +204,10 @@ def read_artifact(path: Path | str, name: str) -> bytes:
     """One file of an artifact; from a bucket, the staged copy's when it is current, else that file alone."""
     if not is_remote(path):
         return (Path(path) / name).read_bytes()
-    manifest, staged = _committed(path), storage.staged_dir(path)
-    if _is_current(staged, manifest):
+    record, staged = _committed(path), storage.staged_dir(path)
+    if _is_current(staged, record):
         return (staged / name).read_bytes()
-    return storage.read_file(path, manifest, name)
+    return storage.read_file(path, record, name)
 
 
 def read_artifact_json(path: Path | str, name: str) -> Any:
@@ -219,16 +219,16 @@ def is_finished(path: Path | str) -> bool:
     return storage.committed(path) is not None if is_remote(path) else is_complete(Path(path))
 
 
-def _is_current(staged: Path, manifest: dict) -> bool:
-    """True when ``staged`` is a complete copy of the artifact ``manifest`` commits."""
-    return storage.is_copy_of(staged, manifest) and is_complete(staged)
+def _is_current(staged: Path, record: dict) -> bool:
+    """True when ``staged`` is a complete copy of the artifact ``record`` commits."""
+    return storage.is_copy_of(staged, record) and is_complete(staged)
 
 
 def _committed(path: str) -> dict:
-    manifest = storage.committed(path)
-    if manifest is None:
+    record = storage.committed(path)
+    if record is None:
         raise PipelineError(f"{path} is not a committed artifact: it has no {storage.COMMIT}")
-    return manifest
+    return record
 
 
 def build_once(folder: str, out_dir: Path, refresh: bool, build: Callable[[], Any]) -> StepReport:

@@ -3,10 +3,11 @@
 
 A bucket has no rename and no lock, so a step builds its artifact in a local staging directory,
 as it would on disk, then commits it: every file goes up under ``<location>/<writer id>/``, and
-then ``<location>/manifest.json``, written only if absent, names that writer and its files. The
-manifest is the commit marker: a reader trusts nothing without it, so a half-uploaded artifact is
-never taken as complete, and of two writers of one key the first manifest wins and the other
-removes its files. Whether a step is cached is one read of the manifest.
+then ``<location>/commit.json``, written only if absent, names that writer and its files. That
+record is the commit: a reader trusts nothing without it, so a half-uploaded artifact is never
+taken as complete, and of two writers of one key the first record wins and the other removes its
+files. Whether a step is cached is one read of the record. (A manifest is always a local
+directory's list of its files and sizes, `MANIFEST`.)
 
 Steps that need files on disk (transformers and datasets load directories) fetch an artifact whole
 into the staging directory, ``$FINETUNE_STAGING_DIR/<folder>/<key>``, beside a note of the writer
@@ -27,7 +28,7 @@ from pydantic import BeforeValidator
 from tasks.errors import PipelineError
 
 STAGING_VARIABLE = "FINETUNE_STAGING_DIR"
-COMMIT = "manifest.json"
+COMMIT = "commit.json"  # the record that commits an artifact in a bucket: its writer and files
 # The manifest of a finished local directory (`tasks.artifacts.building`): its files and their sizes.
 MANIFEST = ".manifest.json"
 BACKENDS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
@@ -100,7 +101,7 @@ def transferred() -> dict[str, int]:
 
 
 def committed(location: str) -> dict | None:
-    """The manifest of the artifact at ``location`` (its writer and files), or None before it is committed."""
+    """The commit record of the artifact at ``location`` (its writer and files), or None before it is committed."""
     fs, path = filesystem(location)
     try:
         return json.loads(fs.cat_file(f"{path}/{COMMIT}"))
@@ -121,10 +122,10 @@ def commit(local_dir: Path, location: str, replace: bool = False) -> str | None:
     writer, files = uuid.uuid4().hex[:12], local_files(local_dir)
     names = sorted(files)
     fs.put([str(local_dir / name) for name in names], [f"{path}/{writer}/{name}" for name in names])
-    manifest = {"writer": writer, "files": files, "committed": time.time()}
+    record = {"writer": writer, "files": files, "committed": time.time()}
     replaced = committed(location) if replace else None
     try:
-        fs.pipe_file(f"{path}/{COMMIT}", json.dumps(manifest, indent=1).encode(), mode="overwrite" if replace else "create")
+        fs.pipe_file(f"{path}/{COMMIT}", json.dumps(record, indent=1).encode(), mode="overwrite" if replace else "create")
     except FileExistsError:
         fs.rm(f"{path}/{writer}", recursive=True)
         return None
@@ -173,28 +174,28 @@ def note_writer(staged: Path, writer: str | None) -> None:
         note.unlink(missing_ok=True)
 
 
-def is_copy_of(staged: Path, manifest: dict) -> bool:
-    """True when ``staged`` was fetched from, or committed as, the writer ``manifest`` names."""
+def is_copy_of(staged: Path, record: dict) -> bool:
+    """True when ``staged`` was fetched from, or committed as, the writer ``record`` names."""
     note = _writer_note(staged)
-    return note.is_file() and note.read_text() == manifest["writer"]
+    return note.is_file() and note.read_text() == record["writer"]
 
 
-def download(location: str, manifest: dict, into: Path) -> int:
-    """Download the files ``manifest`` commits into the directory ``into``; return their bytes."""
+def download(location: str, record: dict, into: Path) -> int:
+    """Download the files ``record`` commits into the directory ``into``; return their bytes."""
     fs, path = filesystem(location)
-    names = sorted(manifest["files"])
-    fs.get([f"{path}/{manifest['writer']}/{name}" for name in names], [str(into / name) for name in names])
-    size = sum(manifest["files"].values())
+    names = sorted(record["files"])
+    fs.get([f"{path}/{record['writer']}/{name}" for name in names], [str(into / name) for name in names])
+    size = sum(record["files"].values())
     _count("downloaded", size)
     return size
 
 
-def read_file(location: str, manifest: dict, name: str) -> bytes:
-    """One file of the artifact ``manifest`` commits, read from the store alone."""
-    if name not in manifest["files"]:
+def read_file(location: str, record: dict, name: str) -> bytes:
+    """One file of the artifact ``record`` commits, read from the store alone."""
+    if name not in record["files"]:
         raise FileNotFoundError(f"{location} has no file {name}")
     fs, path = filesystem(location)
-    data = fs.cat_file(f"{path}/{manifest['writer']}/{name}")
+    data = fs.cat_file(f"{path}/{record['writer']}/{name}")
     _count("downloaded", len(data))
     return data
 

@@ -265,7 +265,7 @@ def test_workers_that_share_only_a_bucket_run_publish_and_rerun_from_its_cache(
     for machine in machines.values():
         shutil.rmtree(machine / "staging")  # a wiped (or new) machine
     again = finetune.run()
-    assert again.reused == STEPS, "every step, on both workers, from the bucket's manifests"
+    assert again.reused == STEPS, "every step, on both workers, from the bucket's commit records"
     assert again.logged_decision == "Not publishing: this model is already the published one"
     results = listing(f"{bucket}/prefect-results")
     assert results, "the train-evaluate runs' results are in the bucket, where the cpu worker read them"

@@ -26,28 +26,28 @@ def objects(location: str) -> list[str]:
     return [name.removeprefix(path + "/") for name in storage.listing(location)]
 
 
-def test_a_committed_artifact_is_its_files_under_one_writer_and_the_manifest(bucket, staging):
+def test_a_committed_artifact_is_its_files_under_one_writer_and_the_commit_record(bucket, staging):
     location = f"{bucket}/tokenized/abc"
     local = finished_dir(staging / "tokenized" / "abc", {"a.txt": "one", "sub/b.txt": "two!"})
     writer = storage.commit(local, location)
-    assert objects(location) == sorted(["manifest.json", f"{writer}/a.txt", f"{writer}/sub/b.txt"])
-    manifest = storage.committed(location)
-    assert manifest["writer"] == writer and manifest["files"] == {"a.txt": 3, "sub/b.txt": 4}
+    assert objects(location) == sorted(["commit.json", f"{writer}/a.txt", f"{writer}/sub/b.txt"])
+    record = storage.committed(location)
+    assert record["writer"] == writer and record["files"] == {"a.txt": 3, "sub/b.txt": 4}
     assert is_finished(location) and not is_finished(f"{bucket}/tokenized/other")
 
 
-def test_an_upload_interrupted_before_the_manifest_is_not_a_cache_hit(bucket, staging, monkeypatch):
+def test_an_upload_interrupted_before_the_commit_record_is_not_a_cache_hit(bucket, staging, monkeypatch):
     location = f"{bucket}/model/abc"
     local = finished_dir(staging / "model" / "abc", {"weights.bin": "x" * 1000})
 
     def lost_connection(*args, **kwargs):
-        raise ConnectionError("connection lost while writing the manifest")
+        raise ConnectionError("connection lost while writing the commit record")
 
     with monkeypatch.context() as patched:
         patched.setattr(storage.filesystem(location)[0], "pipe_file", lost_connection)  # fsspec caches the instance
         with pytest.raises(ConnectionError):
             storage.commit(local, location)
-    [uploaded] = objects(location)  # the files went up; the manifest did not
+    [uploaded] = objects(location)  # the files went up; the commit record did not
     assert uploaded.endswith("/weights.bin")
     assert storage.committed(location) is None and not is_finished(location)
     with pytest.raises(PipelineError, match="not a committed artifact"):
@@ -72,9 +72,9 @@ def test_two_writers_of_one_key_end_with_one_complete_artifact(bucket, staging):
         thread.join()
     [winner] = [n for n in range(2) if writers[n]]
     assert writers[1 - winner] is None
-    manifest = storage.committed(location)
-    assert manifest["writer"] == writers[winner]
-    assert objects(location) == sorted(["manifest.json", *(f"{writers[winner]}/{name}" for name in ("config.json", "weights.bin"))])
+    record = storage.committed(location)
+    assert record["writer"] == writers[winner]
+    assert objects(location) == sorted(["commit.json", *(f"{writers[winner]}/{name}" for name in ("config.json", "weights.bin"))])
     assert (local_dir(location) / "weights.bin").read_text() == f"writer {winner} " * 100
 
 
@@ -89,7 +89,7 @@ def test_a_reader_downloads_once_and_again_when_a_refreshed_run_replaced_the_art
     first = storage.committed(location)["writer"]
     rebuilt = finished_dir(staging / "rebuild", {"data.arrow": "new rows", "summary.json": "{}"})
     writer = storage.commit(rebuilt, location, replace=True)  # a refreshed run, on another machine
-    assert objects(location) == sorted(["manifest.json", f"{writer}/data.arrow", f"{writer}/summary.json"])
+    assert objects(location) == sorted(["commit.json", f"{writer}/data.arrow", f"{writer}/summary.json"])
     assert writer != first and (local_dir(location) / "data.arrow").read_text() == "new rows"
     assert (staging / "dataset" / "abc.writer").read_text() == writer
 

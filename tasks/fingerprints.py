@@ -11,8 +11,9 @@ source reaches as ``profile.<part>`` or ``profile_of(...).<part>``.
 import ast
 import hashlib
 import importlib.util
+import threading
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -36,6 +37,18 @@ def module_source(module: str) -> str:
     return module_file(module).read_text(encoding="utf-8")
 
 
+_PARSING = threading.Lock()
+
+
+@lru_cache(maxsize=512)
+def parsed(source: str) -> ast.Module:
+    """The syntax tree of ``source``, parsed once. Parsing holds a lock: CPython 3.11's parser is not
+    safe in threads ("AST constructor recursion depth mismatch" when a sweep's trials key their steps
+    at once)."""
+    with _PARSING:
+        return ast.parse(source)
+
+
 def _is_ours(module: str) -> bool:
     return module.split(".")[0] in OUR_PACKAGES
 
@@ -44,7 +57,7 @@ def imported_modules(source: str, exists: Callable[[str], bool]) -> set[str]:
     """Modules of ours that ``source`` imports; ``from package import name`` counts ``package.name``
     when that is a module."""
     found = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(parsed(source)):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if _is_ours(alias.name)}
         elif isinstance(node, ast.ImportFrom) and node.module and _is_ours(node.module):
@@ -68,7 +81,7 @@ def reached_parts(source: str) -> set[str]:
         return named or attribute or call
 
     return {
-        node.attr for node in ast.walk(ast.parse(source))
+        node.attr for node in ast.walk(parsed(source))
         if isinstance(node, ast.Attribute) and node.attr in PARTS and is_profile(node.value)
     }  # fmt: skip
 

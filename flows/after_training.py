@@ -13,13 +13,14 @@ from flows.prepare import Prepared
 from flows.train import TrainEvaluateResult
 from tasks.artifacts import ArtifactStore, StepReport, local_dir, read_artifact, read_artifact_json
 from tasks.check import CHECK, check_inputs, check_model, check_published
-from tasks.config import DataConfig, FinetuneConfig, TaskName, TokenizationConfig, TrainingConfig
+from tasks.config import DataConfig, FinetuneConfig, QuantizationConfig, TaskName, TokenizationConfig, TrainingConfig
 from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.errors import PipelineError
-from tasks.evaluation import FIGURES, METRICS, PLOTS
+from tasks.evaluation import FIGURES, METRICS, PLOTS, evaluated_split
 from tasks.hub import Pushed, push_to_hub
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.model_card import CARD, ReleaseInputs, ReleaseNames, Selection, card_for_display, epoch_table, release_model
+from tasks.onnx_export import ParityCheck, export_model
 from tasks.plots import data_url
 from tasks.profiles import is_pair, profile_of
 from tasks.quality_gate import Decision, Release, record_release
@@ -49,7 +50,8 @@ def after_training(
     store = prepared.store
     text, text_pair = check_inputs(config.task, _is_pair(prepared), config.check_text, config.check_text_pair)
     checked = check_model(trained.model_dir, config.task, text, text_pair, config.section(TokenizationConfig), store=store)
-    inputs, names = release_of(config, prepared, trained, checked)
+    exported = export_if_asked(config, prepared, trained)
+    inputs, names = release_of(config, prepared, trained, checked, exported)
     gate = quality_gate(config, store, inputs, names)
     released = release_model(config.task, inputs, names, gate.card_decision, selection, store=store)
     metrics = read_artifact_json(trained.evaluation_dir, METRICS)
@@ -66,7 +68,8 @@ def after_training(
         model_dir=released.path,
         metrics=metrics,
         check=read_artifact_json(checked.path, CHECK),
-        steps=[prepared.loaded, prepared.reported, prepared.tokenized, *trained.steps, checked, *gate.steps, released],
+        steps=[prepared.loaded, prepared.reported, prepared.tokenized, *trained.steps, checked,
+               *([exported] if exported else []), *gate.steps, released],  # fmt: skip
         decision=gate.decision,
         pushed_to=pushed.commit_url if pushed else None,
         published_check=check_published_model(config, pushed, text, text_pair) if pushed else None,
@@ -78,15 +81,26 @@ def _is_pair(prepared: Prepared) -> bool:
     return is_pair(read_artifact_json(prepared.loaded.path, LOAD_SUMMARY)["columns"])
 
 
+def export_if_asked(config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateResult) -> StepReport | None:
+    """With ``export onnx``: the model exported to ONNX and checked against PyTorch on the evaluated split."""
+    if config.export != "onnx":
+        return None
+    split = evaluated_split(read_artifact_json(trained.evaluation_dir, METRICS))
+    parity = ParityCheck(dataset_dir=prepared.loaded.path, split=split, tokenization=config.section(TokenizationConfig),
+                         batch_size=config.eval_batch_size)  # fmt: skip
+    return export_model(trained.model_dir, parity, config.task, config.section(QuantizationConfig), store=prepared.store)
+
+
 def release_of(
-    config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateResult, checked: StepReport
-) -> tuple[ReleaseInputs, ReleaseNames]:
+    config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateResult, checked: StepReport,
+    exported: StepReport | None = None,
+) -> tuple[ReleaseInputs, ReleaseNames]:  # fmt: skip
     """What the release is made of, and what its card calls it: the model name is the Hub repo's, or
     ``<base>-finetuned-<task>``."""
     model, kind = prepared.model, profile_of(config.task).short_name
     inputs = ReleaseInputs(
         dataset_dir=prepared.loaded.path, report_dir=prepared.reported.path, model_dir=trained.model_dir,
-        evaluation_dir=trained.evaluation_dir, check_dir=checked.path,
+        evaluation_dir=trained.evaluation_dir, check_dir=checked.path, export_dir=exported.path if exported else None,
     )  # fmt: skip
     names = ReleaseNames(
         model_name=config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}",

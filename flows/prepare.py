@@ -20,6 +20,7 @@ from tasks.data_report import MARKDOWN as REPORT_MARKDOWN, REPORT, report_data
 from tasks.errors import PipelineError
 from tasks.hub import hub_token
 from tasks.load import load_dataset
+from tasks.onnx_export import require_onnx_packages
 from tasks.pretrained import ModelSource, resolve_model
 from tasks.sources import DatasetSource, resolve_dataset
 from tasks.storage import is_remote, transferred
@@ -64,6 +65,8 @@ def prepare(config: FinetuneConfig) -> Prepared:
     ensure_writable(artifacts_dir)
     _check_push_settings(config)
     require_tracker(config.report_to)
+    if config.export == "onnx":
+        require_onnx_packages()
     store = ArtifactStore(root=artifacts_dir, refresh=config.refresh)
     for leftover in remove_stale_partials(store.local_root()):
         get_run_logger().info(f"Removed {leftover}, left by a run that died while building it.")

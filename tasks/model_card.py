@@ -24,6 +24,7 @@ from tasks.evaluation import FIGURES, METRICS, PLOTS, evaluated_split
 from tasks.hub import hub_api
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.markdown import table
+from tasks.onnx_export import MAX_F1_DIFFERENCE, MIN_AGREEMENT, MODEL, ONNX, PARITY, QUANTIZED, copy_shipped
 from tasks.pretrained import load_tokenizer
 from tasks.profiles import ModelCardPart, TaskProfile, is_pair, profile_of
 from tasks.quality_gate import DataCheck, Decision
@@ -80,6 +81,7 @@ class CardFacts(BaseModel):
     decision: dict | None = None  # the quality gate's, see tasks.quality_gate
     figures: list[dict] = []  # plots/figures.json of the evaluation: file, title, section
     selection: Selection | None = None  # set when a sweep chose the model
+    export: dict | None = None  # the ONNX export's parity check (tasks.onnx_export), when one was made
 
     @property
     def profile(self) -> TaskProfile:
@@ -386,6 +388,34 @@ def _summary(facts: CardFacts) -> str:
     return f"{facts.card.WHAT} fine-tuned from {base} on `{_dataset_name(facts)}`. {does}"
 
 
+def _export_section(facts: CardFacts) -> list[str]:
+    """What the ONNX export scored against the PyTorch model, and what ships: `tasks.onnx_export`."""
+    if facts.export is None:
+        return []
+    parity = facts.export
+    examples = f"{parity['examples']:,} {facts.profile.data_report.EXAMPLES}"
+    rows = [[name, f"{parity['f1'][name]:.4f}", f"{parity['agreement'][name]:.2%}" if name in parity["agreement"] else "",
+             _shipped(name, parity)] for name in parity["f1"]]  # fmt: skip
+    lines = [
+        "## ONNX export", "",
+        f"Exported with torch.onnx and run with onnxruntime on the {parity['split']} split ({examples}): a file ships "
+        f"only when its argmax equals PyTorch's on at least {MIN_AGREEMENT:.1%} of tokens and its F1 is within "
+        f"{MAX_F1_DIFFERENCE}" + (f", and the int8 quantization only when its F1 is at most {parity['max_quantized_drop']} "
+        "under the full-precision export's." if parity.get("max_quantized_drop") is not None else "."), "",
+        *table(["Model", "F1", "Argmax as PyTorch's", "Shipped"], rows), "",
+    ]  # fmt: skip
+    if parity["shipped"]:
+        lines += ["Run it with the same windows: `python -m flows.predict --model <this folder> --runtime onnx`.", ""]
+    return lines
+
+
+def _shipped(name: str, parity: dict) -> str:
+    file = {"onnx": MODEL, "int8": QUANTIZED}.get(name)
+    if file is None:
+        return "(the model it came from)"
+    return f"`{ONNX}/{file}`" if file in parity["shipped"] else f"no: {parity['not_shipped'][file]}"
+
+
 def render_card(facts: CardFacts) -> str:
     """The model card: Hub metadata, then what the model is, what it is for, how to use it, how it was
     trained and how it scores. It names no path of the machine that built it."""
@@ -398,6 +428,7 @@ def render_card(facts: CardFacts) -> str:
         *_procedure_section(facts),
         *_scores_section(facts),
         *_decision_section(facts),
+        *_export_section(facts),
         "## Framework versions", "",
         *(f"- {name} {number}" for name, number in facts.frameworks.items()), "",
     ]  # fmt: skip
@@ -460,6 +491,7 @@ class ReleaseInputs(BaseModel):
     model_dir: str
     evaluation_dir: str
     check_dir: str
+    export_dir: str | None = None  # the ONNX export and its parity check, when one was asked for
 
 
 class ReleaseNames(BaseModel):
@@ -516,6 +548,7 @@ def release_model(
         decision=decision.model_dump() if decision else None,
         figures=read_json(Path(inputs.evaluation_dir) / PLOTS / FIGURES),
         selection=selection,
+        export=read_json(Path(inputs.export_dir) / PARITY) if inputs.export_dir else None,
     )
     with building(Path(out_dir)) as partial:
         for file in Path(inputs.model_dir).iterdir():
@@ -530,5 +563,7 @@ def release_model(
             (partial / SWEEP).mkdir()
             for file in selection.report_files:
                 shutil.copy2(Path(selection.report_dir) / file, partial / SWEEP / file)
+        if facts.export and facts.export["shipped"]:
+            copy_shipped(Path(inputs.export_dir), partial / ONNX)
         (partial / CARD).write_text(render_card(facts))
     return out_dir

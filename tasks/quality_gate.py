@@ -6,8 +6,8 @@ The champion's score comes from its card's metadata (`model-index`, read with hu
 when there is no Hub repo.
 """
 
-from pathlib import Path
-from urllib.parse import quote
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote, unquote
 
 import yaml
 from huggingface_hub import ModelCard
@@ -205,6 +205,15 @@ def registry_published(artifacts_dir: Path | str, model_name: str) -> Release | 
     path = artifacts_dir / REGISTRY
     published = _registry_entry(read_json(path), model_name)["published"] if path.is_file() else None
     return Release.model_validate(published) if published else None
+
+
+def registered_names(artifacts_dir: Path | str) -> list[str]:
+    """The model names the registry of ``artifacts_dir`` holds releases of."""
+    if is_remote(artifacts_dir):
+        objects = storage.listing(storage.join(artifacts_dir, BUCKET_REGISTRY))
+        return sorted({unquote(PurePosixPath(name).parent.name) for name in objects})
+    path = Path(artifacts_dir) / REGISTRY
+    return sorted(read_json(path)) if path.is_file() else []
 
 
 def _bucket_registry(artifacts_dir: str, model_name: str) -> str:

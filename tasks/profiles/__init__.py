@@ -58,12 +58,14 @@ class Tokenized:
 
 @dataclass(frozen=True)
 class Scoring:
-    """How a task's part of evaluate scores a split: the inputs' length and windows, the batch size, and
-    the tag scheme predictions are written in (NER: the training data's, see `tasks.tag_schemes`)."""
+    """How a task's part of evaluate scores a split (and the predict flow predicts one): the inputs' length
+    and windows, the batch size, and the tag scheme predictions are written in (NER: the training data's,
+    see `tasks.tag_schemes`)."""
 
     tokenization: object  # tasks.config.TokenizationConfig
     batch_size: int
     tag_scheme: str | None = None
+    progress: str = "evaluate"  # the progress bar's name
 
 
 class LoadPart(Protocol):

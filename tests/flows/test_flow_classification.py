@@ -81,6 +81,38 @@ def test_saved_pair_model_loads_with_its_label_names(pair_run):
     assert AutoConfig.from_pretrained(summary.model_dir).id2label == {0: "unrelated", 1: "consecutive"}
 
 
+def test_the_pair_model_predicts_a_csv_of_pairs_and_scores_it_as_the_evaluate_step(pair_run, tmp_path):
+    """The released pair model over the evaluated pairs written as a CSV file: every class's probability
+    per pair, and --score giving the evaluate step's figures."""
+    import datasets
+
+    from flows.predict import predict_flow
+    from tasks.prediction_config import PredictConfig
+
+    config, summary = pair_run
+    test = datasets.load_from_disk(next(step.path for step in summary.steps if step.name == "dataset"))["test"]
+    names = test.features["label"].names
+    table = tmp_path / "pairs.csv"
+    with open(table, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["sentence1", "sentence2", "label"])
+        writer.writerows([row["text"], row["text_pair"], names[row["label"]]] for row in test)
+    predicted = predict_flow(PredictConfig(
+        model=summary.model_dir, input=str(table), artifacts_dir=config.artifacts_dir, score=True,
+        batch_size=config.eval_batch_size,
+    ))  # fmt: skip
+    expected = summary.metrics["test"]
+    assert {name: predicted.scores[name] for name in expected} == expected
+    with open(Path(predicted.output_dir) / "predictions.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == len(test) == predicted.rows and list(rows[0]) == ["line", "text", "text_pair", "label", *names]
+    for row, pair in zip(rows, test):
+        probabilities = [float(row[name]) for name in names]
+        assert row["text_pair"] == pair["text_pair"] and abs(sum(probabilities) - 1) < 0.001
+        assert row["label"] == names[probabilities.index(max(probabilities))]
+    assert sum(predicted.counts["labels"].values()) == len(test)
+
+
 def test_pair_task_second_run_is_fully_cached(pair_run):
     config, summary = pair_run
     again = finetune(config)

@@ -8,6 +8,7 @@ import pytest
 
 from prefect_server import PREFECT, PrefectServer, wait_for
 from tasks.config import FinetuneConfig
+from tasks.prediction_config import PredictConfig
 from tasks.sweep import SweepConfig
 
 pytestmark = pytest.mark.slow
@@ -26,6 +27,7 @@ def test_server_holds_the_schedule_limit_and_the_configs_form(server):
         finetune = client.read_deployment_by_name("finetune/finetune")
         gpu = client.read_deployment_by_name("train-evaluate/gpu")
         sweep = client.read_deployment_by_name("sweep/sweep")
+        predict = client.read_deployment_by_name("predict/predict")
         pool = client.read_work_pool("gpu")
     assert [schedule.schedule.cron for schedule in finetune.schedules] == ["0 3 * * 1"]
     assert finetune.work_pool_name == "cpu" and gpu.work_pool_name == "gpu"
@@ -46,6 +48,10 @@ def test_server_holds_the_schedule_limit_and_the_configs_form(server):
     assert set(form) == set(SweepConfig.model_fields)
     assert form["strategy"]["enum"] == ["grid", "random", "tpe"]
     SweepConfig.model_validate(sweep.parameters["config"])  # the form's defaults are a valid sweep
+    assert predict.work_pool_name == "gpu" and predict.schedules == []  # its schedule is an example, commented out
+    form = predict.parameter_openapi_schema["definitions"]["PredictConfig"]["properties"]
+    assert set(form) == set(PredictConfig.model_fields) and form["runtime"]["enum"] == ["pytorch", "onnx"]
+    PredictConfig.model_validate(predict.parameters["config"])
 
 
 def test_a_wrong_parameter_type_is_refused_naming_the_field(server):

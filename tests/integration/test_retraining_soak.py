@@ -231,6 +231,7 @@ def test_a_season_of_retraining_ends_with_registry_cards_and_artifacts_in_agreem
     decisions = season(finetune, server, data, artifacts, sentences)
     a_sweep_through_the_deployments(server, config, tmp_path / "sweep-artifacts")
     assert_registry_cards_and_artifacts_agree(artifacts, decisions)
+    predictions_of_the_published_model(server, artifacts, data / "test.txt")
 
 
 def test_workers_that_share_only_a_bucket_run_publish_and_rerun_from_its_cache(
@@ -297,6 +298,26 @@ def a_sweep_through_the_deployments(server: PrefectServer, config: dict, artifac
     assert [Path(published.release_dir)] == list((artifacts / "release").glob("[!.]*"))
     card = (Path(published.release_dir) / "README.md").read_text()
     assert "Chosen by a hyper-parameter sweep (grid): of its 2 trials" in card
+
+
+def predictions_of_the_published_model(server: PrefectServer, artifacts: Path, test: Path) -> None:
+    """The predict deployment on the gpu pool runs what the registry publishes over the last test split."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    config = {"model": "published", "input": str(test), "artifacts_dir": str(artifacts), "score": True}
+    with server.client() as client:
+        deployment = client.read_deployment_by_name("predict/predict")
+        run = client.create_flow_run_from_deployment(deployment.id, parameters={"config": config})
+        wait_for(lambda: client.read_flow_run(run.id).state.is_final(), 120, "the end of the predict run")
+        ended = client.read_flow_run(run.id)
+        made = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
+    assert ended.state.is_completed(), f"predict run ended {ended.state.type}: {ended.state.message}"
+    assert ended.work_pool_name == "gpu" and {"predictions", "predicted-counts"} <= {a.key for a in made}
+    published, _ = registry_history(artifacts)
+    [output] = list((artifacts / "prediction").glob("[!.]*"))
+    summary = read_json(output / "prediction_summary.json")
+    assert summary["model"]["location"] == published.release_dir and summary["rows"] == len(conll_sentences(test, 10_000))
+    assert 0 <= summary["scores"]["f1"] <= 1
 
 
 def season(

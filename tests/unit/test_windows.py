@@ -51,9 +51,10 @@ def test_long_input_words_are_predicted_as_their_window_alone_predicts_them(tiny
     [plan] = plan_windows(tokenizer, [words], tokenization.max_length, tokenization.window_stride)
     assert len(plan.windows) > 3
     scoring = Scoring(tokenization, batch_size=4)
-    [long_predicted], windowed = predict_words(model, tokenizer, [words], scoring)
-    alone, _ = predict_words(model, tokenizer, [words[start:end] for start, end in plan.windows], scoring)
-    assert windowed == 1 and len(long_predicted) == len(words)
+    long = predict_words(model, tokenizer, [words], scoring)
+    [long_predicted] = long.labels
+    alone = predict_words(model, tokenizer, [words[start:end] for start, end in plan.windows], scoring).labels
+    assert long.windowed == 1 and len(long_predicted) == len(words)
     expected = [alone[plan.owners[word]][word - plan.windows[plan.owners[word]][0]] for word in range(len(words))]
     assert long_predicted == expected
     assert len(set(long_predicted)) > 1  # a random head predicts more than one label: the comparison means something

@@ -1,5 +1,6 @@
 """NER's part of evaluate: one prediction per word (its first sub-word), seqeval scores, CoNLL text."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
@@ -11,7 +12,7 @@ from tasks.tag_schemes import from_iob2
 from tasks.windows import plan_windows
 
 
-def word_predictions(word_ids: list[int | None], token_predictions: list[int], num_words: int, outside: int) -> list[int]:
+def word_predictions(word_ids: list[int | None], token_predictions: list, num_words: int, outside) -> list:
     """One prediction per word of a window, from its first sub-word; a word cut off by truncation (only a
     single word longer than max_length can be) gets ``outside``."""
     predicted = [outside] * num_words
@@ -23,29 +24,42 @@ def word_predictions(word_ids: list[int | None], token_predictions: list[int], n
     return predicted
 
 
-def predict_words(model, tokenizer, sentences: list[list[str]], scoring: Scoring) -> tuple[list[list[int]], int]:
-    """Label ids per word for every sentence, and how many sentences were windowed: a sentence longer
-    than max_length is predicted in windows, each word from the window where it has the most context.
-    Windows of similar length are batched together."""
+@dataclass
+class WordPredictions:
+    """Per sentence, each word's label id and that label's probability; and how many sentences were windowed."""
+
+    labels: list[list[int]]
+    scores: list[list[float]]
+    windowed: int
+
+
+def predict_words(model, tokenizer, sentences: list[list[str]], scoring: Scoring) -> WordPredictions:
+    """Label ids and their probabilities per word for every sentence: a sentence longer than max_length is
+    predicted in windows, each word from the window where it has the most context. Windows of similar
+    length are batched together."""
     outside = model.config.label2id.get("O", 0)
     tokenization = scoring.tokenization
     plans = plan_windows(tokenizer, sentences, tokenization.max_length, tokenization.window_stride)
     pieces = [(row, index, start, end) for row, plan in enumerate(plans) for index, (start, end) in enumerate(plan.windows)]
     pieces.sort(key=lambda piece: piece[3] - piece[2])
     predicted = [[outside] * len(words) for words in sentences]
-    for first in tqdm(range(0, len(pieces), scoring.batch_size), desc="evaluate", unit="batch"):
+    scores = [[0.0] * len(words) for words in sentences]
+    for first in tqdm(range(0, len(pieces), scoring.batch_size), desc=scoring.progress, unit="batch"):
         batch = pieces[first : first + scoring.batch_size]
         encoded = tokenizer(
             [sentences[row][start:end] for row, _, start, end in batch], is_split_into_words=True, truncation=True,
             max_length=tokenization.max_length, padding=True, return_tensors="pt",
         )  # fmt: skip
         logits = model(**{key: value.to(model.device) for key, value in encoded.items()}).logits
-        for position, (row, index, start, end), token_predictions in zip(range(len(batch)), batch, logits.argmax(dim=-1).tolist()):
-            window = word_predictions(encoded.word_ids(position), token_predictions, end - start, outside)
-            for word, prediction in enumerate(window, start):
+        best, ids = logits.float().softmax(dim=-1).max(dim=-1)
+        for position, (row, index, start, end) in enumerate(batch):
+            word_ids = encoded.word_ids(position)
+            window = word_predictions(word_ids, ids[position].tolist(), end - start, outside)
+            window_scores = word_predictions(word_ids, best[position].tolist(), end - start, 0.0)
+            for word, (prediction, score) in enumerate(zip(window, window_scores), start):
                 if plans[row].owners[word] == index:
-                    predicted[row][word] = prediction
-    return predicted, sum(len(plan.windows) > 1 for plan in plans)
+                    predicted[row][word], scores[row][word] = prediction, score
+    return WordPredictions(predicted, scores, sum(len(plan.windows) > 1 for plan in plans))
 
 
 def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: list[list[str]]) -> list[str]:
@@ -64,13 +78,13 @@ def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, prediction
     sentences = list(rows["tokens"])
     gold_names = rows.features["ner_tags"].feature.names
     gold = [[gold_names[tag] for tag in row] for row in rows["ner_tags"]]
-    predicted_ids, windowed = predict_words(model, tokenizer, sentences, scoring)
-    predicted = [[labels[tag] for tag in row] for row in predicted_ids]
+    words = predict_words(model, tokenizer, sentences, scoring)
+    predicted = [[labels[tag] for tag in row] for row in words.labels]
     scheme = scoring.tag_scheme or "IOB2"
     written = [[from_iob2(tags, scheme) for tags in sequences] for sequences in (gold, predicted)]
     predictions.with_suffix(".txt").write_text("\n".join(conll_lines(sentences, *written)))
     return {
-        "num_sentences": len(sentences), "windowed_sentences": windowed, **seqeval_scores(gold, predicted),
+        "num_sentences": len(sentences), "windowed_sentences": words.windowed, **seqeval_scores(gold, predicted),
         "entity_confusion": entity_type_confusion(gold, predicted),
     }  # fmt: skip
 

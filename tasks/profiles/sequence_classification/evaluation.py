@@ -11,22 +11,27 @@ from tasks.metrics import classification_scores
 from tasks.profiles import PAIR_COLUMN, Scoring, is_pair, label_names
 
 
-def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None, max_length: int, batch_size: int):
-    """The predicted label id and its probability for each text (or pair), batching similar lengths."""
+def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None, scoring: Scoring) -> list[list[float]]:
+    """Every class's probability for each text (or pair), batching similar lengths; a text longer than
+    max_length is truncated."""
     lengths = [len(text) + (len(pairs[i]) if pairs else 0) for i, text in enumerate(texts)]
     order = sorted(range(len(texts)), key=lengths.__getitem__)
-    predicted, probability = [0] * len(texts), [0.0] * len(texts)
-    for start in tqdm(range(0, len(order), batch_size), desc="evaluate", unit="batch"):
-        batch = order[start : start + batch_size]
+    probabilities: list[list[float]] = [[]] * len(texts)
+    for start in tqdm(range(0, len(order), scoring.batch_size), desc=scoring.progress, unit="batch"):
+        batch = order[start : start + scoring.batch_size]
         encoded = tokenizer(
             [texts[i] for i in batch], [pairs[i] for i in batch] if pairs else None,
-            truncation=True, max_length=max_length, padding=True, return_tensors="pt",
+            truncation=True, max_length=scoring.tokenization.max_length, padding=True, return_tensors="pt",
         )  # fmt: skip
-        probabilities = model(**{key: value.to(model.device) for key, value in encoded.items()}).logits.softmax(dim=-1)
-        best, ids = probabilities.max(dim=-1)
-        for index, label_id, score in zip(batch, ids.tolist(), best.tolist()):
-            predicted[index], probability[index] = label_id, score
-    return predicted, probability
+        logits = model(**{key: value.to(model.device) for key, value in encoded.items()}).logits
+        for index, row in zip(batch, logits.float().softmax(dim=-1).tolist()):
+            probabilities[index] = row
+    return probabilities
+
+
+def best(probabilities: list[float]) -> int:
+    """The predicted class: the most probable."""
+    return max(range(len(probabilities)), key=probabilities.__getitem__)
 
 
 def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, predictions: Path) -> dict:
@@ -35,7 +40,9 @@ def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, prediction
     labels = label_names(model)
     texts, gold = list(rows["text"]), list(rows["label"])
     pairs = list(rows[PAIR_COLUMN]) if is_pair(rows.column_names) else None
-    predicted, probability = predict_texts(model, tokenizer, texts, pairs, scoring.tokenization.max_length, scoring.batch_size)
+    probabilities = predict_texts(model, tokenizer, texts, pairs, scoring)
+    predicted = [best(row) for row in probabilities]
+    probability = [row[label] for row, label in zip(probabilities, predicted)]
     with open(predictions.with_suffix(".csv"), "w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow(["text", *([PAIR_COLUMN] if pairs else []), "gold", "predicted", "probability"])

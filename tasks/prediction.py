@@ -1,0 +1,207 @@
+"""predict: a fine-tuned model run over the input, with the evaluate step's windows and batching.
+
+The artifact holds the input with its predictions as an Arrow dataset (``dataset/``) and, for people and
+other programs: for NER, CoNLL text (``word predicted-tag``) and JSON lines of each input's entities as
+character spans of its text; for classification, CSV and JSON lines with the label and every class's
+probability. ``prediction_summary.json`` names the model, the input and the outputs, with counts and speed.
+"""
+
+import csv
+import json
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from tasks.artifacts import building, hash_files, read_json, step, weights_sha256, write_json
+from tasks.config import TaskName, TokenizationConfig
+from tasks.errors import PipelineError
+from tasks.onnx_export import MODEL, ONNX, PARITY, QUANTIZED, OnnxModel
+from tasks.prediction_input import INPUT_SPLIT, INPUT_SUMMARY
+from tasks.pretrained import check_model_dir, load_tokenizer
+from tasks.profiles import Scoring, profile_of
+
+PREDICTION_SUMMARY = "prediction_summary.json"
+DATASET = "dataset"
+NER_OUTPUTS = ("predictions.conll", "entities.jsonl")
+CLASSIFICATION_OUTPUTS = ("predictions.csv", "predictions.jsonl")
+_HEADS = {"ForTokenClassification": "ner", "ForSequenceClassification": "sequence-classification"}
+
+
+class PredictionModel(BaseModel):
+    """The model a prediction runs: its directory, what it was trained for, and which runtime runs which file."""
+
+    model_config = ConfigDict(frozen=True)
+
+    location: str
+    digest: str  # of every file, so a changed model predicts again
+    weights_sha256: str
+    task: TaskName
+    runtime: Literal["pytorch", "onnx"] = "pytorch"
+    onnx_file: str | None = None  # the file onnxruntime runs: relative to location, or an export's own path
+
+    def labels(self) -> list[str]:
+        config = read_json(Path(self.location) / "config.json")
+        return [config["id2label"][str(index)] for index in range(len(config["id2label"]))]
+
+
+def model_task(model_dir: Path) -> TaskName:
+    """What a model directory was fine-tuned for, from its config's architecture."""
+    architectures = read_json(model_dir / "config.json").get("architectures") or []
+    for suffix, task in _HEADS.items():
+        if any(name.endswith(suffix) for name in architectures):
+            return task
+    raise PipelineError(
+        f"{model_dir} is not a fine-tuned token or sequence classification model (architectures: "
+        f"{', '.join(architectures) or 'none'}): predict runs what finetune released"
+    )
+
+
+def onnx_file(folder: Path) -> Path | None:
+    """The ONNX file to run in ``folder``: its int8 quantization when it holds one; None when it holds none."""
+    return next((folder / name for name in (QUANTIZED, MODEL) if (folder / name).is_file()), None)
+
+
+def prediction_model(model_dir: Path, runtime: Literal["pytorch", "onnx"]) -> PredictionModel:
+    """The model in ``model_dir`` as a prediction runs it; with the onnx runtime, the ONNX file its release
+    ships (None when it ships none: the flow exports one, `with_export`)."""
+    check_model_dir(model_dir)
+    shipped = onnx_file(model_dir / ONNX) if runtime == "onnx" else None
+    files = [path for path in model_dir.rglob("*") if path.is_file() and path.name != "README.md"]
+    return PredictionModel(
+        location=str(model_dir), digest=hash_files(files), weights_sha256=weights_sha256(model_dir),
+        task=model_task(model_dir), runtime=runtime, onnx_file=str(shipped.relative_to(model_dir)) if shipped else None,
+    )  # fmt: skip
+
+
+def with_export(model: PredictionModel, export_dir: Path) -> PredictionModel:
+    """The model run from an export made for this run; an error naming why when it shipped nothing."""
+    exported = onnx_file(export_dir)
+    if exported is None:
+        raise PipelineError(f"the ONNX export of {model.location} did not pass its parity check, so there is no ONNX "
+                            f"model to run: {read_json(export_dir / PARITY)['not_shipped'][MODEL]}")  # fmt: skip
+    return model.model_copy(update={"onnx_file": str(exported)})
+
+
+class PredictionSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tokenization: TokenizationConfig
+    batch_size: int
+    score: bool
+
+
+def entity_spans(text: str, tags: list[str], scores: list[float], offsets: list[list[int]]) -> list[dict]:
+    """Words tagged B-X, I-X, … grouped into entities (an I- tag after another type or after O starts a new
+    one), each a span of ``text`` with its type and the mean probability of its words' tags."""
+    entities: list[dict] = []
+    current = None
+    for tag, score, (start, end) in zip(tags, scores, offsets):
+        prefix, _, kind = tag.partition("-")
+        if not kind:
+            current = None
+            continue
+        if prefix == "B" or current is None or current["entity_group"] != kind:
+            current = {"entity_group": kind, "start": start, "scores": []}
+            entities.append(current)
+        current["end"] = end
+        current["scores"].append(score)
+    return [
+        {"entity_group": e["entity_group"], "word": text[e["start"] : e["end"]], "start": e["start"], "end": e["end"],
+         "score": round(sum(e["scores"]) / len(e["scores"]), 4)}
+        for e in entities
+    ]  # fmt: skip
+
+
+def _load(model: PredictionModel):
+    """The model as the runtime runs it, on the GPU when there is one for PyTorch."""
+    from transformers import AutoConfig
+
+    from tasks.hardware import compute_device
+
+    if model.runtime == "onnx":
+        return OnnxModel(Path(model.location) / model.onnx_file, AutoConfig.from_pretrained(model.location))
+    return profile_of(model.task).model_class().from_pretrained(model.location).to(compute_device()).eval()
+
+
+def _ner_outputs(rows, labels: list[str], scoring: Scoring, runner, tokenizer, out: Path) -> tuple[dict, dict]:
+    """Tags and entities per sentence; the columns added to the dataset, and the counts for the summary."""
+    from tasks.profiles.ner.evaluation import predict_words
+
+    words = predict_words(runner, tokenizer, list(rows["tokens"]), scoring)
+    tags = [[labels[tag] for tag in sentence] for sentence in words.labels]
+    scores = [[round(score, 4) for score in sentence] for sentence in words.scores]
+    entities = [entity_spans(text, *row) for text, row in zip(rows["text"], zip(tags, scores, rows["offsets"]))]
+    with open(out / NER_OUTPUTS[0], "w", encoding="utf-8") as conll:
+        for sentence, sentence_tags in zip(rows["tokens"], tags):
+            conll.writelines(f"{word} {tag}\n" for word, tag in zip(sentence, sentence_tags))
+            conll.write("\n")
+    with open(out / NER_OUTPUTS[1], "w", encoding="utf-8") as lines:
+        for line, text, found in zip(rows["line"], rows["text"], entities):
+            lines.write(json.dumps({"line": line, "text": text, "entities": found}, ensure_ascii=False) + "\n")
+    counts: dict[str, int] = {}
+    for entity in (entity for found in entities for entity in found):
+        counts[entity["entity_group"]] = counts.get(entity["entity_group"], 0) + 1
+    return {"predicted": tags, "scores": scores}, {"windowed": words.windowed, "entities": dict(sorted(counts.items()))}
+
+
+def _classification_outputs(rows, labels: list[str], scoring: Scoring, runner, tokenizer, out: Path) -> tuple[dict, dict]:
+    """A label and every class's probability per text; the columns added, and the counts for the summary."""
+    from tasks.profiles import PAIR_COLUMN, is_pair
+    from tasks.profiles.sequence_classification.evaluation import best, predict_texts
+
+    texts, pairs = list(rows["text"]), list(rows[PAIR_COLUMN]) if is_pair(rows.column_names) else None
+    probabilities = predict_texts(runner, tokenizer, texts, pairs, scoring)
+    predicted = [labels[best(row)] for row in probabilities]
+    lengths = tokenizer(texts, pairs, verbose=False, return_length=True)["length"]
+    with open(out / CLASSIFICATION_OUTPUTS[0], "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["line", "text", *(["text_pair"] if pairs else []), "label", *labels])
+        for index, row in enumerate(probabilities):
+            pair = [pairs[index]] if pairs else []
+            writer.writerow([rows["line"][index], texts[index], *pair, predicted[index], *(f"{p:.4f}" for p in row)])
+    with open(out / CLASSIFICATION_OUTPUTS[1], "w", encoding="utf-8") as lines:
+        for index, row in enumerate(probabilities):
+            record = {"line": rows["line"][index], "text": texts[index], **({"text_pair": pairs[index]} if pairs else {}),
+                      "label": predicted[index], "probabilities": {label: round(p, 4) for label, p in zip(labels, row)}}  # fmt: skip
+            lines.write(json.dumps(record, ensure_ascii=False) + "\n")
+    counts = {label: predicted.count(label) for label in labels}
+    truncated = sum(length > scoring.tokenization.max_length for length in lengths)
+    return {"predicted": predicted, "probabilities": probabilities}, {"truncated": truncated, "labels": counts}
+
+
+def _scores(task: TaskName, runner, tokenizer, rows, scoring: Scoring, out: Path) -> dict:
+    """The evaluate step's scores of the input (its part of evaluate, run again), and its CoNLL or CSV file."""
+    scoring = Scoring(scoring.tokenization, scoring.batch_size, progress="score")
+    return profile_of(task).evaluation.score(runner, tokenizer, rows, scoring, out / "scored")
+
+
+@step("prediction")
+def predict(model: PredictionModel, input_dir: str, settings: PredictionSettings, out_dir: str) -> str:
+    """Run the model over every row of the input; write the dataset with its predictions, the outputs for
+    the task, and ``prediction_summary.json``; with ``settings.score``, the evaluate step's scores too."""
+    import datasets
+    import torch
+
+    rows = datasets.load_from_disk(input_dir)[INPUT_SPLIT]
+    read = read_json(Path(input_dir) / INPUT_SUMMARY)
+    if settings.score and read["unscorable"]:
+        raise PipelineError(f"cannot score {read['source']['location']}: {read['unscorable']}")
+    runner, tokenizer, labels = _load(model), load_tokenizer(model.location), model.labels()
+    scoring = Scoring(settings.tokenization, settings.batch_size, progress="predict")
+    outputs = _ner_outputs if model.task == "ner" else _classification_outputs
+    with building(Path(out_dir)) as partial, torch.inference_mode():
+        started = time.perf_counter()
+        columns, counts = outputs(rows, labels, scoring, runner, tokenizer, partial)
+        seconds = time.perf_counter() - started
+        for name, values in columns.items():
+            rows = rows.add_column(name, values)
+        rows.save_to_disk(str(partial / DATASET))
+        scores = _scores(model.task, runner, tokenizer, rows, scoring, partial) if settings.score else None
+        write_json(partial / PREDICTION_SUMMARY, {
+            "model": model.model_dump(), "input": read["source"], "rows": len(rows), "problems": read["problems"],
+            **counts, "seconds": round(seconds, 2), "rows_per_second": round(len(rows) / seconds, 1),
+            "outputs": [DATASET, *(NER_OUTPUTS if model.task == "ner" else CLASSIFICATION_OUTPUTS)], "scores": scores,
+        })  # fmt: skip
+    return out_dir

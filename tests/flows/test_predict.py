@@ -1,0 +1,159 @@
+"""The predict flow on a tiny model fine-tuned here with --export onnx, over real CoNLL-2003 sentences:
+CoNLL, plain text and CSV inputs, caching, windows, --score, and the ONNX runtime and its parity gate."""
+
+import copy
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import conll_sentences, ui_artifacts
+from flows.finetune import finetune
+from flows.predict import predict_flow
+from tasks.config import FinetuneConfig, QuantizationConfig, TokenizationConfig
+from tasks.prediction_config import PredictConfig
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def released(prefect_server, tiny_model, conll_sample, tmp_path_factory):
+    """A release of the tiny model fine-tuned on the sample, shipping its ONNX export and int8 quantization."""
+    config = FinetuneConfig(
+        model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=tmp_path_factory.mktemp("artifacts"),
+        max_train_samples=None, batch_size=8, eval_batch_size=16, learning_rate=1e-3, epochs=3,
+        export="onnx", quantize="int8", max_quantized_drop=1.0,
+    )  # fmt: skip
+    return config, finetune(config)
+
+
+def predict(released, input: Path, **options):
+    config, summary = released
+    return predict_flow(PredictConfig(model=summary.model_dir, input=str(input), artifacts_dir=config.artifacts_dir, **options))
+
+
+def outputs(summary) -> Path:
+    return Path(summary.output_dir)
+
+
+def predicted_tags(summary) -> list[list[str]]:
+    """The tags of predictions.conll, a list per sentence."""
+    blocks = (outputs(summary) / "predictions.conll").read_text().strip("\n").split("\n\n")
+    return [[line.split(" ")[1] for line in block.splitlines()] for block in blocks]
+
+
+def test_a_conll_file_is_predicted_and_scored_as_the_evaluate_step_scores_it(released, conll_sample):
+    config, finetuned = released
+    summary = predict(released, conll_sample / "test.txt", score=True, batch_size=config.eval_batch_size)
+    expected = finetuned.metrics["test"]
+    assert {name: summary.scores[name] for name in expected} == expected
+    words = [[line.split()[0] for line in block.splitlines()] for block in conll_sentences(conll_sample / "test.txt", 16)]
+    assert summary.rows == 16 and [len(tags) for tags in predicted_tags(summary)] == [len(row) for row in words]
+    entities = [json.loads(line) for line in (outputs(summary) / "entities.jsonl").read_text().splitlines()]
+    assert [row["text"] for row in entities] == [" ".join(row) for row in words]
+    spans = [entity for row in entities for entity in row["entities"]]
+    assert spans, "the fine-tuned model finds entities in 16 news sentences"
+    for row in entities:
+        for entity in row["entities"]:
+            assert row["text"][entity["start"] : entity["end"]] == entity["word"] and 0 < entity["score"] <= 1
+    assert sum(summary.counts["entities"].values()) == len(spans)
+    shown = ui_artifacts(str(summary.flow_run_id))
+    assert {"predictions", "predicted-counts"} <= set(shown)
+
+
+def test_plain_text_and_csv_give_the_same_predictions_and_report_empty_rows_by_line(released, conll_sample, tmp_path):
+    texts = [" ".join(line.split()[0] for line in block.splitlines()) for block in conll_sentences(conll_sample / "test.txt", 6)]
+    plain = tmp_path / "week.txt"
+    plain.write_text("\n".join([*texts[:3], "", *texts[3:]]) + "\n")
+    table = tmp_path / "week.csv"
+    with open(table, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["id", "text"])
+        writer.writerows([[1, texts[0]], [2, ""], *([number, text] for number, text in enumerate(texts[1:], 3))])
+    from_text, from_csv = predict(released, plain), predict(released, table)
+    assert from_text.problems == ["line 4: empty"] and from_csv.problems == ["line 3: empty text"]
+    assert from_text.rows == from_csv.rows == 6
+    assert predicted_tags(from_text) == predicted_tags(from_csv)
+
+
+def test_a_second_run_is_free_and_a_changed_input_runs_again(released, conll_sample, tmp_path):
+    data = tmp_path / "news.txt"
+    data.write_text("\n\n".join(conll_sentences(conll_sample / "valid.txt", 8)) + "\n")
+    first = predict(released, data)
+    again = predict(released, data)
+    assert [step.cached for step in first.steps] == [False, False] and [step.cached for step in again.steps] == [True, True]
+    assert again.output_dir == first.output_dir
+    data.write_text("\n\n".join(conll_sentences(conll_sample / "valid.txt", 9)) + "\n")
+    changed = predict(released, data)
+    assert [step.cached for step in changed.steps] == [False, False] and changed.rows == 9
+
+
+def test_a_long_input_is_windowed_and_its_words_predicted_as_their_windows_alone(released, conll_sample, tmp_path):
+    """Every word of a document longer than the model's length is predicted, each as it is when the words of
+    the window it is taken from are the input (the same context)."""
+    from tasks.pretrained import load_tokenizer
+    from tasks.windows import plan_windows
+
+    rows = [[line.split() for line in block.splitlines()] for block in conll_sentences(conll_sample / "train.txt", 8)]
+    words = [columns[0] for sentence in rows for columns in sentence]
+    document = tmp_path / "document.txt"
+    document.write_text("".join(f"{word} O\n" for word in words))
+    tokenization = TokenizationConfig(max_length=40, stride=12)
+    [plan] = plan_windows(load_tokenizer(released[1].model_dir), [words], tokenization.max_length, tokenization.window_stride)
+    windows = tmp_path / "windows.txt"
+    windows.write_text("\n".join("".join(f"{word} O\n" for word in words[start:end]) for start, end in plan.windows))
+    long = predict(released, document, max_length=40, stride=12)
+    alone = predicted_tags(predict(released, windows, max_length=40, stride=12))
+    [tags] = predicted_tags(long)
+    assert long.counts["windowed"] == 1 and len(plan.windows) > 3 and len(tags) == len(words)
+    assert tags == [alone[plan.owners[word]][word - plan.windows[plan.owners[word]][0]] for word in range(len(words))]
+
+
+def test_the_release_ships_its_onnx_export_which_predicts_as_pytorch_does(released, conll_sample):
+    _, finetuned = released
+    release = Path(finetuned.model_dir)
+    parity = json.loads((release / "onnx" / "parity.json").read_text())
+    assert parity["shipped"] == ["model.onnx", "model_quantized.onnx"] and parity["agreement"]["onnx"] >= 0.999
+    assert abs(parity["f1"]["onnx"] - parity["f1"]["pytorch"]) <= 0.001
+    assert parity["f1"]["pytorch"] == round(finetuned.metrics["test"]["f1"], 4)
+    card = (release / "README.md").read_text()
+    assert "## ONNX export" in card and "`onnx/model_quantized.onnx`" in card
+    pytorch = predict(released, conll_sample / "test.txt")
+    onnx = predict(released, conll_sample / "test.txt", runtime="onnx")
+    assert onnx.model.onnx_file == "onnx/model_quantized.onnx" and onnx.output_dir != pytorch.output_dir
+    same = [a == b for x, y in zip(predicted_tags(pytorch), predicted_tags(onnx)) for a, b in zip(x, y)]
+    assert sum(same) / len(same) >= parity["agreement"]["int8"] - 0.02
+
+
+def test_an_export_that_disagrees_with_pytorch_is_not_shipped(released, conll_sample, tmp_path, monkeypatch):
+    """A broken exporter (it exports the model with its classifier's weights scrambled) is caught by the parity
+    check: nothing ships, parity.json and the log say why, and the onnx runtime refuses to run it."""
+    import torch
+
+    import tasks.onnx_export as onnx_export
+    from tasks.artifacts import ArtifactStore
+    from tasks.errors import PipelineError
+    from tasks.onnx_export import ParityCheck, export_model
+
+    real_export = onnx_export.export
+
+    def scrambled_export(model, tokenizer, target):
+        scrambled = copy.deepcopy(model)
+        with torch.no_grad():
+            scrambled.classifier.weight.copy_(scrambled.classifier.weight.flip(0))
+        real_export(scrambled, tokenizer, target)
+
+    monkeypatch.setattr(onnx_export, "export", scrambled_export)
+    config, finetuned = released
+    loaded = next(step.path for step in finetuned.steps if step.name == "dataset")
+    model = next(step.path for step in finetuned.steps if step.name == "model")
+    parity = ParityCheck(dataset_dir=loaded, split="test", tokenization=TokenizationConfig(), batch_size=16)
+    report = export_model(model, parity, "ner", QuantizationConfig(), store=ArtifactStore(root=tmp_path))
+    checked = json.loads((Path(report.path) / "parity.json").read_text())
+    assert checked["shipped"] == [] and "of tokens, under 99.9%" in checked["not_shipped"]["model.onnx"]
+    assert not (Path(report.path) / "model.onnx").exists()
+    from tasks.prediction import prediction_model, with_export
+
+    with pytest.raises(PipelineError, match="did not pass its parity check"):
+        with_export(prediction_model(Path(model), "onnx"), Path(report.path))

@@ -6,6 +6,7 @@ Reading and predicting are cached steps: the same input and model again cost not
 """
 # ruff: noqa: E402 (the command line is checked before the imports that take seconds)
 
+import json
 import sys
 
 if __name__ == "__main__":
@@ -68,13 +69,14 @@ class PredictSummary(BaseModel):
         model = self.model
         runs = f"{model.runtime}" + (f", {Path(model.onnx_file).name}" if model.onnx_file else "")
         left_out = f", {len(self.problems)} left out ({'; '.join(self.problems[:3])})" if self.problems else ""
+        rows = "sentences" if model.task == "ner" else "texts"
         lines = [
             f"Model:    {model.location} (weights sha256 {model.weights_sha256[:12]}, {runs})",
-            f"Input:    {self.input['location']} (digest {self.input.get('digest')}): {self.rows} rows{left_out}",
+            f"Input:    {self.input['location']} (digest {self.input.get('digest')}): {self.rows} {rows}{left_out}",
             *([f"Windowed: {self.counts['windowed']} sentences longer than the model's length"] if "windowed" in self.counts else []),
             *([f"Truncated: {self.counts['truncated']} texts longer than the model's length"] if "truncated" in self.counts else []),
             *([f"Found:    {_found(self.counts)}"] if "entities" in self.counts or "labels" in self.counts else []),
-            *([f"Speed:    {self.rows_per_second:.1f} rows/s"] if self.rows_per_second else []),
+            *([f"Speed:    {self.rows_per_second:.1f} {rows}/s"] if self.rows_per_second else []),
             *([f"Scores:   {_scores(self.scores)}"] if self.scores else []),
             *([f"ONNX:     {describe_parity(self.parity)}"] if self.parity else []),
             *([f"Output:   {self.output_dir}: {', '.join(self.outputs)}"] if self.output_dir else []),
@@ -130,18 +132,24 @@ def tokenization_of(config: PredictConfig, model_dir: Path) -> TokenizationConfi
     return TokenizationConfig(max_length=config.max_length or trained, stride=config.stride)
 
 
+def _shortened(text: str, length: int = 90) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def show_predictions(model: PredictionModel, output_dir: Path) -> None:
-    """The first rows with their predictions, and what was found, where the Prefect UI shows them."""
-    import datasets
+    """The first rows with what was predicted (before their text, which may be long), and what was found in
+    all, where the Prefect UI shows them."""
+    from tasks.prediction import CLASSIFICATION_OUTPUTS, NER_OUTPUTS
 
-    from tasks.prediction import DATASET
-
-    rows = datasets.load_from_disk(str(output_dir / DATASET))
-    first = rows.select(range(min(_SHOWN_ROWS, len(rows))))
+    outputs = NER_OUTPUTS if model.task == "ner" else CLASSIFICATION_OUTPUTS
+    with open(output_dir / outputs[-1], encoding="utf-8") as lines:
+        first = [json.loads(line) for line, _ in zip(lines, range(_SHOWN_ROWS))]
     if model.task == "ner":
-        table = [{"line": row["line"], "text": row["text"], "tags": " ".join(row["predicted"])} for row in first]
+        table = [{"line": row["line"], "entities": "; ".join(f"{e['entity_group']} {e['word']}" for e in row["entities"]),
+                  "text": _shortened(row["text"])} for row in first]  # fmt: skip
     else:
-        table = [{"line": row["line"], "text": row["text"], "label": row["predicted"]} for row in first]
+        table = [{"line": row["line"], "label": row["label"], "probability": row["probabilities"][row["label"]],
+                  "text": _shortened(row["text"])} for row in first]  # fmt: skip
     create_table_artifact(key="predictions", table=table, description=f"The first {len(first)} rows and their predictions")
     summary = read_artifact_json(output_dir, PREDICTION_SUMMARY)
     found = summary.get("entities") if model.task == "ner" else summary.get("labels")

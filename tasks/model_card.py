@@ -394,7 +394,7 @@ def _export_section(facts: CardFacts) -> list[str]:
         return []
     parity = facts.export
     examples = f"{parity['examples']:,} {facts.profile.data_report.EXAMPLES}"
-    rows = [[name, f"{parity['f1'][name]:.4f}", f"{parity['agreement'][name]:.2%}" if name in parity["agreement"] else "",
+    rows = [[_RUNTIMES[name], f"{parity['f1'][name]:.4f}", f"{parity['agreement'][name]:.2%}" if name in parity["agreement"] else "",
              _shipped(name, parity)] for name in parity["f1"]]  # fmt: skip
     lines = [
         "## ONNX export", "",
@@ -405,8 +405,12 @@ def _export_section(facts: CardFacts) -> list[str]:
         *table(["Model", "F1", "Argmax as PyTorch's", "Shipped"], rows), "",
     ]  # fmt: skip
     if parity["shipped"]:
-        lines += ["Run it with the same windows: `python -m flows.predict --model <this folder> --runtime onnx`.", ""]
+        lines += ["Run it with the same windows as evaluation: "
+                  "`python -m flows.predict --model <this folder> --runtime onnx --input <your file>`.", ""]
     return lines
+
+
+_RUNTIMES = {"pytorch": "PyTorch fp32", "onnx": "ONNX fp32", "int8": "ONNX int8"}
 
 
 def _shipped(name: str, parity: dict) -> str:

@@ -82,27 +82,31 @@ def export(model, tokenizer, target: Path) -> None:
 
 @contextmanager
 def _exporter_quiet() -> Iterator[None]:
-    """Without --verbose, the exporter's warnings about what it does not need (torchvision's operators, its own
-    deprecations, axis names) stay out of the console."""
+    """Without --verbose, the exporter's and the quantizer's warnings about what they do not need
+    (torchvision's operators, their own deprecations, axis names, a pre-processing pass) stay out of
+    the console. The quantizer writes to the root logger."""
     if is_verbose():
         yield
         return
-    exporter_log = logging.getLogger("torch.onnx")
-    level = exporter_log.level
-    exporter_log.setLevel(logging.ERROR)
+    loggers = [logging.getLogger("torch.onnx"), logging.getLogger()]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        exporter_log.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def quantize(source: Path, target: Path) -> None:
     """onnxruntime's dynamic int8 quantization: int8 weights, activations quantized as they run."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    with _exporter_quiet():
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
 
 
 def _batches(tokenizer, rows, pair: bool, scoring: Scoring) -> Iterator[dict]:

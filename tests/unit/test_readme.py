@@ -1,5 +1,5 @@
 """What the README and the pages in docs/ show a user to type: every YAML config and every
-`python3 -m flows.finetune` command in them parses into a valid config, every config file in
+`python3 -m flows.finetune` and `flows.predict` command in them parses into a valid config, every config file in
 configs/ is shown with its run command, every script they name exists, and every relative link
 between them leads to an existing file and, with an #anchor, to one of its headings."""
 
@@ -17,6 +17,7 @@ PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 TEXTS = {page: page.read_text(encoding="utf-8") for page in PAGES}
 ALL_TEXT = "\n".join(TEXTS.values())
 COMMAND = re.compile(r"python3 -m flows\.finetune(?P<options>[^`#\n]*)")
+PREDICT_COMMAND = re.compile(r"python3? -m flows\.predict(?P<options>[^`#\n]*)")
 FENCE = re.compile(r"^\s*```.*?^\s*```", flags=re.DOTALL | re.MULTILINE)
 LINK = re.compile(r"\[[^\]]*\]\((?P<target>[^)\s]+)\)")
 
@@ -63,7 +64,7 @@ def relative_links() -> list[tuple[Path, str]]:
 
 
 def test_the_readme_and_docs_show_configs_and_commands():
-    assert yaml_blocks() and len(finetune_commands()) >= 5
+    assert yaml_blocks() and len(finetune_commands()) >= 5 and PREDICT_COMMAND.search(ALL_TEXT)
     assert len(PAGES) > 1 and relative_links()
 
 
@@ -82,15 +83,25 @@ def test_every_yaml_config_shown_parses(block, tmp_path):
             assert shown is None if value.strip() == "none" else shown is not None, line
 
 
-@pytest.mark.parametrize("options", finetune_commands())
-def test_every_finetune_command_shown_parses(options):
+def shown_commands() -> list[tuple[str, str]]:
+    """Each ``python3 -m flows.finetune`` and ``python -m flows.predict`` command shown: the flow and its options."""
+    return [("finetune", options) for options in finetune_commands()] + [
+        ("predict", match["options"].strip()) for match in PREDICT_COMMAND.finditer(ALL_TEXT)
+    ]
+
+
+@pytest.mark.parametrize(("flow", "options"), shown_commands())
+def test_every_command_shown_parses(flow, options):
+    from tasks.prediction_config import parse_command_line as parse_predict_command_line
+
+    parse = parse_command_line if flow == "finetune" else parse_predict_command_line
     arguments = shlex.split(options.replace("…", "x"))
     if arguments == ["--help"]:
         with pytest.raises(SystemExit) as exit_:
-            parse_command_line(arguments)
+            parse(arguments)
         assert exit_.value.code == 0
     else:
-        parse_command_line(arguments)
+        parse(arguments)
 
 
 def test_every_script_named_exists():

@@ -99,12 +99,13 @@ def release_of(
     ``<base>-finetuned-<task>``."""
     model, kind = prepared.model, profile_of(config.task).short_name
     inputs = ReleaseInputs(
-        dataset_dir=prepared.loaded.path, report_dir=prepared.reported.path, model_dir=trained.model_dir,
+        dataset_dir=prepared.loaded.path, report_dir=prepared.reported.path, tokenized_dir=prepared.tokenized.path,
+        model_dir=trained.model_dir,
         evaluation_dir=trained.evaluation_dir, check_dir=checked.path, export_dir=exported.path if exported else None,
     )  # fmt: skip
     names = ReleaseNames(
         model_name=config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}",
-        hub_model_id=config.hub_model_id, base_model=model.hub_id or model.location,
+        hub_model_id=config.hub_model_id, base_model=model.hub_id or model.location, base_model_pickle=model.pickle_weights,
         dataset_hub_id=prepared.source.hub_id, license=config.license, language=config.language,
         settings=[config.section(DataConfig), config.section(TokenizationConfig), config.section(TrainingConfig)],
     )  # fmt: skip

@@ -58,20 +58,30 @@ def _quiet_user_errors() -> None:
 
 
 def _check_server() -> None:
-    """With PREFECT_API_URL set, fail in one line when that server cannot be reached."""
+    """With PREFECT_API_URL set, fail in one line when that server cannot be reached, or refuses this client."""
     from prefect import get_client
+    from prefect.exceptions import PrefectHTTPStatusError
     from prefect.settings import PREFECT_API_URL
 
     url = PREFECT_API_URL.value()
     if not url:
         return
     with get_client(sync_client=True) as client:
-        error = client.api_healthcheck()
-    if error:
-        raise PipelineError(
-            f"cannot reach the Prefect server at {url} (PREFECT_API_URL): {error}; start it with prefect server start, "
-            "or unset PREFECT_API_URL to run with a temporary local server"
-        )
+        error = client.api_healthcheck()  # answered without credentials
+        if error:
+            raise PipelineError(
+                f"cannot reach the Prefect server at {url} (PREFECT_API_URL): {error}; start it with prefect server "
+                "start, or unset PREFECT_API_URL to run with a temporary local server"
+            )
+        try:
+            client.api_version()
+        except PrefectHTTPStatusError as refused:
+            if refused.response.status_code != 401:
+                raise
+            raise PipelineError(
+                f"the Prefect server at {url} refused this client (HTTP 401): it is protected by "
+                "PREFECT_SERVER_API_AUTH_STRING; set PREFECT_API_AUTH_STRING to the same user:password"
+            ) from None
 
 
 def _server_settings(server: TemporaryServer | None) -> dict:

@@ -166,7 +166,9 @@ def predict_flow(config: PredictConfig) -> PredictSummary:
     store = ArtifactStore(root=root, refresh=config.refresh)
     if config.runtime == "onnx" or config.export_only:
         require_onnx_packages()
-    model = prediction_model(locate_model(config, store), config.runtime)
+    model = prediction_model(locate_model(config, store), config.runtime, config.allow_pickle_weights)
+    if model.pickle_weights:
+        get_run_logger().warning(f"Loading the pickle weights of {model.location}: --allow-pickle-weights.")
     tokenization = tokenization_of(config, Path(model.location))
     source = resolve_input(config.input, config.split, config.input_format)
     read = read_input(source, config.section(ColumnsConfig), model.task, model.labels(), store=store)

@@ -71,6 +71,8 @@ def prepare(config: FinetuneConfig) -> Prepared:
     for leftover in remove_stale_partials(store.local_root()):
         get_run_logger().info(f"Removed {leftover}, left by a run that died while building it.")
     data, model = config.section(DataConfig), resolve_model(config.section(ModelConfig))
+    if model.pickle_weights:
+        get_run_logger().warning(f"Loading the pickle weights of {config.model}: --allow-pickle-weights (on the card too).")
     source = resolve_dataset(data)
     loaded = load_dataset(source, data, config.task, store=store)
     reported = None if config.node_rank else report_data(loaded.path, model, config.max_length, config.task, store=store)

@@ -13,6 +13,7 @@ in this machine's staging directory exactly as above, commits the result to the 
 location is a URL that `local_dir` and `read_artifact` turn into files.
 """
 
+import errno
 import fcntl
 import functools
 import hashlib
@@ -359,8 +360,30 @@ def building(out_dir: Path) -> Iterator[Path]:
         yield partial
         _write_manifest(partial)
         _move_into_place(partial, out_dir)
+    except Exception as error:
+        full = disk_full(error)
+        if full is None:
+            raise
+        raise PipelineError(
+            f"no space left on the device of {out_dir.parent} while writing the {out_dir.parent.name} step's artifact"
+            f"{f' ({full})' if full else ''}: free space there or choose another --artifacts-dir; the artifacts "
+            "already written are intact"
+        ) from error
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def disk_full(error: BaseException) -> str | None:
+    """When ``error`` (or one it came from) says the disk is full: the file it was writing, or ""; else None.
+    Libraries wrap the OS's error in their own (safetensors' and torch's writers keep only its text)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return Path(seen.filename).name if seen.filename else ""
+        if "No space left on device" in str(seen):
+            return ""
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _move_into_place(partial: Path, out_dir: Path) -> None:

@@ -116,6 +116,11 @@ class ModelConfig(_Section):
         description=f"Hub model id, a local model directory, or {EMBEDDED_MODEL} (installed by setup.sh).",
     )
     model_revision: str | None = Field(None, description="Branch, tag or commit of a Hub model to pin.")
+    allow_pickle_weights: bool = Field(
+        False,
+        description="Load a base model whose weights are only a pickle (pytorch_model.bin), which can run any code "
+        "it holds as it loads; refused otherwise. The card says so. Remote code (trust_remote_code) is never run.",
+    )
 
 
 class TokenizationConfig(_Section):

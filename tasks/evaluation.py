@@ -73,7 +73,7 @@ def evaluate_model(
     profile = profile_of(task)
     part = profile.evaluation
     device, precision = compute_device(), resolve_precision(mixed_precision)
-    model = profile.model_class().from_pretrained(model_dir).to(device).eval()
+    model = profile.model_class().from_pretrained(model_dir, use_safetensors=True).to(device).eval()
     tokenizer = load_tokenizer(model_dir)
     dataset = datasets.load_from_disk(dataset_dir)
     scoring = Scoring(tokenization, batch_size, read_json(Path(dataset_dir) / LOAD_SUMMARY).get("tag_scheme"))

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from tasks.artifacts import MANIFEST
 from tasks.errors import PipelineError, not_a_user_error
+from tasks.storage import BUILT_FROM
 
 COMMIT_MESSAGE = "Upload fine-tuned model from the finetune flow"
 
@@ -36,11 +37,19 @@ def hub_token(secret_block: str | None = None) -> str | None:
         raise PipelineError(f"cannot read the Hub token from Prefect Secret block '{secret_block}': {error}") from error
 
 
+def hub_timeout() -> float:
+    """Seconds to wait for the Hub to connect or to answer a read or write: ``FINETUNE_HUB_TIMEOUT``, else 60."""
+    return float(os.environ.get("FINETUNE_HUB_TIMEOUT") or 60)
+
+
 def hub_api(token_secret: str | None):
     """A Hub client with the token, on the endpoint in ``HF_ENDPOINT`` as it is now: huggingface_hub
     fixes its default endpoint when it is imported."""
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, get_session
 
+    # huggingface_hub's shared HTTP client waits for ever by default: a Hub that stops answering would
+    # hang the push, and the run with it.
+    get_session().timeout = hub_timeout()
     return HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None, token=hub_token(token_secret))
 
 
@@ -123,7 +132,7 @@ def push_to_hub(
             folder_path=release_dir,
             revision=revision,
             commit_message=COMMIT_MESSAGE,
-            ignore_patterns=[MANIFEST],
+            ignore_patterns=[MANIFEST, BUILT_FROM],
         )
     except HfHubHTTPError as error:
         user_error = _user_error(error, repo_id)

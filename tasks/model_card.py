@@ -13,7 +13,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from pydantic import BaseModel, ConfigDict
 
-from tasks.artifacts import building, read_json, step
+from tasks.artifacts import building, read_json, step, write_json
 from tasks.assets import EMBEDDED_MODEL_HUB_ID, EMBEDDED_MODEL_LICENSE
 from tasks.check import CHECK
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
@@ -29,6 +29,7 @@ from tasks.pretrained import load_tokenizer
 from tasks.profiles import ModelCardPart, TaskProfile, is_pair, profile_of
 from tasks.quality_gate import DataCheck, Decision
 from tasks.sources import DERIVED_DESCRIPTIONS, DERIVED_PAIRS, MOVIE_REVIEWS
+from tasks.storage import BUILT_FROM
 
 CARD = "README.md"
 FRAMEWORKS = ("transformers", "torch", "datasets", "tokenizers", "accelerate", "prefect")
@@ -82,6 +83,7 @@ class CardFacts(BaseModel):
     figures: list[dict] = []  # plots/figures.json of the evaluation: file, title, section
     selection: Selection | None = None  # set when a sweep chose the model
     export: dict | None = None  # the ONNX export's parity check (tasks.onnx_export), when one was made
+    base_model_pickle: bool = False  # the base model's weights were a pickle (--allow-pickle-weights)
 
     @property
     def profile(self) -> TaskProfile:
@@ -312,8 +314,11 @@ def _procedure_section(facts: CardFacts) -> list[str]:
                        if name not in unused]  # fmt: skip
     kept = _kept_epoch(facts)
     rows = [[f"{row[0]} (kept)" if row[0] == kept else row[0], *row[1:]] for row in epoch_rows(facts.history)]
+    pickle = ["**The base model's weights were a pickle** (`pytorch_model.bin`, loaded with "
+              "`--allow-pickle-weights`): loading a pickle can run any code it holds.", ""] if facts.base_model_pickle else []  # fmt: skip
     return [
         "## Training procedure", "",
+        *pickle,
         *table(["Hyper-parameter", "Value"], hyperparameters), "",
         *table(["Epoch", "Step", "Training loss (epoch mean)", "Validation loss"], rows), "",
         _kept_line(facts, kept) + " The training loss is the mean of the losses logged during the epoch, each "
@@ -485,13 +490,15 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 
 class ReleaseInputs(BaseModel):
-    """The artifacts a release is made from: the data as loaded and reported, the model as trained,
-    scored and checked."""
+    """The artifacts a release is made from: the data as loaded, reported and tokenized, the model as trained,
+    scored and checked. The release keeps them as ``built_from.json`` (not pushed), so that retention keeps
+    what a kept release came from (`tasks.retention`)."""
 
     model_config = ConfigDict(frozen=True)
 
     dataset_dir: str
     report_dir: str
+    tokenized_dir: str | None = None  # None for releases made before it was recorded
     model_dir: str
     evaluation_dir: str
     check_dir: str
@@ -507,6 +514,7 @@ class ReleaseNames(BaseModel):
     model_name: str
     hub_model_id: str | None
     base_model: str
+    base_model_pickle: bool = False  # its weights were a pickle, loaded because --allow-pickle-weights said so
     dataset_hub_id: str | None
     license: str | None
     language: list[str] | None
@@ -533,6 +541,7 @@ def release_model(
         model_name=names.hub_model_id or names.model_name,
         hub_model_id=names.hub_model_id,
         base_model=names.base_model,
+        base_model_pickle=names.base_model_pickle,
         dataset_hub_id=names.dataset_hub_id,
         dataset=dataset,
         data_report=read_json(Path(inputs.report_dir) / REPORT),
@@ -570,4 +579,5 @@ def release_model(
         if facts.export and facts.export["shipped"]:
             copy_shipped(Path(inputs.export_dir), partial / ONNX)
         (partial / CARD).write_text(render_card(facts))
+        write_json(partial / BUILT_FROM, inputs.model_dump())
     return out_dir

@@ -181,7 +181,7 @@ def export_model(model_dir: str, parity: ParityCheck, task: TaskName, quantizati
 
     require_onnx_packages()
     profile = profile_of(task)
-    model = profile.model_class().from_pretrained(model_dir).eval()
+    model = profile.model_class().from_pretrained(model_dir, use_safetensors=True).eval()
     tokenizer = load_tokenizer(model_dir)
     rows = datasets.load_from_disk(parity.dataset_dir)[parity.split]
     summary = read_json(Path(parity.dataset_dir) / LOAD_SUMMARY) if (Path(parity.dataset_dir) / LOAD_SUMMARY).is_file() else {}

@@ -19,7 +19,7 @@ from tasks.config import TaskName, TokenizationConfig
 from tasks.errors import PipelineError
 from tasks.onnx_export import MODEL, ONNX, PARITY, QUANTIZED, OnnxModel
 from tasks.prediction_input import INPUT_SPLIT, INPUT_SUMMARY
-from tasks.pretrained import check_model_dir, load_tokenizer
+from tasks.pretrained import check_model_dir, load_tokenizer, pickle_only, refuse_pickle
 from tasks.profiles import Scoring, profile_of
 
 PREDICTION_SUMMARY = "prediction_summary.json"
@@ -40,6 +40,7 @@ class PredictionModel(BaseModel):
     task: TaskName
     runtime: Literal["pytorch", "onnx"] = "pytorch"
     onnx_file: str | None = None  # the file onnxruntime runs: relative to location, or an export's own path
+    pickle_weights: bool = False  # weights only as a pickle, loaded because --allow-pickle-weights said so
 
     def labels(self) -> list[str]:
         config = read_json(Path(self.location) / "config.json")
@@ -63,15 +64,20 @@ def onnx_file(folder: Path) -> Path | None:
     return next((folder / name for name in (QUANTIZED, MODEL) if (folder / name).is_file()), None)
 
 
-def prediction_model(model_dir: Path, runtime: Literal["pytorch", "onnx"]) -> PredictionModel:
+def prediction_model(model_dir: Path, runtime: Literal["pytorch", "onnx"], allow_pickle: bool = False) -> PredictionModel:
     """The model in ``model_dir`` as a prediction runs it; with the onnx runtime, the ONNX file its release
-    ships (None when it ships none: the flow exports one, `with_export`)."""
+    ships (None when it ships none: the flow exports one, `with_export`). Weights only as a pickle are
+    refused unless ``allow_pickle``."""
     check_model_dir(model_dir)
+    pickled = pickle_only([path.name for path in model_dir.iterdir()])
+    if pickled and not allow_pickle:
+        raise refuse_pickle(str(model_dir))
     shipped = onnx_file(model_dir / ONNX) if runtime == "onnx" else None
     files = [path for path in model_dir.rglob("*") if path.is_file() and path.name != "README.md"]
     return PredictionModel(
         location=str(model_dir), digest=hash_files(files), weights_sha256=weights_sha256(model_dir),
         task=model_task(model_dir), runtime=runtime, onnx_file=str(shipped.relative_to(model_dir)) if shipped else None,
+        pickle_weights=pickled,
     )  # fmt: skip
 
 
@@ -122,7 +128,8 @@ def _load(model: PredictionModel):
 
     if model.runtime == "onnx":
         return OnnxModel(Path(model.location) / model.onnx_file, AutoConfig.from_pretrained(model.location))
-    return profile_of(model.task).model_class().from_pretrained(model.location).to(compute_device()).eval()
+    model_class = profile_of(model.task).model_class()
+    return model_class.from_pretrained(model.location, use_safetensors=not model.pickle_weights).to(compute_device()).eval()
 
 
 def _ner_outputs(rows, labels: list[str], scoring: Scoring, runner, tokenizer, out: Path) -> tuple[dict, dict]:

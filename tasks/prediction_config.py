@@ -26,6 +26,11 @@ class PredictionModelConfig(_Section):
         description="pytorch, or onnx: the model's shipped ONNX export (its int8 quantization when shipped) run by "
         "onnxruntime, with the same windows and outputs; needs pip install '.[onnx]'.",
     )
+    allow_pickle_weights: bool = Field(
+        False,
+        description="Run a model whose weights are only a pickle (pytorch_model.bin), which can run any code it "
+        "holds as it loads; refused otherwise.",
+    )
     hub_token_secret: str | None = Field(
         None, description="Name of a Prefect Secret block holding the Hub token, read when HF_TOKEN is not set."
     )

@@ -8,12 +8,15 @@ from pydantic import BaseModel, ConfigDict
 from tasks.artifacts import hash_files
 from tasks.assets import EMBEDDED_MODEL, EMBEDDED_MODEL_HUB_ID, embedded_model_dir
 from tasks.config import ModelConfig
-from tasks.errors import PipelineError
+from tasks.errors import PipelineError, first_line
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+# Pickles: loading one can run any code it holds.
+PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = SAFE_WEIGHTS + PICKLE_WEIGHTS
 
 
 class ModelSource(BaseModel):
@@ -25,6 +28,7 @@ class ModelSource(BaseModel):
     location: str
     revision: str | None = None
     digest: str | None = None
+    pickle_weights: bool = False  # its weights are a pickle, loaded because --allow-pickle-weights said so
 
     @property
     def hub_id(self) -> str | None:
@@ -39,7 +43,34 @@ def check_model_dir(path: Path) -> None:
         raise PipelineError(f"model directory {path} has no weights: expected one of {', '.join(WEIGHT_FILES)}")
 
 
+def pickle_only(files: list[str]) -> bool:
+    """Whether a model's weights are pickles alone, with no safetensors copy."""
+    return not any(name in files for name in SAFE_WEIGHTS) and any(name in files for name in PICKLE_WEIGHTS)
+
+
+def refuse_pickle(model: str) -> PipelineError:
+    return PipelineError(
+        f"{model} has its weights only as a pickle (pytorch_model.bin), which can run any code it holds when it "
+        "loads: use a model with model.safetensors, or pass --allow-pickle-weights to load it anyway (the card "
+        "then says so)"
+    )
+
+
+def _hub_files(model: ModelConfig) -> list[str]:
+    """The files of a Hub model, listed with the push's client (HF_ENDPOINT, HF_TOKEN)."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from tasks.hub import hub_api
+
+    api = hub_api(None)
+    try:
+        return api.list_repo_files(model.model, revision=model.model_revision)
+    except (HfHubHTTPError, OSError) as error:
+        raise PipelineError(f"cannot list the files of model {model.model} on {api.endpoint}: {first_line(error)}") from error
+
+
 def resolve_model(model: ModelConfig) -> ModelSource:
+    """The model a run starts from; one whose weights are only a pickle is refused unless allowed."""
     if model.model == EMBEDDED_MODEL:
         path, kind = embedded_model_dir(), "embedded"
     else:
@@ -47,11 +78,20 @@ def resolve_model(model: ModelConfig) -> ModelSource:
         if not path.exists():
             if model.model.startswith(("/", ".", "~")):
                 raise PipelineError(f"model directory not found: {model.model}")
-            return ModelSource(kind="hub", location=model.model, revision=model.model_revision)
+            return _checked(model, ModelSource(kind="hub", location=model.model, revision=model.model_revision), _hub_files(model))
     path = path.resolve()
     check_model_dir(path)
     files = [file for file in path.iterdir() if file.is_file() and file.name != "README.md"]
-    return ModelSource(kind=kind, location=str(path), digest=hash_files(files))
+    source = ModelSource(kind=kind, location=str(path), digest=hash_files(files))
+    return _checked(model, source, [file.name for file in files])
+
+
+def _checked(model: ModelConfig, source: ModelSource, files: list[str]) -> ModelSource:
+    if not pickle_only(files):
+        return source
+    if not model.allow_pickle_weights:
+        raise refuse_pickle(model.model)
+    return source.model_copy(update={"pickle_weights": True})
 
 
 def load_tokenizer(source: ModelSource | str) -> "PreTrainedTokenizerBase":

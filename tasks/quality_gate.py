@@ -185,12 +185,13 @@ class Release(BaseModel):
     weights_sha256: str | None = None
     decision: Decision | None = None
     pushed_to: str | None = None  # the Hub commit it was pushed as
+    pruned: bool = False  # its directory was removed by flows.prune; its record stays
     # The training data's label shares, to tell the next run how far its labels moved; its data check
     # (the overlap of the evaluated split with train) is the decision's.
     label_distribution: dict[str, float] | None = None
 
 
-def _registry_entry(registry: dict, model_name: str) -> dict:
+def registry_entry(registry: dict, model_name: str) -> dict:
     entry = registry.get(model_name) or {"published": None, "history": []}
     if "score" in entry:  # a registry written before decisions were recorded: its one release is published
         entry = {"published": {"release_dir": entry["release_dir"], "score": entry["score"]}, "history": []}
@@ -203,7 +204,7 @@ def registry_published(artifacts_dir: Path | str, model_name: str) -> Release | 
         releases = [Release.model_validate(entry) for entry in storage.read_records(_bucket_registry(artifacts_dir, model_name))]
         return next((release for release in reversed(releases) if release.decision and release.decision.publish), None)
     path = artifacts_dir / REGISTRY
-    published = _registry_entry(read_json(path), model_name)["published"] if path.is_file() else None
+    published = registry_entry(read_json(path), model_name)["published"] if path.is_file() else None
     return Release.model_validate(published) if published else None
 
 
@@ -234,7 +235,7 @@ def record_release(artifacts_dir: Path | str, model_name: str, release: Release)
     path = artifacts_dir / REGISTRY
     with file_lock(path.with_name(f".{REGISTRY}.lock"), f"another run writing {path}"):
         registry = read_json(path) if path.is_file() else {}
-        entry = _registry_entry(registry, model_name)
+        entry = registry_entry(registry, model_name)
         entry["history"].append(release.model_dump(mode="json"))
         if release.decision.publish:
             entry["published"] = release.model_dump(mode="json")

@@ -31,6 +31,8 @@ STAGING_VARIABLE = "FINETUNE_STAGING_DIR"
 COMMIT = "commit.json"  # the record that commits an artifact in a bucket: its writer and files
 # The manifest of a finished local directory (`tasks.artifacts.building`): its files and their sizes.
 MANIFEST = ".manifest.json"
+# What a release was made from (`tasks.model_card.ReleaseInputs`): this machine's paths, for retention; never pushed.
+BUILT_FROM = "built_from.json"
 BACKENDS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
 
 _transferred = {"uploaded": 0, "downloaded": 0}

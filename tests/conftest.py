@@ -99,6 +99,24 @@ def ui_artifacts(flow_run_id: str) -> dict:
     return {artifact.key: artifact for artifact in found}
 
 
+def flow_run_logs(flow_run_id, expected: str) -> list[str]:
+    """The messages a flow run logged, its task runs' included, as the server holds them, once one holds
+    ``expected`` (the run's log handler sends in batches, a moment after the run ends)."""
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    deadline = time.monotonic() + 30
+    with get_client(sync_client=True) as client:
+        while True:
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+            messages = [log.message for log in logs]
+            if any(expected in message for message in messages) or time.monotonic() > deadline:
+                return messages
+            time.sleep(0.5)
+
+
 def progress_shown(flow_run_id: str):
     """The training progress artifact of a run (its train step runs in the train-evaluate subflow)."""
     from prefect.client.orchestration import get_client

@@ -1,7 +1,8 @@
 """A local stand-in for the Hugging Face Hub's HTTP API, enough for the real `huggingface_hub`
 client to create a repo, commit files to it (on main or a branch) and download them again: it
 records every request, keeps the committed files, hides private repos from requests without the
-token, and can answer the first N POST requests to a path with a server error.
+token, and can answer the first N POST requests to a path with a server error, refuse a path always,
+or answer every POST late.
 
 It keeps no history: a commit id stands for the current files of the branch it was made on."""
 
@@ -10,6 +11,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
@@ -34,6 +36,8 @@ class HubState:
     branches: set[tuple[str, str]] = field(default_factory=set)
     branch_files: dict[tuple[str, str], dict] = field(default_factory=dict)  # (repo id, branch) -> files
     failures: dict[str, int] = field(default_factory=dict)  # path pattern -> server errors still to answer
+    refusals: dict[str, int] = field(default_factory=dict)  # path pattern -> the HTTP status it is always refused with
+    delay_seconds: float = 0.0  # how long every POST waits before it is answered
 
 
 def _commit(state: HubState, repo_id: str, revision: str, body: bytes) -> dict:
@@ -90,6 +94,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         state = self.state
         state.requests.append(Recorded("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        time.sleep(state.delay_seconds)
+        for pattern, status in state.refusals.items():
+            if re.search(pattern, self.path):
+                return self._reply(status, {"error": "You are not allowed to push to this repo"})
         for pattern, remaining in state.failures.items():
             if remaining and re.search(pattern, self.path):
                 state.failures[pattern] = remaining - 1

@@ -60,9 +60,10 @@ class Processes:
 
 class PrefectServer:
     """``with PrefectServer(tmp) as server:`` serves the Prefect API at ``server.api_url`` with its own
-    home and database under ``tmp``; ``server.env`` is the environment for CLI commands and workers."""
+    home and database under ``tmp``; ``server.env`` is the environment for CLI commands and workers. With
+    ``auth`` (``user:password``) the server refuses clients without it, and ``server.env`` holds it."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, auth: str | None = None):
         home = root / "prefect-home"
         home.mkdir(parents=True, exist_ok=True)
         self.api_url = f"http://127.0.0.1:{free_port()}/api"
@@ -74,13 +75,17 @@ class PrefectServer:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             # Workers ask for work every second instead of every 10, so the test waits less.
             "PREFECT_WORKER_QUERY_SECONDS": "1",
+            **({"PREFECT_API_AUTH_STRING": auth} if auth else {}),
         }
+        self.auth = auth
         self.processes = Processes(self.env, root)
         self.workers: dict[str, subprocess.Popen] = {}  # by work pool, for tests that start workers
 
     def __enter__(self) -> "PrefectServer":
         port = self.api_url.split(":")[-1].split("/")[0]
-        server = self.processes.start("server", *PREFECT, "server", "start", "--host", "127.0.0.1", "--port", port)
+        protected = {"PREFECT_SERVER_API_AUTH_STRING": self.auth} if self.auth else {}
+        command = (*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", port)
+        server = self.processes.start("server", *command, env=protected)
         try:
             wait_for_server(server, self.api_url, 90)
         except PipelineError:
@@ -108,9 +113,10 @@ class PrefectServer:
     def client(self):
         """A synchronous Prefect client of this server."""
         from prefect import get_client
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+        from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-        with temporary_settings({PREFECT_API_URL: self.api_url}), get_client(sync_client=True) as client:
+        settings = {PREFECT_API_URL: self.api_url, **({PREFECT_API_AUTH_STRING: self.auth} if self.auth else {})}
+        with temporary_settings(settings), get_client(sync_client=True) as client:
             yield client
 
     def crash_orphaned_child(self):

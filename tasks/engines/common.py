@@ -120,6 +120,7 @@ def load_model(model: ModelSource, labels: list[str], task: TaskName):
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
         output_loading_info=True,
+        use_safetensors=not model.pickle_weights,  # a pickle only when --allow-pickle-weights let it through
     )
     untrained = encoder_missing(loading["missing_keys"], loaded.base_model_prefix)
     if untrained and is_main_process() and not is_verbose():

@@ -24,6 +24,8 @@ from tasks.profiles import profile_of
 from tasks.progress import note_progress, progress_at
 from tasks.tracking import TENSORBOARD, use_mlflow
 
+TRAINING_ARGUMENTS = "training_args.json"  # the Trainer's arguments, in the model directory and the release
+
 
 def evaluation_schedule(request: TrainRequest, train_rows: int) -> dict:
     """When to evaluate and checkpoint: each epoch, or every 1/evals_per_epoch of an epoch's steps
@@ -199,6 +201,13 @@ def last_checkpoint(checkpoints: str) -> str | None:
     return str(max(complete, key=lambda folder: int(folder.name.split("-")[-1]))) if complete else None
 
 
+def ship_arguments_as_json(args, output: Path) -> None:
+    """The Trainer's arguments as JSON (its tokens redacted), in place of the pickle it saves beside the model:
+    a release ships no pickle, which could run code as it loads (and which the Hub flags)."""
+    (output / "training_args.bin").unlink(missing_ok=True)
+    (output / TRAINING_ARGUMENTS).write_text(args.to_json_string())
+
+
 def train_with_trainer(request: TrainRequest) -> None:
     """Train, and save the best epoch's model, tokenizer, history and summary to ``request.output``."""
     inputs = load_inputs(request)
@@ -212,6 +221,7 @@ def train_with_trainer(request: TrainRequest) -> None:
     seconds = time.perf_counter() - started
     trainer.save_model(request.output)
     if trainer.is_world_process_zero():
+        ship_arguments_as_json(trainer.args, Path(request.output))
         state = trainer.state
         history = [
             {**entry, "elapsed_seconds": elapsed.seconds[entry["step"]]}

@@ -50,8 +50,9 @@ def test_first_run_writes_the_artifact_tree(first_run):
     release = Path(summary.model_dir)
     assert {p.name for p in release.iterdir()} >= {
         "README.md", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-        "metrics.json", "training_history.json", MANIFEST,
+        "metrics.json", "training_history.json", MANIFEST, "training_args.json",
     }  # fmt: skip
+    assert not [path.name for path in release.rglob("*") if path.suffix in (".bin", ".pt", ".pkl", ".pth")], "no pickle"
     evaluation = Path(summary.steps[4].path)
     assert sorted(p.name for p in (evaluation / "predictions").iterdir()) == ["test.txt", "validation.txt"]
     assert set(summary.metrics) == {"validation", "test"}

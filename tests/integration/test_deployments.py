@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from flows.prune import PruneConfig
 from prefect_server import PREFECT, PrefectServer, wait_for
 from tasks.config import FinetuneConfig
 from tasks.prediction_config import PredictConfig
@@ -28,6 +29,7 @@ def test_server_holds_the_schedule_limit_and_the_configs_form(server):
         gpu = client.read_deployment_by_name("train-evaluate/gpu")
         sweep = client.read_deployment_by_name("sweep/sweep")
         predict = client.read_deployment_by_name("predict/predict")
+        prune = client.read_deployment_by_name("prune/prune")
         pool = client.read_work_pool("gpu")
     assert [schedule.schedule.cron for schedule in finetune.schedules] == ["0 3 * * 1"]
     assert finetune.work_pool_name == "cpu" and gpu.work_pool_name == "gpu"
@@ -52,6 +54,8 @@ def test_server_holds_the_schedule_limit_and_the_configs_form(server):
     form = predict.parameter_openapi_schema["definitions"]["PredictConfig"]["properties"]
     assert set(form) == set(PredictConfig.model_fields) and form["runtime"]["enum"] == ["pytorch", "onnx"]
     PredictConfig.model_validate(predict.parameters["config"])
+    assert prune.work_pool_name == "cpu" and [schedule.schedule.cron for schedule in prune.schedules] == ["0 4 * * 0"]
+    assert PruneConfig.model_validate(prune.parameters["config"]).apply
 
 
 def test_a_wrong_parameter_type_is_refused_naming_the_field(server):

@@ -98,6 +98,24 @@ def test_an_unreachable_hub_stops_the_gate(monkeypatch):
         published_card("team/ner", None, None)
 
 
+def test_a_hub_model_with_only_pickle_weights_is_refused_before_any_work(prefect_server, hub, conll_sample, tmp_path):
+    """A repo on the Hub stand-in whose weights are pytorch_model.bin alone: the run stops before loading
+    anything, naming the option; with the option the model resolves as pickled (loaded with a warning)."""
+    from flows.finetune import finetune
+    from tasks.config import FinetuneConfig, ModelConfig
+    from tasks.pretrained import resolve_model
+
+    config_json = json.dumps({"model_type": "bert", "architectures": ["BertModel"]}).encode()
+    hub.state.repos["team/pickled"] = {"config.json": config_json, "pytorch_model.bin": b"\x80\x02}q\x00."}
+    hub.state.repos["team/safe"] = {"config.json": config_json, "model.safetensors": b"\0" * 64}
+    config = FinetuneConfig(model="team/pickled", dataset=str(conll_sample), artifacts_dir=tmp_path)
+    with pytest.raises(PipelineError, match=r"team/pickled has its weights only as a pickle .*--allow-pickle-weights"):
+        finetune(config)
+    assert not (tmp_path / "dataset").exists()
+    assert resolve_model(ModelConfig(model="team/pickled", allow_pickle_weights=True)).pickle_weights
+    assert not resolve_model(ModelConfig(model="team/safe")).pickle_weights
+
+
 def test_server_errors_are_retried(prefect_server, hub, release):
     hub.state.failures = {r"^/api/repos/create$": 1, r"/commit/": 1}
     pushed = push_to_hub(str(release), "team/minilm-ner", True, None, None)
@@ -221,6 +239,50 @@ def test_a_failed_push_fails_the_run_and_keeps_the_model(prefect_server, hub, ti
     assert hub.state.commits == []
     written = [p for p in Path(tmp_path).rglob("*") if p.suffix in (".json", ".md", ".txt", ".csv")]
     assert written and not [p for p in written if "hf_read_only" in p.read_text()]
+
+
+@pytest.mark.parametrize("fault", ["refused", "bad token"])
+def test_a_failed_push_leaves_the_token_in_no_log_message_or_artifact(prefect_server, hub, release, fault, monkeypatch):
+    """A push the Hub refuses (403), and one with a token it does not know (401): the token is in neither
+    the run's logs, the error, nor any file of the release."""
+    from prefect import flow
+
+    from conftest import flow_run_logs
+    from flows.after_training import push_if_published
+    from tasks.config import FinetuneConfig
+    from tasks.quality_gate import Decision, Score
+
+    token = "hf_RECOGNISABLE_secret_4242" if fault == "bad token" else TOKEN
+    monkeypatch.setenv("HF_TOKEN", token)
+    hub.state.refusals = {r"/commit/": 403} if fault == "refused" else {}
+    score = Score(dataset="conll", fingerprint="f", split="test", metric="f1", value=0.5)
+    decision = Decision(publish=True, reason="better", challenger=score, champion=None, margin=0.0, floor=0.1)
+
+    @flow
+    def push() -> None:
+        push_if_published(FinetuneConfig(hub_model_id="team/ner"), decision, str(release))
+
+    state = push(return_state=True)
+    with pytest.raises(PipelineError) as failed:
+        state.result()
+    assert "push to team/ner failed" in str(failed.value) and ("HTTP 403" if fault == "refused" else "HTTP 401") in str(failed.value)
+    logs = flow_run_logs(state.state_details.flow_run_id, "push to team/ner failed")
+    assert "push to team/ner failed" in "\n".join(logs)
+    for text in [str(failed.value), *logs, *(path.read_text() for path in release.rglob("*") if path.is_file())]:
+        assert token not in text and token[3:] not in text
+
+
+def test_a_hub_that_stops_answering_fails_the_push_in_time_without_the_token(hub, release, monkeypatch):
+    """huggingface_hub's client waits for ever by default; the push gives up after FINETUNE_HUB_TIMEOUT."""
+    import time
+
+    hub.state.delay_seconds = 3
+    monkeypatch.setenv("FINETUNE_HUB_TIMEOUT", "1")
+    started = time.perf_counter()
+    with pytest.raises(Exception) as failed:
+        push_to_hub.fn(str(release), "team/minilm-ner", True, None, None)
+    assert time.perf_counter() - started < 3 and "timed out" in str(failed.value).lower()
+    assert TOKEN not in str(failed.value) and TOKEN not in repr(failed.value.args)
 
 
 def test_token_from_a_prefect_secret_block_when_hf_token_is_unset(prefect_server, monkeypatch):

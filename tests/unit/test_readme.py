@@ -1,5 +1,5 @@
 """What the README and the pages in docs/ show a user to type: every YAML config and every
-`python3 -m flows.finetune` and `flows.predict` command in them parses into a valid config, every config file in
+`python3 -m flows.finetune`, `flows.predict` and `flows.prune` command in them parses into a valid config, every config file in
 configs/ is shown with its run command, every script they name exists, and every relative link
 between them leads to an existing file and, with an #anchor, to one of its headings."""
 
@@ -18,6 +18,7 @@ TEXTS = {page: page.read_text(encoding="utf-8") for page in PAGES}
 ALL_TEXT = "\n".join(TEXTS.values())
 COMMAND = re.compile(r"python3 -m flows\.finetune(?P<options>[^`#\n]*)")
 PREDICT_COMMAND = re.compile(r"python3? -m flows\.predict(?P<options>[^`#\n]*)")
+PRUNE_COMMAND = re.compile(r"python3? -m flows\.prune(?P<options>[^`#\n]*)")
 FENCE = re.compile(r"^\s*```.*?^\s*```", flags=re.DOTALL | re.MULTILINE)
 LINK = re.compile(r"\[[^\]]*\]\((?P<target>[^)\s]+)\)")
 
@@ -84,17 +85,20 @@ def test_every_yaml_config_shown_parses(block, tmp_path):
 
 
 def shown_commands() -> list[tuple[str, str]]:
-    """Each ``python3 -m flows.finetune`` and ``python -m flows.predict`` command shown: the flow and its options."""
+    """Each ``python3 -m flows.finetune``, ``flows.predict`` and ``flows.prune`` command shown: the flow and its options."""
     return [("finetune", options) for options in finetune_commands()] + [
-        ("predict", match["options"].strip()) for match in PREDICT_COMMAND.finditer(ALL_TEXT)
+        (flow, match["options"].strip())
+        for flow, command in (("predict", PREDICT_COMMAND), ("prune", PRUNE_COMMAND))
+        for match in command.finditer(ALL_TEXT)
     ]
 
 
 @pytest.mark.parametrize(("flow", "options"), shown_commands())
 def test_every_command_shown_parses(flow, options):
+    from flows.prune import parse_command_line as parse_prune_command_line
     from tasks.prediction_config import parse_command_line as parse_predict_command_line
 
-    parse = parse_command_line if flow == "finetune" else parse_predict_command_line
+    parse = {"finetune": parse_command_line, "predict": parse_predict_command_line, "prune": parse_prune_command_line}[flow]
     arguments = shlex.split(options.replace("…", "x"))
     if arguments == ["--help"]:
         with pytest.raises(SystemExit) as exit_:

@@ -10,21 +10,26 @@ from pathlib import Path
 from prefect import flow, get_run_logger, runtime
 from pydantic import BaseModel, Field
 
+from tasks.bucket_retention import apply_bucket_plan, plan_bucket_removal
 from tasks.config import _Section, options_parser, parse_options
 from tasks.errors import PipelineError
 from tasks.retention import Plan, apply_plan, plan_removal
-from tasks.storage import is_remote
+from tasks.storage import ArtifactsLocation, is_remote
 
 
 class PruneConfig(_Section):
-    artifacts_dir: Path = Field(Path("artifacts"), description="The artifacts directory to prune (on disk).")
+    artifacts_dir: ArtifactsLocation = Field(
+        Path("artifacts"), description="The artifacts directory to prune: on disk, or a bucket's URL (with this "
+        "machine's staged copies of it).",
+    )  # fmt: skip
     keep: int = Field(
         5, ge=0, description="Releases to keep per model name besides the published one, the latest first, with "
         "the step artifacts each was made from.",
     )  # fmt: skip
     min_age_hours: float = Field(
-        24, ge=0, description="Never remove what is younger than this: a run in progress may be about to use it."
-    )
+        24, ge=0, description="Never remove what was made or reused within this many hours: a run in progress may "
+        "be using it.",
+    )  # fmt: skip
     apply: bool = Field(False, description="Remove what is listed; without it, only list it and the bytes it holds.")
 
 
@@ -40,7 +45,7 @@ class PruneSummary(BaseModel):
                  f"{plan.freed_bytes / 1e6:.1f} MB; kept {len(plan.kept_releases)} releases and what they were made from"]  # fmt: skip
         lines += [f"  {removal.path}: {removal.why}" for removal in plan.remove[:50]]
         lines += [f"  ... and {len(plan.remove) - 50} more"] if len(plan.remove) > 50 else []
-        lines += [f"Left: {len(plan.held)} in use by a running flow, {len(plan.young)} younger than min_age_hours"]
+        lines += [f"Left: {len(plan.held)} in use by a running flow, {len(plan.young)} made or reused within min_age_hours"]
         lines += [] if applied else ["Nothing was removed: pass --apply to remove it."]
         return "\n".join(lines)
 
@@ -52,21 +57,27 @@ def prune(config: PruneConfig = PruneConfig()) -> PruneSummary:
     Hub downloads and partial directories."""
     import time
 
-    if is_remote(str(config.artifacts_dir)):
-        raise PipelineError("prune works on an artifacts directory on disk; a bucket's is not pruned yet")
-    if not config.artifacts_dir.is_dir():
-        raise PipelineError(f"no artifacts directory at {config.artifacts_dir}")
     started = time.perf_counter()
-    root = config.artifacts_dir.resolve()
-    plan = plan_removal(root, config.keep, config.min_age_hours * 3600)
+    root, plan = _plan(config)
     logger = get_run_logger()
     logger.info(f"Prune {root}: {len(plan.remove)} to remove ({plan.freed_bytes / 1e6:.1f} MB), "
                 f"{len(plan.kept_releases)} releases kept, {len(plan.held)} in use, {len(plan.young)} too young.")  # fmt: skip
-    removed = apply_plan(root, plan) if config.apply else []
+    removed = (apply_bucket_plan if is_remote(root) else apply_plan)(root, plan) if config.apply else []
     if config.apply:
         logger.info(f"Removed {len(removed)} directories.")
     return PruneSummary(flow_run_id=str(runtime.flow_run.id), plan=plan, removed=removed,
                         seconds=round(time.perf_counter() - started, 2))  # fmt: skip
+
+
+def _plan(config: PruneConfig) -> tuple[Path | str, Plan]:
+    """The artifacts directory, resolved, and what to remove from it."""
+    min_age_seconds = config.min_age_hours * 3600
+    if is_remote(config.artifacts_dir):
+        return config.artifacts_dir, plan_bucket_removal(config.artifacts_dir, config.keep, min_age_seconds)
+    if not config.artifacts_dir.is_dir():
+        raise PipelineError(f"no artifacts directory at {config.artifacts_dir}")
+    root = config.artifacts_dir.resolve()
+    return root, plan_removal(root, config.keep, min_age_seconds)
 
 
 def parse_command_line(argv: list[str] | None = None) -> tuple[PruneConfig, Path | None]:

@@ -169,6 +169,8 @@ def build_and_commit(folder: str, out_dir: str, refresh: bool, build: Callable[[
         if not record:
             build(staged)
             _commit(staged, out_dir, refresh)
+        else:
+            storage.note_use(out_dir)  # as `build_once` touches a reused directory
     return StepReport(name=folder, seconds=round(time.perf_counter() - started, 1), cached=bool(record), path=out_dir)
 
 
@@ -240,6 +242,9 @@ def build_once(folder: str, out_dir: Path, refresh: bool, build: Callable[[], An
         cached = not refresh and is_complete(out_dir)
         if not cached:
             build()
+        else:
+            with suppress(OSError):  # its last use: retention never removes what was used within --min-age-hours
+                os.utime(out_dir)
     return StepReport(name=folder, seconds=round(time.perf_counter() - started, 1), cached=cached, path=str(out_dir))
 
 

@@ -3,17 +3,17 @@
 Kept, per model name in the registry: the published release and the last ``keep`` releases, with the
 step artifacts each was made from (its ``built_from.json``). Removable: every other step artifact, the
 checkpoints of failed runs and the Hub downloads, and partial directories whose builder is gone. Never
-removed: an artifact whose lock a running flow holds, or one younger than ``min_age`` (a run in progress
-may be about to use it). A release made before releases recorded what they were made from keeps every
-step artifact as old as it. The registry keeps every release's record, marked ``pruned`` once its
-directory is gone.
+removed: an artifact whose lock a running flow holds, or one made or reused within ``min_age`` (a run in
+progress may be using it: a step that reuses an artifact touches its directory). A release made before
+releases recorded what they were made from keeps every step artifact as old as it. The registry keeps
+every release's record, marked ``pruned`` once its directory is gone. A bucket's: `tasks.bucket_retention`.
 """
 
 import fcntl
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,7 +68,7 @@ def _artifact_of(path: Path) -> Path:
 
 
 @contextmanager
-def _unless_held(path: Path) -> Iterator[bool]:
+def unless_held(path: Path) -> Iterator[bool]:
     """Hold the lock of the artifact ``path`` is (or is a leftover of), so that no run builds or reuses it
     meanwhile: True; False when a running flow holds it."""
     artifact = _artifact_of(path)
@@ -108,19 +108,25 @@ def plan_removal(root: Path, keep: int, min_age_seconds: float, now: float | Non
         if inputs is None and release.exists():
             undocumented = max(undocumented, release.stat().st_mtime)
         needed |= inputs or set()
+    candidates = ((path, why) for path, why in _candidates(root)
+                  if str(path) not in needed and not (path.parent.name in STEP_FOLDERS and path.stat().st_mtime <= undocumented))  # fmt: skip
+    remove, held, young = sort_out(candidates, min_age_seconds, now)
+    return Plan(kept_releases=kept, remove=remove, held=held, young=young, freed_bytes=freed_bytes([Path(r.path) for r in remove]))
+
+
+def sort_out(candidates: Iterable[tuple[Path, str]], min_age_seconds: float, now: float) -> tuple[list[Removal], list[str], list[str]]:
+    """Split local ``candidates`` (a path and why it may go) into what to remove, what a running flow holds
+    and what was made or used within ``min_age_seconds``."""
     remove, held, young = [], [], []
-    for path, why in _candidates(root):
-        as_old_as_undocumented = path.parent.name in STEP_FOLDERS and path.stat().st_mtime <= undocumented
-        if str(path) in needed or as_old_as_undocumented:
-            continue
-        with _unless_held(path) as free:
+    for path, why in candidates:
+        with unless_held(path) as free:
             if not free:
                 held.append(str(path))
             elif now - path.stat().st_mtime < min_age_seconds:
                 young.append(str(path))
             else:
                 remove.append(Removal(path=str(path), why=why))
-    return Plan(kept_releases=kept, remove=remove, held=held, young=young, freed_bytes=freed_bytes([Path(r.path) for r in remove]))
+    return remove, held, young
 
 
 def freed_bytes(paths: list[Path]) -> int:
@@ -136,14 +142,20 @@ def freed_bytes(paths: list[Path]) -> int:
 
 def apply_plan(root: Path, plan: Plan) -> list[str]:
     """Remove what the plan says, each under its lock, and mark the removed releases in the registry."""
+    removed = remove_unheld([Path(removal.path) for removal in plan.remove])
+    _mark_pruned(root, {path for path in removed if Path(path).parent.name == "release"})
+    return removed
+
+
+def remove_unheld(paths: list[Path]) -> list[str]:
+    """Remove each of ``paths`` under its artifact's lock, unless a running flow has taken it since it was
+    planned; return what was removed."""
     removed = []
-    for removal in plan.remove:
-        path = Path(removal.path)
-        with _unless_held(path) as free:
+    for path in paths:
+        with unless_held(path) as free:
             if free and path.exists():
                 shutil.rmtree(path)
-                removed.append(removal.path)
-    _mark_pruned(root, {path for path in removed if Path(path).parent.name == "release"})
+                removed.append(str(path))
     return removed
 
 

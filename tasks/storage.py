@@ -20,6 +20,8 @@ import os
 import threading
 import time
 import uuid
+from contextlib import suppress
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +33,8 @@ STAGING_VARIABLE = "FINETUNE_STAGING_DIR"
 COMMIT = "commit.json"  # the record that commits an artifact in a bucket: its writer and files
 # The manifest of a finished local directory (`tasks.artifacts.building`): its files and their sizes.
 MANIFEST = ".manifest.json"
+# Rewritten in a bucket's artifact each time a run reuses it: its last use, which retention reads.
+USED = "used"
 # What a release was made from (`tasks.model_card.ReleaseInputs`): this machine's paths, for retention; never pushed.
 BUILT_FROM = "built_from.json"
 BACKENDS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
@@ -159,12 +163,55 @@ def listing(location: str) -> list[str]:
     return sorted(fs.find(path))
 
 
-def read_records(folder: str) -> list[Any]:
-    """The records in ``folder``, oldest first."""
+def named_records(folder: str) -> list[tuple[str, Any]]:
+    """The records in ``folder``, oldest first, each with its object's path in the store."""
     fs, _ = filesystem(folder)
     names = listing(folder)
     contents = fs.cat(names) if names else {}
-    return [json.loads(contents[name]) for name in names]
+    return [(name, json.loads(contents[name])) for name in names]
+
+
+def read_records(folder: str) -> list[Any]:
+    """The records in ``folder``, oldest first."""
+    return [value for _, value in named_records(folder)]
+
+
+def rewrite_record(folder: str, name: str, value: Any) -> None:
+    """Replace the record ``name`` (a path `named_records` gave) in ``folder``: for retention's marks only."""
+    fs, _ = filesystem(folder)
+    fs.pipe_file(name, json.dumps(value, indent=1).encode(), mode="overwrite")
+
+
+def note_use(location: str) -> None:
+    """Record that a run reuses the committed artifact at ``location`` now: retention keeps what was used lately."""
+    fs, path = filesystem(location)
+    fs.pipe_file(f"{path}/{USED}", b"", mode="overwrite")
+
+
+def objects(location: str) -> dict[str, tuple[int, float]]:
+    """Every object under ``location``, by its path below it: its size and when it was last written (seconds)."""
+    fs, path = filesystem(location)
+    fs.invalidate_cache(path)
+    found = fs.find(path, detail=True)
+    return {name.removeprefix(f"{path}/"): (info.get("size") or 0, _modified(info)) for name, info in found.items()}
+
+
+def _modified(info: dict) -> float:
+    # Each backend names it its own way: s3fs LastModified, adlfs last_modified, gcsfs updated (text).
+    value = next((info[name] for name in ("LastModified", "last_modified", "updated", "mtime") if info.get(name)), 0)
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def remove(location: str) -> None:
+    """Remove ``location`` and everything under it; an artifact's commit record goes first, so that no reader
+    ever takes a half-removed artifact as complete."""
+    fs, path = filesystem(location)
+    with suppress(FileNotFoundError):
+        fs.rm_file(f"{path}/{COMMIT}")
+    with suppress(FileNotFoundError):
+        fs.rm(path, recursive=True)
 
 
 def note_writer(staged: Path, writer: str | None) -> None:

@@ -119,6 +119,16 @@ class PrefectServer:
         with temporary_settings(settings), get_client(sync_client=True) as client:
             yield client
 
+    def run_deployment(self, name: str, config: dict, seconds: float):
+        """Start a run of deployment ``name`` with ``config`` and return it once it has ended, completed."""
+        with self.client() as client:
+            deployment = client.read_deployment_by_name(name)
+            run = client.create_flow_run_from_deployment(deployment.id, parameters={"config": config})
+            wait_for(lambda: client.read_flow_run(run.id).state.is_final(), seconds, f"the end of the {name} run")
+            ended = client.read_flow_run(run.id)
+        assert ended.state.is_completed(), f"{name} run ended {ended.state.type}: {ended.state.message}"
+        return ended
+
     def crash_orphaned_child(self):
         """Mark the killed gpu worker's run Crashed, as an operator or Prefect's zombie detection does (which
         frees its deployment concurrency slot), and return its parent run once the parent has ended."""

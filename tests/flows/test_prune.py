@@ -4,6 +4,7 @@ made from, never an artifact in use or too young, and the registry marks what it
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -52,8 +53,10 @@ def test_prune_keeps_the_published_and_last_releases_with_what_they_were_made_fr
     registry = json.loads((artifacts / "registry.json").read_text())
     [entry] = registry.values()
     assert [release.get("pruned", False) for release in entry["history"]] == [False, True, False]
+    reused_from = time.time() - 1
     again = finetune(runs[2e-3][0])
     assert all(step.cached for step in again.steps), "the kept run's every step is still cached"
+    assert step_dir(last, "tokenized").stat().st_mtime >= reused_from, "a reused artifact is touched: its last use"
 
 
 def test_what_a_running_flow_holds_or_what_is_young_is_never_removed(season):

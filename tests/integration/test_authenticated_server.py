@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import conll_sentences
-from prefect_server import PrefectServer, wait_for
+from prefect_server import PrefectServer
 
 pytestmark = pytest.mark.slow
 
@@ -59,12 +59,7 @@ def test_deploy_a_worker_and_the_command_line_work_with_the_auth_string(server, 
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     server.start_worker("gpu", "worker-gpu-authenticated")
     config = {"model": str(ner_model), "input": str(conll_sample / "test.txt"), "artifacts_dir": str(tmp_path / "deployed")}
-    with server.client() as client:
-        deployment = client.read_deployment_by_name("predict/predict")
-        run = client.create_flow_run_from_deployment(deployment.id, parameters={"config": config})
-        wait_for(lambda: client.read_flow_run(run.id).state.is_final(), 120, "the end of the predict run")
-        ended = client.read_flow_run(run.id)
-    assert ended.state.is_completed(), f"{ended.state.type}: {ended.state.message}"
+    server.run_deployment("predict/predict", config, 120)
     [output] = list((tmp_path / "deployed" / "prediction").glob("[!.]*"))
     assert (output / "entities.jsonl").read_text().count("\n") == len(conll_sentences(conll_sample / "test.txt", 100))
     ran = server.run(*predict_command(ner_model, conll_sample / "test.txt", tmp_path / "cli"))

@@ -38,6 +38,7 @@ def test_a_run_keeps_every_artifact_in_the_bucket_and_a_rerun_on_a_wiped_machine
     again = finetune(config)
     assert [step.cached for step in again.steps] == [True] * len(STEPS)
     assert again.model_dir == first.model_dir and again.metrics == first.metrics
+    assert all(storage.USED in storage.objects(step.path) for step in again.steps), "each reuse is noted, for retention"
     assert again.transferred_bytes["uploaded"] == 0
     model_bytes = sum(storage.committed(first.steps[3].path)["files"].values())
     assert again.transferred_bytes["downloaded"] < model_bytes

@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -89,13 +90,17 @@ def test_published_card_is_read_from_the_branch_pushed_to(hub, release):
     assert published_card("team/ner", "no-such-branch", None) is None
 
 
-@pytest.mark.slow  # the client retries the connection for about 20 s first
 def test_an_unreachable_hub_stops_the_gate(monkeypatch):
+    from huggingface_hub.utils import _http
+
     from tasks.hub import published_card
 
+    waits = []  # huggingface_hub retries the connection five times, 23 s in all: the test does not wait them out
+    monkeypatch.setattr(_http, "time", SimpleNamespace(sleep=waits.append))
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     with pytest.raises(PipelineError, match="cannot read the published model card of team/ner from http://127.0.0.1:9"):
         published_card("team/ner", None, None)
+    assert len(waits) == 5, "the client retried before giving up"
 
 
 def test_a_hub_model_with_only_pickle_weights_is_refused_before_any_work(prefect_server, hub, conll_sample, tmp_path):

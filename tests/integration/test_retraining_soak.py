@@ -281,12 +281,8 @@ def a_sweep_through_the_deployments(server: PrefectServer, config: dict, artifac
 
     sweep = {"base": {**config, "artifacts_dir": str(artifacts), "epochs": 1}, "strategy": "grid", "parallel": 2,
              "search": {"learning_rate": [1e-3, 3e-3]}}  # fmt: skip
+    ended = server.run_deployment("sweep/sweep", sweep, 300)
     with server.client() as client:
-        deployment = client.read_deployment_by_name("sweep/sweep")
-        run = client.create_flow_run_from_deployment(deployment.id, parameters={"config": sweep})
-        wait_for(lambda: client.read_flow_run(run.id).state.is_final(), 300, "the end of the sweep run")
-        ended = client.read_flow_run(run.id)
-        assert ended.state.is_completed(), f"sweep run ended {ended.state.type}: {ended.state.message}"
         report = read_json(next((artifacts / "sweeps").iterdir()) / "sweep.json")
         assert [(trial["state"], trial["cached"]) for trial in report["trials"]] == [("completed", False)] * 2
         trials = client.read_flow_runs(
@@ -305,13 +301,9 @@ def predictions_of_the_published_model(server: PrefectServer, artifacts: Path, t
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     config = {"model": "published", "input": str(test), "artifacts_dir": str(artifacts), "score": True}
+    ended = server.run_deployment("predict/predict", config, 120)
     with server.client() as client:
-        deployment = client.read_deployment_by_name("predict/predict")
-        run = client.create_flow_run_from_deployment(deployment.id, parameters={"config": config})
-        wait_for(lambda: client.read_flow_run(run.id).state.is_final(), 120, "the end of the predict run")
-        ended = client.read_flow_run(run.id)
-        made = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
-    assert ended.state.is_completed(), f"predict run ended {ended.state.type}: {ended.state.message}"
+        made = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[ended.id])))
     assert ended.work_pool_name == "gpu" and {"predictions", "predicted-counts"} <= {a.key for a in made}
     published, _ = registry_history(artifacts)
     [output] = list((artifacts / "prediction").glob("[!.]*"))

@@ -20,16 +20,20 @@ import os
 import threading
 import time
 import uuid
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-from tasks.errors import PipelineError
+from tasks.errors import PipelineError, first_line
 
 STAGING_VARIABLE = "FINETUNE_STAGING_DIR"
+ATTEMPTS_VARIABLE = "FINETUNE_BUCKET_ATTEMPTS"
+# The packages whose errors a store's failures come as, besides OSError.
+STORE_CLIENTS = {"botocore", "aiobotocore", "aiohttp", "google", "azure"}
 COMMIT = "commit.json"  # the record that commits an artifact in a bucket: its writer and files
 # The manifest of a finished local directory (`tasks.artifacts.building`): its files and their sizes.
 MANIFEST = ".manifest.json"
@@ -87,12 +91,44 @@ def filesystem(location: str):
 
     scheme = location.split("://")[0]
     try:
-        return fsspec.core.url_to_fs(location)
+        fs, path = fsspec.core.url_to_fs(location, **_retry_options(scheme))
     except ImportError as error:
         package = BACKENDS.get(scheme, f"the fsspec backend for {scheme}://")
         raise PipelineError(f"artifacts in {scheme}:// need {package}: pip install {package}") from error
     except ValueError as error:
         raise PipelineError(f"{location}: fsspec knows no storage called {scheme}:// ({error})") from error
+    if BACKENDS.get(scheme) == "s3fs":
+        fs.retries = 2  # s3fs's own loop, over what botocore does not retry (a body cut short, a slow answer)
+    return fs, path
+
+
+def _retry_options(scheme: str) -> dict[str, Any]:
+    """How a backend retries what a store fails transiently (503 SlowDown, 500, a reset connection, a timeout).
+    For S3, botocore's standard mode (exponential backoff with jitter, up to 20 s apart) makes each request
+    ``$FINETUNE_BUCKET_ATTEMPTS`` attempts (default 8), unless the user chose botocore's own settings
+    (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE), and s3fs tries a failed call once more. gcsfs and adlfs retry on their own."""
+    if BACKENDS.get(scheme) != "s3fs" or {"AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"} & set(os.environ):
+        return {}
+    retries = {"max_attempts": int(os.environ.get(ATTEMPTS_VARIABLE) or 8), "mode": "standard"}
+    return {"config_kwargs": {"retries": retries, "connect_timeout": 10, "read_timeout": 60}}
+
+
+@contextmanager
+def _operation(what: str) -> Iterator[None]:
+    """Name ``what`` was being done when the store fails it after its retries. A missing or existing object is
+    an answer, not a failure, and passes through."""
+    try:
+        yield
+    except (FileNotFoundError, FileExistsError):
+        raise
+    except Exception as error:
+        if not _store_failure(error):
+            raise
+        raise PipelineError(f"{what} failed: {first_line(error)}") from error
+
+
+def _store_failure(error: Exception) -> bool:
+    return isinstance(error, OSError) or type(error).__module__.split(".")[0] in STORE_CLIENTS
 
 
 def _count(direction: str, size: int) -> None:
@@ -110,7 +146,8 @@ def committed(location: str) -> dict | None:
     """The commit record of the artifact at ``location`` (its writer and files), or None before it is committed."""
     fs, path = filesystem(location)
     try:
-        return json.loads(fs.cat_file(f"{path}/{COMMIT}"))
+        with _operation(f"reading the commit record of {location}"):
+            return json.loads(fs.cat_file(f"{path}/{COMMIT}"))
     except FileNotFoundError:
         return None
 
@@ -127,24 +164,38 @@ def commit(local_dir: Path, location: str, replace: bool = False) -> str | None:
     fs, path = filesystem(location)
     writer, files = uuid.uuid4().hex[:12], local_files(local_dir)
     names = sorted(files)
-    fs.put([str(local_dir / name) for name in names], [f"{path}/{writer}/{name}" for name in names])
-    record = {"writer": writer, "files": files, "committed": time.time()}
-    replaced = committed(location) if replace else None
     try:
-        fs.pipe_file(f"{path}/{COMMIT}", json.dumps(record, indent=1).encode(), mode="overwrite" if replace else "create")
+        with _operation(f"uploading {len(names)} files to {location}"):
+            fs.put([str(local_dir / name) for name in names], [f"{path}/{writer}/{name}" for name in names])
+        record = {"writer": writer, "files": files, "committed": time.time()}
+        replaced = committed(location) if replace else None
+        with _operation(f"writing the commit record of {location}"):
+            fs.pipe_file(f"{path}/{COMMIT}", json.dumps(record, indent=1).encode(), mode="overwrite" if replace else "create")  # fmt: skip
     except FileExistsError:
-        fs.rm(f"{path}/{writer}", recursive=True)
-        return None
+        # Ours when an earlier attempt of this request wrote the record and its answer was lost on the way back.
+        if (committed(location) or {}).get("writer") != writer:  # another writer's: its artifact stands
+            _discard(fs, f"{path}/{writer}")
+            return None
+    except BaseException:  # our files are nobody's: removed if the store lets us, else by retention
+        _discard(fs, f"{path}/{writer}")
+        raise
     if replaced:
-        fs.rm(f"{path}/{replaced['writer']}", recursive=True)
+        with _operation(f"removing the replaced files of {location}"):
+            fs.rm(f"{path}/{replaced['writer']}", recursive=True)
     _count("uploaded", sum(files.values()))
     return writer
+
+
+def _discard(fs, path: str) -> None:
+    with suppress(Exception):
+        fs.rm(path, recursive=True)
 
 
 def put_files(local_dir: Path, location: str, names: list[str]) -> None:
     """Copy files to ``location``, replacing what is there: for reports, which are not artifacts."""
     fs, path = filesystem(location)
-    fs.put([str(local_dir / name) for name in names], [f"{path}/{name}" for name in names])
+    with _operation(f"uploading {', '.join(names)} to {location}"):
+        fs.put([str(local_dir / name) for name in names], [f"{path}/{name}" for name in names])
     _count("uploaded", sum((local_dir / name).stat().st_size for name in names))
 
 
@@ -152,7 +203,8 @@ def add_record(folder: str, value: Any) -> None:
     """Add ``value`` to the records in ``folder`` as an object of its own, named to sort in time order."""
     fs, path = filesystem(folder)
     name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
-    fs.pipe_file(f"{path}/{name}", json.dumps(value, indent=1).encode(), mode="create")
+    with _operation(f"adding a record to {folder}"), suppress(FileExistsError):  # the name is ours alone: an
+        fs.pipe_file(f"{path}/{name}", json.dumps(value, indent=1).encode(), mode="create")  # earlier attempt wrote it
 
 
 def listing(location: str) -> list[str]:
@@ -160,14 +212,16 @@ def listing(location: str) -> list[str]:
     may have written since this process last listed."""
     fs, path = filesystem(location)
     fs.invalidate_cache(path)
-    return sorted(fs.find(path))
+    with _operation(f"listing {location}"):
+        return sorted(fs.find(path))
 
 
 def named_records(folder: str) -> list[tuple[str, Any]]:
     """The records in ``folder``, oldest first, each with its object's path in the store."""
     fs, _ = filesystem(folder)
     names = listing(folder)
-    contents = fs.cat(names) if names else {}
+    with _operation(f"reading the records in {folder}"):
+        contents = fs.cat(names) if names else {}
     return [(name, json.loads(contents[name])) for name in names]
 
 
@@ -179,20 +233,23 @@ def read_records(folder: str) -> list[Any]:
 def rewrite_record(folder: str, name: str, value: Any) -> None:
     """Replace the record ``name`` (a path `named_records` gave) in ``folder``: for retention's marks only."""
     fs, _ = filesystem(folder)
-    fs.pipe_file(name, json.dumps(value, indent=1).encode(), mode="overwrite")
+    with _operation(f"rewriting the record {name} in {folder}"):
+        fs.pipe_file(name, json.dumps(value, indent=1).encode(), mode="overwrite")
 
 
 def note_use(location: str) -> None:
     """Record that a run reuses the committed artifact at ``location`` now: retention keeps what was used lately."""
     fs, path = filesystem(location)
-    fs.pipe_file(f"{path}/{USED}", b"", mode="overwrite")
+    with _operation(f"noting the reuse of {location}"):
+        fs.pipe_file(f"{path}/{USED}", b"", mode="overwrite")
 
 
 def objects(location: str) -> dict[str, tuple[int, float]]:
     """Every object under ``location``, by its path below it: its size and when it was last written (seconds)."""
     fs, path = filesystem(location)
     fs.invalidate_cache(path)
-    found = fs.find(path, detail=True)
+    with _operation(f"listing {location}"):
+        found = fs.find(path, detail=True)
     return {name.removeprefix(f"{path}/"): (info.get("size") or 0, _modified(info)) for name, info in found.items()}
 
 
@@ -208,9 +265,9 @@ def remove(location: str) -> None:
     """Remove ``location`` and everything under it; an artifact's commit record goes first, so that no reader
     ever takes a half-removed artifact as complete."""
     fs, path = filesystem(location)
-    with suppress(FileNotFoundError):
+    with _operation(f"removing {location}"), suppress(FileNotFoundError):
         fs.rm_file(f"{path}/{COMMIT}")
-    with suppress(FileNotFoundError):
+    with _operation(f"removing {location}"), suppress(FileNotFoundError):
         fs.rm(path, recursive=True)
 
 
@@ -233,7 +290,8 @@ def download(location: str, record: dict, into: Path) -> int:
     """Download the files ``record`` commits into the directory ``into``; return their bytes."""
     fs, path = filesystem(location)
     names = sorted(record["files"])
-    fs.get([f"{path}/{record['writer']}/{name}" for name in names], [str(into / name) for name in names])
+    with _operation(f"downloading {location}"):
+        fs.get([f"{path}/{record['writer']}/{name}" for name in names], [str(into / name) for name in names])
     size = sum(record["files"].values())
     _count("downloaded", size)
     return size
@@ -244,7 +302,8 @@ def read_file(location: str, record: dict, name: str) -> bytes:
     if name not in record["files"]:
         raise FileNotFoundError(f"{location} has no file {name}")
     fs, path = filesystem(location)
-    data = fs.cat_file(f"{path}/{record['writer']}/{name}")
+    with _operation(f"reading {name} of {location}"):
+        data = fs.cat_file(f"{path}/{record['writer']}/{name}")
     _count("downloaded", len(data))
     return data
 
@@ -256,5 +315,7 @@ def ensure_writable(location: str) -> None:
     try:
         fs.pipe_file(probe, b"")
         fs.rm(probe)
-    except (OSError, ValueError) as error:
-        raise PipelineError(f"artifacts directory {location} is not writable: {error}") from error
+    except Exception as error:
+        if not (isinstance(error, ValueError) or _store_failure(error)):
+            raise
+        raise PipelineError(f"artifacts directory {location} is not writable: {first_line(error)}") from error

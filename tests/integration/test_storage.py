@@ -44,8 +44,9 @@ def test_an_upload_interrupted_before_the_commit_record_is_not_a_cache_hit(bucke
         raise ConnectionError("connection lost while writing the commit record")
 
     with monkeypatch.context() as patched:
-        patched.setattr(storage.filesystem(location)[0], "pipe_file", lost_connection)  # fsspec caches the instance
-        with pytest.raises(ConnectionError):
+        for method in ("pipe_file", "rm"):  # the store is gone: the files cannot be taken back either
+            patched.setattr(storage.filesystem(location)[0], method, lost_connection)  # fsspec caches the instance
+        with pytest.raises(PipelineError, match=f"writing the commit record of {location} failed: connection lost"):
             storage.commit(local, location)
     [uploaded] = objects(location)  # the files went up; the commit record did not
     assert uploaded.endswith("/weights.bin")

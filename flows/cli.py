@@ -2,6 +2,7 @@
 options, run the flow against a Prefect server, print its summary and turn a user's error into one line."""
 
 import logging
+import signal
 import sys
 
 from prefect.settings import temporary_settings
@@ -99,6 +100,7 @@ def run_command_line(argv: list[str] | None, server: TemporaryServer | None, par
     A user error ends it with its message and exit code 2."""
     without_telemetry()
     _quiet_user_errors()
+    signal.signal(signal.SIGTERM, _stopped)
     try:
         config, summary_json = parse(argv)
         with temporary_settings(_server_settings(server)):
@@ -113,6 +115,14 @@ def run_command_line(argv: list[str] | None, server: TemporaryServer | None, par
     if summary_json:
         summary_json.write_text(summary.model_dump_json(indent=2))
     return 0
+
+
+def _stopped(signum: int, frame) -> None:
+    """SIGTERM (a person, the system, a worker whose run was cancelled): Prefect's engine, which takes the signal
+    while a flow runs, records the run as crashed, then passes the signal on to this handler."""
+    print("stopped by a termination signal: the steps it finished are kept, and training's checkpoints: the same "
+          "command with --resume goes on from the last one", file=sys.stderr, flush=True)  # fmt: skip
+    sys.exit(128 + signum)
 
 
 def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -> int:

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 
 from tasks.errors import PipelineError
+from tasks.lifetime import dying_with_parent
 
 # Prefect's default start-up limit (20 s) is about what a first start with an empty Prefect home
 # takes on 2 cores.
@@ -60,13 +61,6 @@ def wait_for_server(
     raise PipelineError(f"{name} at {url} did not answer within {seconds:g} s")
 
 
-# Run in the server's process before it becomes the server: stopped when the run's process dies,
-# even by SIGKILL (Linux's PR_SET_PDEATHSIG; execv keeps it).
-_DIE_WITH_PARENT = (
-    "import ctypes, os, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM); os.execv(sys.executable, sys.argv[1:])"
-)
-
-
 class TemporaryServer:
     """One Prefect server process on 127.0.0.1 for the length of a run."""
 
@@ -77,8 +71,7 @@ class TemporaryServer:
             "-m", "uvicorn", "--app-dir", app_dir, "--factory", "prefect.server.api.server:create_app",
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
         ]  # fmt: skip
-        launcher = ["-c", _DIE_WITH_PARENT, sys.executable] if sys.platform.startswith("linux") else []
-        self.process = subprocess.Popen([sys.executable, *launcher, *server], env=environment)
+        self.process = subprocess.Popen(dying_with_parent(server), env=environment)  # stopped when the run's process dies
         os.environ["PREFECT_API_URL"] = self.url
         # Registered before Prefect's own exit handlers, so it runs after them: they send the last
         # logs and events to this server.

@@ -3,7 +3,6 @@ process or in N processes started with torchrun; keep the best epoch by validati
 
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from tasks.engines import TrainRequest, run_engine
 from tasks.engines.request import ERROR
 from tasks.errors import PipelineError
 from tasks.hardware import slow_precision_warning
+from tasks.lifetime import dying_with_parent
 from tasks.pretrained import ModelSource
 from tasks.progress import progress_artifact
 from tasks.tracking import mlflow_target
@@ -69,7 +69,8 @@ def launch_processes(request: TrainRequest, num_processes: int, nodes: NodeGroup
     error_file.unlink(missing_ok=True)
     launcher = ["-m", "torch.distributed.run", *nodes.torchrun_options(num_processes)]
     alone = num_processes == 1 and nodes.num_nodes == 1
-    command = [sys.executable, *([] if alone else launcher), "-m", "tasks.engines", str(request_file)]
+    # The engine's processes die with this one: a cancelled or killed run leaves none training on.
+    command = dying_with_parent([*([] if alone else launcher), "-m", "tasks.engines", str(request_file)])
     status = subprocess.run(command).returncode
     if status and error_file.is_file():
         raise PipelineError(error_file.read_text())

@@ -11,12 +11,14 @@ from pathlib import Path
 from tasks.engines import TrainRequest, run_engine
 from tasks.engines.request import ERROR
 from tasks.errors import PipelineError
+from tasks.lifetime import die_with_parent
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m tasks.engines REQUEST.json", file=sys.stderr)
         return 2
+    die_with_parent()  # under torchrun, whose SIGKILL (the train step's, when its run is cancelled) it cannot forward
     request_file = Path(argv[0])
     request = TrainRequest.model_validate_json(request_file.read_text())
     try:

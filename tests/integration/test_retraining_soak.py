@@ -41,7 +41,7 @@ def sentences() -> Sentences:
     files = embedded_conll2003_files()
     test = conll_sentences(files["test"], 100)
     return Sentences(
-        train=conll_sentences(files["train"], 1500), validation=conll_sentences(files["validation"], 50),
+        train=conll_sentences(files["train"], 1000), validation=conll_sentences(files["validation"], 50),
         first_test=test[:50], second_test=test[50:],
     )  # fmt: skip
 
@@ -279,8 +279,8 @@ def a_sweep_through_the_deployments(server: PrefectServer, config: dict, artifac
     published through the gate. (Re-running a sweep from cache is test_sweep.py's.)"""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterStartTime
 
-    sweep = {"base": {**config, "artifacts_dir": str(artifacts), "epochs": 1}, "strategy": "grid", "parallel": 2,
-             "search": {"learning_rate": [1e-3, 3e-3]}}  # fmt: skip
+    base = {**config, "artifacts_dir": str(artifacts), "epochs": 1}
+    sweep = {"base": base, "strategy": "grid", "parallel": 2, "search": {"learning_rate": [1e-3, 3e-3]}}
     ended = server.run_deployment("sweep/sweep", sweep, 300)
     with server.client() as client:
         report = read_json(next((artifacts / "sweeps").iterdir()) / "sweep.json")
@@ -329,12 +329,12 @@ def season(
     assert first.publish and first.reason == "nothing is published yet"
     decisions.append(first)
 
-    publish_data(data, train[:1000], validation, sentences.first_test)
+    publish_data(data, train[500:1000], validation, sentences.first_test)
     newer, again = two_runs_started_at_once(finetune, artifacts)
     assert newer.champion == first.challenger, "same test split: the published model's stated score is compared"
     decisions += [newer, again]
 
-    publish_data(data, swap_person_and_location(train[:1000]), validation, sentences.second_test)
+    publish_data(data, swap_person_and_location(train[500:1000]), validation, sentences.second_test)
     worse = last_decision(artifacts, finetune.run())
     assert not worse.publish
     assert worse.champion.fingerprint == worse.challenger.fingerprint != newer.challenger.fingerprint
@@ -342,7 +342,7 @@ def season(
     assert_gate_kept_its_rule(worse)
     decisions.append(worse)
 
-    publish_data(data, train, validation, sentences.second_test)
+    publish_data(data, train[:1000], validation, sentences.second_test)
     resumed = killed_while_training_then_resumed(finetune, server, artifacts)
     assert_gate_kept_its_rule(resumed)
     decisions.append(resumed)

@@ -1,13 +1,15 @@
-"""A retraining soak: the finetune deployment on a real server with a worker per pool, run as a schedule
-and data events would run it against one artifacts directory, with a tiny model and a data folder that
-changes between runs. First publish; new data through the dataset.updated trigger as a scheduled run
-starts (two runs at once); worse data; a run killed while training, then resumed. It ends with a registry,
-release cards, logs and artifacts that agree with what each run's gate decided. Then the same deployments
-with workers that share nothing but a bucket."""
+"""The deployments of deployments/prefect.yaml on a real local Prefect server: first what the server holds
+(schedules, limits, parameter forms) and refuses, before any worker runs. Then a retraining soak: the
+finetune deployment with a worker per pool, run as a schedule and data events would run it against one
+artifacts directory, with a tiny model and a data folder that changes between runs. First publish; new
+data through the dataset.updated trigger as a scheduled run starts (two runs at once); worse data; a run
+killed while training, then resumed. It ends with a registry, release cards, logs and artifacts that agree
+with what each run's gate decided. Then the same deployments with workers that share nothing but a bucket."""
 
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 from uuid import UUID
 
@@ -15,10 +17,14 @@ import pytest
 from pydantic import BaseModel
 
 from conftest import conll_sentences
+from flows.prune import PruneConfig
 from prefect_server import PREFECT, PrefectServer, wait_for
 from tasks.artifacts import LEFTOVER, is_complete, read_json, weights_sha256
 from tasks.assets import embedded_conll2003_files
+from tasks.config import FinetuneConfig
+from tasks.prediction_config import PredictConfig
 from tasks.quality_gate import REGISTRY, Decision, Release, card_weights_sha256
+from tasks.sweep import SweepConfig
 
 pytestmark = pytest.mark.slow
 
@@ -210,9 +216,66 @@ def assert_gate_kept_its_rule(decision: Decision) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """One Prefect server for the module's tests (each deploys and starts the workers it needs)."""
+    """One Prefect server for the module's tests, with deployments/deploy.sh's pools and deployments; the
+    soak's tests start the workers they need."""
     with PrefectServer(tmp_path_factory.mktemp("prefect")) as server:
+        deployed = server.run("deployments/deploy.sh")
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
         yield server
+
+
+def test_server_holds_the_schedule_limit_and_the_configs_form(server):
+    with server.client() as client:
+        finetune = client.read_deployment_by_name("finetune/finetune")
+        gpu = client.read_deployment_by_name("train-evaluate/gpu")
+        sweep = client.read_deployment_by_name("sweep/sweep")
+        predict = client.read_deployment_by_name("predict/predict")
+        prune = client.read_deployment_by_name("prune/prune")
+        pool = client.read_work_pool("gpu")
+    assert [schedule.schedule.cron for schedule in finetune.schedules] == ["0 3 * * 1"]
+    assert finetune.work_pool_name == "cpu" and gpu.work_pool_name == "gpu"
+    # One train-evaluate run per GPU: the pool's limit (GPU_COUNT), which a sweep's trials share.
+    assert gpu.global_concurrency_limit is None and pool.concurrency_limit == 1
+    assert finetune.global_concurrency_limit.limit == 1
+    assert finetune.concurrency_options.collision_strategy == "ENQUEUE"
+    assert finetune.parameters == {"config": {"train_deployment": "train-evaluate/gpu"}}
+    schema = finetune.parameter_openapi_schema
+    fields = schema["definitions"]["FinetuneConfig"]["properties"]
+    assert set(fields) == set(FinetuneConfig.model_fields)
+    for name in ("epochs", "learning_rate", "train_deployment", "hub_model_id"):
+        assert fields[name]["description"] == FinetuneConfig.model_fields[name].description
+    assert fields["epochs"]["default"] == 1.0 and fields["batch_size"]["default"] == 16
+    assert sweep.work_pool_name == "cpu"
+    assert sweep.parameters["config"]["base"] == {"train_deployment": "train-evaluate/gpu"}
+    form = sweep.parameter_openapi_schema["definitions"]["SweepConfig"]["properties"]
+    assert set(form) == set(SweepConfig.model_fields)
+    assert form["strategy"]["enum"] == ["grid", "random", "tpe"]
+    SweepConfig.model_validate(sweep.parameters["config"])  # the form's defaults are a valid sweep
+    assert predict.work_pool_name == "gpu" and predict.schedules == []  # its schedule is an example, commented out
+    form = predict.parameter_openapi_schema["definitions"]["PredictConfig"]["properties"]
+    assert set(form) == set(PredictConfig.model_fields) and form["runtime"]["enum"] == ["pytorch", "onnx"]
+    PredictConfig.model_validate(predict.parameters["config"])
+    assert prune.work_pool_name == "cpu" and [schedule.schedule.cron for schedule in prune.schedules] == ["0 4 * * 0"]
+    assert PruneConfig.model_validate(prune.parameters["config"]).apply
+
+
+def test_a_wrong_parameter_type_is_refused_naming_the_field(server):
+    refused = server.run(*PREFECT, "deployment", "run", "finetune/finetune", "--param", 'config={"epochs": "many"}')
+    assert refused.returncode != 0
+    assert "Validation failed for field 'config.epochs'" in " ".join((refused.stdout + refused.stderr).split())
+
+
+def test_a_missing_deployment_is_named(server, tiny_model, conll_sample, tmp_path):
+    failed = server.run(
+        sys.executable, "-m", "flows.finetune", "--model", str(tiny_model), "--dataset", str(conll_sample),
+        "--artifacts-dir", str(tmp_path), "--train-deployment", "train-evaluate/nowhere",
+    )  # fmt: skip
+    assert failed.returncode == 2
+    assert failed.stderr.strip().splitlines()[-1] == (
+        f"error: no deployment train-evaluate/nowhere on {server.api_url}: deploy it with deployments/deploy.sh, "
+        "or leave train_deployment unset to train in this process"
+    )
+    assert (tmp_path / "tokenized").is_dir()  # what ran before the dispatch is kept
 
 
 def test_a_season_of_retraining_ends_with_registry_cards_and_artifacts_in_agreement(server, tmp_path, tiny_model, sentences):
@@ -222,8 +285,6 @@ def test_a_season_of_retraining_ends_with_registry_cards_and_artifacts_in_agreem
         "artifacts_dir": str(artifacts), "max_train_samples": None, "batch_size": 8, "learning_rate": 1e-3,
         "epochs": 4,
     }  # fmt: skip
-    deployed = server.run("deployments/deploy.sh")
-    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     for pool in ("cpu", "gpu"):
         server.start_worker(pool, f"worker-{pool}")
     finetune = Deployed(server, config)

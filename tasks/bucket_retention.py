@@ -41,12 +41,12 @@ def _as_registry(records: dict[str, list[tuple[str, dict]]]) -> dict:
     return registry
 
 
-def _needed(kept: list[str]) -> tuple[set[str], float]:
+def _needed(kept: list[str], commits: dict[str, dict | None]) -> tuple[set[str], float]:
     """What the kept releases were made from, and the commit time of the newest kept release that does not
     say (every artifact as old as it is kept)."""
     needed, undocumented = set(kept), 0.0
     for release in kept:
-        record = storage.committed(release)
+        record = commits.get(release)
         if record is None:
             continue
         if storage.BUILT_FROM in record["files"]:
@@ -70,18 +70,24 @@ def plan_bucket_removal(root: str, keep: int, min_age_seconds: float, now: float
     """What to remove from the bucket artifacts directory ``root`` and from this machine's staging directory
     (nothing is removed here)."""
     now = time.time() if now is None else now
-    in_bucket = _plan_in_bucket(root, keep, min_age_seconds, now)
-    staged = _plan_in_staging(root, {removal.path for removal in in_bucket.remove}, min_age_seconds, now)
+    artifacts = _by_artifact(root)
+    # Each commit record read once, for the bucket's plan and the staged copies'.
+    commits = {storage.join(root, artifact): storage.committed(storage.join(root, artifact))
+               for artifact, found in artifacts.items() if storage.COMMIT in found}  # fmt: skip
+    in_bucket = _plan_in_bucket(root, artifacts, commits, keep, (min_age_seconds, now))
+    staged = _plan_in_staging(root, commits, {removal.path for removal in in_bucket.remove}, (min_age_seconds, now))
     return Plan(kept_releases=in_bucket.kept_releases, remove=in_bucket.remove + staged.remove, held=staged.held,
                 young=in_bucket.young + staged.young, freed_bytes=in_bucket.freed_bytes + staged.freed_bytes)  # fmt: skip
 
 
-def _plan_in_bucket(root: str, keep: int, min_age_seconds: float, now: float) -> Plan:
+def _plan_in_bucket(root: str, artifacts: dict, commits: dict[str, dict | None], keep: int, age: tuple[float, float]) -> Plan:
+    min_age_seconds, now = age
     kept = retention.kept_releases(_as_registry(_registry(root)), keep)
-    needed, undocumented = _needed(kept)
+    needed, undocumented = _needed(kept, commits)
     remove, young, freed = [], [], 0
-    for artifact, found in sorted(_by_artifact(root).items()):
-        for path, entries, why in _removable(storage.join(root, artifact), found, needed, undocumented):
+    for artifact, found in sorted(artifacts.items()):
+        location = storage.join(root, artifact)
+        for path, entries, why in _removable(location, found, commits.get(location), (needed, undocumented)):
             if now - max(modified for _, modified in entries) < min_age_seconds:
                 young.append(path)
             else:
@@ -90,10 +96,10 @@ def _plan_in_bucket(root: str, keep: int, min_age_seconds: float, now: float) ->
     return Plan(kept_releases=kept, remove=remove, held=[], young=young, freed_bytes=freed)
 
 
-def _removable(location: str, found: dict[str, tuple[int, float]], needed: set[str], undocumented: float):
-    """The artifact at ``location`` when nothing kept needs it, else the files of writers its commit record
-    does not name; each with its objects' sizes and times and why it goes."""
-    record = storage.committed(location) if storage.COMMIT in found else None
+def _removable(location: str, found: dict[str, tuple[int, float]], record: dict | None, kept: tuple[set[str], float]):
+    """The artifact at ``location`` (committed by ``record``) when nothing kept needs it, else the files of
+    writers its commit record does not name; each with its objects' sizes and times and why it goes."""
+    needed, undocumented = kept
     if record and location not in needed and record["committed"] > undocumented:
         folder = PurePosixPath(location).parent.name
         return [(location, list(found.values()), f"no kept release was made from this {folder} artifact")]
@@ -105,7 +111,7 @@ def _removable(location: str, found: dict[str, tuple[int, float]], needed: set[s
             for writer, entries in writers.items() if not record or writer != record["writer"]]  # fmt: skip
 
 
-def _plan_in_staging(root: str, removed: set[str], min_age_seconds: float, now: float) -> Plan:
+def _plan_in_staging(root: str, commits: dict[str, dict | None], removed: set[str], age: tuple[float, float]) -> Plan:
     """This machine's staged copies of what is ``removed`` from the bucket or of writers no longer committed,
     partial staged copies whose builder is gone, and the checkpoints and downloads runs left in staging.
     Staged copies with no artifact in this bucket may be another bucket's and are left alone."""
@@ -118,16 +124,16 @@ def _plan_in_staging(root: str, removed: set[str], min_age_seconds: float, now: 
             elif path.is_dir() and (match := LEFTOVER.fullmatch(path.name)):
                 candidates.append((path, f"a partial staged {folder} artifact whose builder is gone (key {match['key']})"))
             elif path.is_dir() and not path.name.startswith("."):
-                why = _stale_copy(storage.join(root, folder, path.name), path, removed)
+                location = storage.join(root, folder, path.name)
+                why = _stale_copy(location, path, commits.get(location), removed)
                 candidates += [(path, why)] if why else []
-    remove, held, young = retention.sort_out(candidates, min_age_seconds, now)
+    remove, held, young = retention.sort_out(candidates, *age)
     return Plan(kept_releases=[], remove=remove, held=held, young=young, freed_bytes=retention.freed_bytes([Path(r.path) for r in remove]))
 
 
-def _stale_copy(location: str, staged: Path, removed: set[str]) -> str | None:
+def _stale_copy(location: str, staged: Path, record: dict | None, removed: set[str]) -> str | None:
     if location in removed:
         return f"a staged copy of {location}, which prune removes"
-    record = storage.committed(location)
     if record and not storage.is_copy_of(staged, record):
         return f"a staged copy of a writer of {location} that is no longer committed"
     return None

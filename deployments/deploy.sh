@@ -12,6 +12,9 @@ prefect work-pool create cpu --type process --overwrite
 prefect work-pool create gpu --type process --overwrite
 prefect work-pool set-concurrency-limit gpu "${GPU_COUNT:-1}"
 prefect --no-prompt deploy --prefect-file deployments/prefect.yaml --all
+# A run whose process was lost (its machine, or the server while it trained) is marked Crashed once it
+# misses three heartbeats (PREFECT_FLOWS_HEARTBEAT_FREQUENCY, as the workers have it), freeing its slot.
+python3 -m flows.unresponsive_runs
 # Artifacts in a bucket (FINETUNE_ARTIFACTS_DIR=s3://bucket/prefix): machines share no disk, so the
 # runs keep their results in the bucket too, where a finetune run reads its train-evaluate child's.
 if [[ "${FINETUNE_ARTIFACTS_DIR:-}" == *://* ]]; then

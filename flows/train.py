@@ -7,6 +7,8 @@ storage both reach (a shared disk, or a bucket); the result is persisted so the 
 back, from the bucket when the machines share no disk (`flows.result_storage`).
 """
 
+import time
+from contextlib import suppress
 
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
@@ -22,6 +24,8 @@ from tasks.training import Launch, train_model
 FLOW_NAME = "train-evaluate"
 # How often the parent asks the server whether the deployment's run has ended.
 POLL_SECONDS = 2
+# How long the parent waits for a Prefect server that stopped answering (restarted, or its machine rebooted).
+SERVER_OUTAGE_SECONDS = 900
 
 
 class TrainEvaluateRequest(BaseModel):
@@ -67,9 +71,8 @@ def run_on_deployment(deployment: str, request: TrainEvaluateRequest) -> TrainEv
     from prefect.deployments import run_deployment
 
     _check_deployment(deployment)
-    flow_run = run_deployment(
-        deployment, parameters={"request": request.model_dump(mode="json")}, timeout=None, poll_interval=POLL_SECONDS
-    )
+    started = run_deployment(deployment, parameters={"request": request.model_dump(mode="json")}, timeout=0)
+    flow_run = _wait_for_end(started)
     state = flow_run.state
     if not state.is_completed():
         raise PipelineError(
@@ -91,6 +94,61 @@ def run_on_deployment(deployment: str, request: TrainEvaluateRequest) -> TrainEv
             "the artifacts directory must be storage both work pools reach"
         )
     return result
+
+
+def _wait_for_end(flow_run):
+    """The deployment's run once it has ended. A server that stops answering is waited for (the run trains on
+    without it) up to SERVER_OUTAGE_SECONDS; a stop of this run (cancelled, or its process terminated) cancels
+    the deployment's run too, whose worker then stops it."""
+    import httpx
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    logger = get_run_logger()
+    answered_at, warned = time.monotonic(), False
+    try:
+        while True:
+            try:
+                with get_client(sync_client=True) as client:
+                    flow_run = client.read_flow_run(flow_run.id)
+            except httpx.TransportError as error:  # raised once the client's own retries (about a minute) are spent
+                silent = time.monotonic() - answered_at
+                if silent > SERVER_OUTAGE_SECONDS:
+                    raise PipelineError(
+                        f"the Prefect server at {PREFECT_API_URL.value()} did not answer for {silent:.0f} s "
+                        f"({type(error).__name__}) while run {flow_run.name} trained: once it is back, run again "
+                        "with resume to continue from the last epoch"
+                    ) from error
+                if not warned:
+                    logger.warning(
+                        "The Prefect server at %s has not answered for %.0f s (%s); waiting for it up to %d s while "
+                        "run %s trains on.", PREFECT_API_URL.value(), silent, type(error).__name__, SERVER_OUTAGE_SECONDS,
+                        flow_run.name,
+                    )  # fmt: skip
+                    warned = True
+            else:
+                if warned:
+                    logger.warning(
+                        "The Prefect server answers again after %.0f s; run %s is %s.",
+                        time.monotonic() - answered_at, flow_run.name, flow_run.state.name,
+                    )  # fmt: skip
+                    warned = False
+                answered_at = time.monotonic()
+                if flow_run.state.is_final():
+                    return flow_run
+            time.sleep(POLL_SECONDS)
+    except BaseException:  # a cancellation reaches this process as a signal (Prefect's TerminationSignal)
+        _cancel(flow_run)
+        raise
+
+
+def _cancel(flow_run) -> None:
+    from prefect import get_client
+    from prefect.states import Cancelling
+
+    with suppress(Exception), get_client(sync_client=True) as client:  # the server may be the thing that is gone
+        if not client.read_flow_run(flow_run.id).state.is_final():
+            client.set_flow_run_state(flow_run.id, Cancelling(message="its parent run was stopped"), force=True)
 
 
 def _check_deployment(deployment: str) -> None:

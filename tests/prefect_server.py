@@ -75,6 +75,11 @@ class PrefectServer:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             # Workers ask for work every second instead of every 10, so the test waits less.
             "PREFECT_WORKER_QUERY_SECONDS": "1",
+            # A run queued behind a deployment's limit asks again after 2 s, not 30.
+            "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
+            # Runs send heartbeats every 30 s (Prefect's least), so deploy.sh's automation marks a lost run
+            # Crashed after 90 s without one.
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
             **({"PREFECT_API_AUTH_STRING": auth} if auth else {}),
         }
         self.auth = auth
@@ -82,16 +87,20 @@ class PrefectServer:
         self.workers: dict[str, subprocess.Popen] = {}  # by work pool, for tests that start workers
 
     def __enter__(self) -> "PrefectServer":
-        port = self.api_url.split(":")[-1].split("/")[0]
-        protected = {"PREFECT_SERVER_API_AUTH_STRING": self.auth} if self.auth else {}
-        command = (*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", port)
-        server = self.processes.start("server", *command, env=protected)
         try:
-            wait_for_server(server, self.api_url, 90)
+            self.start_server()
         except PipelineError:
             self.processes.stop_all()
             raise
         return self
+
+    def start_server(self, log_name: str = "server") -> None:
+        """Start the server on its port and database, and wait until it answers."""
+        port = self.api_url.split(":")[-1].split("/")[0]
+        protected = {"PREFECT_SERVER_API_AUTH_STRING": self.auth} if self.auth else {}
+        command = (*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", port)
+        self.server = self.processes.start(log_name, *command, env=protected)
+        wait_for_server(self.server, self.api_url, 90)
 
     def __exit__(self, *exc) -> None:
         self.processes.stop_all()
@@ -129,25 +138,32 @@ class PrefectServer:
         assert ended.state.is_completed(), f"{name} run ended {ended.state.type}: {ended.state.message}"
         return ended
 
-    def crash_orphaned_child(self):
-        """Mark the killed gpu worker's run Crashed, as an operator or Prefect's zombie detection does (which
-        frees its deployment concurrency slot), and return its parent run once the parent has ended."""
-        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName, FlowRunFilter
-        from prefect.states import Crashed
-
-        with self.client() as client:
-            [orphan] = client.read_flow_runs(
-                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["gpu"])),
-                flow_run_filter=FlowRunFilter(state={"type": {"any_": ["RUNNING"]}}),
-            )
-            client.set_flow_run_state(orphan.id, Crashed(message="worker killed"), force=True)
-            parent_id = client.read_task_run(orphan.parent_task_run_id).flow_run_id
-            wait_for(lambda: client.read_flow_run(parent_id).state.is_final(), 30, "the parent run's end")
-            return client.read_flow_run(parent_id)
-
 
 def wait_for(condition, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
         time.sleep(0.2)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process under ``pid``, read from /proc."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (ValueError, OSError, IndexError):
+            continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its parent's wait is missing

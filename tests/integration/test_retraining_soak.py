@@ -3,13 +3,15 @@
 finetune deployment with a worker per pool, run as a schedule and data events would run it against one
 artifacts directory, with a tiny model and a data folder that changes between runs. First publish; new
 data through the dataset.updated trigger as a scheduled run starts (two runs at once); worse data; a run
-killed while training, then resumed. It ends with a registry, release cards, logs and artifacts that agree
+cancelled while training, the next lost with the server's machine (marked Crashed by deploy.sh's heartbeat
+automation), then resumed. It ends with a registry, release cards, logs and artifacts that agree
 with what each run's gate decided. Then the same deployments with workers that share nothing but a bucket."""
 
 import os
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 from uuid import UUID
 
@@ -18,7 +20,7 @@ from pydantic import BaseModel
 
 from conftest import conll_sentences
 from flows.prune import PruneConfig
-from prefect_server import PREFECT, PrefectServer, wait_for
+from prefect_server import PREFECT, PrefectServer, alive, descendants, wait_for
 from tasks.artifacts import LEFTOVER, is_complete, read_json, weights_sha256
 from tasks.assets import embedded_conll2003_files
 from tasks.config import FinetuneConfig
@@ -73,6 +75,8 @@ class Finished(BaseModel):
 
     run_id: UUID
     state: str
+    states: list[str]  # the run's, then its children's
+    messages: list[str]  # their state messages, in that order
     started: float
     ended: float
     logged_decision: str
@@ -131,18 +135,24 @@ class Deployed:
         )
 
         with self.server.client() as client:
-            wait_for(lambda: client.read_flow_run(run_id).state.is_final(), seconds, f"the end of run {run_id}")
-            run = client.read_flow_run(run_id)
-            children = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id]))
-            )
+
+            def run_and_children() -> list:
+                children = client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id]))
+                )
+                return [client.read_flow_run(run_id), *children]
+
+            # A cancelled child's worker marks it Cancelled a moment after its parent has ended.
+            wait_for(lambda: all(r.state.is_final() for r in run_and_children()), seconds, f"the end of run {run_id}")
+            run, *children = run_and_children()
             messages = _log_messages(client, [run_id, *(child.id for child in children)], run.state.is_completed())
             made = client.read_artifacts(
                 artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
             )
         decisions = [m for m in messages if m.startswith(GATE_LINES)]
         return Finished(
-            run_id=run_id, state=run.state.type.value, started=run.start_time.timestamp(),
+            run_id=run_id, state=run.state.type.value, states=[r.state.type.value for r in (run, *children)],
+            messages=[r.state.message or "" for r in (run, *children)], started=run.start_time.timestamp(),
             ended=run.end_time.timestamp(), logged_decision=decisions[-1] if decisions else "",
             reused={match[1] for m in messages if (match := REUSED.match(m))},
             pools=[run.work_pool_name, *(child.work_pool_name for child in children)], ui_artifacts={a.key for a in made if a.key},
@@ -404,27 +414,55 @@ def season(
     decisions.append(worse)
 
     publish_data(data, train[:1000], validation, sentences.second_test)
-    resumed = killed_while_training_then_resumed(finetune, server, artifacts)
+    resumed = stopped_twice_then_resumed(finetune, server, artifacts)
     assert_gate_kept_its_rule(resumed)
     decisions.append(resumed)
     return decisions
 
 
-def killed_while_training_then_resumed(finetune: Deployed, server: PrefectServer, artifacts: Path) -> Decision:
-    models = complete_artifacts(artifacts / "model")
-    finetune.start()
-    checkpoints = artifacts / "checkpoints"
-    wait_for(lambda: any(checkpoints.glob("*/checkpoint-*/trainer_state.json")), 240, "a complete epoch checkpoint")
+def stopped_twice_then_resumed(finetune: Deployed, server: PrefectServer, artifacts: Path) -> Decision:
+    """A run cancelled while it trains (``prefect flow-run cancel``, as the UI's Cancel does); the next, with
+    resume, trains on from its checkpoint until the machine of the server and the gpu worker goes down; once
+    both are back, deploy.sh's automation marks the lost run Crashed (no heartbeat), its parent, which waited
+    for the server, fails naming resume, and a third run finishes the training from the last checkpoint."""
+    models, checkpoints = complete_artifacts(artifacts / "model"), artifacts / "checkpoints"
+    cancelled = finetune.start(epochs=8)  # eight epochs: time to stop each run between its checkpoints
+    wait_for(lambda: saved_steps(checkpoints), 240, "a complete epoch checkpoint")
+    running = set().union(*(descendants(worker.pid) for worker in server.workers.values()))
+    asked = server.run(*PREFECT, "flow-run", "cancel", str(cancelled))
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    wait_for(lambda: not any(map(alive, running)), 30, "every process of the cancelled run to stop")
+    ended = finetune.finish(cancelled, seconds=30)
+    assert ended.states == ["CANCELLED", "CANCELLED"], "the run and its train-evaluate child"
+    first_stop = max(saved_steps(checkpoints))
+
+    lost = finetune.start(resume=True, epochs=8)
+    wait_for(lambda: max(saved_steps(checkpoints)) > first_stop, 240, "a checkpoint after the resumed one")
     server.processes.kill(server.workers["gpu"])
-    assert complete_artifacts(artifacts / "model") == models, "killed before its model was saved"
-    parent = server.crash_orphaned_child()
-    assert parent.state.is_failed() and "run again with resume" in parent.state.message
+    server.processes.kill(server.server)
+    second_stop = max(saved_steps(checkpoints))
+    assert complete_artifacts(artifacts / "model") == models, "lost before its model was saved"
+    time.sleep(100)  # down longer than the Prefect client's own retries (62 to 75 s), as a reboot is
+    server.start_server("server-restarted")
     server.start_worker("gpu", "worker-gpu-restarted")
-    resumed = finetune.run(resume=True)
+    with server.client() as client:  # the parent may be marked Crashed first: its heartbeats were lost too
+        wait_for(lambda: client.read_flow_run(lost).state.is_failed(), 180, "the end of the lost run's parent")
+    parent = finetune.finish(lost, seconds=30)
+    assert parent.states == ["FAILED", "CRASHED"] and "no heartbeat for 90 s" in parent.messages[1]
+    assert "ended Crashed" in parent.messages[0] and "run again with resume" in parent.messages[0]
+    waited = (server.processes.logs / "worker-cpu.log").read_text()
+    assert "has not answered for" in waited and "The Prefect server answers again after" in waited, "the parent waited"
+
+    resumed = finetune.run(resume=True, epochs=8)
     log = (server.processes.logs / "worker-gpu-restarted.log").read_text()
-    assert re.search(r"Resuming from \S+/checkpoint-\d+", log), "training continued from the killed run's checkpoint"
+    assert re.search(rf"Resuming from \S+/checkpoint-{second_stop}\b", log), "from the lost run's last checkpoint"
     assert {"dataset", "tokenized"} <= resumed.reused and "model" not in resumed.reused
     return last_decision(artifacts, resumed)
+
+
+def saved_steps(checkpoints: Path) -> list[int]:
+    """The training steps of the complete epoch checkpoints under ``checkpoints``."""
+    return [int(state.parent.name.split("-")[1]) for state in checkpoints.glob("*/checkpoint-*/trainer_state.json")]
 
 
 def two_runs_started_at_once(finetune: Deployed, artifacts: Path) -> list[Decision]:

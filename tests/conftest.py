@@ -13,6 +13,12 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 from tasks.assets import embedded_conll2003_files, embedded_model_dir  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+# The longest module starts first, so that the other test process runs the rest beside it (pyproject's addopts).
+LONGEST_FIRST = ("tests/integration/test_retraining_soak.py",)
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONGEST_FIRST)
 
 
 def conll_sentences(path: Path, count: int) -> list[str]:

@@ -74,7 +74,6 @@ class Finished(BaseModel):
     steps it took from complete artifacts (its train-evaluate child's included)."""
 
     run_id: UUID
-    state: str
     states: list[str]  # the run's, then its children's
     messages: list[str]  # their state messages, in that order
     started: float
@@ -83,6 +82,10 @@ class Finished(BaseModel):
     reused: set[str]
     pools: list[str]  # the run's work pool, then its children's
     ui_artifacts: set[str]  # keys of the Prefect artifacts it made
+
+    @property
+    def state(self) -> str:
+        return self.states[0]
 
 
 class Deployed:
@@ -151,7 +154,7 @@ class Deployed:
             )
         decisions = [m for m in messages if m.startswith(GATE_LINES)]
         return Finished(
-            run_id=run_id, state=run.state.type.value, states=[r.state.type.value for r in (run, *children)],
+            run_id=run_id, states=[r.state.type.value for r in (run, *children)],
             messages=[r.state.message or "" for r in (run, *children)], started=run.start_time.timestamp(),
             ended=run.end_time.timestamp(), logged_decision=decisions[-1] if decisions else "",
             reused={match[1] for m in messages if (match := REUSED.match(m))},

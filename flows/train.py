@@ -9,6 +9,7 @@ back, from the bucket when the machines share no disk (`flows.result_storage`).
 
 import time
 from contextlib import suppress
+from uuid import uuid4
 
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
@@ -71,7 +72,11 @@ def run_on_deployment(deployment: str, request: TrainEvaluateRequest) -> TrainEv
     from prefect.deployments import run_deployment
 
     _check_deployment(deployment)
-    started = run_deployment(deployment, parameters={"request": request.model_dump(mode="json")}, timeout=0)
+    # The client resends a create that timed out (a busy server); one key per call makes the server answer the
+    # resend with the run it already created instead of starting a second one.
+    started = run_deployment(
+        deployment, parameters={"request": request.model_dump(mode="json")}, timeout=0, idempotency_key=str(uuid4())
+    )
     flow_run = _wait_for_end(started)
     state = flow_run.state
     if not state.is_completed():

@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from pydantic import BaseModel
@@ -107,12 +107,27 @@ class Deployed:
             client.update_deployment(self.deployment.id, DeploymentUpdate(parameters={"config": self.config}))
 
     def start(self, **changes) -> UUID:
-        with self.server.client() as client:
+        with self.server.client() as client:  # a key, so that a create resent to a busy server makes one run
             run = client.create_flow_run_from_deployment(
-                self.deployment.id, parameters={"config": {**self.config, **changes}}
+                self.deployment.id, parameters={"config": {**self.config, **changes}}, idempotency_key=str(uuid4())
             )
         self.started.add(run.id)
         return run.id
+
+    def cancel_unfinished(self) -> None:
+        """Mark Cancelled the runs started here that have not ended, and their children: a test that failed
+        midway must not leave the deployment's one slot held for the tests after it."""
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+        from prefect.states import Cancelled
+
+        with self.server.client() as client:
+            ids = list(self.started)
+            children = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=ids))
+            )
+            for run in [*(client.read_flow_run(run_id) for run_id in ids), *children]:
+                if not run.state.is_final():
+                    client.set_flow_run_state(run.id, Cancelled(message="its test ended"), force=True)
 
     def triggered(self) -> UUID:
         """The run the dataset.updated automation starts for an event emitted now."""
@@ -302,7 +317,10 @@ def test_a_season_of_retraining_ends_with_registry_cards_and_artifacts_in_agreem
         server.start_worker(pool, f"worker-{pool}")
     finetune = Deployed(server, config)
     finetune.use_as_defaults()
-    decisions = season(finetune, server, data, artifacts, sentences)
+    try:
+        decisions = season(finetune, server, data, artifacts, sentences)
+    finally:
+        finetune.cancel_unfinished()
     a_sweep_through_the_deployments(server, config, tmp_path / "sweep-artifacts")
     assert_registry_cards_and_artifacts_agree(artifacts, decisions)
     predictions_of_the_published_model(server, artifacts, data / "test.txt")
@@ -449,7 +467,7 @@ def stopped_twice_then_resumed(finetune: Deployed, server: PrefectServer, artifa
     server.start_server("server-restarted")
     server.start_worker("gpu", "worker-gpu-restarted")
     with server.client() as client:  # the parent may be marked Crashed first: its heartbeats were lost too
-        wait_for(lambda: client.read_flow_run(lost).state.is_failed(), 180, "the end of the lost run's parent")
+        wait_for(lambda: client.read_flow_run(lost).state.is_failed(), 300, "the end of the lost run's parent")
     parent = finetune.finish(lost, seconds=30)
     assert parent.states == ["FAILED", "CRASHED"] and "no heartbeat for 90 s" in parent.messages[1]
     assert "ended Crashed" in parent.messages[0] and "run again with resume" in parent.messages[0]

@@ -7,6 +7,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from uuid import uuid4
 
 from flows.temporary_server import free_port, wait_for_server
 from tasks.errors import PipelineError
@@ -132,7 +133,10 @@ class PrefectServer:
         """Start a run of deployment ``name`` with ``config`` and return it once it has ended, completed."""
         with self.client() as client:
             deployment = client.read_deployment_by_name(name)
-            run = client.create_flow_run_from_deployment(deployment.id, parameters={"config": config})
+            # a key, so that a create resent to a busy server makes one run
+            run = client.create_flow_run_from_deployment(
+                deployment.id, parameters={"config": config}, idempotency_key=str(uuid4())
+            )
             wait_for(lambda: client.read_flow_run(run.id).state.is_final(), seconds, f"the end of the {name} run")
             ended = client.read_flow_run(run.id)
         assert ended.state.is_completed(), f"{name} run ended {ended.state.type}: {ended.state.message}"
@@ -147,23 +151,19 @@ def wait_for(condition, seconds: float, what: str) -> None:
 
 
 def descendants(pid: int) -> set[int]:
-    """Every living process under ``pid``, read from /proc."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (ValueError, OSError, IndexError):
-            continue
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
+    """Every living process under ``pid``."""
+    import psutil
+
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
 
 
 def alive(pid: int) -> bool:
+    import psutil
+
     try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # a zombie has ended; its parent's wait is missing
+    except psutil.NoSuchProcess:
         return False
-    return state != "Z"  # a zombie has ended; only its parent's wait is missing

@@ -7,7 +7,9 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
+
+import psutil
 
 from flows.temporary_server import free_port, wait_for_server
 from tasks.errors import PipelineError
@@ -46,8 +48,6 @@ class Processes:
 
     def kill(self, process: subprocess.Popen) -> None:
         """SIGKILL a process and every process under it, as a lost machine would end them."""
-        import psutil
-
         parent = psutil.Process(process.pid)
         for each in [*parent.children(recursive=True), parent]:
             each.kill()
@@ -129,16 +129,22 @@ class PrefectServer:
         with temporary_settings(settings), get_client(sync_client=True) as client:
             yield client
 
-    def run_deployment(self, name: str, config: dict, seconds: float):
-        """Start a run of deployment ``name`` with ``config`` and return it once it has ended, completed."""
+    def start_run(self, name: str, config: dict) -> UUID:
+        """Start a run of deployment ``name`` with ``config``, as a schedule or a person would; return its id."""
         with self.client() as client:
             deployment = client.read_deployment_by_name(name)
             # a key, so that a create resent to a busy server makes one run
             run = client.create_flow_run_from_deployment(
                 deployment.id, parameters={"config": config}, idempotency_key=str(uuid4())
             )
-            wait_for(lambda: client.read_flow_run(run.id).state.is_final(), seconds, f"the end of the {name} run")
-            ended = client.read_flow_run(run.id)
+        return run.id
+
+    def run_deployment(self, name: str, config: dict, seconds: float):
+        """Start a run of deployment ``name`` with ``config`` and return it once it has ended, completed."""
+        run_id = self.start_run(name, config)
+        with self.client() as client:
+            wait_for(lambda: client.read_flow_run(run_id).state.is_final(), seconds, f"the end of the {name} run")
+            ended = client.read_flow_run(run_id)
         assert ended.state.is_completed(), f"{name} run ended {ended.state.type}: {ended.state.message}"
         return ended
 
@@ -152,8 +158,6 @@ def wait_for(condition, seconds: float, what: str) -> None:
 
 def descendants(pid: int) -> set[int]:
     """Every living process under ``pid``."""
-    import psutil
-
     try:
         return {child.pid for child in psutil.Process(pid).children(recursive=True)}
     except psutil.NoSuchProcess:
@@ -161,8 +165,6 @@ def descendants(pid: int) -> set[int]:
 
 
 def alive(pid: int) -> bool:
-    import psutil
-
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # a zombie has ended; its parent's wait is missing
     except psutil.NoSuchProcess:

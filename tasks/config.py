@@ -182,7 +182,9 @@ class TrainingConfig(_Seeded):
     mixed_precision: MixedPrecision = Field(
         "auto",
         description="Compute in half precision: auto picks bf16 where the GPU has it, fp16 on GPUs without it, "
-        "and full precision on CPU; bf16 also works on CPU; fp16 needs a GPU.",
+        "and on a CPU bf16 where it has AMX (Linux's amx_bf16 and amx_tile flags, as on recent Intel Xeons), full "
+        "precision elsewhere; bf16 also runs on a CPU without AMX, where it was measured many times slower; fp16 needs "
+        "a GPU.",
     )
     engine: Literal["trainer", "accelerate"] = Field(
         "trainer",

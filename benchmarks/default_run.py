@@ -81,11 +81,15 @@ def timed_run(
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"the default run failed with exit code {os.waitstatus_to_exitcode(status)}")
+    from tasks.metrics import reported_scores
+
     result = json.loads(summary.read_text())
     return {
         "wall_seconds": round(seconds, 1),
         "peak_rss_mib": round(usage.ru_maxrss / 1024),
-        **{f"{split}_{name}": round(scores[name], 4) for split, scores in result["metrics"].items() for name in ("f1", "accuracy")},
+        # F1 and accuracy, and for NER since 2026-12-07 strict IOB2 F1 and SemEval's partial F1 beside them.
+        **{f"{split}_{name}": round(value, 4) for split, scores in result["metrics"].items()
+           for name, value in reported_scores(scores, ("f1", "accuracy")).items()},  # fmt: skip
         "steps": {step["name"]: {"seconds": step["seconds"], "cached": step["cached"]} for step in result["steps"]},
     }
 
@@ -227,7 +231,8 @@ def main() -> None:
     for name, row in (("reference", reference), ("default", default)):
         print(f"{name:<9} wall {row['wall_seconds']:6.1f} s  train {row['train_seconds']:6.1f} s  evaluation "
               f"{row['evaluation_seconds']:5.1f} s  {row['train_sentences_per_second']:5.1f} sentences/s  test F1 "
-              f"{row['test_f1']:.4f} (conlleval {row['test_f1_conlleval']:.4f})  to validation F1 {TARGET_F1}: "
+              f"{row['test_f1']:.4f} (conlleval {row['test_f1_conlleval']:.4f}, strict IOB2 {row['test_strict_f1']:.4f}, "
+              f"SemEval partial {row['test_partial_f1']:.4f})  to validation F1 {TARGET_F1}: "
               f"{row[to_target]} s  peak {row['peak_rss_mib']} MiB")
     change = default["wall_seconds"] / before["wall_seconds"] - 1
     print(f"default run at {before['commit']} {before['wall_seconds']} s (evaluation {before['evaluation_seconds']} s), "

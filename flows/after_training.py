@@ -19,6 +19,7 @@ from tasks.errors import PipelineError
 from tasks.evaluation import FIGURES, METRICS, PLOTS, evaluated_split
 from tasks.hub import Pushed, push_to_hub
 from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.metrics import reported_scores
 from tasks.model_card import CARD, ReleaseInputs, ReleaseNames, Selection, card_for_display, epoch_table, release_model
 from tasks.onnx_export import ParityCheck, export_model
 from tasks.plots import data_url
@@ -39,6 +40,8 @@ class RunSummary(BaseModel):
     published_check: dict[str, Any] | None  # the pushed model, downloaded by repo id and run on the check input
     # Bytes this run moved to and from a bucket as artifacts directory (uploaded, downloaded); None on disk.
     transferred_bytes: dict[str, int] | None = None
+    metric: str = "f1"  # what the run was judged by (--metric)
+    early_stopping: dict[str, Any] | None = None  # what it did, as the train summary records it; None when off
 
 
 def after_training(
@@ -74,6 +77,8 @@ def after_training(
         pushed_to=pushed.commit_url if pushed else None,
         published_check=check_published_model(config, pushed, text, text_pair) if pushed else None,
         transferred_bytes=_transferred_since(prepared) if is_remote(store.root) else None,
+        metric=config.metric,
+        early_stopping=read_artifact_json(trained.model_dir, TRAIN_SUMMARY).get("early_stopping"),
     )
 
 
@@ -115,7 +120,8 @@ def release_of(
 def show_in_ui(task: TaskName, metrics: dict, release_dir: str) -> None:
     """The scores, the card, the figures and the per-epoch table, where the Prefect UI shows them."""
     names = profile_of(task).metrics
-    rows = [{"split": split, **{name: round(scores[name], 4) for name in names}} for split, scores in metrics.items()]
+    rows = [{"split": split, **{name: round(value, 4) for name, value in reported_scores(scores, names).items()}}
+            for split, scores in metrics.items()]  # fmt: skip
     create_table_artifact(key=f"{task}-metrics", table=rows, description="Scores of the saved model")
     card = card_for_display(read_artifact(release_dir, CARD).decode())
     create_markdown_artifact(key="model-card", markdown=card, description="README.md of the released model")

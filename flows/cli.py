@@ -14,17 +14,21 @@ from tasks.config import FinetuneConfig, TaskName, parse_command_line
 from tasks.errors import PipelineError
 from tasks.profiles import profile_of
 from tasks.quality_gate import Decision
+from tasks.run_metric import describe_early_stopping, metric_title, metric_value, scored_names
 
 
 def format_summary(task: TaskName, summary: RunSummary) -> str:
     check_line = profile_of(task).check.describe
+    names = scored_names(("accuracy", "f1"), summary.metric)
     scores = ", ".join(
-        f"{split} " + " ".join(f"{name} {values[name]:.4f}" for name in ("accuracy", "f1") if name in values)
+        f"{split} " + " ".join(f"{name} {metric_value(values, name):.4f}" for name in names)
         for split, values in summary.metrics.items()
     )
     lines = [
         f"Model:    {summary.model_dir}",
         f"Scores:   {scores}",
+        *([f"Judged:   by {summary.metric} ({metric_title(summary.metric)})"] if summary.metric != "f1" else []),
+        *([f"Training: {describe_early_stopping(summary.early_stopping)}"] if summary.early_stopping else []),
         f"Check:    {check_line(summary.check)}",
         f"Gate:     {'publish' if summary.decision.publish else 'keep the published model'}: {summary.decision.reason}",
         f"Pushed:   {summary.pushed_to or _not_pushed(summary.decision)}",

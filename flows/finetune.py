@@ -24,10 +24,10 @@ from prefect import flow, get_run_logger, runtime
 from pydantic import BaseModel
 
 from flows.after_training import RunSummary, after_training
-from flows.prepare import Prepared, prepare, train_evaluate_request
+from flows.prepare import Prepared, prepare, train_evaluate_request, training_of
 from flows.train import TrainEvaluateRequest, TrainEvaluateResult, run_on_deployment, train_and_evaluate
 from tasks.artifacts import StepReport, local_dir
-from tasks.config import FinetuneConfig, TrainingConfig
+from tasks.config import FinetuneConfig
 from tasks.training import join_training
 
 
@@ -58,7 +58,7 @@ def run_train_evaluate(config: FinetuneConfig, request: TrainEvaluateRequest) ->
 def join_as_node(config: FinetuneConfig, prepared: Prepared) -> JoinedSummary:
     """Node 1 and up of a multi-node run: train with node 0, which writes, evaluates and publishes."""
     tokenized = str(local_dir(prepared.tokenized.path))
-    join_training(tokenized, prepared.model, config.section(TrainingConfig), config.task, config.node_rank, config.rdzv_endpoint)
+    join_training(tokenized, prepared.model, training_of(config, prepared.model), config.task, config.node_rank, config.rdzv_endpoint)
     joined = JoinedSummary(
         flow_run_id=str(runtime.flow_run.id), node_rank=config.node_rank, num_nodes=config.num_nodes,
         rdzv_endpoint=config.rdzv_endpoint, steps=[prepared.loaded, prepared.tokenized],

@@ -24,7 +24,6 @@ from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.model_card import ReleaseInputs, ReleaseNames, dataset_display_name
 from tasks.profiles import profile_of
 from tasks.quality_gate import (
-    GATE_METRIC,
     DataCheck,
     Decision,
     Score,
@@ -36,6 +35,7 @@ from tasks.quality_gate import (
     decide,
     registry_published,
 )
+from tasks.run_metric import metric_value
 
 # Where models downloaded from the Hub to be scored are kept, under the artifacts directory.
 PUBLISHED_DOWNLOADS = "published"
@@ -65,7 +65,7 @@ def challenger_score(config: FinetuneConfig, loaded: dict, evaluation_dir: str, 
     return Score(
         dataset=dataset_display_name(dataset_hub_id, str(config.dataset)),
         fingerprint=loaded["fingerprints"][split],
-        split=split, metric=GATE_METRIC, value=round(metrics[split][GATE_METRIC], 4),  # as the card states it
+        split=split, metric=config.metric, value=round(metric_value(metrics[split], config.metric), 4),  # as the card states it
     )  # fmt: skip
 
 
@@ -76,7 +76,7 @@ def floor(config: FinetuneConfig, dataset_dir: str, labels: list[str], split: st
     def rows() -> datasets.Dataset:  # loaded only by a task whose chance score needs them: in a bucket, a download
         return datasets.load_from_disk(str(local_dir(dataset_dir)))[split]
 
-    return max(config.min_score, round(profile_of(config.task).quality_gate.chance_score(rows, labels), 4))
+    return max(config.min_score, round(profile_of(config.task).quality_gate.chance_score(rows, labels, config.metric), 4))
 
 
 def trained_weights_sha256(model_dir: str) -> str:
@@ -89,7 +89,7 @@ def find_published(config: FinetuneConfig, store: ArtifactStore, model_name: str
     if config.hub_model_id:
         card = published_card(config.hub_model_id, config.hub_revision, config.hub_token_secret)
         return card and Published(
-            stated=card_score(card), weights_sha256=card_weights_sha256(card), model_dir=None,
+            stated=card_score(card, config.metric), weights_sha256=card_weights_sha256(card), model_dir=None,
             label_distribution=card_label_distribution(card),
         )  # fmt: skip
     release = registry_published(store.root, model_name)
@@ -144,7 +144,7 @@ def score_published(
         )  # fmt: skip
     except (PipelineError, OSError, ValueError) as error:  # what transformers raises for unreadable weights
         return None, "it does not load: " + next(iter(str(error).splitlines()), type(error).__name__), []
-    value = read_artifact_json(scored.path, METRICS)[challenger.split][challenger.metric]
+    value = metric_value(read_artifact_json(scored.path, METRICS)[challenger.split], challenger.metric)
     report = scored.model_copy(update={"name": "published"})
     return challenger.model_copy(update={"value": round(value, 4)}), None, [report]
 

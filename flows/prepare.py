@@ -19,9 +19,11 @@ from tasks.console import set_console
 from tasks.data_report import MARKDOWN as REPORT_MARKDOWN, REPORT, report_data
 from tasks.errors import PipelineError
 from tasks.hub import hub_token
-from tasks.load import load_dataset
+from tasks.load import SUMMARY as LOAD_SUMMARY, load_dataset
 from tasks.onnx_export import require_onnx_packages
-from tasks.pretrained import ModelSource, resolve_model
+from tasks.pretrained import ModelSource, hidden_size, resolve_model
+from tasks.recipe import AUTO, with_recipe
+from tasks.run_metric import label_problem
 from tasks.sources import DatasetSource, resolve_dataset
 from tasks.storage import is_remote, transferred
 from tasks.tokenization import tokenize_dataset
@@ -49,12 +51,23 @@ def _check_push_settings(config: FinetuneConfig) -> None:
         )
 
 
-def _show_data_report(reported: StepReport) -> None:
-    """The data report where the Prefect UI shows it, and a warning in the log for each problem it found."""
+def _show_data_report(reported: StepReport, metric: str) -> None:
+    """The data report where the Prefect UI shows it, and a warning in the log for each problem it found; its
+    notes on the metric too, when the run is judged by the default one they are about."""
     markdown = read_artifact(reported.path, REPORT_MARKDOWN).decode()
     create_markdown_artifact(key="data-report", markdown=markdown, description="What the loaded data holds")
-    for problem in read_artifact_json(reported.path, REPORT)["problems"]:
+    report = read_artifact_json(reported.path, REPORT)
+    for problem in report["problems"]:
         get_run_logger().warning(f"Data: {problem}.")
+    for note in report["notes"] if metric == "f1" else []:
+        get_run_logger().warning(f"Metric: {note}.")
+
+
+def _check_metric_labels(config: FinetuneConfig, loaded: StepReport) -> None:
+    """Fail before tokenizing when --metric names a label the data lacks."""
+    problem = label_problem(config.metric, read_artifact_json(loaded.path, LOAD_SUMMARY)["labels"])
+    if problem:
+        raise PipelineError(problem)
 
 
 def prepare(config: FinetuneConfig) -> Prepared:
@@ -75,9 +88,10 @@ def prepare(config: FinetuneConfig) -> Prepared:
         get_run_logger().warning(f"Loading the pickle weights of {config.model}: --allow-pickle-weights (on the card too).")
     source = resolve_dataset(data)
     loaded = load_dataset(source, data, config.task, store=store)
+    _check_metric_labels(config, loaded)
     reported = None if config.node_rank else report_data(loaded.path, model, config.max_length, config.task, store=store)
     if reported:
-        _show_data_report(reported)
+        _show_data_report(reported, config.metric)
     tokenized = tokenize_dataset(loaded.path, model, config.section(TokenizationConfig), config.task, store=store)
     return Prepared(
         store=store, model=model, source=source, loaded=loaded, reported=reported, tokenized=tokenized,
@@ -85,9 +99,18 @@ def prepare(config: FinetuneConfig) -> Prepared:
     )  # fmt: skip
 
 
+def training_of(config: FinetuneConfig, model: ModelSource) -> TrainingConfig:
+    """How the run trains, with an auto learning rate and warm-up taken from the model's recipe (`tasks.recipe`):
+    the train step's key then holds the numbers it trains with."""
+    training = config.section(TrainingConfig)
+    if AUTO not in (training.learning_rate, training.warmup_ratio):
+        return training
+    return with_recipe(training, config.task, hidden_size(model))
+
+
 def train_evaluate_request(config: FinetuneConfig, prepared: Prepared, tokenized_dir: str) -> TrainEvaluateRequest:
     return TrainEvaluateRequest(
         store=prepared.store, dataset_dir=prepared.loaded.path, tokenized_dir=tokenized_dir, model=prepared.model,
-        training=config.section(TrainingConfig), tokenization=config.section(TokenizationConfig), task=config.task, resume=config.resume,
+        training=training_of(config, prepared.model), tokenization=config.section(TokenizationConfig), task=config.task, resume=config.resume,
         rdzv_endpoint=config.rdzv_endpoint, verbose=config.verbose,
     )  # fmt: skip

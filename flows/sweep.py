@@ -2,7 +2,8 @@
 
 Load and tokenize once; run each trial as a train-evaluate run (a subflow here, or a run of the train
 deployment on the GPU pool), ``parallel`` at once, asking Optuna for each trial's values; write the
-report; then the winner by validation F1 goes through check, card, gate and push as any run does.
+report; then the winner by the validation metric (the base's --metric) goes through check, card, gate and push
+as any run does.
 Trials are cached like any step, so a re-run, or a widened sweep, re-uses the trials already done.
 """
 # ruff: noqa: E402 (the command line is checked before the imports that take seconds)
@@ -16,7 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m flows.sweep",
         description="Search hyper-parameters: run trials of the finetune pipeline (cached like any run), pick the "
-        "best by validation F1, and publish it through check, card and quality gate as a run would.",
+        "best by the validation metric (the base options' metric), and publish it through check, card and quality "
+        "gate as a run would.",
     )
     parser.add_argument(
         "--config", type=Path, required=True,
@@ -69,6 +71,7 @@ from tasks.evaluation import METRICS
 from tasks.model_card import Selection
 from tasks.plots import data_url, sweep_scatter
 from tasks.profiles import profile_of
+from tasks.run_metric import metric_title, metric_value, scored_names
 from tasks.storage import is_remote, put_files
 from tasks.sweep import (
     REPORT,
@@ -121,21 +124,24 @@ def run_trial(number: int, params: dict[str, Any], config: SweepConfig, prepared
         get_run_logger().warning(f"Trial {number} {params} failed: {first_line(error)}")
         seconds = round(time.perf_counter() - started, 1)
         return TrialRun(result=TrialResult(number=number, params=params, state="failed", seconds=seconds, error=first_line(error)))
-    metrics, names = read_artifact_json(trained.evaluation_dir, METRICS), profile_of(trial.task).metrics
+    metrics, names = read_artifact_json(trained.evaluation_dir, METRICS), scored_names(profile_of(trial.task).metrics, trial.metric)
     result = TrialResult(
-        number=number, params=params, state="completed",
-        validation={name: metrics["validation"][name] for name in names},
-        test={name: metrics["test"][name] for name in names} if "test" in metrics else None,
+        number=number, params=params, state="completed", metric=trial.metric,
+        validation={name: metric_value(metrics["validation"], name) for name in names},
+        test={name: metric_value(metrics["test"], name) for name in names} if "test" in metrics else None,
         seconds=round(time.perf_counter() - started, 1),
         cached=all(step.cached for step in [tokenized, *trained.steps]),
         model_dir=trained.model_dir, evaluation_dir=trained.evaluation_dir,
     )  # fmt: skip
-    get_run_logger().info(f"Trial {number} {params}: validation F1 {result.objective:.4f}" + (" (cached)" if result.cached else ""))
+    get_run_logger().info(
+        f"Trial {number} {params}: validation {metric_title(trial.metric)} {result.objective:.4f}"
+        + (" (cached)" if result.cached else "")
+    )
     return TrialRun(result=result, tokenized=tokenized, trained=trained)
 
 
 def run_trials(config: SweepConfig, prepared: Prepared):
-    """Every trial, ``parallel`` at once: Optuna is asked for a batch of values, told their validation F1,
+    """Every trial, ``parallel`` at once: Optuna is asked for a batch of values, told their validation metric,
     asked again. Returns the runs in trial order and the study."""
     from optuna.trial import TrialState
 
@@ -159,13 +165,13 @@ def run_trials(config: SweepConfig, prepared: Prepared):
 
 
 def write_report(config: SweepConfig, report_dir: Path, trials: list[TrialResult], influential: str, seconds: float) -> None:
-    """sweep.json (the sweep, every trial, the winner) and sweep.png (validation F1 against the most
+    """sweep.json (the sweep, every trial, the winner) and sweep.png (the validation metric against the most
     influential option), each replaced whole."""
     best = winner(trials)
     report_dir.mkdir(parents=True, exist_ok=True)
     replace_json(report_dir / REPORT, {
         "strategy": config.strategy, "search": config.model_dump(mode="json")["search"], "seed": config.seed,
-        "objective": "validation f1", "seconds": seconds, "most_influential": influential,
+        "objective": f"validation {config.base.metric}", "seconds": seconds, "most_influential": influential,
         "trials": [trial.model_dump(mode="json") for trial in trials],
         "winner": best.model_dump(mode="json") if best else None,
     })  # fmt: skip
@@ -173,20 +179,22 @@ def write_report(config: SweepConfig, report_dir: Path, trials: list[TrialResult
     space = config.search[influential]
     scale = "listed" if isinstance(space, list) else "log" if space.log else "linear"
     partial = report_dir / f".{REPORT_PLOT}.partial.png"
-    sweep_scatter(points, best and (best.params[influential], best.objective), influential, scale, partial)
+    chosen = best and (best.params[influential], best.objective)
+    sweep_scatter(points, chosen, influential, scale, partial, metric_title(config.base.metric))
     partial.replace(report_dir / REPORT_PLOT)
 
 
 def _publish_report(config: SweepConfig, trials: list[TrialResult], report_dir: Path) -> None:
-    names = profile_of(config.base.task).metrics
+    names = scored_names(profile_of(config.base.task).metrics, config.base.metric)
     create_table_artifact(key="sweep-trials", table=report_rows(trials, names), description="Every trial of the sweep")
     create_image_artifact(image_url=data_url((report_dir / REPORT_PLOT).read_bytes()), key="sweep-plot",
-                          description="Validation F1 of the trials against the most influential option")  # fmt: skip
+                          description=f"Validation {metric_title(config.base.metric)} of the trials against the most "
+                          "influential option")  # fmt: skip
 
 
 @flow(name="sweep")
 def sweep(config: SweepConfig) -> SweepSummary:
-    """Search hyper-parameters over cached trials; publish the best by validation F1 as a run would."""
+    """Search hyper-parameters over cached trials; publish the best by the validation metric as a run would."""
     started = time.perf_counter()
     prepared = prepare(config.base)
     runs, study = run_trials(config, prepared)
@@ -202,7 +210,9 @@ def sweep(config: SweepConfig) -> SweepSummary:
     if best is None:
         raise PipelineError(f"all {len(trials)} trials failed (the first: {trials[0].error}); report: {report_dir / REPORT}")
     chosen = runs[trials.index(best)]
-    get_run_logger().info(f"Trial {best.number} {best.params} has the best validation F1, {best.objective:.4f}.")
+    get_run_logger().info(
+        f"Trial {best.number} {best.params} has the best validation {metric_title(best.metric)}, {best.objective:.4f}."
+    )
     selection = Selection(
         strategy=config.strategy, trials=len(trials), completed=sum(t.state == "completed" for t in trials),
         report_dir=str(report_dir), report_files=[REPORT, REPORT_PLOT],
@@ -219,7 +229,7 @@ def format_sweep(config: SweepConfig, summary: SweepSummary) -> str:
     lines = [f"Sweep:    {config.strategy}, {len(summary.trials)} trials, {summary.seconds:.1f} s; report {summary.report_dir}"]
     for trial in summary.trials:
         how = "failed: " + (trial.error or "") if trial.state == "failed" else "cached" if trial.cached else "ran"
-        score = f"validation F1 {trial.objective:.4f}" if trial.objective is not None else ""
+        score = f"validation {metric_title(trial.metric)} {trial.objective:.4f}" if trial.objective is not None else ""
         lines.append(f"  trial {trial.number:<3} {trial.params}  {score}  {trial.seconds:.1f} s  {how}")
     lines.append(f"Winner:   trial {summary.winner.number} {summary.winner.params}")
     return "\n".join(lines) + "\n" + format_summary(config.base.task, summary.run)

@@ -62,7 +62,7 @@ def train_and_evaluate(request: TrainEvaluateRequest) -> TrainEvaluateResult:
     training = request.training
     evaluated = evaluate_model(
         trained.path, request.dataset_dir, request.tokenization, training.eval_batch_size, request.task,
-        training.mixed_precision, store=request.store,
+        training.mixed_precision, training.report_to, store=request.store,
     )  # fmt: skip
     return TrainEvaluateResult(model_dir=trained.path, evaluation_dir=evaluated.path, steps=[trained, evaluated])
 

@@ -21,6 +21,8 @@ from pydantic_core import PydanticCustomError
 
 from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_PAIRS, EMBEDDED_MODEL, EMBEDDED_MOVIE_REVIEWS
 from tasks.errors import PipelineError
+from tasks.recipe import AUTO, recipes_help
+from tasks.run_metric import metric_problem
 from tasks.storage import ArtifactsLocation
 
 
@@ -41,14 +43,14 @@ MixedPrecision = Literal["auto", "no", "bf16", "fp16"]
 Weighting = Literal["none", "balanced"]
 WEIGHTINGS = typing.get_args(Weighting)
 ClassWeights = Weighting | dict[str, float]  # a weighting by name, or a weight per label name
-# Defaults that depend on --task, filled in where a field is left as none. A sequence
-# classification head on [CLS] diverged at NER's 2e-4 on the pair task and barely moved at 5e-5.
-# An NER model under F1 0.1 finds almost no entity; for classification the gate's own chance
-# floor (one label for everything) is the one that matters.
+# Defaults that depend on --task, filled in where a field is left as none. An NER model under F1 0.1
+# finds almost no entity; for classification the gate's own chance floor (one label for everything)
+# is the one that matters. The learning rate depends on the model too: `tasks.recipe`.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "ner": {"dataset": EMBEDDED_CONLL2003, "learning_rate": 2e-4, "min_score": 0.1},
-    "sequence-classification": {"dataset": EMBEDDED_CONLL2003_PAIRS, "learning_rate": 1e-4, "min_score": 0.0},
+    "ner": {"dataset": EMBEDDED_CONLL2003, "min_score": 0.1},
+    "sequence-classification": {"dataset": EMBEDDED_CONLL2003_PAIRS, "min_score": 0.0},
 }
+Auto = Literal["auto"]
 
 
 def _per_task(field: str) -> str:
@@ -160,7 +162,11 @@ class TokenizationConfig(_Section):
 
 
 class TrainingConfig(_Seeded):
-    learning_rate: float | None = Field(None, gt=0, description="Peak learning rate of AdamW; " + _per_task("learning_rate"))
+    learning_rate: float | Auto = Field(
+        AUTO,
+        description="Peak learning rate of AdamW; auto: by the model's size and the task, from published fine-tuning "
+        f"recipes ({recipes_help()}), stated on the card.",
+    )
     epochs: float = Field(1.0, gt=0, description="Passes over the training slice.")
     batch_size: int = Field(16, ge=1, description="Training sentences per step.")
     eval_batch_size: int = Field(64, ge=1, description="Sentences per forward pass in evaluation.")
@@ -172,7 +178,9 @@ class TrainingConfig(_Seeded):
         "leaves it to the evaluate step, which scores the same model on validation.",
     )
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
-    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Fraction of steps spent warming the learning rate up.")
+    warmup_ratio: float | Auto = Field(
+        AUTO, description="Fraction of steps spent warming the learning rate up; auto: the learning rate's recipe's."
+    )
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = Field(
         "linear", description="Learning-rate schedule after warm-up."
     )
@@ -210,13 +218,49 @@ class TrainingConfig(_Seeded):
         "being the labels it has (scikit-learn's rule; a label it lacks keeps 1); or, in --config, a mapping of "
         "label to weight above 0 (labels it does not name keep 1).",
     )
+    metric: str = Field(
+        "f1",
+        description="The score that picks the checkpoint kept, stops training early, ranks a sweep's trials and the "
+        "quality gate compares. NER: f1 (conlleval's entity F1) or strict_f1 (seqeval's strict IOB2 matching). "
+        "Sequence classification: f1 (for two classes the F1 of label id 1, as GLUE reports MRPC; labels sort "
+        "alphabetically, so that may be the majority class; else macro-F1), macro_f1, accuracy, or f1:<label> "
+        "(one label's F1, such as f1:fraud).",
+    )
+    early_stopping_patience: int | None = Field(
+        None,
+        ge=1,
+        description="Stop training after this many validation passes in a row that do not improve the metric by "
+        "more than early_stopping_threshold; the best pass's model is kept. Needs more than one pass (epochs above 1 "
+        "or evals_per_epoch above 1). none: train every epoch.",
+    )
+    early_stopping_threshold: float = Field(
+        0.0, ge=0, description="The least rise of the metric that counts as an improvement for early stopping."
+    )
     report_to: Literal["none", "tensorboard", "mlflow"] = Field(
         "none",
         description="Experiment tracking, through the engine's own integration: tensorboard writes event files "
-        "into the model artifact (tensorboard/); mlflow logs parameters, metrics per logged step and evaluation, "
+        "into the model artifact (tensorboard/) and the final scores into the evaluation artifact's; mlflow logs parameters, metrics per logged step and evaluation, "
         "the final scores and the release to MLFLOW_TRACKING_URI (default: a SQLite store in the artifacts "
         "directory, mlflow/), experiment MLFLOW_EXPERIMENT_NAME (default finetune).",
     )
+
+    @field_validator("learning_rate", "warmup_ratio", mode="before")
+    @classmethod
+    def _none_is_auto(cls, value: Any) -> Any:
+        """none, as a config file of before auto may say, is auto: the default the model's recipe fills in."""
+        return AUTO if value is None or (isinstance(value, str) and value.lower() == "none") else value
+
+    @field_validator("learning_rate", "warmup_ratio")
+    @classmethod
+    def _in_range(cls, value: float | str, info) -> float | str:
+        """One message for a number out of range (pydantic would add one for each member of the union)."""
+        if value == AUTO:
+            return value
+        if info.field_name == "learning_rate" and not value > 0:
+            raise PydanticCustomError("greater_than", "Input should be greater than 0")
+        if info.field_name == "warmup_ratio" and not 0 <= value < 1:
+            raise PydanticCustomError("range", "Input should be at least 0 and below 1")
+        return value
 
     @property
     def single_evaluation(self) -> bool:
@@ -410,6 +454,16 @@ class FinetuneConfig(ExportConfig, TrainingConfig, TokenizationConfig, ModelConf
             raise PydanticCustomError("node_group", "{problem}", {"problem": problem})
         return self
 
+    @model_validator(mode="after")
+    def _judged(self) -> "FinetuneConfig":
+        problem = metric_problem(self.metric, self.task)
+        if problem is None and self.early_stopping_patience and self.single_evaluation:
+            problem = ("early_stopping_patience needs more than one validation pass: set epochs above 1 or "
+                       "evals_per_epoch above 1")  # fmt: skip
+        if problem:
+            raise PydanticCustomError("metric", "{problem}", {"problem": problem})
+        return self
+
 
 
 def _option_type(annotation: Any) -> tuple[Any, tuple[str, ...] | None]:
@@ -419,6 +473,16 @@ def _option_type(annotation: Any) -> tuple[Any, tuple[str, ...] | None]:
         return args[0], None
     if typing.get_origin(annotation) is Literal:
         return str, tuple(args)
+    words = [arg for arg in args if typing.get_origin(arg) is Literal]
+    if words and len(words) < len(args):  # a number or a word, such as learning_rate's auto
+        number, _ = _option_type(next(arg for arg in args if arg not in words))
+        named = {word for literal in words for word in typing.get_args(literal)}
+
+        def number_or_word(text: str):
+            return text if text in named else number(text)
+
+        number_or_word.__name__ = f"{number.__name__} or {'/'.join(sorted(named))}"  # argparse's "invalid ... value"
+        return number_or_word, None
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         converter, choices = _option_type(args[0])
         if choices:  # a choice, "none" included, is a value (class_weights' mapping comes from --config)

@@ -4,7 +4,8 @@
 lengths in words and in the model's sub-words (special tokens included, before truncation) and how
 many exceed ``--max-length``, empty or whitespace-only words and texts, and duplicates within the
 split; then the examples of validation and test that also appear in train, and the labels seen in
-one split only. Examples are compared by their text with runs of whitespace collapsed and the ends
+one split only, and notes on what the labels mean for the metric (two classes whose label 1 is the
+majority). Examples are compared by their text with runs of whitespace collapsed and the ends
 stripped; case is kept. ``data_report.md`` is the same as markdown, as the Prefect UI shows it.
 What an example's text is and what its labels are is the task's part (`tasks.profiles`).
 """
@@ -137,6 +138,7 @@ def data_report(splits: dict, part, tokenizer, max_length: int) -> dict:
         },
         "overlap": {},
         "labels_in_one_split": labels_in_one_split(labels),
+        "notes": part.notes(labels["train"]) if "train" in labels else [],
     }  # fmt: skip
     for split in (name for name in splits if name != "train"):
         shared = overlap(keys["train"], keys[split])
@@ -174,6 +176,8 @@ def markdown(report: dict) -> str:
         *table(["Label", *splits], [[label, *(figures["labels"].get(label, 0) for figures in splits.values())] for label in names]), "",
         "Problems:" if report["problems"] else "No problems found.", "",
         *(f"- {problem}" for problem in report["problems"]),
+        *(["", "Notes:", ""] if report.get("notes") else []),
+        *(f"- {note}" for note in report.get("notes", [])),
     ]) + "\n"  # fmt: skip
 
 

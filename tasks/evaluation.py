@@ -15,6 +15,7 @@ from tasks.hardware import autocast, compute_device, resolve_precision
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.pretrained import load_tokenizer
 from tasks.profiles import Scoring, profile_of
+from tasks.tracking import TENSORBOARD, log_final_scores
 
 METRICS = "metrics.json"
 # Where the evaluation ran: device, precision and seconds per split.
@@ -61,11 +62,13 @@ def draw_figures(history: list[dict] | None, kept_step: int | None, metrics: dic
 @step("evaluation")
 def evaluate_model(
     model_dir: str, dataset_dir: str, tokenization: TokenizationConfig, batch_size: int, task: TaskName,
-    mixed_precision: MixedPrecision, out_dir: str,
+    mixed_precision: MixedPrecision, report_to: str = "none", *, out_dir: str,
 ) -> str:  # fmt: skip
     """Score the saved model on each evaluation split, on the device and in the precision training
-    chose; write metrics.json, evaluated_on.json, predictions/<split>.{txt,csv}, plots/ and, for a model
-    with its training history, that history with its validation scores (`scored_history`)."""
+    chose; write metrics.json, evaluated_on.json, predictions/<split>.{txt,csv}, plots/, for a model
+    with its training history that history with its validation scores (`scored_history`), and for a run
+    tracked with TensorBoard the final scores as its event files in tensorboard/ (an MLflow run gets them
+    from the flow, with the release)."""
     # Heavy: imported where used, so the flow module and cached runs start fast.
     import datasets
     import torch
@@ -92,6 +95,8 @@ def evaluate_model(
             kept_step = trained.get("best_step")
             write_json(partial / HISTORY, history)
         draw_figures(history, kept_step, metrics, part, partial / PLOTS)
+        if report_to == "tensorboard":
+            log_final_scores(partial / TENSORBOARD, metrics, profile.metrics, kept_step)
         write_json(partial / EVALUATED_ON, {"device": device.type, "mixed_precision": precision, "seconds": seconds})
     return out_dir
 

@@ -1,11 +1,14 @@
-"""Metric conversion: token-level label ids to tag sequences, and seqeval scores.
+"""Metric conversion: token-level label ids to tag sequences, and entity scores by several matching rules.
 
 Scoring is per word: evaluation data labels only each word's first sub-word, so
 dropping the ignored (-100) positions leaves one prediction per word. seqeval's
-default mode follows conlleval's chunk rules.
+default mode follows conlleval's chunk rules, its strict mode IOB2's; nervaluate
+counts SemEval-2013's exact, partial and type matches.
 """
 
 from collections.abc import Sequence
+
+from tasks.run_metric import metric_value
 
 IGNORED = -100
 
@@ -23,36 +26,93 @@ def to_tag_sequences(
 
 
 def seqeval_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
-    """Overall precision/recall/F1/accuracy and the same per entity type, as plain floats."""
-    from seqeval.metrics import accuracy_score, classification_report  # pulls in scikit-learn: import when scoring
-    report = classification_report(gold, predicted, output_dict=True, zero_division=0)
-    per_type = {
-        name: {
-            "precision": float(row["precision"]),
-            "recall": float(row["recall"]),
-            "f1": float(row["f1-score"]),
-            "support": int(row["support"]),
-        }
-        for name, row in report.items()
-        if not name.endswith(" avg")
-    }
-    overall = report["micro avg"]
+    """Overall precision/recall/F1/accuracy and the same per entity type, as plain floats: by conlleval's rules,
+    and as ``strict_precision``, ``strict_recall``, ``strict_f1`` by strict IOB2 rules, where an entity must
+    start with B- (conlleval also takes one that starts with I-)."""
+    from seqeval.metrics import accuracy_score
+    from seqeval.scheme import IOB2
+
+    overall, per_type = _seqeval_report(gold, predicted)
+    strict, strict_per_type = _seqeval_report(gold, predicted, mode="strict", scheme=IOB2)
+    for name, row in per_type.items():
+        row.update(_strict(strict_per_type.get(name)))
     return {
-        "precision": float(overall["precision"]),
-        "recall": float(overall["recall"]),
-        "f1": float(overall["f1-score"]),
+        **{name: overall[name] for name in ("precision", "recall", "f1")},
         "accuracy": float(accuracy_score(gold, predicted)),
+        **_strict(strict),
         "per_type": per_type,
     }
 
 
+def _seqeval_report(gold: list[list[str]], predicted: list[list[str]], **mode) -> tuple[dict, dict]:
+    """seqeval's micro average and its rows per entity type, each with precision, recall, F1 and support."""
+    from seqeval.metrics import classification_report  # pulls in scikit-learn: import when scoring
+
+    report = classification_report(gold, predicted, output_dict=True, zero_division=0, **mode)
+    rows = {
+        name: {"precision": float(row["precision"]), "recall": float(row["recall"]), "f1": float(row["f1-score"]),
+               "support": int(row["support"])}
+        for name, row in report.items()
+    }  # fmt: skip
+    return rows["micro avg"], {name: row for name, row in rows.items() if not name.endswith(" avg")}
+
+
+def _strict(row: dict | None) -> dict[str, float]:
+    """A strict-mode row's scores under ``strict_`` names; zeros for a type strict rules find no entity of (one
+    with no gold entity, each of whose predicted ones starts with I-)."""
+    return {f"strict_{name}": row[name] if row else 0.0 for name in ("precision", "recall", "f1")}
+
+
+PARTIAL_MATCH = "partial_match"
+# SemEval-2013's matches (our names) as nervaluate names them.
+SEMEVAL_KINDS = {"strict": "strict", "exact": "exact", "partial": "partial", "type": "ent_type"}
+SEMEVAL_COUNTS = ("correct", "incorrect", "partial", "missed", "spurious")
+
+
+def partial_match_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
+    """SemEval-2013's four matches of predicted entities with gold ones (nervaluate), ``overall`` and
+    ``per_type``: ``strict`` (same words, same type), ``exact`` (same words, any type), ``partial`` (overlapping
+    words, any type; an overlap that is not exact counts half) and ``type`` (overlapping words, same type).
+    Each has precision, recall, F1 and the counts they come from. Per type only entities of that type are
+    compared, so there a type error is a missed entity of one type and a spurious one of the other."""
+    from nervaluate import Evaluator
+
+    types = sorted({tag.split("-", 1)[1] for sentence in (*gold, *predicted) for tag in sentence if tag != "O"})
+    # "list" named: nervaluate guesses the format from the first sentence's first tag, which an empty sentence lacks.
+    found = Evaluator(gold, predicted, tags=types, loader="list").evaluate()
+    return {
+        "overall": _semeval_kinds(found["overall"]),
+        "per_type": {kind: _semeval_kinds(found["entities"][kind]) for kind in sorted(found["entities"])},
+    }
+
+
+def _semeval_kinds(results: dict) -> dict:
+    """Each match's precision, recall, F1 and counts, under SemEval's names."""
+    return {ours: _semeval_row(results[theirs]) for ours, theirs in SEMEVAL_KINDS.items()}
+
+
+def _semeval_row(result) -> dict:
+    scores = {"precision": float(result.precision), "recall": float(result.recall), "f1": float(result.f1)}
+    return {**scores, **{count: getattr(result, count) for count in SEMEVAL_COUNTS}}
+
+
+def reported_scores(scores: dict, names: tuple[str, ...]) -> dict[str, float]:
+    """What the Prefect UI's table and the trackers show of a split's final scores: the task's headline
+    ``names`` and, where the evaluate step scored entities (NER), F1 by strict IOB2 rules (``strict_f1``) and by
+    SemEval's partial matches (``partial_f1``)."""
+    reported = {name: scores[name] for name in names}
+    if PARTIAL_MATCH in scores:
+        reported |= {"strict_f1": scores["strict_f1"], "partial_f1": scores[PARTIAL_MATCH]["overall"]["partial"]["f1"]}
+    return reported
+
+
 def trainer_metrics(validation_scores, names: tuple[str, ...], labels: list[str]):
     """A Trainer ``compute_metrics`` over argmax predictions (see `argmax_logits`): the metrics ``names``
-    of ``validation_scores(predicted, gold, labels)``, a task's (`tasks.profiles`)."""
+    (`tasks.run_metric`) of ``validation_scores(predicted, gold, labels)``, a task's (`tasks.profiles`)."""
 
     def compute(prediction) -> dict[str, float]:
         scores = validation_scores(prediction.predictions.tolist(), prediction.label_ids.tolist(), labels)
-        return {name: scores[name] for name in names}
+        return {name: metric_value(scores, name) for name in names}
 
     return compute
 

@@ -20,14 +20,16 @@ from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfi
 from tasks.data_report import REPORT, training_distribution
 from tasks.derived import MOVIE_REVIEW_DESCRIPTION
 from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
-from tasks.evaluation import FIGURES, METRICS, PLOTS, evaluated_split
+from tasks.evaluation import EVALUATED_ON, FIGURES, METRICS, PLOTS, evaluated_split
 from tasks.hub import hub_api
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.markdown import table
 from tasks.onnx_export import MAX_F1_DIFFERENCE, MIN_AGREEMENT, MODEL, ONNX, PARITY, QUANTIZED, copy_shipped
-from tasks.pretrained import load_tokenizer
+from tasks.pretrained import hidden_size, load_tokenizer
 from tasks.profiles import ModelCardPart, TaskProfile, is_pair, profile_of
 from tasks.quality_gate import DataCheck, Decision
+from tasks.recipe import AUTO, recipe_for
+from tasks.run_metric import describe_early_stopping, metric_title, metric_value, scored_names
 from tasks.sources import DERIVED_DESCRIPTIONS, DERIVED_PAIRS, MOVIE_REVIEWS
 from tasks.storage import BUILT_FROM
 
@@ -40,7 +42,6 @@ _EMBEDDED_DOMAINS = {
     "conll": CONLL2003_DOMAIN, DERIVED_PAIRS: CONLL2003_DOMAIN, MOVIE_REVIEWS: MOVIE_REVIEW_DESCRIPTION,
 }  # fmt: skip
 _SOURCE_KINDS = {"hub": "from the Hub", "local": "local files", "embedded": "a copy from PyPI"}
-_TITLES = {"precision": "Precision", "recall": "Recall", "f1": "F1", "accuracy": "Accuracy", "macro_f1": "Macro-F1"}
 
 
 # Where a sweep's winner keeps the sweep's report, inside its release.
@@ -84,6 +85,18 @@ class CardFacts(BaseModel):
     selection: Selection | None = None  # set when a sweep chose the model
     export: dict | None = None  # the ONNX export's parity check (tasks.onnx_export), when one was made
     base_model_pickle: bool = False  # the base model's weights were a pickle (--allow-pickle-weights)
+    early_stopping: dict | None = None  # what early stopping did, as the train summary records it
+    evaluated_on: dict | None = None  # the evaluate step's device and precision (evaluated_on.json)
+
+    @property
+    def metric(self) -> str:
+        """What the run was judged by (--metric)."""
+        return self.hyperparameters.get("metric", "f1")
+
+    @property
+    def scored(self) -> tuple[str, ...]:
+        """The scores the card's tables and metadata give: the task's headline metrics and the run's own."""
+        return scored_names(self.profile.metrics, self.metric)
 
     @property
     def profile(self) -> TaskProfile:
@@ -135,9 +148,9 @@ def _eval_results(facts: CardFacts) -> list[EvalResult]:
             task_type=profile.pipeline, task_name=facts.card.NAME, dataset_type=name, dataset_name=name,
             dataset_config=facts.dataset["source"].get("config_name"), dataset_split=split,
             dataset_revision=facts.dataset["fingerprints"][split],
-            metric_type=metric, metric_value=round(scores[metric], 4), metric_name=_TITLES[metric],
+            metric_type=metric, metric_value=round(metric_value(scores, metric), 4), metric_name=metric_title(metric),
         )
-        for metric in profile.metrics
+        for metric in facts.scored
     ]  # fmt: skip
 
 
@@ -197,16 +210,29 @@ def _kept_epoch(facts: CardFacts) -> str:
 
 
 def _scores_section(facts: CardFacts) -> list[str]:
-    profile = facts.profile
-    overall = [[split, scores[profile.count], *(scores[name] for name in profile.metrics)] for split, scores in facts.metrics.items()]
+    profile, names = facts.profile, facts.scored
+    overall = [[split, scores[profile.count], *(metric_value(scores, name) for name in names)] for split, scores in facts.metrics.items()]
     lines = [
         "## Evaluation", "",
         f"Scores of the saved model (the epoch-{_kept_epoch(facts)} checkpoint), measured after training. {facts.card.HOW_SCORED}", "",
-        *table(["Split", "Examples", *(_TITLES[m] for m in profile.metrics)], overall),
+        f"The run was judged by {metric_title(facts.metric)} (`--metric {facts.metric}`): the checkpoint kept, early stopping, "
+        "a sweep's choice and the quality gate compare it.", "",
+        *([_precision_line(facts), ""] if facts.evaluated_on else []),
+        *table(["Split", "Examples", *(metric_title(name) for name in names)], overall),
     ]  # fmt: skip
     for split, scores in facts.metrics.items():
         lines += facts.card.detail_tables(split, scores)
     return lines + ["", *facts.figure_lines("evaluation")]
+
+
+_PRECISIONS = {"no": "full precision (fp32)", "bf16": "bf16", "fp16": "fp16"}
+
+
+def _precision_line(facts: CardFacts) -> str:
+    """Where and in what precision the model was trained and scored (`tasks.hardware`)."""
+    scored, trained = facts.evaluated_on, facts.hyperparameters.get("mixed_precision")
+    return (f"Trained in {_PRECISIONS.get(trained, trained)}; scored on {scored['device'].upper()} in "
+            f"{_PRECISIONS.get(scored['mixed_precision'], scored['mixed_precision'])}.")  # fmt: skip
 
 
 def _labels(facts: CardFacts) -> str:
@@ -301,7 +327,9 @@ def _report_lines(facts: CardFacts) -> list[str]:
 
 def _kept_line(facts: CardFacts, kept: str) -> str:
     if sum("eval_f1" in entry for entry in facts.history) > 1:
-        return f"The model is the epoch-{kept} checkpoint, the epoch with the best validation F1 during training."
+        stopping = f" {describe_early_stopping(facts.early_stopping)}" if facts.early_stopping else ""
+        return (f"The model is the epoch-{kept} checkpoint, the one with the best validation {metric_title(facts.metric)} "
+                f"during training.{stopping}")  # fmt: skip
     return (f"The model is the one training ended with (epoch {kept}), scored on validation once, by the "
             "evaluation step (which computes no loss).")  # fmt: skip
 
@@ -521,20 +549,30 @@ class ReleaseNames(BaseModel):
     settings: list[DataConfig | TokenizationConfig | TrainingConfig]
 
 
+def trained_settings(settings: list, train_summary: dict, model_dir: str) -> dict:
+    """The run's settings as the card states them: what was done, not "none" or "auto" (the stride windows used,
+    the precision the engine chose, the learning rate and warm-up of the model's recipe, and which recipe)."""
+    hyperparameters = {name: value for section in settings for name, value in section.model_dump(mode="json").items()}
+    for section in settings:
+        if isinstance(section, TokenizationConfig):
+            hyperparameters["stride"] = section.window_stride
+    hyperparameters["mixed_precision"] = train_summary["mixed_precision"]
+    trained_with = train_summary["hyperparameters"]
+    for name in ("learning_rate", "warmup_ratio"):
+        if hyperparameters.get(name) == AUTO:
+            size = hidden_size(model_dir)
+            hyperparameters[name] = f"{trained_with[name]:g} (auto: {recipe_for(size).describe(size)})"
+    return hyperparameters
+
+
 @step("release")
 def release_model(
     task: TaskName, inputs: ReleaseInputs, names: ReleaseNames, decision: Decision | None, selection: Selection | None,
     out_dir: str,
 ) -> str:  # fmt: skip
     """The model directory to publish: weights, tokenizer, metrics.json, the figures (plots/) and the README.md card."""
-    hyperparameters = {name: value for section in names.settings for name, value in section.model_dump(mode="json").items()}
-    # The stride windows used, not "none": the card says what was done.
-    for section in names.settings:
-        if isinstance(section, TokenizationConfig):
-            hyperparameters["stride"] = section.window_stride
     train_summary = read_json(Path(inputs.model_dir) / TRAIN_SUMMARY)
-    # The precision the engine chose, not "auto": the card says what the model was trained in.
-    hyperparameters["mixed_precision"] = train_summary["mixed_precision"]
+    hyperparameters = trained_settings(names.settings, train_summary, inputs.model_dir)
     dataset = read_json(Path(inputs.dataset_dir) / LOAD_SUMMARY)
     facts = CardFacts(
         task=task,
@@ -558,6 +596,8 @@ def release_model(
         data_description=data_description(dataset["source"]),
         weights_sha256=train_summary["weights_sha256"],  # hashed once, as the train step saved the weights
         class_weights=train_summary["class_weights"],
+        early_stopping=train_summary.get("early_stopping"),
+        evaluated_on=read_json(Path(inputs.evaluation_dir) / EVALUATED_ON),
         decision=decision.model_dump() if decision else None,
         figures=read_json(Path(inputs.evaluation_dir) / PLOTS / FIGURES),
         selection=selection,

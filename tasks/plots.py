@@ -138,8 +138,8 @@ def confusion_heatmap(labels: list[str], matrix: list[list[int]], title: str, pa
 
 
 def sweep_scatter(points: list[tuple[Any, float]], best: tuple[Any, float] | None, name: str,
-                  scale: Literal["listed", "linear", "log"], path: Path) -> Path:  # fmt: skip
-    """Validation F1 of each completed trial against one option's value, the winner marked. Listed values
+                  scale: Literal["listed", "linear", "log"], path: Path, metric: str = "F1") -> Path:  # fmt: skip
+    """The validation ``metric`` (its title) of each completed trial against one option's value, the winner marked. Listed values
     sit at evenly spaced positions, the trials that share one side by side, so none hides another."""
     figure = _figure(4.2)
     axis = figure.add_subplot()
@@ -163,8 +163,9 @@ def sweep_scatter(points: list[tuple[Any, float]], best: tuple[Any, float] | Non
     if best is not None:
         chosen = next(x for x, point in zip(xs, points) if point == best)
         axis.scatter([chosen], [best[1]], color=ORANGE, s=160, marker="*", zorder=3,
-                     label=f"chosen: {name} = {_value_label(best[0])}, F1 {best[1]:.3f}")  # fmt: skip
-    axis.set(xlabel=name, ylabel="validation F1", title=f"Validation F1 of {len(points)} completed trials against {name}")
+                     label=f"chosen: {name} = {_value_label(best[0])}, {metric} {best[1]:.3f}")  # fmt: skip
+    axis.set(xlabel=name, ylabel=f"validation {metric}",
+             title=f"Validation {metric} of {len(points)} completed trials against {name}")  # fmt: skip
     axis.grid(alpha=0.3)
     figure.legend(loc="outside lower center", ncols=2, frameon=False)
     return _save(figure, path)

@@ -110,3 +110,19 @@ def load_tokenizer(source: ModelSource | str) -> "PreTrainedTokenizerBase":
             "needs word ids, which only fast (Rust-backed) tokenizers provide"
         )
     return tokenizer
+
+
+def hidden_size(source: ModelSource | str) -> int:
+    """The width of the model's encoder, from its configuration (transformers maps each architecture's own name
+    for it, such as DistilBERT's ``dim``): what its fine-tuning recipe depends on (`tasks.recipe`)."""
+    from transformers import AutoConfig  # heavy: imported where used, so cached runs start fast
+
+    location = source if isinstance(source, str) else source.location
+    revision = None if isinstance(source, str) else source.revision
+    try:
+        return AutoConfig.from_pretrained(location, revision=revision).hidden_size
+    except (OSError, AttributeError) as error:  # an unreadable configuration, or one without a hidden size
+        raise PipelineError(
+            f"cannot tell the size of {location} for its learning rate ({first_line(error)}): pass --learning-rate "
+            "and --warmup-ratio"
+        ) from error

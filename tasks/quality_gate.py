@@ -20,7 +20,6 @@ from tasks.storage import is_remote
 REGISTRY = "registry.json"
 # In a bucket, which has no lock to take turns on one file, each release is an object of its own.
 BUCKET_REGISTRY = "registry"
-GATE_METRIC = "f1"
 
 
 class Score(BaseModel):
@@ -81,7 +80,7 @@ def _card_metadata(card: str):
         return None
 
 
-def card_score(card: str, metric: str = GATE_METRIC) -> Score | None:
+def card_score(card: str, metric: str) -> Score | None:
     """The score a model card's metadata states for ``metric``, or None when it states none."""
     metadata = _card_metadata(card)
     results = (metadata.eval_results or []) if metadata else []

@@ -19,10 +19,10 @@ from tasks.errors import PipelineError
 REPORT = "sweep.json"
 REPORT_PLOT = "sweep.png"
 SWEEPS = "sweeps"  # under the artifacts directory: one folder per sweep
-# The metric a sweep maximises: on validation, never on test.
-OBJECTIVE = "f1"
-# What a trial may vary: how the model is trained and tokenized, never the data it is judged on.
-SEARCHABLE = (set(TrainingConfig.model_fields) | set(TokenizationConfig.model_fields)) - {"num_processes", "num_nodes", "report_to"}
+# What a trial may vary: how the model is trained and tokenized, never the data nor the metric it is judged by.
+SEARCHABLE = (set(TrainingConfig.model_fields) | set(TokenizationConfig.model_fields)) - {
+    "num_processes", "num_nodes", "report_to", "metric",
+}  # fmt: skip
 
 
 class Range(BaseModel):
@@ -175,7 +175,8 @@ class TrialResult(BaseModel):
     number: int
     params: dict[str, Any]
     state: Literal["completed", "failed"]
-    validation: dict[str, float] | None = None  # the headline metrics
+    metric: str = "f1"  # the run's --metric, which the sweep maximises on validation (never on test)
+    validation: dict[str, float] | None = None  # the headline metrics and the run's own (`scored_names`)
     test: dict[str, float] | None = None
     seconds: float
     cached: bool = False  # every step taken from its artifact
@@ -185,17 +186,17 @@ class TrialResult(BaseModel):
 
     @property
     def objective(self) -> float | None:
-        return self.validation[OBJECTIVE] if self.validation else None
+        return self.validation[self.metric] if self.validation else None
 
 
 def winner(trials: list[TrialResult]) -> TrialResult | None:
-    """The completed trial with the best validation F1 (the first of equals)."""
+    """The completed trial with the best validation metric (the first of equals)."""
     completed = [trial for trial in trials if trial.state == "completed"]
     return max(completed, key=lambda trial: trial.objective, default=None)
 
 
 def most_influential(study, search: dict[str, Space]) -> str:
-    """The searched option that most explains validation F1 (Optuna's fANOVA importance); with one option,
+    """The searched option that most explains the validation metric (Optuna's fANOVA importance); with one option,
     or too few completed trials to tell, the first option searched."""
     from optuna.importance import get_param_importances
 

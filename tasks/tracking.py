@@ -1,8 +1,9 @@
-"""Experiment tracking: where TensorBoard and MLflow records go, and what the flow adds to the MLflow run.
+"""Experiment tracking: where TensorBoard and MLflow records go, and the final scores they get after training.
 
-The engines log through their own integrations (the Trainer's callbacks, Accelerate's trackers); this
-module only sets up where those write, and, after the release is built, attaches the final scores and
-the release directory to the run that trained it.
+The engines log training through their own integrations (the Trainer's callbacks, Accelerate's trackers);
+this module sets up where those write. The final scores come later: the evaluate step writes them as event
+files of its own (the model artifact is complete once training ends), and, after the release is built, the
+flow attaches them and the release directory to the MLflow run that trained the model.
 """
 
 import importlib.util
@@ -13,10 +14,12 @@ from prefect import task
 from pydantic import BaseModel
 
 from tasks.errors import PipelineError
+from tasks.metrics import reported_scores
 
 # The package each --report-to needs: the tracking extra installs them.
 TRACKER_PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
-# Inside the model artifact, beside the weights: the event files belong to the training that wrote them.
+# Inside the model artifact, beside the weights: the event files belong to the training that wrote them; and
+# inside the evaluation artifact, those of the final scores.
 TENSORBOARD = "tensorboard"
 # The MLflow store when MLFLOW_TRACKING_URI is unset, under the artifacts directory.
 MLFLOW = "mlflow"
@@ -70,11 +73,23 @@ def use_mlflow(target: MlflowTarget) -> str:
 
 @task(name="track-release", retries=2, retry_delay_seconds=5)
 def log_release(target: MlflowTarget, run_id: str, metrics: dict, names: tuple[str, ...], release_dir: Path) -> None:
-    """Add the saved model's final scores (``<split>_<metric>``) and the release directory to the run that trained it."""
+    """Add the saved model's final scores (``<split>_<metric>``, `reported_scores`) and the release directory to
+    the run that trained it."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=target.tracking_uri)
     for split, scores in metrics.items():
-        for name in names:
-            client.log_metric(run_id, f"{split}_{name}", scores[name])
+        for name, value in reported_scores(scores, names).items():
+            client.log_metric(run_id, f"{split}_{name}", value)
     client.log_artifacts(run_id, str(release_dir), artifact_path="release")
+
+
+def log_final_scores(log_dir: Path, metrics: dict, names: tuple[str, ...], step: int) -> None:
+    """The saved model's final scores as TensorBoard scalars ``<split>/<metric>`` (`reported_scores`), at the
+    training step whose weights were kept, so that they line up with the training's ``eval/`` curves."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(log_dir=str(log_dir)) as writer:
+        for split, scores in metrics.items():
+            for name, value in reported_scores(scores, names).items():
+                writer.add_scalar(f"{split}/{name}", value, step)

@@ -3,6 +3,7 @@ chapter 7 section 2), with epoch checkpoints to resume from and the best epoch k
 
 import json
 import math
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -13,10 +14,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from tasks.artifacts import read_json, write_json
+from tasks.config import TrainingConfig
 from tasks.engines.common import (
     TrainInputs,
     TrainRequest,
     distributed_on_cpu,
+    early_stopping_record,
     load_inputs,
     tracking_facts,
     weighted_loss,
@@ -26,6 +29,7 @@ from tasks.hardware import resolve_precision
 from tasks.metrics import IGNORED
 from tasks.profiles import profile_of
 from tasks.progress import note_progress, progress_at
+from tasks.run_metric import metric_value, scored_names
 from tasks.tracking import EXPERIMENT, TENSORBOARD, use_mlflow
 
 if TYPE_CHECKING:  # accelerate itself is imported only where used, as in build_accelerator
@@ -88,13 +92,16 @@ def start_tracking(accelerator, request: TrainRequest) -> None:
 
 def track(accelerator, request: TrainRequest, entry: dict) -> None:
     """One history entry to the tracker, at its step; TensorBoard names are grouped as the Trainer's are
-    (``train/loss``, ``eval/f1``), MLflow's are the history's own."""
+    (``train/loss``, ``eval/f1``), MLflow's are the history's own with the characters it refuses (a label's
+    in ``eval_f1:<label>``) as ``_``, as the Trainer's MLflow callback writes them."""
     if request.training.report_to == "none":
         return
     values = {name: value for name, value in entry.items() if name != "step"}
     if request.training.report_to == "tensorboard":
         values = {name.replace("eval_", "eval/") if name.startswith("eval_") else f"train/{name}": value
                   for name, value in values.items()}  # fmt: skip
+    else:
+        values = {re.sub(r"[^0-9A-Za-z_\-. :/]", "_", name): value for name, value in values.items()}
     accelerator.log(values, step=entry["step"])
 
 
@@ -181,7 +188,7 @@ def evaluate(accelerator, model, loader, request: TrainRequest, inputs: TrainInp
     model.train()
     return {
         "eval_loss": torch.cat(losses).float().mean().item(),
-        **{f"eval_{name}": scores[name] for name in profile.metrics},
+        **{f"eval_{name}": metric_value(scores, name) for name in scored_names(profile.metrics, request.training.metric)},
         "eval_examples": len(gold),
     }
 
@@ -239,10 +246,11 @@ def start_progress(accelerator, request: TrainRequest) -> dict:
     checkpoints = Path(request.checkpoints)
     checkpoint = last_complete_checkpoint(checkpoints) if request.resume else None
     if checkpoint is None:
-        return {"epoch": 0, "step": 0, "history": [], "best": {"value": None, "epoch": None, "step": None}}
+        return {"epoch": 0, "step": 0, "history": [], "best": {"value": None, "epoch": None, "step": None},
+                "unimproved": 0, "stopped": False}  # fmt: skip
     accelerator.load_state(str(checkpoint))
     accelerator.print(f"Resuming from {checkpoint}")
-    progress = read_json(checkpoint / PROGRESS)
+    progress = {"unimproved": 0, "stopped": False, **read_json(checkpoint / PROGRESS)}  # a checkpoint of before early stopping
     best_record = _best_folder(checkpoints) / PROGRESS
     return {**progress, "best": read_json(best_record)} if best_record.is_file() else progress
 
@@ -262,18 +270,43 @@ def note(accelerator, request: TrainRequest, run: LoopRun) -> None:
         ))  # fmt: skip
 
 
+def count_unimproved(progress: dict, value: float, training: TrainingConfig) -> None:
+    """Early stopping's count, as the Trainer's EarlyStoppingCallback keeps it: the validation passes in a row
+    whose metric did not rise over the best so far by more than the threshold; at the patience, training stops."""
+    best = progress["best"]["value"]
+    improved = best is None or value - best > training.early_stopping_threshold
+    progress["unimproved"] = 0 if improved else progress["unimproved"] + 1
+    patience = training.early_stopping_patience
+    progress["stopped"] = patience is not None and progress["unimproved"] >= patience
+
+
 def evaluate_and_keep_best(accelerator, request: TrainRequest, inputs: TrainInputs, parts: LoopParts, run: LoopRun) -> None:
-    """Score the model on validation, note it in the history and keep its weights when it is the best so far."""
+    """Score the model on validation, note it in the history, count it for early stopping and keep its weights
+    when it is the best so far by the run's metric."""
     model, progress, step = parts.model, run.progress, run.progress["step"]
     scores = evaluate(accelerator, model, parts.eval_loader, request, inputs)
     entry = {**scores, "epoch": round(step / run.per_epoch, 4), "step": step,
              "elapsed_seconds": round(time.perf_counter() - run.started, 3)}  # fmt: skip
     progress["history"].append(entry)
     track(accelerator, request, entry)
-    if progress["best"]["value"] is None or scores["eval_f1"] > progress["best"]["value"]:
-        progress["best"] = {"value": scores["eval_f1"], "epoch": entry["epoch"], "step": step}
+    value = scores[f"eval_{request.training.metric}"]
+    count_unimproved(progress, value, request.training)
+    if progress["best"]["value"] is None or value > progress["best"]["value"]:
+        progress["best"] = {"value": value, "epoch": entry["epoch"], "step": step}
         save_best(accelerator, model, Path(request.checkpoints), progress["best"])
     note(accelerator, request, run)
+
+
+def end_epoch(accelerator, request: TrainRequest, inputs: TrainInputs, parts: LoopParts, run: LoopRun) -> None:
+    """The validation pass that closes an epoch, unless a pass within it stopped training; a run of a single
+    pass leaves it to the evaluate step, and keeps the last step's model."""
+    progress = run.progress
+    if progress["stopped"]:
+        return
+    if request.training.single_evaluation:
+        progress["best"] = {"value": None, "epoch": round(progress["step"] / run.per_epoch, 4), "step": progress["step"]}
+    else:
+        evaluate_and_keep_best(accelerator, request, inputs, parts, run)
 
 
 def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: LoopParts, progress: dict) -> dict:
@@ -289,7 +322,8 @@ def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: L
     run = LoopRun(progress=progress, per_epoch=per_epoch, total=total, started=time.perf_counter())
     bar = tqdm(total=total, initial=progress["step"], desc="train", disable=not accelerator.is_local_main_process)
     model.train()
-    for epoch in range(progress["epoch"], math.ceil(training.epochs)):
+    # A run resumed from the checkpoint of the pass that stopped it early has no epoch left.
+    for epoch in range(progress["epoch"], progress["epoch"] if progress["stopped"] else math.ceil(training.epochs)):
         train_loader.set_epoch(epoch)
         window = []
         for batch in train_loader:
@@ -313,13 +347,14 @@ def run_epochs(accelerator, request: TrainRequest, inputs: TrainInputs, parts: L
                 break
             if (progress["step"] - epoch * per_epoch) % every == 0 and progress["step"] % per_epoch:
                 evaluate_and_keep_best(accelerator, request, inputs, parts, run)
-        if training.single_evaluation:  # left to the evaluate step: the last step's model is the one kept
-            progress["best"] = {"value": None, "epoch": round(progress["step"] / per_epoch, 4), "step": progress["step"]}
-        else:
-            evaluate_and_keep_best(accelerator, request, inputs, parts, run)
+                if progress["stopped"]:
+                    break
+        end_epoch(accelerator, request, inputs, parts, run)
         progress["epoch"] = epoch + 1
         save_checkpoint(accelerator, Path(request.checkpoints), progress)
         note(accelerator, request, run)
+        if progress["stopped"]:
+            break
     bar.close()
     return progress
 
@@ -353,6 +388,7 @@ def train_with_accelerate(request: TrainRequest) -> None:
             request, inputs, progress["history"], progress["best"],
             {"engine": "accelerate", "processes": accelerator.num_processes, "device": accelerator.device.type,
              "mixed_precision": accelerator.mixed_precision, "train_seconds": round(seconds, 1),
+             "early_stopping": early_stopping_record(training, progress["history"], progress["stopped"], progress["best"]),
              **tracking_facts(request, mlflow_run_id)},
         )  # fmt: skip
     accelerator.wait_for_everyone()

@@ -10,7 +10,7 @@ import datasets
 import torch
 
 from tasks.artifacts import read_json, weights_sha256, write_json
-from tasks.config import ClassWeights, TaskName
+from tasks.config import ClassWeights, TaskName, TrainingConfig
 from tasks.console import is_verbose
 from tasks.engines.request import HISTORY, SUMMARY, TrainRequest
 from tasks.errors import PipelineError
@@ -163,6 +163,20 @@ def load_inputs(request: TrainRequest) -> TrainInputs:
     return TrainInputs(dataset, labels, tokenizer, model, weights)
 
 
+def early_stopping_record(training: TrainingConfig, history: list[dict], stopped: bool, best: dict) -> dict | None:
+    """What early stopping did: its settings, the validation passes that ran, the one that stopped training (when
+    it did) and the one kept, each counted from 1 with its epoch; None without early stopping."""
+    if training.early_stopping_patience is None:
+        return None
+    passes = [entry for entry in history if f"eval_{training.metric}" in entry]
+    kept = next(number for number, entry in enumerate(passes, 1) if entry["step"] == best["step"])
+    return {
+        "patience": training.early_stopping_patience, "threshold": training.early_stopping_threshold,
+        "evaluations": len(passes), "stopped_at": {"evaluation": len(passes), "epoch": passes[-1]["epoch"]} if stopped else None,
+        "kept": {"evaluation": kept, "epoch": best["epoch"]},
+    }  # fmt: skip
+
+
 def write_records(request: TrainRequest, inputs: TrainInputs, history: list[dict], best: dict, facts: dict) -> None:
     """History and summary beside the saved model: the same files whichever engine trained."""
     output = Path(request.output)
@@ -173,7 +187,7 @@ def write_records(request: TrainRequest, inputs: TrainInputs, history: list[dict
             "base_model": request.model.hub_id or request.model.location,
             "hyperparameters": request.training,
             "num_rows": {split: len(rows) for split, rows in inputs.dataset.items()},
-            "best_metric": {"name": "validation f1", "value": best["value"]},
+            "best_metric": {"name": f"validation {request.training.metric}", "value": best["value"]},
             "best_epoch": best["epoch"],
             "best_step": best["step"],
             "weights_sha256": weights_sha256(output),  # the model's identity, read without its weights

@@ -1,10 +1,11 @@
 """What a training run is asked to do, and the names of the files every engine writes: the light
 part of the engines, which the flow, the card and the launcher import without the training stack."""
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from tasks.config import TaskName, TrainingConfig
 from tasks.pretrained import ModelSource
+from tasks.recipe import AUTO
 from tasks.tracking import MlflowTarget
 
 HISTORY = "training_history.json"
@@ -24,3 +25,10 @@ class TrainRequest(BaseModel):
     output: str
     resume: bool = False
     mlflow: MlflowTarget | None = None  # where to log, with training.report_to "mlflow"
+
+    @model_validator(mode="after")
+    def _numbers(self) -> "TrainRequest":
+        if AUTO in (self.training.learning_rate, self.training.warmup_ratio):
+            raise ValueError("training takes its learning rate and warm-up as numbers: fill auto in with the model's "
+                             "recipe first (tasks.recipe.with_recipe)")  # fmt: skip
+        return self

@@ -1,4 +1,4 @@
-"""The transformers Trainer engine: evaluation each epoch, the best epoch by validation F1 kept."""
+"""The transformers Trainer engine: evaluation each epoch, the best epoch by the validation metric kept."""
 
 import math
 import os
@@ -7,11 +7,13 @@ from pathlib import Path
 
 import torch
 
+from tasks.config import TrainingConfig
 from tasks.console import is_verbose
 from tasks.engines.common import (
     TrainInputs,
     TrainRequest,
     distributed_on_cpu,
+    early_stopping_record,
     is_main_process,
     load_inputs,
     tracking_facts,
@@ -22,6 +24,7 @@ from tasks.hardware import resolve_precision
 from tasks.metrics import argmax_logits, trainer_metrics
 from tasks.profiles import profile_of
 from tasks.progress import note_progress, progress_at
+from tasks.run_metric import scored_names
 from tasks.tracking import TENSORBOARD, use_mlflow
 
 TRAINING_ARGUMENTS = "training_args.json"  # the Trainer's arguments, in the model directory and the release
@@ -65,7 +68,7 @@ def training_arguments(request: TrainRequest, train_rows: int, weighted: bool = 
         train_sampling_strategy="group_by_length",
         **evaluation_schedule(request, train_rows),
         save_total_limit=1,
-        metric_for_best_model="f1",
+        metric_for_best_model=training.metric,
         greater_is_better=True,
         logging_strategy="steps",
         logging_steps=25,
@@ -142,6 +145,16 @@ def tracking_callbacks(request: TrainRequest) -> list:
     return [MLflowCallback()]
 
 
+def early_stopping(training: TrainingConfig) -> list:
+    """The Trainer's own early stopping, when asked for: it counts the validation passes since the metric last
+    rose by more than the threshold over the best so far, and stops the run at the patience."""
+    if training.early_stopping_patience is None:
+        return []
+    from transformers import EarlyStoppingCallback
+
+    return [EarlyStoppingCallback(training.early_stopping_patience, training.early_stopping_threshold)]
+
+
 def class_weighted_loss(weights: list[float] | None):
     """The Trainer's ``compute_loss_func`` for class weights; None (the model's own loss) without them."""
     if weights is None:
@@ -153,7 +166,7 @@ def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
     from transformers import Trainer
     from transformers.trainer_callback import ProgressCallback
 
-    profile = profile_of(request.task)
+    profile, training = profile_of(request.task), request.training
     part = profile.training
     weighted = inputs.class_weights is not None
     trainer = Trainer(
@@ -163,9 +176,9 @@ def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
         eval_dataset=inputs.dataset["validation"],
         data_collator=part.collator(inputs.tokenizer),
         processing_class=inputs.tokenizer,
-        compute_metrics=trainer_metrics(part.validation_scores, profile.metrics, inputs.labels),
+        compute_metrics=trainer_metrics(part.validation_scores, scored_names(profile.metrics, training.metric), inputs.labels),
         preprocess_logits_for_metrics=argmax_logits,
-        callbacks=[callback, progress_notes(request.checkpoints), *tracking_callbacks(request)],
+        callbacks=[callback, progress_notes(request.checkpoints), *tracking_callbacks(request), *early_stopping(training)],
         compute_loss_func=class_weighted_loss(inputs.class_weights),
     )
     if not is_verbose():
@@ -232,9 +245,11 @@ def train_with_trainer(request: TrainRequest) -> None:
         best = {"value": state.best_metric, "epoch": best_epoch, "step": state.best_global_step}
         if request.training.single_evaluation:
             best = {"value": None, "epoch": round(state.epoch, 4), "step": state.global_step}
+        stopped = state.global_step < state.max_steps  # only early stopping ends the Trainer's run sooner
         write_records(
             request, inputs, history, best,
             {"engine": "trainer", "processes": trainer.args.world_size, "device": trainer.args.device.type,
              "mixed_precision": resolve_precision(request.training.mixed_precision), "train_seconds": round(seconds, 1),
+             "early_stopping": early_stopping_record(request.training, history, stopped, best),
              **tracking_facts(request, _last_mlflow_run(request))},
         )  # fmt: skip

@@ -85,6 +85,8 @@ class DataReportPart(Protocol):
 
     def label_counts(self, rows) -> dict[str, int]: ...
 
+    def notes(self, train_counts: dict[str, int]) -> list[str]: ...
+
 
 class TokenizationPart(Protocol):
     LONG_INPUTS: str  # what becomes of an input longer than max_length
@@ -113,7 +115,7 @@ class CheckPart(Protocol):
 
 
 class QualityGatePart(Protocol):
-    def chance_score(self, rows: Callable, labels: list[str]) -> float: ...
+    def chance_score(self, rows: Callable, labels: list[str], metric: str) -> float: ...
 
 
 class ModelCardPart(Protocol):

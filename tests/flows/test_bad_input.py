@@ -196,6 +196,29 @@ def test_cli_rejects_an_invalid_option_before_running(tmp_path):
     assert result.stderr.strip() == "error: invalid configuration (command line): learning_rate: Input should be greater than 0"
 
 
+def test_cli_refuses_a_metric_naming_a_label_the_data_lacks_before_tokenizing(prefect_server, tiny_model, tmp_path):
+    dataset = write_jsonl(tmp_path / "d" / "train.jsonl", [{"text": "fine", "label": "legit"}, {"text": "odd", "label": "alert"}])
+    artifacts = tmp_path / "artifacts"
+    result = run_cli("--task", "sequence-classification", "--dataset", dataset, "--model", str(tiny_model), "--metric",
+                     "f1:fraud", "--artifacts-dir", str(artifacts))  # fmt: skip
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: --metric f1:fraud names the label 'fraud', which the data lacks; its labels are alert, legit"
+    )
+    assert (artifacts / "dataset").is_dir() and not (artifacts / "tokenized").exists()
+
+
+def test_cli_refuses_a_metric_of_another_task_in_one_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.finetune", "--metric", "accuracy"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: invalid configuration (command line): config: 'accuracy' is not a metric of ner: use one of f1, strict_f1"
+    )
+
+
 def test_cli_names_a_prefect_server_it_cannot_reach(tmp_path):
     unreachable = "http://127.0.0.1:9/api"  # the discard port: nothing listens there
     result = subprocess.run(

@@ -175,6 +175,29 @@ def test_evaluations_within_an_epoch_are_timed_and_the_best_is_kept(engine, acce
 
 
 @pytest.mark.parametrize("engine", ["accelerate", "trainer"])
+def test_early_stopping_ends_training_at_the_patience_and_keeps_the_best_pass_by_the_metric(engine, accelerate_run, tmp_path):
+    # A learning rate too small to change a prediction: the first pass is the best, and each later one is no
+    # improvement, so patience 2 stops training at the third of the eight passes planned.
+    request = engine_request(
+        accelerate_run[1], tmp_path, engine, epochs=4, evals_per_epoch=2, learning_rate=1e-12, metric="strict_f1",
+        early_stopping_patience=2,
+    )  # fmt: skip
+    run_engine(request)
+    history = json.loads((Path(request.output) / HISTORY).read_text())
+    facts = json.loads((Path(request.output) / SUMMARY).read_text())
+    passes = [entry for entry in history if "eval_strict_f1" in entry]
+    assert [(entry["epoch"], entry["step"]) for entry in passes] == [(0.5, 3), (1.0, 6), (1.5, 9)]
+    assert all("eval_f1" in entry for entry in passes)  # the headline scores beside the run's metric
+    assert facts["best_metric"] == {"name": "validation strict_f1", "value": passes[0]["eval_strict_f1"]}
+    assert (facts["best_epoch"], facts["best_step"]) == (0.5, 3)
+    assert facts["early_stopping"] == {
+        "patience": 2, "threshold": 0.0, "evaluations": 3, "stopped_at": {"evaluation": 3, "epoch": 1.5},
+        "kept": {"evaluation": 1, "epoch": 0.5},
+    }  # fmt: skip
+    assert max(entry["step"] for entry in history) == 9  # no training step after the pass that stopped it
+
+
+@pytest.mark.parametrize("engine", ["accelerate", "trainer"])
 def test_balanced_class_weights_come_from_the_training_tokens_and_are_recorded(engine, accelerate_run, tmp_path):
     from collections import Counter
 

@@ -101,6 +101,23 @@ def test_changed_learning_rate_reruns_only_train_and_after(first_run):
     assert changed.steps[3].path != summary.steps[3].path
 
 
+def test_a_champion_published_under_another_metric_is_rescored_under_the_runs(first_run):
+    from flows.cli import format_summary
+
+    config, summary = first_run
+    judged = finetune(config.model_copy(update={"metric": "strict_f1", "learning_rate": 5e-4}))
+    decision = judged.decision
+    assert (decision.challenger.metric, decision.challenger.value) == ("strict_f1", round(judged.metrics["test"]["strict_f1"], 4))
+    # The registry states the published model's F1: it is scored again, on the same test split, by strict F1.
+    assert "published" in ran(judged)
+    assert (decision.champion.metric, decision.champion.value) == ("strict_f1", round(summary.metrics["test"]["strict_f1"], 4))
+    assert "strict_f1 on " in decision.reason
+    lines = format_summary("ner", judged).splitlines()
+    assert lines[1].endswith(f"test accuracy {judged.metrics['test']['accuracy']:.4f} f1 {judged.metrics['test']['f1']:.4f} "
+                             f"strict_f1 {judged.metrics['test']['strict_f1']:.4f}")  # fmt: skip
+    assert lines[2] == "Judged:   by strict_f1 (Strict F1)"
+
+
 def test_changed_model_retokenizes(first_run, tmp_path):
     from conftest import build_tiny_model
 

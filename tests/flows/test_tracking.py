@@ -5,12 +5,22 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ui_artifacts
 from flows.finetune import finetune
 from tasks.config import FinetuneConfig
 from tasks.engines.request import HISTORY, SUMMARY
 
 pytestmark = pytest.mark.slow
 ENGINES = pytest.mark.parametrize("engine", ["trainer", "accelerate"])
+# The final scores of each split the trackers get: NER's headline metrics, and F1 by strict IOB2 rules and by
+# SemEval's partial matches.
+FINAL_SCORES = ("precision", "recall", "f1", "accuracy", "strict_f1", "partial_f1")
+
+
+def final_scores(scores: dict) -> dict[str, float]:
+    """A split's `FINAL_SCORES`, as metrics.json holds them."""
+    partial_f1 = scores["partial_match"]["overall"]["partial"]["f1"]
+    return {**{name: scores[name] for name in FINAL_SCORES if name != "partial_f1"}, "partial_f1": partial_f1}
 
 
 def tracked_run(tiny_model, conll_sample, artifacts: Path, **overrides):
@@ -28,14 +38,28 @@ def tracked_run(tiny_model, conll_sample, artifacts: Path, **overrides):
 def test_tensorboard_event_files_hold_each_evaluation(engine, prefect_server, tiny_model, conll_sample, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    _, _, model_dir, evaluations = tracked_run(tiny_model, conll_sample, tmp_path, engine=engine, report_to="tensorboard")
-    assert json.loads((model_dir / SUMMARY).read_text())["tensorboard_dir"] == "tensorboard"
+    _, summary, model_dir, evaluations = tracked_run(
+        tiny_model, conll_sample, tmp_path, engine=engine, report_to="tensorboard"
+    )
+    trained = json.loads((model_dir / SUMMARY).read_text())
+    assert trained["tensorboard_dir"] == "tensorboard"
     # Accelerate's tracker writes its parameters (hparams) as a run of their own, in a folder beside the metrics.
     runs = {path.parent for path in (model_dir / "tensorboard").rglob("events.out.tfevents.*")}
     [scalars] = [run for run in (EventAccumulator(str(folder)).Reload() for folder in runs) if "eval/f1" in run.Tags()["scalars"]]
     for name in ("f1", "loss"):
         logged = [(event.step, event.value) for event in scalars.Scalars(f"eval/{name}")]
         assert logged == [(entry["step"], pytest.approx(entry[f"eval_{name}"])) for entry in evaluations]
+    # The final scores are the evaluation artifact's event files (the model artifact is complete once training
+    # ends), at the step whose weights were kept.
+    evaluation_dir = Path(next(step.path for step in summary.steps if step.name == "evaluation"))
+    final = EventAccumulator(str(evaluation_dir / "tensorboard")).Reload()
+    tags = sorted(f"{split}/{name}" for split in summary.metrics for name in FINAL_SCORES)
+    assert sorted(final.Tags()["scalars"]) == tags
+    for split, scores in summary.metrics.items():
+        for name, value in final_scores(scores).items():
+            assert [(event.step, event.value) for event in final.Scalars(f"{split}/{name}")] == [
+                (trained["best_step"], pytest.approx(value))
+            ]
 
 
 @ENGINES
@@ -59,8 +83,12 @@ def test_mlflow_run_holds_parameters_metrics_scores_and_release(
     assert [(point.step, point.value) for point in history] == [
         (entry["step"], pytest.approx(entry["eval_f1"])) for entry in evaluations
     ]
-    assert run.data.metrics["test_f1"] == pytest.approx(summary.metrics["test"]["f1"])
-    assert run.data.metrics["validation_precision"] == pytest.approx(summary.metrics["validation"]["precision"])
+    # The Prefect UI's metrics table shows the same scores.
+    table = {row.pop("split"): row for row in json.loads(ui_artifacts(summary.flow_run_id)["ner-metrics"].data)}
+    for split, scores in summary.metrics.items():
+        expected = final_scores(scores)
+        assert {name: run.data.metrics[f"{split}_{name}"] for name in FINAL_SCORES} == pytest.approx(expected)
+        assert table[split] == {name: round(value, 4) for name, value in expected.items()}
     release = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "release")}
     assert {"release/README.md", "release/model.safetensors", "release/plots"} <= release
     # The artifacts live under the artifacts directory too, not in the working directory.

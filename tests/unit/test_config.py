@@ -38,14 +38,15 @@ def test_help_documents_every_option_with_its_default():
         assert f"--{name.replace('_', '-')}" in text
     flat = "".join(text.split())
     assert "embedded:conll2003forner,embedded:conll2003-pairsforsequence-classification.(default:none)" in flat
-    assert "0.0002forner,0.0001forsequence-classification.(default:none)" in flat
+    assert "0.1forner,0.0forsequence-classification.(default:none)" in flat  # min_score
+    assert "statedonthecard.(default:auto)" in flat  # learning_rate
 
 
 def test_task_dependent_defaults_fill_only_what_is_unset():
-    assert FinetuneConfig().learning_rate == 2e-4
+    assert (FinetuneConfig().dataset, FinetuneConfig().min_score) == ("embedded:conll2003", 0.1)
     classification = FinetuneConfig(task="sequence-classification")
-    assert (classification.dataset, classification.learning_rate) == ("embedded:conll2003-pairs", 1e-4)
-    assert FinetuneConfig(task="sequence-classification", learning_rate=3e-5).learning_rate == 3e-5
+    assert (classification.dataset, classification.min_score) == ("embedded:conll2003-pairs", 0.0)
+    assert FinetuneConfig(task="sequence-classification", min_score=0.5).min_score == 0.5
 
 
 def test_invalid_value_names_the_option():

@@ -204,3 +204,25 @@ def test_the_gate_reads_the_overlap_of_the_evaluated_split_and_the_label_shift(c
     per = report["splits"]["train"]["labels"]["PER"] / sum(report["splits"]["train"]["labels"].values())
     assert shifted.label_shift == pytest.approx(1 - per, abs=1e-3)
     assert shifted.shift().startswith("the training data's label distribution moved from the published model's by ")
+
+
+def test_two_classes_whose_label_one_is_the_majority_are_noted_with_the_metric_to_use(conll_sample, tokenizer, tmp_path):
+    # Each real sentence labelled by whether it names anyone: "mentioned" sorts after "absent", so it is label 1,
+    # and most news sentences name someone.
+    folder = tmp_path / "mentions"
+    folder.mkdir()
+    for split, file in (("train", "train.txt"), ("validation", "valid.txt")):
+        rows = [{"text": " ".join(line.split()[0] for line in block.splitlines()),
+                 "label": "mentioned" if any(line.split()[-1] != "O" for line in block.splitlines()) else "absent"}
+                for block in conll_sentences(conll_sample / file, 48)]  # fmt: skip
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    report = data_report(dict(load(folder, "sequence-classification")), CLASSIFICATION, tokenizer, 128)
+    train = report["splits"]["train"]["labels"]
+    assert list(train) == ["absent", "mentioned"] and train["mentioned"] > train["absent"]
+    assert report["notes"] == [
+        f"label 1, 'mentioned', is the majority class of train ({train['mentioned']} of 48, "
+        f"{100 * train['mentioned'] / 48:.1f} %): the default --metric f1 is its F1, which a model that never "
+        "finds 'absent' can score well on; --metric f1:absent (or macro_f1) judges the rare class"
+    ]
+    assert f"Notes:\n\n- {report['notes'][0]}" in markdown(report)
+    assert data_report(dict(load(conll_sample)), NER, tokenizer, 128)["notes"] == []

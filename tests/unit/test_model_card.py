@@ -42,9 +42,14 @@ SECTIONS = [
 
 
 def scores(f1: float) -> dict:
+    semeval = {"strict": (0.8, 0.7, f1), "exact": (0.85, 0.75, 0.7969), "partial": (0.9, 0.8, 0.8471),
+               "type": (0.86, 0.76, 0.8069)}  # fmt: skip
     return {
         "num_sentences": 3, "precision": 0.8, "recall": 0.7, "f1": f1, "accuracy": 0.95,
-        "per_type": {"PER": {"precision": 0.9, "recall": 0.8, "f1": 0.85, "support": 12}},
+        "strict_precision": 0.78, "strict_recall": 0.68, "strict_f1": 0.7266,
+        "per_type": {"PER": {"precision": 0.9, "recall": 0.8, "f1": 0.85, "support": 12,
+                             "strict_precision": 0.9, "strict_recall": 0.75, "strict_f1": 0.8182}},
+        "partial_match": {"overall": {kind: dict(zip(("precision", "recall", "f1"), row)) for kind, row in semeval.items()}},
     }  # fmt: skip
 
 
@@ -165,11 +170,51 @@ def test_the_gate_reads_back_the_score_it_would_build(facts):
     split = evaluated_split(facts)
     card = render_card(facts)
     dataset = facts.dataset_hub_id or facts.hyperparameters["dataset"].removeprefix("embedded:")
-    assert card_score(card) == Score(
+    assert card_score(card, "f1") == Score(
         dataset=dataset, fingerprint=facts.dataset["fingerprints"][split], split=split, metric="f1",
         value=round(facts.metrics[split]["f1"], 4),
     )  # fmt: skip
     assert card_weights_sha256(card) == "ab" * 32
+
+
+@pytest.mark.parametrize(
+    "facts, metric, value, title",
+    [(FACTS, "strict_f1", 0.7266, "Strict F1"), (PAIR_FACTS, "f1:unrelated", 0.6667, "F1 of unrelated"),
+     (PAIR_FACTS, "macro_f1", 0.7333, "Macro-F1")],
+    ids=["ner-strict", "classification-label", "classification-macro"],
+)  # fmt: skip
+def test_a_card_states_the_metric_the_run_was_judged_by_and_the_gate_reads_it_back(facts, metric, value, title):
+    judged = facts.model_copy(update={"hyperparameters": {**facts.hyperparameters, "metric": metric}})
+    card = render_card(judged)
+    assert card_score(card, metric).value == value
+    assert f"The run was judged by {title} (`--metric {metric}`)" in card
+    assert "| Split | Examples |" in card and f" {title} |" in card.split("## Evaluation")[1]
+    if facts.task == "ner":
+        assert "the one with the best validation Strict F1 during training" in card
+    # A card of a run judged by F1 states no score under another metric: the gate re-scores its model.
+    assert card_score(render_card(facts), "f1:unrelated") is None
+
+
+def test_the_card_says_in_which_precision_the_model_trained_and_was_scored():
+    facts = FACTS.model_copy(update={"hyperparameters": {**FACTS.hyperparameters, "mixed_precision": "bf16"},
+                                     "evaluated_on": {"device": "cpu", "mixed_precision": "bf16", "seconds": {}}})  # fmt: skip
+    assert "Trained in bf16; scored on CPU in bf16." in render_card(facts)
+    full = facts.model_copy(update={"hyperparameters": {**FACTS.hyperparameters, "mixed_precision": "no"},
+                                    "evaluated_on": {"device": "cuda", "mixed_precision": "no", "seconds": {}}})  # fmt: skip
+    assert "Trained in full precision (fp32); scored on CUDA in full precision (fp32)." in render_card(full)
+
+
+def test_the_card_says_where_early_stopping_stopped_and_which_pass_was_kept():
+    stopping = {"patience": 2, "threshold": 0.001, "evaluations": 4, "stopped_at": {"evaluation": 4, "epoch": 4.0},
+                "kept": {"evaluation": 2, "epoch": 2.0}}  # fmt: skip
+    card = render_card(FACTS.model_copy(update={"early_stopping": stopping}))
+    assert (
+        "Early stopping (patience 2, threshold 0.001) stopped training at validation pass 4 (epoch 4); kept "
+        "validation pass 2 (epoch 2)." in card
+    )
+    never = {**stopping, "stopped_at": None, "kept": {"evaluation": 4, "epoch": 4.0}}
+    card = render_card(FACTS.model_copy(update={"early_stopping": never}))
+    assert "never stopped training: all 4 validation passes ran; kept validation pass 4 (epoch 4)." in card
 
 
 @BOTH_TASKS
@@ -180,7 +225,7 @@ def test_sections_come_in_order_and_name_the_kept_epoch(facts):
     assert [next(h for h in headings if h.startswith(s)) for s in expected] == headings
     epoch = "2" if facts.task == "ner" else "1"
     kept = {
-        "2": "The model is the epoch-2 checkpoint, the epoch with the best validation F1 during training.",
+        "2": "The model is the epoch-2 checkpoint, the one with the best validation F1 during training.",
         "1": "The model is the one training ended with (epoch 1), scored on validation once, by the evaluation "
         "step (which computes no loss).",
     }  # fmt: skip
@@ -229,7 +274,7 @@ def test_ner_card_states_scores_limitations_procedure_and_usage():
     assert "| learning_rate | 0.0002 |" in card and "| epochs | 2 |" in card
     assert "label_column" not in card  # a sequence-classification option
     assert "| 1 | 20 | 0.9000 | 0.5000 |" in card and "| 2 (kept) | 40 | 0.3500 | 0.4000 |" in card
-    assert 'pipeline("token-classification", model="me/minilm-ner", aggregation_strategy="simple", stride=32)' in card
+    assert 'pipeline("token-classification", model="me/minilm-ner", aggregation_strategy="first", stride=32)' in card
     assert "Tags: IOB2, as the model predicts them." in card
     assert "path/to/this/folder" not in card
     assert "classify('Ann lives here.')" in card
@@ -238,6 +283,25 @@ def test_ner_card_states_scores_limitations_procedure_and_usage():
     assert "| train | 10 | 1 | — | 0 | aa |" in card
     assert "Published by the quality gate (margin 0.0): nothing is published yet." in card
     assert "- torch 2.13.0" in card
+
+
+def test_ner_card_sets_the_matching_rules_side_by_side_per_split():
+    from tasks.profiles.ner.model_card import MATCHING_RULES
+
+    card = render_card(FACTS)
+    validation, test = card.split("Matching rules, validation:")[1].split("Matching rules, test:")
+    assert "| conlleval | 0.8000 | 0.7000 | 0.7512 |" in validation
+    figures = {
+        "conlleval": "0.8000 | 0.7000 | 0.7321", "strict IOB2": "0.7800 | 0.6800 | 0.7266",
+        "SemEval strict": "0.8000 | 0.7000 | 0.7321", "SemEval exact": "0.8500 | 0.7500 | 0.7969",
+        "SemEval partial": "0.9000 | 0.8000 | 0.8471", "SemEval type": "0.8600 | 0.7600 | 0.8069",
+    }  # fmt: skip
+    assert test.split("\n\n")[1].splitlines() == [
+        "| Rule | Precision | Recall | F1 | Correct when |", "|---|---|---|---|---|",
+        *(f"| {rule} | {row} | {MATCHING_RULES[rule]} |" for rule, row in figures.items()),
+    ]
+    assert "| SemEval partial | 0.9000 | 0.8000 | 0.8471 | it overlaps a gold entity, whatever its type; an overlap" in test
+    assert "Matching rules" not in render_card(PAIR_FACTS)
 
 
 def test_the_card_names_a_tag_scheme_other_than_iob2():

@@ -40,10 +40,10 @@ def score(value: float, dataset: str = "conll2003", split: str = "test", fingerp
 
 
 def test_card_score_reads_the_model_index():
-    assert card_score(CARD) == score(0.8021, fingerprint=None)
-    assert card_score(CARD, metric="recall") is None
-    assert card_score("# no metadata\n") is None
-    assert card_score("---\nlicense: mit\n---\n") is None
+    assert card_score(CARD, "f1") == score(0.8021, fingerprint=None)
+    assert card_score(CARD, "recall") is None
+    assert card_score("# no metadata\n", "f1") is None
+    assert card_score("---\nlicense: mit\n---\n", "f1") is None
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_card_score_reads_the_model_index():
     ],
 )
 def test_a_card_that_cannot_be_read_states_no_score(card):
-    assert card_score(card) is None
+    assert card_score(card, "f1") is None
     assert card_weights_sha256(card) is None
 
 
@@ -171,13 +171,22 @@ def test_a_model_already_published_is_reported_as_such():
 def test_chance_score_is_what_one_label_for_everything_scores():
     import datasets
 
-    def chance_score(task, gold, labels):
-        return profile_of(task).quality_gate.chance_score(lambda: datasets.Dataset.from_dict({"label": gold}), labels)
+    def chance_score(task, gold, labels, metric="f1"):
+        def rows():
+            return datasets.Dataset.from_dict({"label": gold})
+
+        return profile_of(task).quality_gate.chance_score(rows, labels, metric)
 
     assert chance_score("ner", [], ["O", "B-PER", "I-PER"]) == 0.0
+    assert chance_score("ner", [], ["O", "B-PER", "I-PER"], "strict_f1") == 0.0
     # Two balanced classes: calling everything the second one has recall 1, precision 1/2.
     assert chance_score("sequence-classification", [0, 1, 0, 1], ["no", "yes"]) == pytest.approx(2 / 3)
     assert chance_score("sequence-classification", [0, 0, 0, 1], ["no", "yes"]) == pytest.approx(0.4)
+    # By the metric the run is judged by: the majority's share for accuracy, the named label's F1 at its best.
+    assert chance_score("sequence-classification", [0, 0, 0, 1], ["no", "yes"], "accuracy") == pytest.approx(0.75)
+    assert chance_score("sequence-classification", [0, 0, 0, 1], ["no", "yes"], "f1:no") == pytest.approx(6 / 7)
+    # Macro-F1 of one label for everything: that label's F1 over the two, the other's 0.
+    assert chance_score("sequence-classification", [0, 0, 0, 1], ["no", "yes"], "macro_f1") == pytest.approx(3 / 7)
 
 
 def release(value: float, publish: bool, name: str = "a") -> Release:

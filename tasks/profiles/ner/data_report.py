@@ -33,3 +33,8 @@ def label_counts(rows: datasets.Dataset) -> dict[str, int]:
     found = Counter(kind for kind, _, _ in get_entities([[names[tag] for tag in row] for row in rows["ner_tags"]]))
     types = sorted({name[2:] for name in names if name[:2] in ("B-", "I-")} | found.keys())
     return {kind: found[kind] for kind in types}
+
+
+def notes(train_counts: dict[str, int]) -> list[str]:
+    """None: NER's metrics count entities of every type alike."""
+    return []

@@ -1,4 +1,4 @@
-"""NER's part of evaluate: one prediction per word (its first sub-word), seqeval scores, CoNLL text."""
+"""NER's part of evaluate: one prediction per word (its first sub-word), seqeval and SemEval scores, CoNLL text."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import datasets
 from tqdm.auto import tqdm
 
-from tasks.metrics import NO_ENTITY, entity_type_confusion, seqeval_scores
+from tasks.metrics import NO_ENTITY, PARTIAL_MATCH, entity_type_confusion, partial_match_scores, seqeval_scores
 from tasks.profiles import Scoring, label_names
 from tasks.tag_schemes import from_iob2
 from tasks.windows import plan_windows
@@ -72,8 +72,8 @@ def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: li
 
 
 def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, predictions: Path) -> dict:
-    """Seqeval scores per word (IOB2) and the entity types confused, per word; writes ``<split>.txt`` in
-    CoNLL format, in the training data's tag scheme."""
+    """Seqeval scores per word (IOB2, by conlleval's and by strict rules), SemEval's partial matches and the
+    entity types confused, per word; writes ``<split>.txt`` in CoNLL format, in the training data's tag scheme."""
     labels = label_names(model)
     sentences = list(rows["tokens"])
     gold_names = rows.features["ner_tags"].feature.names
@@ -85,6 +85,7 @@ def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, prediction
     predictions.with_suffix(".txt").write_text("\n".join(conll_lines(sentences, *written)))
     return {
         "num_sentences": len(sentences), "windowed_sentences": words.windowed, **seqeval_scores(gold, predicted),
+        PARTIAL_MATCH: partial_match_scores(gold, predicted),
         "entity_confusion": entity_type_confusion(gold, predicted),
     }  # fmt: skip
 

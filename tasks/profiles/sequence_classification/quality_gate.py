@@ -5,11 +5,11 @@ from collections.abc import Callable
 import datasets
 
 from tasks.metrics import classification_scores
-from tasks.quality_gate import GATE_METRIC
+from tasks.run_metric import metric_value
 
 
-def chance_score(rows: Callable[[], datasets.Dataset], labels: list[str]) -> float:
-    """Giving every example the same label, at its best: for two balanced classes 2/3, all of them called positive.
-    ``rows`` loads the evaluated split."""
+def chance_score(rows: Callable[[], datasets.Dataset], labels: list[str], metric: str) -> float:
+    """Giving every example the same label, at its best by ``metric``: for the F1 of two balanced classes 2/3, all
+    of them called positive; for accuracy the majority's share. ``rows`` loads the evaluated split."""
     gold = list(rows()["label"])
-    return max(classification_scores(gold, [label] * len(gold), labels)[GATE_METRIC] for label in range(len(labels)))
+    return max(metric_value(classification_scores(gold, [label] * len(gold), labels), metric) for label in range(len(labels)))

@@ -560,8 +560,10 @@ def trained_settings(settings: list, train_summary: dict, model_dir: str) -> dic
     trained_with = train_summary["hyperparameters"]
     for name in ("learning_rate", "warmup_ratio"):
         if hyperparameters.get(name) == AUTO:
-            size = hidden_size(model_dir)
-            hyperparameters[name] = f"{trained_with[name]:g} (auto: {recipe_for(size).describe(size)})"
+            width = hidden_size(model_dir)
+            recipe = recipe_for(width)
+            source = recipe.describe(width) if name == "learning_rate" else f"the recipe for {recipe.size} encoders"
+            hyperparameters[name] = f"{trained_with[name]:g} (auto: {source})"
     return hyperparameters
 
 

@@ -58,6 +58,6 @@ def test_the_card_states_the_values_auto_took_and_the_recipe_they_came_from():
     assert settings["learning_rate"].startswith(
         "0.0002 (auto: the recipe for small encoders (hidden size under 768; this one's is 384): measured on "
     )
-    assert settings["warmup_ratio"].startswith("0.1 (auto: the recipe for small encoders")
+    assert settings["warmup_ratio"] == "0.1 (auto: the recipe for small encoders)"
     chosen = FinetuneConfig(learning_rate=3e-5).section(TrainingConfig)
     assert trained_settings([chosen], trained, str(embedded_model_dir()))["learning_rate"] == 3e-5

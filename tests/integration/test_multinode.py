@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.prepare import training_of
 from flows.temporary_server import free_port
 from tasks.artifacts import ArtifactStore, is_complete, local_dir
 from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig, parse_command_line
@@ -105,7 +106,7 @@ def test_two_nodes_of_one_process_train_as_one_node_of_two(tokenized, tmp_path, 
     # torchrun sets this itself for two processes on one node, not for one on each of two nodes; with two
     # threads each the sums round differently and the weights are not equal.
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    training = config.section(TrainingConfig)
+    training = training_of(config, model)  # as both nodes' flows fill auto in (warm-up here)
     one_node = train_model(tokenized_dir, model, training.model_copy(update={"num_processes": 2}), "ner", Launch(), store=store)
     endpoint = f"127.0.0.1:{free_port()}"
     node1 = start_node(1, endpoint, config, store.root, tmp_path / "node-1", tmp_path / "node-1.log")

@@ -262,6 +262,15 @@ class TrainingConfig(_Seeded):
             raise PydanticCustomError("range", "Input should be at least 0 and below 1")
         return value
 
+    @field_validator("early_stopping_patience")
+    @classmethod
+    def _several_passes(cls, patience: int | None, info) -> int | None:
+        if patience and info.data.get("epochs", 1) <= 1 and info.data.get("evals_per_epoch", 1) == 1:
+            raise PydanticCustomError(
+                "passes", "needs more than one validation pass: set epochs above 1 or evals_per_epoch above 1"
+            )
+        return patience
+
     @property
     def single_evaluation(self) -> bool:
         """One validation pass in all, at the end of training: there is no checkpoint to choose, and the
@@ -454,15 +463,14 @@ class FinetuneConfig(ExportConfig, TrainingConfig, TokenizationConfig, ModelConf
             raise PydanticCustomError("node_group", "{problem}", {"problem": problem})
         return self
 
-    @model_validator(mode="after")
-    def _judged(self) -> "FinetuneConfig":
-        problem = metric_problem(self.metric, self.task)
-        if problem is None and self.early_stopping_patience and self.single_evaluation:
-            problem = ("early_stopping_patience needs more than one validation pass: set epochs above 1 or "
-                       "evals_per_epoch above 1")  # fmt: skip
+    @field_validator("metric")
+    @classmethod
+    def _a_metric_of_the_task(cls, metric: str, info) -> str:
+        """Checked here, where the task is known (it is validated first); named as the metric's problem."""
+        problem = metric_problem(metric, info.data["task"]) if "task" in info.data else None
         if problem:
             raise PydanticCustomError("metric", "{problem}", {"problem": problem})
-        return self
+        return metric
 
 
 

@@ -215,7 +215,7 @@ def test_cli_refuses_a_metric_of_another_task_in_one_line():
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: invalid configuration (command line): config: 'accuracy' is not a metric of ner: use one of f1, strict_f1"
+        "error: invalid configuration (command line): metric: 'accuracy' is not a metric of ner: use one of f1, strict_f1"
     )
 
 

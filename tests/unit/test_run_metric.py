@@ -44,15 +44,15 @@ def test_each_task_takes_its_own_metrics(argv, metric):
 
 @pytest.mark.parametrize(
     "argv, problem",
-    [(["--metric", "accuracy"], "'accuracy' is not a metric of ner: use one of f1, strict_f1"),
-     (["--metric", "f1:PER"], "'f1:PER' is not a metric of ner"),
+    [(["--metric", "accuracy"], "metric: 'accuracy' is not a metric of ner: use one of f1, strict_f1"),
+     (["--metric", "f1:PER"], "metric: 'f1:PER' is not a metric of ner"),
      (["--task", "sequence-classification", "--metric", "strict_f1"],
-      "'strict_f1' is not a metric of sequence-classification: use one of f1, macro_f1, accuracy, f1:<label>"),
-     (["--task", "sequence-classification", "--metric", "f1:"], "'f1:' is not a metric of sequence-classification"),
-     (["--early-stopping-patience", "2"], "early_stopping_patience needs more than one validation pass")],
+      "metric: 'strict_f1' is not a metric of sequence-classification: use one of f1, macro_f1, accuracy, f1:<label>"),
+     (["--task", "sequence-classification", "--metric", "f1:"], "metric: 'f1:' is not a metric of sequence-classification"),
+     (["--early-stopping-patience", "2"], "early_stopping_patience: needs more than one validation pass")],
 )  # fmt: skip
 def test_a_metric_of_another_task_or_early_stopping_without_passes_is_refused_in_one_line(argv, problem):
-    with pytest.raises(PipelineError, match="^invalid configuration \\(command line\\): config: " + problem.replace("(", "\\(")):
+    with pytest.raises(PipelineError, match="^invalid configuration \\(command line\\): " + problem.replace("(", "\\(")):
         parse_command_line(argv)
 
 

@@ -557,13 +557,13 @@ def trained_settings(settings: list, train_summary: dict, model_dir: str) -> dic
         if isinstance(section, TokenizationConfig):
             hyperparameters["stride"] = section.window_stride
     hyperparameters["mixed_precision"] = train_summary["mixed_precision"]
-    trained_with = train_summary["hyperparameters"]
-    for name in ("learning_rate", "warmup_ratio"):
-        if hyperparameters.get(name) == AUTO:
-            width = hidden_size(model_dir)
-            recipe = recipe_for(width)
+    auto = [name for name in ("learning_rate", "warmup_ratio") if hyperparameters.get(name) == AUTO]
+    if auto:
+        width = hidden_size(model_dir)
+        recipe = recipe_for(width)
+        for name in auto:
             source = recipe.describe(width) if name == "learning_rate" else f"the recipe for {recipe.size} encoders"
-            hyperparameters[name] = f"{trained_with[name]:g} (auto: {source})"
+            hyperparameters[name] = f"{train_summary['hyperparameters'][name]:g} (auto: {source})"
     return hyperparameters
 
 

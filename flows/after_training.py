@@ -59,7 +59,8 @@ def after_training(
     released = release_model(config.task, inputs, names, gate.card_decision, selection, store=store)
     metrics = read_artifact_json(trained.evaluation_dir, METRICS)
     show_in_ui(config.task, metrics, released.path)
-    track_release(config, store, trained.model_dir, metrics, released)
+    trained_summary = read_artifact_json(trained.model_dir, TRAIN_SUMMARY)
+    track_release(config, store, trained_summary.get("mlflow_run_id"), metrics, released)
     pushed = push_if_published(config, gate.decision, released.path)
     record_release(store.root, names.model_name, Release(
         release_dir=released.path, score=gate.decision.challenger, weights_sha256=gate.weights_sha256,
@@ -78,7 +79,7 @@ def after_training(
         published_check=check_published_model(config, pushed, text, text_pair) if pushed else None,
         transferred_bytes=_transferred_since(prepared) if is_remote(store.root) else None,
         metric=config.metric,
-        early_stopping=read_artifact_json(trained.model_dir, TRAIN_SUMMARY).get("early_stopping"),
+        early_stopping=trained_summary.get("early_stopping"),
     )
 
 
@@ -151,9 +152,9 @@ def push_if_published(config: FinetuneConfig, decision: Decision, release_dir: s
         ) from error
 
 
-def track_release(config: FinetuneConfig, store: ArtifactStore, model_dir: str, metrics: dict, released: StepReport) -> None:
-    """Add the final scores and the release to the MLflow run that trained the model, when the release is new."""
-    run_id = read_artifact_json(model_dir, TRAIN_SUMMARY).get("mlflow_run_id")
+def track_release(config: FinetuneConfig, store: ArtifactStore, run_id: str | None, metrics: dict, released: StepReport) -> None:
+    """Add the final scores and the release to the MLflow run that trained the model (``run_id``, as its train
+    summary records it), when the release is new."""
     if config.report_to == "mlflow" and run_id and not released.cached:
         target = mlflow_target(store.local_root())
         log_release(target, run_id, metrics, profile_of(config.task).metrics, local_dir(released.path))

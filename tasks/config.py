@@ -239,7 +239,8 @@ class TrainingConfig(_Seeded):
     report_to: Literal["none", "tensorboard", "mlflow"] = Field(
         "none",
         description="Experiment tracking, through the engine's own integration: tensorboard writes event files "
-        "into the model artifact (tensorboard/) and the final scores into the evaluation artifact's; mlflow logs parameters, metrics per logged step and evaluation, "
+        "into the model artifact (tensorboard/) and the final scores into the evaluation artifact's; mlflow logs "
+        "parameters, metrics per logged step and evaluation, "
         "the final scores and the release to MLFLOW_TRACKING_URI (default: a SQLite store in the artifacts "
         "directory, mlflow/), experiment MLFLOW_EXPERIMENT_NAME (default finetune).",
     )

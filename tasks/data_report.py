@@ -176,8 +176,8 @@ def markdown(report: dict) -> str:
         *table(["Label", *splits], [[label, *(figures["labels"].get(label, 0) for figures in splits.values())] for label in names]), "",
         "Problems:" if report["problems"] else "No problems found.", "",
         *(f"- {problem}" for problem in report["problems"]),
-        *(["", "Notes:", ""] if report.get("notes") else []),
-        *(f"- {note}" for note in report.get("notes", [])),
+        *(["", "Notes:", ""] if report["notes"] else []),
+        *(f"- {note}" for note in report["notes"]),
     ]) + "\n"  # fmt: skip
 
 

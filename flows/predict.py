@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from tasks.artifacts import ArtifactStore, StepReport, ensure_writable, local_dir, read_artifact_json
 from tasks.config import ColumnsConfig, QuantizationConfig, TokenizationConfig
 from tasks.console import set_console
+from tasks.context import TRAINED_CONTEXT
 from tasks.errors import PipelineError
 from tasks.hub import download_published
 from tasks.onnx_export import PARITY, ParityCheck, describe as describe_parity, export_model, require_onnx_packages
@@ -124,12 +125,15 @@ def locate_model(config: PredictConfig, store: ArtifactStore) -> Path:
 
 
 def tokenization_of(config: PredictConfig, model_dir: Path) -> TokenizationConfig:
-    """The inputs' length and windows: the ones set, else the length the model was trained with (its
-    tokenizer records it), capped at the positions the model has."""
+    """The inputs' length, windows and context: the ones set, else the length the model was trained with (its
+    tokenizer records it), capped at the positions the model has, and the context it was trained with (its
+    config records it; none before context was)."""
     from tasks.pretrained import load_tokenizer
 
-    trained = min(load_tokenizer(str(model_dir)).model_max_length, read_artifact_json(model_dir, "config.json").get("max_position_embeddings", 512))
-    return TokenizationConfig(max_length=config.max_length or trained, stride=config.stride)
+    model_config = read_artifact_json(model_dir, "config.json")
+    trained = min(load_tokenizer(str(model_dir)).model_max_length, model_config.get("max_position_embeddings", 512))
+    context = model_config.get(TRAINED_CONTEXT, 0) if config.context is None else config.context
+    return TokenizationConfig(max_length=config.max_length or trained, stride=config.stride, context=context)
 
 
 def _shortened(text: str, length: int = 90) -> str:

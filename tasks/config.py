@@ -72,6 +72,12 @@ class ColumnsConfig(_Section):
     label_column: str = Field(
         "label", description="Sequence classification: column holding each example's label (strings or ClassLabel ids)."
     )
+    document_column: str | None = Field(
+        None,
+        description="NER: column holding each sentence's document (any id), so that context reads the sentences "
+        "around it (JSON lines, CSV, TSV, Parquet; the rows of a document in reading order). CoNLL files mark "
+        "documents with -DOCSTART- lines.",
+    )
     encoding: str | None = Field(
         None,
         description="Encoding of local text files (CoNLL, JSON lines, CSV, TSV), such as latin-1 or cp1252; "
@@ -105,7 +111,10 @@ class DataConfig(_Seeded, ColumnsConfig):
     dataset_config: str | None = Field(None, description="Configuration name of a Hub dataset.")
     dataset_revision: str | None = Field(None, description="Branch, tag or commit of a Hub dataset to pin.")
     max_train_samples: int | None = Field(
-        6000, ge=1, description="Train on a seeded random slice of this many sentences; none for all."
+        6000,
+        ge=1,
+        description="Train on a seeded random slice of this many sentences (of whole documents, as many as reach "
+        "it, when the data marks documents); none for all.",
     )
     max_eval_samples: int | None = Field(
         None, ge=1, description="Evaluate on the first N sentences of validation and test; none for all."
@@ -139,6 +148,14 @@ class TokenizationConfig(_Section):
         ge=0,
         description="NER: sub-words that consecutive windows of a long sentence share, below max_length; "
         "none: a quarter of max_length.",
+    )
+    context: int = Field(
+        0,
+        ge=0,
+        description="NER: sub-words of the sentences around each sentence in its document that the model reads "
+        "with it, up to this many on each side within max_length; 0 reads each sentence alone. Only the sentence's "
+        "own words are labelled, scored and predicted. Documents: CoNLL's -DOCSTART- lines, document_column, "
+        "blank lines in plain text to predict; a row longer than max_length is read a sentence at a time.",
     )
     label_alignment: Literal["all-subwords", "first-subword"] = Field(
         "all-subwords",
@@ -473,6 +490,15 @@ class FinetuneConfig(ExportConfig, TrainingConfig, TokenizationConfig, ModelConf
             raise PydanticCustomError("metric", "{problem}", {"problem": problem})
         return metric
 
+    @field_validator("context", "document_column")
+    @classmethod
+    def _ner_only(cls, value: Any, info) -> Any:
+        if value and info.data.get("task", "ner") != "ner":
+            raise PydanticCustomError(
+                info.field_name, "for NER only, whose sentences have neighbours in a document; {task} reads each "
+                "text alone", {"task": info.data["task"]},
+            )  # fmt: skip
+        return value
 
 
 def _option_type(annotation: Any) -> tuple[Any, tuple[str, ...] | None]:

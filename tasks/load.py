@@ -9,12 +9,14 @@ task, label list, row counts, per-split content fingerprints and where the data 
 
 import hashlib
 import json
+import random
 from pathlib import Path
 
 import datasets
 
 from tasks.artifacts import building, step, write_json
 from tasks.config import DataConfig, TaskName
+from tasks.context import DOCUMENT
 from tasks.errors import PipelineError, not_a_user_error
 from tasks.profiles import profile_of
 from tasks.sources import DatasetSource, read_source
@@ -53,13 +55,30 @@ def normalize(
     return datasets.DatasetDict(encoded), normalized.labels, normalized.facts
 
 
+def training_slice(rows: datasets.Dataset, limit: int, seed: int) -> datasets.Dataset:
+    """A seeded random slice of ``limit`` rows; of whole documents in their order when the rows mark documents
+    (documents drawn until they hold ``limit`` rows or more), so that each sentence keeps its context."""
+    if DOCUMENT not in rows.column_names:
+        return rows.shuffle(seed=seed).select(range(limit))
+    members: dict[int, list[int]] = {}
+    for row, document in enumerate(rows[DOCUMENT]):
+        members.setdefault(document, []).append(row)
+    drawn, count = [], 0
+    for document in random.Random(seed).sample(sorted(members), len(members)):
+        if count >= limit:
+            break
+        drawn += members[document]
+        count += len(members[document])
+    return rows.select(sorted(drawn))
+
+
 def select_samples(dataset: datasets.DatasetDict, data: DataConfig) -> datasets.DatasetDict:
     """A seeded random training slice and the first N evaluation rows, when limits are set."""
     selected = {}
     for split, rows in dataset.items():
         limit = data.max_train_samples if split == "train" else data.max_eval_samples
         if limit is not None and limit < len(rows):
-            rows = rows.shuffle(seed=data.seed).select(range(limit)) if split == "train" else rows.select(range(limit))
+            rows = training_slice(rows, limit, data.seed) if split == "train" else rows.select(range(limit))
         selected[split] = rows.flatten_indices()
     return datasets.DatasetDict(selected)
 
@@ -83,6 +102,7 @@ def load_dataset(source: DatasetSource, data: DataConfig, task: TaskName, out_di
             "labels": labels,
             **facts,
             "num_rows": {split: len(rows) for split, rows in dataset.items()},
+            "documents": {split: len(set(rows[DOCUMENT])) for split, rows in dataset.items() if DOCUMENT in rows.column_names},
             "fingerprints": {split: content_fingerprint(rows) for split, rows in dataset.items()},
             "source": source,
         }

@@ -17,6 +17,7 @@ from tasks.artifacts import building, read_json, step, write_json
 from tasks.assets import EMBEDDED_MODEL_HUB_ID, EMBEDDED_MODEL_LICENSE
 from tasks.check import CHECK
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
+from tasks.context import describe as describe_context
 from tasks.data_report import REPORT, training_distribution
 from tasks.derived import MOVIE_REVIEW_DESCRIPTION
 from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
@@ -359,6 +360,8 @@ def _procedure_section(facts: CardFacts) -> list[str]:
 def _setting_cell(facts: CardFacts, name: str, value):
     if name == "class_weights":
         return _class_weights_text(value, facts.class_weights)
+    if name == "context":
+        return describe_context(value)
     # As given, not at a score's four decimals: a learning rate of 5e-05 is not 0.0001.
     return f"{value:g}" if isinstance(value, float) else value
 

@@ -134,9 +134,10 @@ def _load(model: PredictionModel):
 
 def _ner_outputs(rows, labels: list[str], scoring: Scoring, runner, tokenizer, out: Path) -> tuple[dict, dict]:
     """Tags and entities per sentence; the columns added to the dataset, and the counts for the summary."""
+    from tasks.context import document_ids
     from tasks.profiles.ner.evaluation import predict_words
 
-    words = predict_words(runner, tokenizer, list(rows["tokens"]), scoring)
+    words = predict_words(runner, tokenizer, list(rows["tokens"]), scoring, document_ids(rows))
     tags = [[labels[tag] for tag in sentence] for sentence in words.labels]
     scores = [[round(score, 4) for score in sentence] for sentence in words.scores]
     entities = [entity_spans(text, *row) for text, row in zip(rows["text"], zip(tags, scores, rows["offsets"]))]

@@ -62,6 +62,13 @@ class PredictionRunConfig(_Section):
     stride: int | None = Field(
         None, ge=0, description="NER: sub-words that consecutive windows of a long input share; none: a quarter of max_length."
     )
+    context: int | None = Field(
+        None,
+        ge=0,
+        description="NER: sub-words of the sentences around each sentence in its document read with it, on each "
+        "side (documents: -DOCSTART- in CoNLL text, blank lines in plain text, document_column); none: the "
+        "context the model was trained with.",
+    )
     export_only: bool = Field(
         False,
         description="Only export the model to ONNX and check it against PyTorch on the input (which needs tags or "

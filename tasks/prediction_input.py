@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.artifacts import building, hash_files, step, write_json
 from tasks.assets import EMBEDDED_CONLL2003, embedded_conll2003_files
 from tasks.config import ColumnsConfig, TaskName
+from tasks.context import DOCUMENT
 from tasks.errors import PipelineError
 from tasks.sources import FORMATS, SPLIT_NAMES, text_lines
 
@@ -143,18 +144,24 @@ def _records(source: InputSource, encoding: str | None):
 
 
 def _conll_rows(path: Path, encoding: str | None, rows: InputRows) -> None:
-    """Sentences of a CoNLL file: words from the first column, tags from the last when there are two or more."""
-    words, tags, first = [], [], 0
+    """Sentences of a CoNLL file: words from the first column, tags from the last when there are two or more,
+    and their documents when the file marks them (-DOCSTART-)."""
+    words, tags, first, documents = [], [], 0, 0
     for number, line in enumerate([*text_lines(path, encoding), "\n"], 1):
-        columns = line.split()
-        if columns and not line.startswith("-DOCSTART-"):
+        columns, starts = line.split(), line.startswith("-DOCSTART-")
+        if words and (not columns or starts):
+            text, offsets = joined(words)
+            rows.add(line=first, text=text, tokens=words, offsets=offsets, gold=tags if None not in tags else None,
+                     document=documents)  # fmt: skip
+            words, tags, first = [], [], 0
+        if starts:
+            documents += 1
+        elif columns:
             first = first or number
             words.append(columns[0])
             tags.append(columns[-1] if len(columns) > 1 else None)
-        elif words:
-            text, offsets = joined(words)
-            rows.add(line=first, text=text, tokens=words, offsets=offsets, gold=tags if None not in tags else None)
-            words, tags, first = [], [], 0
+    if not documents:
+        rows.columns.pop(DOCUMENT, None)
 
 
 def _ner_record(line: int, record: dict, columns: ColumnsConfig, rows: InputRows) -> str | None:
@@ -174,7 +181,12 @@ def _ner_record(line: int, record: dict, columns: ColumnsConfig, rows: InputRows
         return "empty text" if not text.strip() else "no words"
     if gold is not None and (not isinstance(gold, list) or len(gold) != len(words)):
         return f"{len(words)} words but tags {gold!r:.60}"
-    rows.add(line=line, text=text, tokens=words, offsets=offsets, gold=[str(tag) for tag in gold] if gold else None)
+    document = {}
+    if columns.document_column:
+        if record.get(columns.document_column) is None:
+            return f"no document in column '{columns.document_column}'"
+        document = {DOCUMENT: str(record[columns.document_column])}
+    rows.add(line=line, text=text, tokens=words, offsets=offsets, gold=[str(tag) for tag in gold] if gold else None, **document)
     return None
 
 
@@ -201,14 +213,18 @@ def _classification_record(line: int, record: dict, columns: ColumnsConfig, rows
 
 
 def _text_file_rows(path: Path, encoding: str | None, task: TaskName, rows: InputRows) -> None:
-    """Plain text: one sentence or text per line (a tab between a pair's texts); a blank line is a problem."""
+    """Plain text: one sentence or text per line (a tab between a pair's texts). For NER, the lines up to a
+    blank line are a document; for classification, a blank line is a problem."""
+    document = 0
     for number, line in enumerate(text_lines(path, encoding), 1):
         text = line.rstrip("\r\n")
         if not text.strip():
-            rows.problems.append(f"line {number}: empty")
+            document += 1
+            if task != "ner":
+                rows.problems.append(f"line {number}: empty")
         elif task == "ner":
             words, offsets = words_with_offsets(text)
-            rows.add(line=number, text=text, tokens=words, offsets=offsets, gold=None)
+            rows.add(line=number, text=text, tokens=words, offsets=offsets, gold=None, document=document)
         else:
             first, _, second = text.partition("\t")
             rows.add(line=number, text=first.strip(), text_pair=second.strip() or None, gold=None)
@@ -265,6 +281,9 @@ def read_input(source: InputSource, columns: ColumnsConfig, task: TaskName, labe
     if not rows.columns:
         raise PipelineError(f"{source.location} holds no row to predict" + (f": {rows.problems[0]}" if rows.problems else ""))
     gold = rows.columns.pop("gold")
+    if DOCUMENT in rows.columns:
+        numbers: dict = {}
+        rows.columns[DOCUMENT] = [numbers.setdefault(document, len(numbers)) for document in rows.columns[DOCUMENT]]
     if rows.columns.get("text_pair") and None in rows.columns["text_pair"]:
         del rows.columns["text_pair"]  # a pair model needs both texts of every row; a single-text model reads the first
     scored, unscorable = (None, "it holds no tags or labels") if None in gold else scorable(gold, rows.columns["line"], labels, task)

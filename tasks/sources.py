@@ -9,7 +9,7 @@ line rather than mangled words.
 import codecs
 import io
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import datasets
 from pydantic import BaseModel, ConfigDict
@@ -25,6 +25,7 @@ from tasks.assets import (
     vader_sdist,
 )
 from tasks.config import DataConfig
+from tasks.context import DOCUMENT
 from tasks.derived import (
     DESCRIPTION as PAIRS_DESCRIPTION,
     MOVIE_REVIEW_DESCRIPTION,
@@ -177,22 +178,29 @@ def text_lines(path: Path, encoding: str | None) -> list[str]:
     return io.StringIO(text, newline=None).readlines()
 
 
-def _words_and_tags(path: Path, lines: list[str]) -> tuple[list[list[str]], list[list[str]]]:
-    """Each sentence's words (first column) and tags (last column): a blank line ends a sentence,
-    -DOCSTART- lines are left out, and every line must have as many columns as the first."""
+class ConllSentences(NamedTuple):
+    words: list[list[str]]
+    tags: list[list[str]]
+    documents: list[int]  # each sentence's count of -DOCSTART- lines before it
+
+
+def _words_and_tags(path: Path, lines: list[str]) -> ConllSentences:
+    """Each sentence's words (first column), tags (last column) and document: a blank line ends a sentence,
+    a -DOCSTART- line starts a document, and every line must have as many columns as the first."""
     # Only the two strings of a line are kept: a list per line would set the garbage collector
     # scanning hundreds of thousands of them, seconds for CoNLL-2003.
-    words: list[list[str]] = [[]]
-    tags: list[list[str]] = [[]]
+    read = ConllSentences([[]], [[]], [0])
     first: tuple[int, int] | None = None  # line number and column count of the first word line
     for number, line in enumerate(lines, 1):
         columns = line.split()
         if not columns:
-            if words[-1]:
-                words.append([])
-                tags.append([])
+            if read.words[-1]:
+                read.words.append([])
+                read.tags.append([])
+                read.documents.append(read.documents[-1])
             continue
         if line.startswith("-DOCSTART-"):
+            read.documents[-1] += 1
             continue
         first = first or (number, len(columns))
         if len(columns) != first[1]:
@@ -200,11 +208,12 @@ def _words_and_tags(path: Path, lines: list[str]) -> tuple[list[list[str]], list
                 f"{path} line {number}: {len(columns)} columns, but line {first[0]} has {first[1]}; "
                 "every line of a CoNLL file needs the same columns (word first, tag last)"
             )
-        words[-1].append(columns[0])
-        tags[-1].append(columns[-1])
+        read.words[-1].append(columns[0])
+        read.tags[-1].append(columns[-1])
     if first and first[1] < 2:
         raise PipelineError(f"{path}: expected at least two columns per line (word and tag), found one")
-    return (words, tags) if words[-1] else (words[:-1], tags[:-1])  # a last blank line opened an empty sentence
+    # A last blank line opened an empty sentence.
+    return read if read.words[-1] else ConllSentences(read.words[:-1], read.tags[:-1], read.documents[:-1])
 
 
 def conll_line(path: Path, encoding: str | None, sentence: int, word: int) -> int:
@@ -222,9 +231,11 @@ def conll_line(path: Path, encoding: str | None, sentence: int, word: int) -> in
 
 
 def read_conll(path: Path, data: DataConfig) -> datasets.Dataset:
-    """A CoNLL file's sentences: words from the first column, tags from the last."""
-    words, tags = _words_and_tags(path, text_lines(path, data.encoding))
-    return datasets.Dataset.from_dict({data.tokens_column: words, data.tags_column: tags})
+    """A CoNLL file's sentences: words from the first column, tags from the last, and the document of each
+    when the file marks documents (-DOCSTART-)."""
+    read = _words_and_tags(path, text_lines(path, data.encoding))
+    documents = {DOCUMENT: read.documents} if read.documents and read.documents[-1] else {}
+    return datasets.Dataset.from_dict({data.tokens_column: read.words, data.tags_column: read.tags, **documents})
 
 
 def _has_rows(file: Path, encoding: str | None) -> bool:

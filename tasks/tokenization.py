@@ -39,6 +39,7 @@ def tokenize_dataset(
             "tokenizer": type(tokenizer).__name__,
             "max_length": tokenization.max_length,
             "stride": tokenization.window_stride,
+            "context": tokenization.context,
             "examples": {split: len(rows) for split, rows in loaded.items()},
             "longer_than_max_length": long_inputs,
             "long_inputs": part.LONG_INPUTS,

@@ -12,6 +12,7 @@ import torch
 from tasks.artifacts import read_json, weights_sha256, write_json
 from tasks.config import ClassWeights, TaskName, TrainingConfig
 from tasks.console import is_verbose
+from tasks.context import TRAINED_CONTEXT
 from tasks.engines.request import HISTORY, SUMMARY, TrainRequest
 from tasks.errors import PipelineError
 from tasks.metrics import IGNORED
@@ -159,6 +160,8 @@ def load_inputs(request: TrainRequest) -> TrainInputs:
     weights = class_weight_vector(request.training.class_weights, labels, label_counts(dataset["train"], len(labels)))
     set_seed(request.training.seed)
     model = load_model(request.model, labels, request.task)
+    # Saved with the model too: prediction reads each sentence with the context the model learned from.
+    setattr(model.config, TRAINED_CONTEXT, tokenized["context"])
     check_label_ids(dataset, labels, model.config.num_labels)
     return TrainInputs(dataset, labels, tokenizer, model, weights)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import datasets
 from tqdm.auto import tqdm
 
+from tasks.context import document_ids, plan_readings
 from tasks.metrics import NO_ENTITY, PARTIAL_MATCH, entity_type_confusion, partial_match_scores, seqeval_scores
 from tasks.profiles import Scoring, label_names
 from tasks.tag_schemes import from_iob2
@@ -26,40 +27,45 @@ def word_predictions(word_ids: list[int | None], token_predictions: list, num_wo
 
 @dataclass
 class WordPredictions:
-    """Per sentence, each word's label id and that label's probability; and how many sentences were windowed."""
+    """Per sentence, each word's label id and that label's probability; and how many sentences were longer than
+    max_length."""
 
     labels: list[list[int]]
     scores: list[list[float]]
     windowed: int
 
 
-def predict_words(model, tokenizer, sentences: list[list[str]], scoring: Scoring) -> WordPredictions:
-    """Label ids and their probabilities per word for every sentence: a sentence longer than max_length is
-    predicted in windows, each word from the window where it has the most context. Windows of similar
+def predict_words(model, tokenizer, sentences: list[list[str]], scoring: Scoring, documents: list | None = None) -> WordPredictions:
+    """Label ids and their probabilities per word for every sentence, read as `tasks.context` says (with the
+    sentences around it in its document, ``documents`` giving each sentence's): a reading longer than max_length
+    is predicted in windows, each word from the window where it has the most context. Windows of similar
     length are batched together."""
     outside = model.config.label2id.get("O", 0)
     tokenization = scoring.tokenization
-    plans = plan_windows(tokenizer, sentences, tokenization.max_length, tokenization.window_stride)
-    pieces = [(row, index, start, end) for row, plan in enumerate(plans) for index, (start, end) in enumerate(plan.windows)]
+    plan = plan_readings(tokenizer, sentences, documents, tokenization)
+    readings = plan.readings
+    windows = plan_windows(tokenizer, [reading.words for reading in readings], tokenization.max_length, tokenization.window_stride)
+    pieces = [(number, index, start, end) for number, planned in enumerate(windows) for index, (start, end) in enumerate(planned.windows)]
     pieces.sort(key=lambda piece: piece[3] - piece[2])
     predicted = [[outside] * len(words) for words in sentences]
     scores = [[0.0] * len(words) for words in sentences]
     for first in tqdm(range(0, len(pieces), scoring.batch_size), desc=scoring.progress, unit="batch"):
         batch = pieces[first : first + scoring.batch_size]
         encoded = tokenizer(
-            [sentences[row][start:end] for row, _, start, end in batch], is_split_into_words=True, truncation=True,
-            max_length=tokenization.max_length, padding=True, return_tensors="pt",
+            [readings[number].words[start:end] for number, _, start, end in batch], is_split_into_words=True,
+            truncation=True, max_length=tokenization.max_length, padding=True, return_tensors="pt",
         )  # fmt: skip
         logits = model(**{key: value.to(model.device) for key, value in encoded.items()}).logits
         best, ids = logits.float().softmax(dim=-1).max(dim=-1)
-        for position, (row, index, start, end) in enumerate(batch):
-            word_ids = encoded.word_ids(position)
+        for position, (number, index, start, end) in enumerate(batch):
+            reading, word_ids = readings[number], encoded.word_ids(position)
             window = word_predictions(word_ids, ids[position].tolist(), end - start, outside)
             window_scores = word_predictions(word_ids, best[position].tolist(), end - start, 0.0)
             for word, (prediction, score) in enumerate(zip(window, window_scores), start):
-                if plans[row].owners[word] == index:
-                    predicted[row][word], scores[row][word] = prediction, score
-    return WordPredictions(predicted, scores, sum(len(plan.windows) > 1 for plan in plans))
+                own = reading.own(word)
+                if own is not None and windows[number].owners[word] == index:
+                    predicted[reading.row][own], scores[reading.row][own] = prediction, score
+    return WordPredictions(predicted, scores, plan.long_rows)
 
 
 def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: list[list[str]]) -> list[str]:
@@ -78,7 +84,7 @@ def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, prediction
     sentences = list(rows["tokens"])
     gold_names = rows.features["ner_tags"].feature.names
     gold = [[gold_names[tag] for tag in row] for row in rows["ner_tags"]]
-    words = predict_words(model, tokenizer, sentences, scoring)
+    words = predict_words(model, tokenizer, sentences, scoring, document_ids(rows))
     predicted = [[labels[tag] for tag in row] for row in words.labels]
     scheme = scoring.tag_scheme or "IOB2"
     written = [[from_iob2(tags, scheme) for tags in sequences] for sequences in (gold, predicted)]

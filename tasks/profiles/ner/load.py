@@ -11,6 +11,7 @@ import datasets
 
 from tasks.artifacts import run_logger
 from tasks.config import DataConfig
+from tasks.context import DOCUMENT
 from tasks.errors import PipelineError
 from tasks.profiles import Normalized
 from tasks.sources import DatasetSource, conll_line
@@ -93,22 +94,31 @@ def _encode_ner_split(split: str, tokens: list[list[str]], tags: list[list[str]]
 
 
 def source_columns(found: list[str], data: DataConfig) -> list[str]:
-    return [data.tokens_column, data.tags_column]
+    return [data.tokens_column, data.tags_column, *([data.document_column] if data.document_column else [])]
+
+
+def _documents(rows: datasets.Dataset, source: DatasetSource, data: DataConfig) -> dict[str, list[int]]:
+    """``{"document": ids}``, each sentence's document numbered from 0 in order of appearance, when the split
+    marks documents (``document_column``, or a CoNLL file's -DOCSTART- lines); else nothing."""
+    column = data.document_column or (DOCUMENT if source.format == "conll" else None)
+    if column not in rows.column_names:
+        return {}
+    numbers: dict[str, int] = {}
+    return {DOCUMENT: [numbers.setdefault(str(document), len(numbers)) for document in rows[column]]}
 
 
 def normalize(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig, columns: list[str]) -> Normalized:
-    """Splits with ``tokens`` and ``ner_tags`` (ClassLabel ids of IOB2 tags), their label list, and the scheme found."""
+    """Splits with ``tokens``, ``ner_tags`` (ClassLabel ids of IOB2 tags) and, when the data marks documents,
+    ``document``; their label list, and the scheme found."""
     tags, scheme = iob2_tags(raw, source, data)
     labels = _source_labels(raw, source, data, scheme) or derive_labels(tags["train"])
-    features = datasets.Features(
-        {"tokens": datasets.Sequence(datasets.Value("string")), "ner_tags": datasets.Sequence(datasets.ClassLabel(names=labels))}
-    )
-    encoded = {
-        split: datasets.Dataset.from_dict(
-            _encode_ner_split(split, list(rows[data.tokens_column]), tags[split], data, labels), features=features
-        )
-        for split, rows in raw.items()
-    }
+    features = {"tokens": datasets.Sequence(datasets.Value("string")), "ner_tags": datasets.Sequence(datasets.ClassLabel(names=labels))}
+    encoded = {}
+    for split, rows in raw.items():
+        documents = _documents(rows, source, data)
+        columns = {**_encode_ner_split(split, list(rows[data.tokens_column]), tags[split], data, labels), **documents}
+        with_documents = {**features, **({DOCUMENT: datasets.Value("int32")} if documents else {})}
+        encoded[split] = datasets.Dataset.from_dict(columns, features=datasets.Features(with_documents))
     converted = "" if scheme == "IOB2" else ", converted to IOB2 for training and scoring; predictions are written in it"
     run_logger().info(f"Tag scheme {scheme}{converted}.")
     return Normalized(encoded, labels, {"tag_scheme": scheme})

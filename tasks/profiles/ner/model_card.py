@@ -15,7 +15,8 @@ OTHER_TASKS_SETTINGS = frozenset({"text_columns", "label_column"})
 # Filled in with the hyper-parameters: a text longer than the model's max_length is read in windows. Words
 # grouped as the check step groups them, so the example's result is the one the card shows.
 PIPELINE_OPTIONS = f', aggregation_strategy="{AGGREGATION}", stride={{stride}}'
-LONG_INPUTS = "read in overlapping windows, each word scored once"  # sentences longer than max_length
+# Rows longer than max_length.
+LONG_INPUTS = "read a sentence at a time, a longer sentence in overlapping windows, each word scored once"
 
 
 def purpose(pair: bool) -> str:

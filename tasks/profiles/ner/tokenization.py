@@ -1,16 +1,18 @@
-"""NER's part of tokenize/align: sub-word tokens of each sentence's words, with word labels aligned to them;
-a sentence longer than max_length becomes overlapping windows (`tasks.windows`)."""
+"""NER's part of tokenize/align: sub-word tokens of what the model reads for each sentence (`tasks.context`:
+the sentence, with its neighbours as context when asked), with word labels aligned to them; a sentence longer
+than max_length becomes overlapping windows (`tasks.windows`)."""
 
 from typing import Literal
 
 import datasets
 
 from tasks.config import TokenizationConfig
+from tasks.context import document_ids, plan_readings
 from tasks.metrics import IGNORED
 from tasks.profiles import Tokenized
 from tasks.windows import SentenceWindows, sentence_windows, window_budget
 
-LONG_INPUTS = "split into overlapping windows"  # what becomes of a sentence longer than max_length
+LONG_INPUTS = "read a sentence at a time, a longer sentence in overlapping windows"  # rows longer than max_length
 
 
 def continuation_labels(labels: list[str]) -> list[int]:
@@ -83,6 +85,13 @@ def _window_labels(tags: list[int], plan: SentenceWindows, index: int, evaluated
 
 
 def tokenize(rows: datasets.Dataset, tokenizer, labels: list[str], tokenization: TokenizationConfig, split: str) -> Tokenized:
-    """Training labels follow ``label_alignment``; evaluation splits label first sub-words only, so
-    scores count each word once."""
-    return tokenize_words(rows, tokenizer, tokenization, continuation_labels(labels), evaluated=split != "train")
+    """Each sentence's reading, its context words unlabelled. Training labels follow ``label_alignment``;
+    evaluation splits label first sub-words only, so scores count each word once."""
+    plan = plan_readings(tokenizer, rows["tokens"], document_ids(rows), tokenization)
+    tags = rows["ner_tags"]
+    read = datasets.Dataset.from_dict({
+        "tokens": [reading.words for reading in plan.readings],
+        "ner_tags": [reading.labels(tags[reading.row], IGNORED) for reading in plan.readings],
+    })  # fmt: skip
+    continuation = continuation_labels(labels)
+    return Tokenized(tokenize_words(read, tokenizer, tokenization, continuation, split != "train").rows, plan.long_rows)

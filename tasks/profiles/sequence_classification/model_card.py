@@ -8,7 +8,7 @@ TAGS = ()
 HOW_SCORED = "F1 is the F1 of the second class for two classes (as GLUE reports MRPC), macro-F1 otherwise."
 UNCASED_COST = "."
 # Options only other tasks read: left off the card.
-OTHER_TASKS_SETTINGS = frozenset({"tokens_column", "tags_column", "label_alignment", "stride"})
+OTHER_TASKS_SETTINGS = frozenset({"tokens_column", "tags_column", "label_alignment", "stride", "context", "document_column"})
 PIPELINE_OPTIONS = ""
 LONG_INPUTS = "truncated to it"  # texts longer than max_length
 

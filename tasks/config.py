@@ -152,8 +152,9 @@ class TokenizationConfig(_Section):
     context: int = Field(
         0,
         ge=0,
-        description="NER: sub-words of the sentences around each sentence in its document that the model reads "
-        "with it, up to this many on each side within max_length; 0 reads each sentence alone. Only the sentence's "
+        description="NER: sub-words of the sentences before and after each sentence in its document that the "
+        "model reads with it, up to this many in all (half at most after it) within max_length; 0 reads each "
+        "sentence alone. Only the sentence's "
         "own words are labelled, scored and predicted. Documents: CoNLL's -DOCSTART- lines, document_column, "
         "blank lines in plain text to predict; a row longer than max_length is read a sentence at a time.",
     )

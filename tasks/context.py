@@ -1,5 +1,5 @@
 """What the model reads for each sentence: the sentence, and up to ``--context`` sub-words of the sentences
-around it in its document.
+before and after it in its document.
 
 A row is a sentence of a document (CoNLL's ``-DOCSTART-``, ``--document-column``, blank lines in plain text)
 or a document of its own. A row longer than ``max_length`` is read a sentence at a time (split after ``.``,
@@ -49,7 +49,7 @@ def describe(context: int) -> str:
     """What the card says of the context setting."""
     if context == 0:
         return "0 (each sentence read alone)"
-    return (f"{context} (each sentence read with up to {context} sub-words of the sentences on either side of it in "
+    return (f"{context} (each sentence read with up to {context} sub-words of the sentences before and after it in "
             "its document; its own words alone learned and scored. The usage example's pipeline reads a text "
             "alone; `python -m flows.predict` reads it as training did)")
 
@@ -82,15 +82,16 @@ def _nearest(lengths: Sequence[int], allowance: int) -> tuple[int, int]:
 
 def context_sizes(before: Sequence[int], after: Sequence[int], context: int, room: int) -> tuple[int, int]:
     """Words of context to take before and after a sentence (sub-word lengths nearest first): up to ``context``
-    sub-words a side, within ``room``; the side after gets at most half the room, the side before the rest."""
-    taken_after, used_after = _nearest(after, min(context, room - room // 2))
-    taken_before, _ = _nearest(before, min(context, room - used_after))
+    sub-words in all, within ``room``; the side after gets at most half of them, the side before the rest."""
+    allowance = min(context, room)
+    taken_after, used_after = _nearest(after, allowance // 2)
+    taken_before, _ = _nearest(before, allowance - used_after)
     return taken_before, taken_after
 
 
 def document_ids(rows) -> list | None:
     """Each row's document in a dataset of sentences; None when it marks no documents."""
-    return rows[DOCUMENT] if DOCUMENT in rows.column_names else None
+    return list(rows[DOCUMENT]) if DOCUMENT in rows.column_names else None
 
 
 def document_rows(documents: Sequence | None, rows: int) -> list[list[int]]:
@@ -117,7 +118,7 @@ def readings(
             for start, end in sentence_ranges(sentences[row], lengths[row], budget):
                 first, last = position + start, position + end
                 room = budget - sum(sizes[first:last])
-                # A word is a sub-word at least, so no more than ``context`` words of a side can fit.
+                # A word is a sub-word at least, so no more than ``context`` words of a side can be taken.
                 nearest_before = sizes[max(first - context, 0) : first][::-1]
                 before, after = context_sizes(nearest_before, sizes[last : last + context], context, max(room, 0))
                 words = [sentences[r][w] for r, w in stream[first - before : last + after]]

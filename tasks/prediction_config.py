@@ -65,8 +65,8 @@ class PredictionRunConfig(_Section):
     context: int | None = Field(
         None,
         ge=0,
-        description="NER: sub-words of the sentences around each sentence in its document read with it, on each "
-        "side (documents: -DOCSTART- in CoNLL text, blank lines in plain text, document_column); none: the "
+        description="NER: sub-words of the sentences before and after each sentence in its document read with "
+        "it, in all (documents: -DOCSTART- in CoNLL text, blank lines in plain text, document_column); none: the "
         "context the model was trained with.",
     )
     export_only: bool = Field(

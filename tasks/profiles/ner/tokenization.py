@@ -87,8 +87,9 @@ def _window_labels(tags: list[int], plan: SentenceWindows, index: int, evaluated
 def tokenize(rows: datasets.Dataset, tokenizer, labels: list[str], tokenization: TokenizationConfig, split: str) -> Tokenized:
     """Each sentence's reading, its context words unlabelled. Training labels follow ``label_alignment``;
     evaluation splits label first sub-words only, so scores count each word once."""
-    plan = plan_readings(tokenizer, rows["tokens"], document_ids(rows), tokenization)
-    tags = rows["ner_tags"]
+    # Lists: a dataset's column reads from Arrow at each index.
+    plan = plan_readings(tokenizer, list(rows["tokens"]), document_ids(rows), tokenization)
+    tags = list(rows["ner_tags"])
     read = datasets.Dataset.from_dict({
         "tokens": [reading.words for reading in plan.readings],
         "ner_tags": [reading.labels(tags[reading.row], IGNORED) for reading in plan.readings],

@@ -1,6 +1,6 @@
 """Benchmark reading each sentence with the sentences around it (--context), over several seeds.
 
-    python benchmarks/context.py [--seeds 0 1 2] [--contexts 0 64] [--output benchmarks/results/context.json]
+    python benchmarks/context.py [--seeds 42 0 1] [--contexts 0 64] [--output benchmarks/results/context.json]
 
 For each seed and context, one cold default run (`python -m flows.finetune --seed S --context C`: 6,000
 training sentences of whole CoNLL-2003 documents, one epoch, the embedded model), then its model scores the
@@ -21,7 +21,7 @@ from pathlib import Path
 from default_run import REPO, step_dirs, timed_run, training_figures
 from predict import cpu_name
 
-SEEDS, CONTEXTS = (0, 1, 2), (0, 64)
+SEEDS, CONTEXTS = (42, 0, 1), (0, 64)  # 42: the default seed, so that its context-0 run is the default run
 
 
 def documents_as_one_input(steps: dict[str, Path], context: int) -> float:

@@ -6,8 +6,9 @@ a fresh `python -m flows.finetune` process.
 NER runs train on CoNLL-2003's first 3,000 training sentences for one epoch (the default model),
 validate on the first 500 validation sentences and test on the test split's first 60 documents:
 - sentences: the documents' sentences, IOB2 (the reference);
-- documents: each test document joined into one input (long inputs, read in windows), then
-  scored again in windows of 128, 256 and 512 sub-words;
+- documents: each test document joined into one input (long inputs: since 2026-12-07 read a sentence at
+  a time, before in windows), then scored again with --max-length 128, 256 and 512 (a document that fits
+  is read whole);
 - documents_throughout: every split's documents joined so (training learns from every window), in
   batches of 3: the 3,000 sentences make 612 windows of 128 sub-words, so that both runs take about
   as many optimizer steps (204 and 188) of about as many sub-words (3 x 128 and 16 x 24);

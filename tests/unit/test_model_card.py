@@ -285,6 +285,18 @@ def test_ner_card_states_scores_limitations_procedure_and_usage():
     assert "- torch 2.13.0" in card
 
 
+@pytest.mark.parametrize("context, cell", [
+    (0, "| context | 0 (each sentence read alone) |"),
+    (64, "| context | 64 (each sentence read with up to 64 sub-words of the sentences before and after it in its document;"),
+])  # fmt: skip
+def test_the_card_says_how_much_of_its_document_each_sentence_was_read_with(context, cell):
+    card = render_card(FACTS.model_copy(update={"hyperparameters": {**FACTS.hyperparameters, "context": context}}))
+    assert cell in card
+    assert ("`python -m flows.predict` reads it as training did" in card) == (context > 0)
+    pairs = render_card(PAIR_FACTS.model_copy(update={"hyperparameters": {**PAIR_FACTS.hyperparameters, "context": 0}}))
+    assert "| context |" not in pairs  # an NER setting
+
+
 def test_ner_card_sets_the_matching_rules_side_by_side_per_split():
     from tasks.profiles.ner.model_card import MATCHING_RULES
 

@@ -34,10 +34,10 @@ class Reading(NamedTuple):
         word = self.start + index - self.first
         return word if self.start <= word < self.end else None
 
-    def labels(self, tags: Sequence[int], context: int) -> list[int]:
-        """The word labels of ``words``: the row's ``tags`` for its own words, ``context`` for the others."""
+    def labels(self, tags: Sequence[int], unlabelled: int) -> list[int]:
+        """The word labels of ``words``: the row's ``tags`` for its own words, ``unlabelled`` for the context."""
         after = len(self.words) - self.first - (self.end - self.start)
-        return [context] * self.first + list(tags[self.start : self.end]) + [context] * after
+        return [unlabelled] * self.first + list(tags[self.start : self.end]) + [unlabelled] * after
 
 
 class ReadingPlan(NamedTuple):

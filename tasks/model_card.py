@@ -297,8 +297,17 @@ def _data_section(facts: CardFacts) -> list[str]:
         f"Dataset: `{_dataset_name(facts)}` ({'; '.join(where)}).", "",
         *derived,
         *facts.card.scheme_line(facts.dataset),
+        *_document_lines(facts.dataset.get("documents")),
         *_report_lines(facts),
     ]  # fmt: skip
+
+
+def _document_lines(documents: dict[str, int] | None) -> list[str]:
+    """How many documents each split's sentences come from, when the data marks them."""
+    if not documents:
+        return []
+    counts = ", ".join(f"{split} {count:,}" for split, count in documents.items())
+    return [f"Documents: {counts}.", ""]
 
 
 def _report_lines(facts: CardFacts) -> list[str]:

@@ -290,8 +290,11 @@ def test_ner_card_states_scores_limitations_procedure_and_usage():
     (64, "| context | 64 (each sentence read with up to 64 sub-words of the sentences before and after it in its document;"),
 ])  # fmt: skip
 def test_the_card_says_how_much_of_its_document_each_sentence_was_read_with(context, cell):
-    card = render_card(FACTS.model_copy(update={"hyperparameters": {**FACTS.hyperparameters, "context": context}}))
+    documents = {**FACTS.dataset, "documents": {"train": 431, "validation": 216, "test": 231}}
+    card = render_card(FACTS.model_copy(update={"hyperparameters": {**FACTS.hyperparameters, "context": context}, "dataset": documents}))
     assert cell in card
+    assert "Documents: train 431, validation 216, test 231." in card
+    assert "Documents:" not in render_card(FACTS)
     assert ("`python -m flows.predict` reads it as training did" in card) == (context > 0)
     pairs = render_card(PAIR_FACTS.model_copy(update={"hyperparameters": {**PAIR_FACTS.hyperparameters, "context": 0}}))
     assert "| context |" not in pairs  # an NER setting

@@ -94,6 +94,12 @@ def document_ids(rows) -> list | None:
     return list(rows[DOCUMENT]) if DOCUMENT in rows.column_names else None
 
 
+def numbered(documents: Sequence) -> list[int]:
+    """Each row's document as a number from 0, in order of first appearance."""
+    numbers: dict = {}
+    return [numbers.setdefault(document, len(numbers)) for document in documents]
+
+
 def document_rows(documents: Sequence | None, rows: int) -> list[list[int]]:
     """The rows of each document, in order; every row a document of its own without document ids."""
     if documents is None:

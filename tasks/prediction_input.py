@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.artifacts import building, hash_files, step, write_json
 from tasks.assets import EMBEDDED_CONLL2003, embedded_conll2003_files
 from tasks.config import ColumnsConfig, TaskName
-from tasks.context import DOCUMENT
+from tasks.context import DOCUMENT, numbered
 from tasks.errors import PipelineError
 from tasks.sources import FORMATS, SPLIT_NAMES, text_lines
 
@@ -282,8 +282,7 @@ def read_input(source: InputSource, columns: ColumnsConfig, task: TaskName, labe
         raise PipelineError(f"{source.location} holds no row to predict" + (f": {rows.problems[0]}" if rows.problems else ""))
     gold = rows.columns.pop("gold")
     if DOCUMENT in rows.columns:
-        numbers: dict = {}
-        rows.columns[DOCUMENT] = [numbers.setdefault(document, len(numbers)) for document in rows.columns[DOCUMENT]]
+        rows.columns[DOCUMENT] = numbered(rows.columns[DOCUMENT])
     if rows.columns.get("text_pair") and None in rows.columns["text_pair"]:
         del rows.columns["text_pair"]  # a pair model needs both texts of every row; a single-text model reads the first
     scored, unscorable = (None, "it holds no tags or labels") if None in gold else scorable(gold, rows.columns["line"], labels, task)

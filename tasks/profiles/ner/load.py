@@ -11,7 +11,7 @@ import datasets
 
 from tasks.artifacts import run_logger
 from tasks.config import DataConfig
-from tasks.context import DOCUMENT
+from tasks.context import DOCUMENT, numbered
 from tasks.errors import PipelineError
 from tasks.profiles import Normalized
 from tasks.sources import DatasetSource, conll_line
@@ -103,8 +103,7 @@ def _documents(rows: datasets.Dataset, source: DatasetSource, data: DataConfig) 
     column = data.document_column or (DOCUMENT if source.format == "conll" else None)
     if column not in rows.column_names:
         return {}
-    numbers: dict[str, int] = {}
-    return {DOCUMENT: [numbers.setdefault(str(document), len(numbers)) for document in rows[column]]}
+    return {DOCUMENT: numbered([str(document) for document in rows[column]])}
 
 
 def normalize(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig, columns: list[str]) -> Normalized:

@@ -144,7 +144,7 @@ def tokenization_speed() -> dict:
 
     data = DataConfig(dataset=EMBEDDED_CONLL2003, max_train_samples=None)
     source = resolve_dataset(data)
-    dataset, labels, _ = normalize(read_source(source, data), source, data, "ner")
+    dataset, labels, _ = normalize(read_source(source, data).splits, source, data, "ner")
     tokenizer = load_tokenizer(resolve_model(ModelConfig()))
     started = time.perf_counter()
     tokenize(dataset["train"], tokenizer, labels, TokenizationConfig(), "train")

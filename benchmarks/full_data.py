@@ -75,7 +75,7 @@ def main() -> None:
         runs = {name: one_run(Path(scratch), name, options[name]) for name in args.runs}
     figures = {
         "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, {cpu_name()}",
-        "config": str(args.config.relative_to(REPO)), "runs": runs, "goal": verdict(runs),
+        "config": str(args.config.resolve().relative_to(REPO) if args.config.resolve().is_relative_to(REPO) else args.config), "runs": runs, "goal": verdict(runs),
     }  # fmt: skip
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=2) + "\n")

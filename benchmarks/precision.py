@@ -51,7 +51,7 @@ def conll_batches(steps: int, inference_batches: int) -> tuple[list[dict], list[
     so the batches span its lengths, short to long."""
     data = DataConfig(dataset=EMBEDDED_CONLL2003, max_train_samples=None)
     source = resolve_dataset(data)
-    dataset, labels, _ = normalize(read_source(source, data), source, data, "ner")
+    dataset, labels, _ = normalize(read_source(source, data).splits, source, data, "ner")
     tokenizer = load_tokenizer(resolve_model(ModelConfig()))
     collate = DataCollatorForTokenClassification(tokenizer)
 

@@ -222,7 +222,7 @@ def data_report_seconds() -> dict:
 
     data = DataConfig(dataset=EMBEDDED_CONLL2003, max_train_samples=None)
     source = resolve_dataset(data)
-    splits = dict(normalize(read_source(source, data), source, data, "ner")[0])
+    splits = dict(normalize(read_source(source, data).splits, source, data, "ner")[0])
     tokenizer = load_tokenizer(resolve_model(ModelConfig()))
     started = time.perf_counter()
     data_report(splits, profile_of("ner").data_report, tokenizer, 128)

@@ -2,6 +2,7 @@
 split when its stated score is on other data, and decide (`tasks.quality_gate.decide`)."""
 
 import json
+from typing import NamedTuple
 
 from prefect import get_run_logger
 from pydantic import BaseModel
@@ -36,6 +37,7 @@ from tasks.quality_gate import (
     registry_published,
 )
 from tasks.run_metric import metric_value
+from tasks.weights import weights_problem
 
 # Where models downloaded from the Hub to be scored are kept, under the artifacts directory.
 PUBLISHED_DOWNLOADS = "published"
@@ -124,29 +126,41 @@ def label_mismatch(model_dir: str, labels: list[str]) -> str | None:
     return None
 
 
+class ChampionScore(NamedTuple):
+    """The published model's score on the challenger's split, or why it has none: it cannot be scored on this
+    data (``unscorable``), or its files are damaged (``damaged``)."""
+
+    score: Score | None
+    steps: list[StepReport]
+    unscorable: str | None = None
+    damaged: str | None = None
+
+
 def score_published(
     config: FinetuneConfig, store: ArtifactStore, published: Published, dataset_dir: str, labels: list[str],
     challenger: Score,
-) -> tuple[Score | None, str | None, list[StepReport]]:
-    """The published model's score on the challenger's split with the same evaluation step, or why it
-    cannot be scored."""
+) -> ChampionScore:
+    """The published model's score on the challenger's split with the same evaluation step."""
     try:
         model_dir = published.model_dir or _download(config, store)
     except PipelineError as error:
-        return None, str(error), []
+        return ChampionScore(None, [], unscorable=str(error))
     problem = label_mismatch(model_dir, labels)
     if problem:
-        return None, problem, []
+        return ChampionScore(None, [], unscorable=problem)
+    damage = weights_problem(local_dir(model_dir), published.weights_sha256)
+    if damage:
+        return ChampionScore(None, [], damaged=damage)
     try:
         scored = evaluate_model(
             model_dir, dataset_dir, config.section(TokenizationConfig), config.eval_batch_size, config.task, config.mixed_precision,
             store=store,
         )  # fmt: skip
     except (PipelineError, OSError, ValueError) as error:  # what transformers raises for unreadable weights
-        return None, "it does not load: " + next(iter(str(error).splitlines()), type(error).__name__), []
+        return ChampionScore(None, [], damaged="it does not load: " + next(iter(str(error).splitlines()), type(error).__name__))
     value = metric_value(read_artifact_json(scored.path, METRICS)[challenger.split], challenger.metric)
     report = scored.model_copy(update={"name": "published"})
-    return challenger.model_copy(update={"value": round(value, 4)}), None, [report]
+    return ChampionScore(challenger.model_copy(update={"value": round(value, 4)}), [report])
 
 
 def _download(config: FinetuneConfig, store: ArtifactStore) -> str:
@@ -173,17 +187,18 @@ def quality_gate(config: FinetuneConfig, store: ArtifactStore, inputs: ReleaseIn
         return _logged(GateResult(
             decision=decision, card_decision=card_decision, steps=[], weights_sha256=ours, label_distribution=labels,
         ))  # fmt: skip
-    champion, unscorable, steps = None, None, []
+    champion = ChampionScore(None, [])
     if published and comparable(published.stated, challenger):
-        champion = published.stated
+        champion = ChampionScore(published.stated, [])
     elif published:
-        champion, unscorable, steps = score_published(config, store, published, dataset_dir, loaded["labels"], challenger)
+        champion = score_published(config, store, published, dataset_dir, loaded["labels"], challenger)
     decision = decide(
-        challenger, champion, config.min_improvement, bar, unscorable=unscorable, force=config.force_publish,
-        data=data_check(config, report, challenger.split, published),
+        challenger, champion.score, config.min_improvement, bar, unscorable=champion.unscorable,
+        force=config.force_publish, data=data_check(config, report, challenger.split, published),
+        damaged=champion.damaged,
     )  # fmt: skip
     return _logged(GateResult(
-        decision=decision, card_decision=decision, steps=steps, weights_sha256=ours, label_distribution=labels,
+        decision=decision, card_decision=decision, steps=champion.steps, weights_sha256=ours, label_distribution=labels,
     ))  # fmt: skip
 
 

@@ -103,7 +103,8 @@ class ColumnsConfig(_Section):
 class DataConfig(_Seeded, ColumnsConfig):
     dataset: str | None = Field(
         None,
-        description="Hub dataset id, a local file or folder (CoNLL text, JSON lines, CSV, TSV, Parquet), or an "
+        description="Hub dataset id, a local file or folder (CoNLL text, JSON lines, CSV, TSV, Parquet; for NER also "
+        "annotation tools' exports of texts with character spans: doccano, Label Studio, spaCy-style spans), or an "
         f"embedded dataset: {EMBEDDED_CONLL2003} (CoNLL-2003 English NER), {EMBEDDED_CONLL2003_PAIRS} (sentence "
         f"pairs derived from it: consecutive or not), {EMBEDDED_MOVIE_REVIEWS} (movie review snippets, positive or "
         "negative; downloaded by setup.sh). " + _per_task("dataset"),
@@ -118,6 +119,12 @@ class DataConfig(_Seeded, ColumnsConfig):
     )
     max_eval_samples: int | None = Field(
         None, ge=1, description="Evaluate on the first N sentences of validation and test; none for all."
+    )
+    strict: bool = Field(
+        False,
+        description="NER from span-annotated JSON (doccano, Label Studio, spaCy-style spans): fail on the first "
+        "row left out (a span that cuts a word, overlaps another, runs past the text, is empty or has an empty "
+        "label) instead of reporting each kind and training on the rest.",
     )
 
 

@@ -3,7 +3,8 @@
 ``data_report.json`` gives per split the examples, the label counts (NER: entities by type), the
 lengths in words and in the model's sub-words (special tokens included, before truncation) and how
 many exceed ``--max-length``, empty or whitespace-only words and texts, and duplicates within the
-split; then the examples of validation and test that also appear in train, and the labels seen in
+split; then the rows of span-annotated files left out, by kind (`tasks.sources`), the examples of
+validation and test that also appear in train, and the labels seen in
 one split only, and notes on what the labels mean for the metric (two classes whose label 1 is the
 majority). Examples are compared by their text with runs of whitespace collapsed and the ends
 stripped; case is kept. ``data_report.md`` is the same as markdown, as the Prefect UI shows it.
@@ -12,11 +13,13 @@ What an example's text is and what its labels are is the task's part (`tasks.pro
 
 from pathlib import Path
 
-from tasks.artifacts import building, step, write_json
+from tasks.artifacts import building, read_json, step, write_json
 from tasks.config import TaskName
+from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.markdown import table
 from tasks.pretrained import ModelSource, load_tokenizer
 from tasks.profiles import profile_of
+from tasks.sources import annotation_notes, left_out_lines
 
 REPORT = "data_report.json"
 MARKDOWN = "data_report.md"
@@ -115,6 +118,7 @@ def problems(report: dict) -> list[str]:
                for split, shared in report["overlap"].items() if shared["examples"]}  # fmt: skip
     one_split = report["labels_in_one_split"]
     return [
+        *report["left_out"],
         *line(f"{unit} that repeat another of their split", share_of("duplicates")),
         *line("empty or whitespace-only words", {s: f"{f['blank_words']:,}" for s, f in splits.items() if f["blank_words"]}),
         *line(f"{unit} with an empty or whitespace-only text", share_of("blank_texts")),
@@ -124,9 +128,9 @@ def problems(report: dict) -> list[str]:
     ]  # fmt: skip
 
 
-def data_report(splits: dict, part, tokenizer, max_length: int) -> dict:
+def data_report(splits: dict, part, tokenizer, max_length: int, annotations: dict | None = None) -> dict:
     """The report of ``splits`` (loaded `datasets.Dataset` by name), with the task's
-    ``part`` and the model's (fast) tokenizer."""
+    ``part`` and the model's (fast) tokenizer; ``annotations``: what the load step read of span-annotated files."""
     keys = {split: example_keys(part.texts(rows)) for split, rows in splits.items()}
     labels = {split: part.label_counts(rows) for split, rows in splits.items()}
     report = {
@@ -138,7 +142,8 @@ def data_report(splits: dict, part, tokenizer, max_length: int) -> dict:
         },
         "overlap": {},
         "labels_in_one_split": labels_in_one_split(labels),
-        "notes": part.notes(labels["train"]) if "train" in labels else [],
+        "left_out": left_out_lines(annotations or {}),
+        "notes": [*annotation_notes(annotations or {}), *(part.notes(labels["train"]) if "train" in labels else [])],
     }  # fmt: skip
     for split in (name for name in splits if name != "train"):
         shared = overlap(keys["train"], keys[split])
@@ -187,7 +192,8 @@ def report_data(dataset_dir: str, model: ModelSource, max_length: int, task: Tas
     import datasets  # heavy: imported where used, so the flow module and cached runs start fast
 
     splits = datasets.load_from_disk(dataset_dir)
-    report = data_report(dict(splits), profile_of(task).data_report, load_tokenizer(model), max_length)
+    annotations = read_json(Path(dataset_dir) / LOAD_SUMMARY).get("annotations")
+    report = data_report(dict(splits), profile_of(task).data_report, load_tokenizer(model), max_length, annotations)
     with building(Path(out_dir)) as partial:
         write_json(partial / REPORT, report)
         (partial / MARKDOWN).write_text(markdown(report))

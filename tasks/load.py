@@ -4,7 +4,8 @@ Whatever the source, the artifact has splits ``train``, ``validation`` and, when
 source has one, ``test``, and fixed columns: for NER ``tokens`` (words) and ``ner_tags``
 (a sequence of ClassLabel ids); for sequence classification ``text``, ``text_pair`` for
 pair tasks, and ``label`` (a ClassLabel id). ``load_summary.json`` beside it records the
-task, label list, row counts, per-split content fingerprints and where the data came from.
+task, label list, row counts, per-split content fingerprints and where the data came from; for
+span-annotated files, their shape and the rows left out, by kind.
 """
 
 import hashlib
@@ -14,12 +15,12 @@ from pathlib import Path
 
 import datasets
 
-from tasks.artifacts import building, step, write_json
+from tasks.artifacts import building, run_logger, step, write_json
 from tasks.config import DataConfig, TaskName
 from tasks.context import DOCUMENT
 from tasks.errors import PipelineError, not_a_user_error
 from tasks.profiles import profile_of
-from tasks.sources import DatasetSource, read_source
+from tasks.sources import DatasetSource, annotation_notes, left_out_lines, read_source
 
 SUMMARY = "load_summary.json"
 VALIDATION_FRACTION = 0.1
@@ -92,7 +93,11 @@ def content_fingerprint(dataset: datasets.Dataset) -> str:
 def load_dataset(source: DatasetSource, data: DataConfig, task: TaskName, out_dir: str) -> str:
     """Read, validate and encode the dataset for ``task``; write it with ``save_to_disk`` and its summary."""
     raw = read_source(source, data)
-    dataset, labels, facts = normalize(raw, source, data, task)
+    for line in left_out_lines(raw.annotations):
+        run_logger().warning(line)
+    for line in annotation_notes(raw.annotations):
+        run_logger().info(line)
+    dataset, labels, facts = normalize(raw.splits, source, data, task)
     dataset = select_samples(dataset, data)
     with building(Path(out_dir)) as partial:
         dataset.save_to_disk(str(partial))
@@ -105,6 +110,7 @@ def load_dataset(source: DatasetSource, data: DataConfig, task: TaskName, out_di
             "documents": {split: len(set(rows[DOCUMENT])) for split, rows in dataset.items() if DOCUMENT in rows.column_names},
             "fingerprints": {split: content_fingerprint(rows) for split, rows in dataset.items()},
             "source": source,
+            **({"annotations": raw.annotations} if raw.annotations else {}),
         }
         write_json(partial / SUMMARY, summary)
     return out_dir

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from tasks.artifacts import building, read_json, run_logger, step, write_json
 from tasks.config import QuantizationConfig, TaskName, TokenizationConfig
 from tasks.console import is_verbose
-from tasks.errors import PipelineError
+from tasks.errors import PipelineError, first_line
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.pretrained import load_tokenizer
 from tasks.profiles import PAIR_COLUMN, Scoring, is_pair, profile_of
@@ -51,8 +51,12 @@ class OnnxModel:
     def __init__(self, path: Path, config) -> None:
         import onnxruntime
         import torch
+        from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidProtobuf
 
-        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except (Fail, InvalidProtobuf) as error:  # a file cut short or not ONNX at all
+            raise PipelineError(f"{path}: not a loadable ONNX model ({first_line(error)})") from error
         self.inputs = {node.name for node in self.session.get_inputs()}
         self.config, self.device = config, torch.device("cpu")
 

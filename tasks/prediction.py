@@ -21,6 +21,9 @@ from tasks.onnx_export import MODEL, ONNX, PARITY, QUANTIZED, OnnxModel
 from tasks.prediction_input import INPUT_SPLIT, INPUT_SUMMARY
 from tasks.pretrained import check_model_dir, load_tokenizer, pickle_only, refuse_pickle
 from tasks.profiles import Scoring, profile_of
+from tasks.quality_gate import card_weights_sha256
+from tasks.spans import entity_words
+from tasks.weights import check_weights
 
 PREDICTION_SUMMARY = "prediction_summary.json"
 DATASET = "dataset"
@@ -67,11 +70,14 @@ def onnx_file(folder: Path) -> Path | None:
 def prediction_model(model_dir: Path, runtime: Literal["pytorch", "onnx"], allow_pickle: bool = False) -> PredictionModel:
     """The model in ``model_dir`` as a prediction runs it; with the onnx runtime, the ONNX file its release
     ships (None when it ships none: the flow exports one, `with_export`). Weights only as a pickle are
-    refused unless ``allow_pickle``."""
+    refused unless ``allow_pickle``; damaged weights, or weights that are not the ones its card records, are
+    refused (`tasks.weights`)."""
     check_model_dir(model_dir)
     pickled = pickle_only([path.name for path in model_dir.iterdir()])
     if pickled and not allow_pickle:
         raise refuse_pickle(str(model_dir))
+    card = model_dir / "README.md"
+    check_weights(model_dir, card_weights_sha256(card.read_text(errors="replace")) if card.is_file() else None)
     shipped = onnx_file(model_dir / ONNX) if runtime == "onnx" else None
     files = [path for path in model_dir.rglob("*") if path.is_file() and path.name != "README.md"]
     return PredictionModel(
@@ -99,24 +105,12 @@ class PredictionSettings(BaseModel):
 
 
 def entity_spans(text: str, tags: list[str], scores: list[float], offsets: list[list[int]]) -> list[dict]:
-    """Words tagged B-X, I-X, … grouped into entities (an I- tag after another type or after O starts a new
-    one), each a span of ``text`` with its type and the mean probability of its words' tags."""
-    entities: list[dict] = []
-    current = None
-    for tag, score, (start, end) in zip(tags, scores, offsets):
-        prefix, _, kind = tag.partition("-")
-        if not kind:
-            current = None
-            continue
-        if prefix == "B" or current is None or current["entity_group"] != kind:
-            current = {"entity_group": kind, "start": start, "scores": []}
-            entities.append(current)
-        current["end"] = end
-        current["scores"].append(score)
+    """Words tagged B-X, I-X, … grouped into entities (`tasks.spans.entity_words`), each a span of ``text`` with
+    its type and the mean probability of its words' tags."""
     return [
-        {"entity_group": e["entity_group"], "word": text[e["start"] : e["end"]], "start": e["start"], "end": e["end"],
-         "score": round(sum(e["scores"]) / len(e["scores"]), 4)}
-        for e in entities
+        {"entity_group": kind, "word": text[offsets[first][0] : offsets[last][1]], "start": offsets[first][0],
+         "end": offsets[last][1], "score": round(sum(scores[first : last + 1]) / (last + 1 - first), 4)}
+        for first, last, kind in entity_words(tags)
     ]  # fmt: skip
 
 

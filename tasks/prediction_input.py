@@ -9,7 +9,6 @@ Tags and labels in the input are kept as strings, for `--score` and the ONNX par
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +21,11 @@ from tasks.assets import EMBEDDED_CONLL2003, embedded_conll2003_files
 from tasks.config import ColumnsConfig, TaskName
 from tasks.context import DOCUMENT, numbered
 from tasks.errors import PipelineError
-from tasks.sources import FORMATS, SPLIT_NAMES, text_lines
+from tasks.sources import FORMATS, SPLIT_NAMES, json_rows, text_lines
+from tasks.spans import SpanProblem, annotated, span_shape, tagged, words_with_offsets
 
 INPUT_SUMMARY = "input_summary.json"
 INPUT_SPLIT = "input"  # the one split of the input artifact
-# Words: runs of letters and digits, with inner hyphens, apostrophes and dots (2-1, O'Neill, U.S); any
-# other character that is not a space is a word of its own, as in CoNLL-2003's tokenization.
-_WORD = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")
 _TAG = re.compile(r"O|[BIESLU]-\S+")
 PAIR_COLUMNS, TEXT_COLUMNS = ("sentence1", "sentence2"), ("text", "sentence")
 
@@ -99,12 +96,6 @@ def resolve_input(input: str, split: str, input_format: str) -> InputSource:
     return InputSource(kind="hub", location=input, split=split)
 
 
-def words_with_offsets(text: str) -> tuple[list[str], list[list[int]]]:
-    """The words of a plain text and where each starts and ends in it."""
-    matches = list(_WORD.finditer(text))
-    return [match.group() for match in matches], [[match.start(), match.end()] for match in matches]
-
-
 def joined(words: list[str]) -> tuple[str, list[list[int]]]:
     """Words as one text, a space between each, and each word's offsets in it."""
     offsets, position = [], 0
@@ -131,12 +122,7 @@ def _records(source: InputSource, encoding: str | None):
 
         yield from enumerate(pyarrow.parquet.read_table(path).to_pylist(), 1)
     elif source.format == "json":
-        for number, line in enumerate(text_lines(path, encoding), 1):
-            if line.strip():
-                try:
-                    yield number, json.loads(line)
-                except json.JSONDecodeError as error:
-                    yield number, f"not a JSON object: {error.msg}"
+        yield from json_rows(path, encoding)[1]
     else:  # csv or tsv
         reader = csv.DictReader(io.StringIO("".join(text_lines(path, encoding))), delimiter="\t" if path.suffix == ".tsv" else ",")
         for row in reader:
@@ -165,9 +151,17 @@ def _conll_rows(path: Path, encoding: str | None, rows: InputRows) -> None:
 
 
 def _ner_record(line: int, record: dict, columns: ColumnsConfig, rows: InputRows) -> str | None:
-    """Add a row of words (``tokens_column``) or of text (the first text column); the problem, if any."""
+    """Add a row of words (``tokens_column``), of text with spans (`tasks.spans`: its tags are the spans'), or
+    of text (the first text column); the problem, if any."""
     gold = record.get(columns.tags_column)
-    if isinstance(record.get(columns.tokens_column), list):
+    if shape := span_shape(record):
+        try:
+            row = annotated(record, shape)
+            words, offsets, gold = tagged(row.text, row.spans)
+        except SpanProblem as problem:
+            return str(problem)
+        text, record = row.text, row.fields
+    elif isinstance(record.get(columns.tokens_column), list):
         words = [str(word) for word in record[columns.tokens_column]]
         text, offsets = joined(words)
     else:

@@ -9,6 +9,7 @@ from tasks.artifacts import hash_files
 from tasks.assets import EMBEDDED_MODEL, EMBEDDED_MODEL_HUB_ID, embedded_model_dir
 from tasks.config import ModelConfig
 from tasks.errors import PipelineError, first_line
+from tasks.weights import check_weights
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -81,6 +82,7 @@ def resolve_model(model: ModelConfig) -> ModelSource:
             return _checked(model, ModelSource(kind="hub", location=model.model, revision=model.model_revision), _hub_files(model))
     path = path.resolve()
     check_model_dir(path)
+    check_weights(path)
     files = [file for file in path.iterdir() if file.is_file() and file.name != "README.md"]
     source = ModelSource(kind=kind, location=str(path), digest=hash_files(files))
     return _checked(model, source, [file.name for file in files])

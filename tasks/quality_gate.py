@@ -128,13 +128,15 @@ def decide(
     unscorable: str | None = None,
     force: bool = False,
     data: DataCheck | None = None,
+    damaged: str | None = None,
 ) -> Decision:
     """Publish when the challenger scores above ``floor`` and either nothing is published (no ``champion``,
     and no ``unscorable`` one) or it beats the ``champion`` (scored on the challenger's data) by more than
     ``margin``. An evaluated split that
     ``data`` finds leaked from train refuses first; a label shift there is recorded, never a refusal.
-    A published model that cannot be scored (``unscorable`` says why) is kept; ``force`` publishes
-    whatever the gate says, saying so."""
+    A published model that cannot be scored (``unscorable`` says why) is kept; one whose files are damaged
+    (``damaged`` says how) is replaced, a sound model being better than one that does not load. ``force``
+    publishes whatever the gate says, saying so."""
 
     def decision(publish: bool, reason: str, **facts) -> Decision:
         return Decision(
@@ -148,6 +150,8 @@ def decide(
         refused = leak
     elif challenger.value <= floor:
         refused = f"{where} {challenger.value:.4f} is not above the floor {floor:.4f}"
+    elif damaged:
+        return decision(True, f"the published model cannot be scored because it is damaged ({damaged}); this model replaces it")
     elif champion is None and unscorable is None:
         return decision(True, "nothing is published yet")
     elif unscorable:

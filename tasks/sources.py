@@ -1,13 +1,15 @@
 """Where a dataset comes from: the Hub, local files, or the embedded corpus and what is derived from it.
 
 `resolve_dataset` runs before any step, so a missing file fails the run early;
-`read_source` returns the raw splits as the source has them. Text files are decoded
+`read_source` returns the raw splits as the source has them: span-annotated JSON (annotation tools'
+exports, `tasks.spans`) as words and IOB2 tags, with the rows left out and why. Text files are decoded
 strictly, as UTF-8 or as ``--encoding`` says, so a wrong guess is an error naming the
 line rather than mangled words.
 """
 
 import codecs
 import io
+import json
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -38,6 +40,7 @@ from tasks.derived import (
     sentence_pairs,
 )
 from tasks.errors import PipelineError
+from tasks.spans import SpanProblem, annotated, span_shape, tagged
 
 FORMATS = {
     ".txt": "conll", ".conll": "conll", ".iob": "conll", ".iob2": "conll", ".bio": "conll",
@@ -246,27 +249,134 @@ def _has_rows(file: Path, encoding: str | None) -> bool:
     return any(line.strip() and not line.startswith("-DOCSTART-") for line in text_lines(file, encoding))
 
 
-def read_source(source: DatasetSource, data: DataConfig) -> datasets.DatasetDict:
+def json_rows(path: Path, encoding: str | None) -> tuple[str, list[tuple[int, object]]]:
+    """The rows of a JSON lines file, numbered by line (``"line"``), or of a JSON list, numbered from 1
+    (``"row"``); a line that is not JSON is its error message in place of the row."""
+    lines = text_lines(path, encoding)
+    if next((line.strip() for line in lines if line.strip()), "").startswith("["):
+        try:
+            items = json.loads("".join(lines))
+        except json.JSONDecodeError as error:
+            raise PipelineError(f"{path} line {error.lineno} column {error.colno}: not JSON: {error.msg}") from error
+        return "row", list(enumerate(items, 1))
+    rows: list[tuple[int, object]] = []
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                rows.append((number, json.loads(line)))
+            except json.JSONDecodeError as error:
+                rows.append((number, f"not a JSON object: {error.msg}"))
+    return "line", rows
+
+
+class RawData(NamedTuple):
+    splits: datasets.DatasetDict
+    annotations: dict  # span-annotated files: their shape, the rows left out and why; else empty
+
+
+def _first_json_row(path: Path, encoding: str | None):
+    first = next((line for line in text_lines(path, encoding) if line.strip()), "")
+    if first.lstrip().startswith("["):
+        rows = json_rows(path, encoding)[1]
+        return rows[0][1] if rows else None
+    try:
+        return json.loads(first)
+    except json.JSONDecodeError:
+        return None
+
+
+def _span_rows(path: Path, data: DataConfig, shape: str) -> tuple[datasets.Dataset, dict]:
+    """A span-annotated file's words and IOB2 tags; the rows left out by kind and the tasks annotated more than once."""
+    unit, rows = json_rows(path, data.encoding)
+    columns: dict[str, list] = {data.tokens_column: [], data.tags_column: []}
+    left_out: dict[str, list[str]] = {}
+    several = 0
+    for number, record in rows:
+        try:
+            if isinstance(record, str):
+                raise SpanProblem("not JSON", record.removeprefix("not a JSON object: "))
+            row = annotated(record, shape)
+            words, _, tags = tagged(row.text, row.spans)
+            if not words:
+                raise SpanProblem("no words", "the text is empty" if not row.text.strip() else "no words")
+            if data.document_column and row.fields.get(data.document_column) is None:
+                raise SpanProblem("no document", f"column '{data.document_column}' is empty or missing")
+        except SpanProblem as problem:
+            left_out.setdefault(problem.kind, []).append(f"{unit} {number}: {problem.detail}")
+            continue
+        several += row.annotations > 1
+        columns[data.tokens_column].append(words)
+        columns[data.tags_column].append(tags)
+        if data.document_column:
+            columns.setdefault(data.document_column, []).append(str(row.fields[data.document_column]))
+    found = {"file": str(path), "rows": len(rows), "left_out": left_out, "several_annotations": several}
+    return datasets.Dataset.from_dict(columns), found
+
+
+def left_out_lines(annotations: dict) -> list[str]:
+    """One line per file and kind of row left out, naming the first rows of that kind."""
+    lines = []
+    for file in annotations.get("files", {}).values():
+        for kind, rows in file["left_out"].items():
+            shown = "; ".join(rows[:3]) + ("; …" if len(rows) > 3 else "")
+            lines.append(f"{Path(file['file']).name}: {len(rows)} of {file['rows']} rows left out, {kind}: {shown}")
+    return lines
+
+
+def annotation_notes(annotations: dict) -> list[str]:
+    """A line for each file with tasks annotated more than once, of which the latest annotation was read."""
+    return [
+        f"{Path(file['file']).name}: {file['several_annotations']} tasks annotated more than once; the latest "
+        "annotation of each was read"
+        for file in annotations.get("files", {}).values() if file["several_annotations"]
+    ]  # fmt: skip
+
+
+def read_spans(source: DatasetSource, data: DataConfig, shape: str) -> RawData:
+    """Every split of span-annotated files as words and tags, and what was left out (fatal with ``strict``)."""
+    splits, files = {}, {}
+    for split, file in source.files.items():
+        splits[split], files[split] = _span_rows(Path(file), data, shape)
+    annotations = {"shape": shape, "files": files}
+    problems = left_out_lines(annotations)
+    if problems and data.strict:
+        raise PipelineError(f"{problems[0]} (--strict)")
+    return RawData(datasets.DatasetDict(splits), annotations)
+
+
+def _bad_json_line(source: DatasetSource, data: DataConfig) -> PipelineError | None:
+    for file in source.files.values():
+        unit, rows = json_rows(Path(file), data.encoding)
+        broken = next(((number, row) for number, row in rows if isinstance(row, str)), None)
+        if broken:
+            return PipelineError(f"{file} {unit} {broken[0]}: {broken[1]}")
+    return None
+
+
+def read_source(source: DatasetSource, data: DataConfig) -> RawData:
     """The raw splits as the source has them."""
     if source.kind == "hub":
         try:
-            return datasets.load_dataset(source.location, source.config_name, revision=source.revision)
+            return RawData(datasets.load_dataset(source.location, source.config_name, revision=source.revision), {})
         except datasets.exceptions.DatasetNotFoundError as error:
             raise PipelineError(f"dataset {source.location} not found on the Hub: {error}") from error
     for split, file in source.files.items():
         if not _has_rows(Path(file), data.encoding):
             raise PipelineError(f"split '{split}' is empty: {file} holds no rows")
     if source.format == DERIVED_PAIRS:
-        return derived_pairs(source, data)
+        return RawData(derived_pairs(source, data), {})
     if source.format == MOVIE_REVIEWS:
-        return movie_reviews(Path(source.location), data.seed)
+        return RawData(movie_reviews(Path(source.location), data.seed), {})
     if source.format == "conll":
-        return datasets.DatasetDict({split: read_conll(Path(file), data) for split, file in source.files.items()})
+        return RawData(datasets.DatasetDict({split: read_conll(Path(file), data) for split, file in source.files.items()}), {})
+    if source.format == "json" and (shape := span_shape(_first_json_row(Path(source.files["train"]), data.encoding))):
+        return read_spans(source, data, shape)
     files = {split: [file] for split, file in source.files.items()}
     options = {"encoding": _codec(data.encoding)} if source.format in ("csv", "json") else {}
     if source.format == "csv" and Path(source.files["train"]).suffix == ".tsv":
         options["sep"] = "\t"
     try:
-        return datasets.load_dataset(source.format, data_files=files, **options)
+        return RawData(datasets.load_dataset(source.format, data_files=files, **options), {})
     except (ValueError, datasets.exceptions.DatasetGenerationError) as error:
-        raise PipelineError(f"cannot read {source.location} as {source.format}: {error}") from error
+        located = _bad_json_line(source, data) if source.format == "json" else None
+        raise (located or PipelineError(f"cannot read {source.location} as {source.format}: {error}")) from error

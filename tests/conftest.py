@@ -42,7 +42,7 @@ def long_document(conll_sample, sentences: int) -> tuple[list[str], list[int]]:
 
     data = DataConfig(dataset=str(conll_sample), max_train_samples=None)
     source = resolve_dataset(data)
-    train = normalize(read_source(source, data), source, data, "ner")[0]["train"].select(range(sentences))
+    train = normalize(read_source(source, data).splits, source, data, "ner")[0]["train"].select(range(sentences))
     return [word for row in train["tokens"] for word in row], [tag for row in train["ner_tags"] for tag in row]
 
 
@@ -69,6 +69,38 @@ def build_tiny_model(target: Path, seed: int = 0, layers: int = 2) -> Path:
     )  # fmt: skip
     BertModel(config).save_pretrained(target)
     AutoTokenizer.from_pretrained(embedded_model_dir()).save_pretrained(target)
+    return target
+
+
+def token_classifier(tiny_model: Path, target: Path, labels: tuple[str, ...] = ("O", "B-PER", "I-PER")) -> Path:
+    """The tiny model with a token classification head for ``labels``, as a release holds it, with a card
+    recording its weights' sha256."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from tasks.artifacts import weights_sha256
+
+    AutoModelForTokenClassification.from_pretrained(
+        tiny_model, num_labels=len(labels), id2label=dict(enumerate(labels))
+    ).save_pretrained(target)
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(target)
+    (target / "README.md").write_text(f"---\nweights_sha256: {weights_sha256(target)}\n---\n# A release\n")
+    return target
+
+
+def damaged_weights(model: Path, target: Path, how: str) -> Path:
+    """A copy of ``model`` whose model.safetensors is ``truncated``, ``cut in the header``, ``not safetensors``
+    (a web page saved in its place), or whole but with other weights than the card records."""
+    shutil.copytree(model, target)
+    weights = target / "model.safetensors"
+    data = weights.read_bytes()
+    if how == "truncated":
+        weights.write_bytes(data[: len(data) // 2])
+    elif how == "cut in the header":
+        weights.write_bytes(data[:100])
+    elif how == "not safetensors":
+        weights.write_text("<html><body>Bad gateway</body></html>\n")
+    else:
+        weights.write_bytes(data[:-4] + bytes(4))
     return target
 
 

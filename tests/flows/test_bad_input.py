@@ -2,13 +2,14 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, damaged_weights, token_classifier
 from flows.finetune import finetune
 from tasks.config import FinetuneConfig
 from tasks.engines.common import check_label_ids
@@ -163,10 +164,14 @@ def test_label_id_beyond_the_model_names_the_label():
         check_label_ids(rows, ["O", "B-PER", "I-PER", "B-LOC"], 3)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
+def server_url() -> str:
     from prefect.settings import PREFECT_API_URL
 
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value() or ""}
+    return PREFECT_API_URL.value() or ""
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PREFECT_API_URL": server_url()}
     return subprocess.run([sys.executable, "-m", "flows.finetune", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -259,3 +264,21 @@ def test_a_deployment_whose_work_pool_was_deleted_is_named(prefect_server, tiny_
     )  # fmt: skip
     with pytest.raises(PipelineError, match=r"deployment train-evaluate/spare has no work pool on .*\(its pool was deleted\)"):
         run_on_deployment("train-evaluate/spare", request)
+
+
+def test_a_damaged_model_is_named_in_one_line_by_finetune_and_predict(prefect_server, tiny_model, tmp_path):
+    release = damaged_weights(token_classifier(tiny_model, tmp_path / "release"), tmp_path / "damaged", "truncated")
+    (tmp_path / "input.txt").write_text("EU rejects German call to boycott British lamb .\n")
+    env = {**os.environ, "PREFECT_API_URL": server_url()}
+    for command in (
+        ["flows.finetune", "--model", str(release)],
+        ["flows.predict", "--model", str(release), "--input", str(tmp_path / "input.txt")],
+    ):
+        result = subprocess.run([sys.executable, "-m", *command, "--artifacts-dir", str(tmp_path / "artifacts")], cwd=REPO,
+                                env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert result.returncode == 2 and "Traceback" not in result.stderr + result.stdout
+        assert re.fullmatch(
+            rf"error: the model's weights do not load: {re.escape(str(release))}/model.safetensors: truncated: "
+            r"[\d,]+ bytes where its header describes [\d,]+",
+            result.stderr.strip().splitlines()[-1],
+        )

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from conftest import damaged_weights, token_classifier
 from fake_hub import FakeHub
 from tasks.errors import PipelineError
 from tasks.hub import COMMIT_MESSAGE, push_to_hub
@@ -359,3 +360,27 @@ def test_quality_gate_pushes_only_a_better_model(
         assert check["entities"] == summary.check["entities"] and check["text"] == summary.check["text"]
     else:
         assert "does not beat the published" in decision.reason and summary.published_check is None
+
+
+@pytest.mark.slow
+def test_a_damaged_champion_does_not_block_a_sound_model_and_the_gate_says_why(
+    local_score, hub, prefect_server, tiny_model, conll_sample, tmp_path
+):
+    from flows.finetune import finetune
+    from tasks.config import DataConfig
+    from tasks.load import normalize
+    from tasks.sources import read_source, resolve_dataset
+
+    data = DataConfig(dataset=str(conll_sample), max_train_samples=None)
+    labels = normalize(read_source(resolve_dataset(data), data).splits, resolve_dataset(data), data, "ner")[1]
+    champion = damaged_weights(token_classifier(tiny_model, tmp_path / "champion", tuple(labels)), tmp_path / "damaged", "truncated")
+    # Its card states a score on other data, so the gate downloads it to score it on this run's.
+    sha256 = (champion / "README.md").read_text().split("weights_sha256: ")[1].split("\n")[0]
+    card = champion_card(0.99, "0" * 16).replace(b"---\nmodel-index", f"---\nweights_sha256: {sha256}\nmodel-index".encode())
+    hub.state.repos["team/ner"] = {**{path.name: path.read_bytes() for path in champion.iterdir()}, "README.md": card}
+    hub.state.commits.append({"oid": "c" * 40, "files": {}})
+    summary = finetune(gate_config(tiny_model, conll_sample, tmp_path / "artifacts", hub_model_id="team/ner"))
+    decision = summary.decision
+    assert decision.publish and summary.pushed_to is not None and decision.champion is None
+    assert decision.reason.startswith("the published model cannot be scored because it is damaged (")
+    assert "/model.safetensors: truncated: " in decision.reason and decision.reason.endswith("); this model replaces it")

@@ -89,7 +89,7 @@ def test_conll_documents_are_kept_and_the_training_slice_takes_whole_documents()
 
     data = DataConfig(dataset="embedded:conll2003", max_train_samples=1000, seed=3)
     source = resolve_dataset(data)
-    loaded = normalize(read_source(source, data), source, data, "ner")[0]
+    loaded = normalize(read_source(source, data).splits, source, data, "ner")[0]
     assert [len(set(loaded[split][DOCUMENT])) for split in ("train", "validation", "test")] == [946, 216, 231]
     train = select_samples(loaded, data)["train"]
     drawn, every = list(train[DOCUMENT]), list(loaded["train"][DOCUMENT])
@@ -112,7 +112,7 @@ def test_a_document_column_is_read_from_json_lines_and_must_name_a_column(tmp_pa
     (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
     data = DataConfig(dataset=str(tmp_path / "train.jsonl"), document_column="story", max_train_samples=None)
     source = resolve_dataset(data)
-    loaded = normalize(read_source(source, data), source, data, "ner")[0]
+    loaded = normalize(read_source(source, data).splits, source, data, "ner")[0]
     story = {tuple(words): number for number, document in enumerate(documents) for words in document}
     for rows in loaded.values():  # validation is carved out of train, each numbered on its own
         stories = {(document, story[tuple(words)]) for document, words in zip(rows[DOCUMENT], rows["tokens"])}
@@ -120,7 +120,7 @@ def test_a_document_column_is_read_from_json_lines_and_must_name_a_column(tmp_pa
     assert len(set(loaded["train"][DOCUMENT])) == 3
     wrong = data.model_copy(update={"document_column": "chapter"})
     with pytest.raises(PipelineError, match="column 'chapter' not found"):
-        normalize(read_source(source, wrong), source, wrong, "ner")
+        normalize(read_source(source, wrong).splits, source, wrong, "ner")
 
 
 def test_prediction_input_keeps_documents_of_conll_plain_text_and_json_lines(tmp_path):

@@ -41,7 +41,7 @@ CLASSIFICATION = profile_of("sequence-classification").data_report
 def load(folder: Path, task: str = "ner") -> datasets.DatasetDict:
     data = DataConfig(dataset=str(folder), max_train_samples=None)
     source = resolve_dataset(data)
-    return normalize(read_source(source, data), source, data, task)[0]
+    return normalize(read_source(source, data).splits, source, data, task)[0]
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ def write_jsonl(path, rows):
 def load(dataset: str, **options):
     data = DataConfig(dataset=dataset, max_train_samples=None, **options)
     source = resolve_dataset(data)
-    return normalize(read_source(source, data), source, data, "ner")[:2]  # the splits and labels
+    return normalize(read_source(source, data).splits, source, data, "ner")[:2]  # the splits and labels
 
 
 def test_derived_label_order_is_o_then_types_alphabetically():
@@ -111,7 +111,7 @@ def test_unknown_tag_in_embedded_label_list(tmp_path, conll_sample):
     data = DataConfig(dataset=str(tmp_path / "train.txt"))
     source = resolve_dataset(data).model_copy(update={"kind": "embedded"})
     with pytest.raises(PipelineError, match="tag 'B-PERSON' is not in the label list"):
-        normalize(read_source(source, data), source, data, "ner")
+        normalize(read_source(source, data).splits, source, data, "ner")
 
 
 def test_classlabel_ids_keep_their_names_and_order(tmp_path):
@@ -158,7 +158,7 @@ def test_undecodable_byte_names_file_line_and_byte(tmp_path):
 
 def read(dataset: str, **options):
     data = DataConfig(dataset=dataset, **options)
-    return read_source(resolve_dataset(data), data)
+    return read_source(resolve_dataset(data), data).splits
 
 
 def test_json_lines_and_csv_take_the_encoding_too(tmp_path):

@@ -12,7 +12,7 @@ from tasks.sources import read_source, resolve_dataset
 def load(dataset: str, **options):
     data = DataConfig(dataset=dataset, max_train_samples=None, **options)
     source = resolve_dataset(data)
-    return normalize(read_source(source, data), source, data, "sequence-classification")[:2]  # the splits and labels
+    return normalize(read_source(source, data).splits, source, data, "sequence-classification")[:2]  # the splits and labels
 
 
 def write_csv(path, header: str, lines: list[str], sep: str = ","):

@@ -38,7 +38,7 @@ def rewrite(folder, target, scheme: str):
 def load(folder):
     data = DataConfig(dataset=str(folder), max_train_samples=None)
     source = resolve_dataset(data)
-    return normalize(read_source(source, data), source, data, "ner")
+    return normalize(read_source(source, data).splits, source, data, "ner")
 
 
 def tag_names(rows, label_list: list[str]) -> list[list[str]]:

@@ -1,6 +1,7 @@
 """What every run does after training, a sweep's winner's included: check the trained model, decide with
 the quality gate, write the release and its card, push it when the gate publishes it, and record it."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from tasks.errors import PipelineError
 from tasks.evaluation import FIGURES, METRICS, PLOTS, evaluated_split
 from tasks.hub import Pushed, push_to_hub
 from tasks.load import SUMMARY as LOAD_SUMMARY
-from tasks.metrics import reported_scores
+from tasks.metrics import MISTAKES, reported_scores
+from tasks.mistakes import ERRORS, describe, table_rows
 from tasks.model_card import CARD, ReleaseInputs, ReleaseNames, Selection, card_for_display, epoch_table, release_model
 from tasks.onnx_export import ParityCheck, export_model
 from tasks.plots import data_url
@@ -119,7 +121,7 @@ def release_of(
 
 
 def show_in_ui(task: TaskName, metrics: dict, release_dir: str) -> None:
-    """The scores, the card, the figures and the per-epoch table, where the Prefect UI shows them."""
+    """The scores, the card, the figures, the per-epoch table and the first mistakes, where the Prefect UI shows them."""
     names = profile_of(task).metrics
     rows = [{"split": split, **{name: round(value, 4) for name, value in reported_scores(scores, names).items()}}
             for split, scores in metrics.items()]  # fmt: skip
@@ -132,6 +134,14 @@ def show_in_ui(task: TaskName, metrics: dict, release_dir: str) -> None:
         create_image_artifact(image_url=image, key=key, description=figure["title"])
     epochs = epoch_table(read_artifact_json(release_dir, HISTORY))
     create_table_artifact(key="training-epochs", table=epochs, description="Training loss and validation per evaluation")
+    split = evaluated_split(metrics)
+    if MISTAKES in metrics[split]:
+        mistakes = [json.loads(line) for line in read_artifact(release_dir, f"{ERRORS}/{split}.jsonl").decode().splitlines()[:20]]
+        create_table_artifact(
+            key=f"{task}-mistakes", table=table_rows(mistakes),
+            description=f"The first of the {split} split's mistakes, most confident first: "
+            f"{describe(metrics[split][MISTAKES], profile_of(task).data_report.EXAMPLES)} (errors/{split}.jsonl)",
+        )  # fmt: skip
 
 
 def push_if_published(config: FinetuneConfig, decision: Decision, release_dir: str) -> Pushed | None:

@@ -13,6 +13,7 @@ from tasks.config import MixedPrecision, TaskName, TokenizationConfig
 from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.hardware import autocast, compute_device, resolve_precision
 from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.mistakes import ERRORS
 from tasks.pretrained import load_tokenizer
 from tasks.profiles import Scoring, profile_of
 from tasks.tracking import TENSORBOARD, log_final_scores
@@ -65,7 +66,8 @@ def evaluate_model(
     mixed_precision: MixedPrecision, report_to: str = "none", *, out_dir: str,
 ) -> str:  # fmt: skip
     """Score the saved model on each evaluation split, on the device and in the precision training
-    chose; write metrics.json, evaluated_on.json, predictions/<split>.{txt,csv}, plots/, for a model
+    chose; write metrics.json, evaluated_on.json, predictions/<split>.{txt,csv}, errors/<split>.jsonl (the
+    rows it got wrong, `tasks.mistakes`), plots/, for a model
     with its training history that history with its validation scores (`scored_history`), and for a run
     tracked with TensorBoard the final scores as its event files in tensorboard/ (an MLflow run gets them
     from the flow, with the release)."""
@@ -85,7 +87,8 @@ def evaluate_model(
         (partial / PREDICTIONS).mkdir()
         for split in (name for name in EVALUATED_SPLITS if name in dataset):
             started = time.perf_counter()
-            metrics[split] = part.score(model, tokenizer, dataset[split], scoring, partial / PREDICTIONS / split)
+            errors = partial / ERRORS / f"{split}.jsonl"
+            metrics[split] = part.score(model, tokenizer, dataset[split], scoring, partial / PREDICTIONS / split, errors)
             seconds[split] = round(time.perf_counter() - started, 1)
         write_json(partial / METRICS, metrics)
         history, kept_step = None, None

@@ -64,6 +64,7 @@ def _strict(row: dict | None) -> dict[str, float]:
 
 
 PARTIAL_MATCH = "partial_match"
+MISTAKES = "mistakes"  # a split's wrong rows counted by kind (`tasks.mistakes.counts`)
 # SemEval-2013's matches (our names) as nervaluate names them.
 SEMEVAL_KINDS = {"strict": "strict", "exact": "exact", "partial": "partial", "type": "ent_type"}
 SEMEVAL_COUNTS = ("correct", "incorrect", "partial", "missed", "spurious")

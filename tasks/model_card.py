@@ -25,6 +25,8 @@ from tasks.evaluation import EVALUATED_ON, FIGURES, METRICS, PLOTS, evaluated_sp
 from tasks.hub import hub_api
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.markdown import table
+from tasks.metrics import MISTAKES
+from tasks.mistakes import ERRORS, describe
 from tasks.onnx_export import MAX_F1_DIFFERENCE, MIN_AGREEMENT, MODEL, ONNX, PARITY, QUANTIZED, copy_shipped
 from tasks.pretrained import hidden_size, load_tokenizer
 from tasks.profiles import ModelCardPart, TaskProfile, is_pair, profile_of
@@ -223,7 +225,18 @@ def _scores_section(facts: CardFacts) -> list[str]:
     ]  # fmt: skip
     for split, scores in facts.metrics.items():
         lines += facts.card.detail_tables(split, scores)
-    return lines + ["", *facts.figure_lines("evaluation")]
+    return lines + _mistakes_lines(facts) + ["", *facts.figure_lines("evaluation")]
+
+
+def _mistakes_lines(facts: CardFacts) -> list[str]:
+    """The wrong rows of each split counted by kind, and where the evaluated split's are listed."""
+    found = {split: scores[MISTAKES] for split, scores in facts.metrics.items() if MISTAKES in scores}
+    if not found:
+        return []
+    unit = facts.profile.data_report.EXAMPLES
+    counted = "; ".join(f"{split}: {describe(counts, unit)}" for split, counts in found.items())
+    listed = f"`{ERRORS}/{facts.evaluated_split}.jsonl`"
+    return ["", f"Mistakes — {counted}. The evaluated split's are listed in {listed}, most confident first."]
 
 
 _PRECISIONS = {"no": "full precision (fp32)", "bf16": "bf16", "fp16": "fp16"}
@@ -584,7 +597,8 @@ def release_model(
     task: TaskName, inputs: ReleaseInputs, names: ReleaseNames, decision: Decision | None, selection: Selection | None,
     out_dir: str,
 ) -> str:  # fmt: skip
-    """The model directory to publish: weights, tokenizer, metrics.json, the figures (plots/) and the README.md card."""
+    """The model directory to publish: weights, tokenizer, metrics.json, the evaluated split's mistakes
+    (errors/<split>.jsonl), the figures (plots/) and the README.md card."""
     train_summary = read_json(Path(inputs.model_dir) / TRAIN_SUMMARY)
     hyperparameters = trained_settings(names.settings, train_summary, inputs.model_dir)
     dataset = read_json(Path(inputs.dataset_dir) / LOAD_SUMMARY)
@@ -623,6 +637,10 @@ def release_model(
                 _link_or_copy(file, partial / file.name)
         for name in (METRICS, HISTORY):
             _link_or_copy(Path(inputs.evaluation_dir) / name, partial / name)
+        errors = Path(ERRORS) / f"{facts.evaluated_split}.jsonl"
+        if (Path(inputs.evaluation_dir) / errors).is_file():
+            (partial / ERRORS).mkdir()
+            _link_or_copy(Path(inputs.evaluation_dir) / errors, partial / errors)
         (partial / PLOTS).mkdir()
         for file in [FIGURES, *(figure["file"] for figure in facts.figures)]:
             _link_or_copy(Path(inputs.evaluation_dir) / PLOTS / file, partial / PLOTS / file)

@@ -173,7 +173,8 @@ def _f1(name: str, model, tokenizer, rows, scoring: Scoring, task: TaskName, scr
     scoring = Scoring(scoring.tokenization, scoring.batch_size, scoring.tag_scheme, progress=f"F1 {name}")
     # The parity gate compares the task's headline F1, whichever --metric judges the run: it asks whether the runtimes
     # agree, not how good the model is.
-    return round(profile_of(task).evaluation.score(model, tokenizer, rows, scoring, scratch / name)["f1"], 4)
+    scored = profile_of(task).evaluation.score(model, tokenizer, rows, scoring, scratch / name, scratch / f"{name}-errors.jsonl")
+    return round(scored["f1"], 4)
 
 
 @step(ONNX)

@@ -28,6 +28,7 @@ from tasks.weights import check_weights
 PREDICTION_SUMMARY = "prediction_summary.json"
 DATASET = "dataset"
 NER_OUTPUTS = ("predictions.conll", "entities.jsonl")
+SCORED_ERRORS = "errors.jsonl"  # with --score: the rows the model got wrong, as the evaluate step writes them
 CLASSIFICATION_OUTPUTS = ("predictions.csv", "predictions.jsonl")
 _HEADS = {"ForTokenClassification": "ner", "ForSequenceClassification": "sequence-classification"}
 
@@ -174,9 +175,10 @@ def _classification_outputs(rows, labels: list[str], scoring: Scoring, runner, t
 
 
 def _scores(task: TaskName, runner, tokenizer, rows, scoring: Scoring, out: Path) -> dict:
-    """The evaluate step's scores of the input (its part of evaluate, run again), and its CoNLL or CSV file."""
+    """The evaluate step's scores of the input (its part of evaluate, run again), its CoNLL or CSV file and
+    its mistakes (``errors.jsonl``)."""
     scoring = Scoring(scoring.tokenization, scoring.batch_size, progress="score")
-    return profile_of(task).evaluation.score(runner, tokenizer, rows, scoring, out / "scored")
+    return profile_of(task).evaluation.score(runner, tokenizer, rows, scoring, out / "scored", out / SCORED_ERRORS)
 
 
 @step("prediction")

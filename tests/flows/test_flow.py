@@ -1,5 +1,6 @@
 """The whole flow on a tiny real model and real CoNLL sentences, under a Prefect test server."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from conftest import ui_artifacts
 from flows.finetune import finetune
 from tasks.artifacts import MANIFEST, is_complete
 from tasks.config import FinetuneConfig
+from tasks.mistakes import describe
 from tasks.model_card import card_for_display
 
 pytestmark = pytest.mark.slow
@@ -152,6 +154,28 @@ def test_run_publishes_metrics_table_and_model_card(first_run):
     assert "| train | 48 | 1 | — |" in by_key["data-report"].data  # "BEIJING 1996-08-22" twice
     assert by_key["ner-metrics"].type == "table"
     assert '"split": "test"' in by_key["ner-metrics"].data
+
+
+def test_the_mistakes_are_listed_shipped_counted_on_the_card_and_shown_in_the_ui(first_run):
+    _, summary = first_run
+    evaluation, release = Path(summary.steps[4].path), Path(summary.model_dir)
+    assert sorted(p.name for p in (evaluation / "errors").iterdir()) == ["test.jsonl", "validation.jsonl"]
+    shipped = (release / "errors" / "test.jsonl").read_text()
+    assert shipped == (evaluation / "errors" / "test.jsonl").read_text()
+    mistakes = [json.loads(line) for line in shipped.splitlines()]
+    counted = summary.metrics["test"]["mistakes"]
+    assert counted["wrong"] == len(mistakes) > 0 and counted["of"] == 16
+    assert sum(counted["kinds"].values()) == sum(len(mistake["errors"]) for mistake in mistakes)
+    assert [mistake["confidence"] for mistake in mistakes] == sorted((m["confidence"] for m in mistakes), reverse=True)
+    # Every listed sentence is one whose predicted tags differ from its gold ones in predictions/test.txt.
+    blocks = (evaluation / "predictions" / "test.txt").read_text().strip("\n").split("\n\n")
+    for mistake in mistakes:
+        lines = [line.split(" ") for line in blocks[mistake["row"]].splitlines()]
+        assert [word for word, _, _ in lines] == mistake["words"] and any(gold != found for _, gold, found in lines)
+    card = (release / "README.md").read_text()
+    assert f"test: {describe(counted, 'sentences')}" in card and "listed in `errors/test.jsonl`" in card
+    table = ui_artifacts(summary.flow_run_id)["ner-mistakes"]
+    assert table.type == "table" and json.loads(table.data)[0]["text"] == " ".join(mistakes[0]["words"])
 
 
 def test_release_ships_the_figures_the_card_embeds_and_the_ui_shows(first_run):

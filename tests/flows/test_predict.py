@@ -60,6 +60,19 @@ def test_a_conll_file_is_predicted_and_scored_as_the_evaluate_step_scores_it(rel
     assert sum(summary.counts["entities"].values()) == len(spans)
     shown = ui_artifacts(str(summary.flow_run_id))
     assert {"predictions", "predicted-counts"} <= set(shown)
+    # The mistakes, as the evaluate step listed them, with the line each sentence starts on.
+    scored = [json.loads(line) for line in (outputs(summary) / "errors.jsonl").read_text().splitlines()]
+    evaluated = (Path(finetuned.model_dir) / "errors" / "test.jsonl").read_text().splitlines()
+    assert [{key: value for key, value in row.items() if key != "line"} for row in scored] == [json.loads(line) for line in evaluated]
+    lines = (conll_sample / "test.txt").read_text().splitlines()
+    assert scored and all(lines[row["line"] - 1].split()[0] == row["words"][0] for row in scored)
+
+
+def test_the_entities_written_are_input_again_their_spans_the_tags_to_score(released, conll_sample):
+    config, _ = released
+    first = predict(released, conll_sample / "test.txt", batch_size=config.eval_batch_size)
+    again = predict(released, outputs(first) / "entities.jsonl", score=True, batch_size=config.eval_batch_size)
+    assert again.rows == 16 and again.problems == [] and 0 <= again.scores["f1"] <= 1
 
 
 def test_plain_text_and_csv_give_the_same_predictions_a_blank_line_ends_a_document_and_an_empty_row_is_reported(released, conll_sample, tmp_path):

@@ -7,7 +7,15 @@ import datasets
 from tqdm.auto import tqdm
 
 from tasks.context import document_ids, plan_readings
-from tasks.metrics import NO_ENTITY, PARTIAL_MATCH, entity_type_confusion, partial_match_scores, seqeval_scores
+from tasks.metrics import (
+    MISTAKES,
+    NO_ENTITY,
+    PARTIAL_MATCH,
+    entity_type_confusion,
+    partial_match_scores,
+    seqeval_scores,
+)
+from tasks.mistakes import counts, ner_mistakes, write_mistakes
 from tasks.profiles import Scoring, label_names
 from tasks.tag_schemes import from_iob2
 from tasks.windows import plan_windows
@@ -77,9 +85,10 @@ def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: li
     return lines
 
 
-def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, predictions: Path) -> dict:
-    """Seqeval scores per word (IOB2, by conlleval's and by strict rules), SemEval's partial matches and the
-    entity types confused, per word; writes ``<split>.txt`` in CoNLL format, in the training data's tag scheme."""
+def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, predictions: Path, errors: Path) -> dict:
+    """Seqeval scores per word (IOB2, by conlleval's and by strict rules), SemEval's partial matches, the
+    entity types confused, per word, and the mistakes counted by kind; writes ``<split>.txt`` in CoNLL format,
+    in the training data's tag scheme, and the wrong sentences as JSON lines at ``errors`` (`tasks.mistakes`)."""
     labels = label_names(model)
     sentences = list(rows["tokens"])
     gold_names = rows.features["ner_tags"].feature.names
@@ -89,10 +98,12 @@ def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, prediction
     scheme = scoring.tag_scheme or "IOB2"
     written = [[from_iob2(tags, scheme) for tags in sequences] for sequences in (gold, predicted)]
     predictions.with_suffix(".txt").write_text("\n".join(conll_lines(sentences, *written)))
+    mistakes = ner_mistakes(sentences, gold, predicted, words.scores)
+    write_mistakes(mistakes, errors, rows["line"] if "line" in rows.column_names else None)
     return {
         "num_sentences": len(sentences), "windowed_sentences": words.windowed, **seqeval_scores(gold, predicted),
         PARTIAL_MATCH: partial_match_scores(gold, predicted),
-        "entity_confusion": entity_type_confusion(gold, predicted),
+        "entity_confusion": entity_type_confusion(gold, predicted), MISTAKES: counts(mistakes, len(sentences)),
     }  # fmt: skip
 
 

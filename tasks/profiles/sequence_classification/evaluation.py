@@ -7,7 +7,8 @@ from pathlib import Path
 import datasets
 from tqdm.auto import tqdm
 
-from tasks.metrics import classification_scores
+from tasks.metrics import MISTAKES, classification_scores
+from tasks.mistakes import classification_mistakes, counts, write_mistakes
 from tasks.profiles import PAIR_COLUMN, Scoring, is_pair, label_names
 
 
@@ -34,9 +35,10 @@ def best(probabilities: list[float]) -> int:
     return max(range(len(probabilities)), key=probabilities.__getitem__)
 
 
-def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, predictions: Path) -> dict:
-    """Accuracy, F1, confusion matrix; writes ``<split>.csv``
-    (text, text_pair for pairs, gold, predicted, probability of the prediction)."""
+def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, predictions: Path, errors: Path) -> dict:
+    """Accuracy, F1, confusion matrix and the mistakes counted by kind; writes ``<split>.csv`` (text,
+    text_pair for pairs, gold, predicted, probability of the prediction) and the wrong texts as JSON lines at
+    ``errors`` (`tasks.mistakes`)."""
     labels = label_names(model)
     texts, gold = list(rows["text"]), list(rows["label"])
     pairs = list(rows[PAIR_COLUMN]) if is_pair(rows.column_names) else None
@@ -48,7 +50,9 @@ def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, prediction
         writer.writerow(["text", *([PAIR_COLUMN] if pairs else []), "gold", "predicted", "probability"])
         for i, text in enumerate(texts):
             writer.writerow([text, *([pairs[i]] if pairs else []), labels[gold[i]], labels[predicted[i]], f"{probability[i]:.4f}"])
-    return {"num_examples": len(texts), **classification_scores(gold, predicted, labels)}
+    mistakes = classification_mistakes(texts, pairs, gold, probabilities, labels)
+    write_mistakes(mistakes, errors, rows["line"] if "line" in rows.column_names else None)
+    return {"num_examples": len(texts), **classification_scores(gold, predicted, labels), MISTAKES: counts(mistakes, len(texts))}
 
 
 def draw_figures(split: str, scores: dict, out: Path) -> list[dict]:

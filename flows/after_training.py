@@ -74,7 +74,7 @@ def after_training(
         model_dir=released.path,
         metrics=metrics,
         check=read_artifact_json(checked.path, CHECK),
-        steps=[prepared.loaded, prepared.reported, prepared.tokenized, *trained.steps, checked,
+        steps=[prepared.loaded, prepared.reported, *([prepared.issues] if prepared.issues else []), prepared.tokenized, *trained.steps, checked,
                *([exported] if exported else []), *gate.steps, released],  # fmt: skip
         decision=gate.decision,
         pushed_to=pushed.commit_url if pushed else None,
@@ -110,6 +110,7 @@ def release_of(
         dataset_dir=prepared.loaded.path, report_dir=prepared.reported.path, tokenized_dir=prepared.tokenized.path,
         model_dir=trained.model_dir,
         evaluation_dir=trained.evaluation_dir, check_dir=checked.path, export_dir=exported.path if exported else None,
+        issues_dir=prepared.issues.path if prepared.issues else None,
     )  # fmt: skip
     names = ReleaseNames(
         model_name=config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}",

@@ -1,8 +1,10 @@
 """A run's start, shared by the finetune and sweep flows: check what can be checked before any work,
-then load the data, report on it and tokenize it."""
+then load the data, report on it (and rank suspect labels, when asked) and tokenize it."""
+
+import json
 
 from prefect import get_run_logger
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
 from flows.train import TrainEvaluateRequest
@@ -14,11 +16,13 @@ from tasks.artifacts import (
     read_artifact_json,
     remove_stale_partials,
 )
-from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig
+from tasks.config import ColumnsConfig, DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig
 from tasks.console import set_console
 from tasks.data_report import MARKDOWN as REPORT_MARKDOWN, REPORT, report_data
 from tasks.errors import PipelineError
 from tasks.hub import hub_token
+from tasks.label_issues import LabelIssuesRequest, rank_label_issues
+from tasks.label_ranking import LABEL_ISSUES, SUMMARY as LABEL_ISSUES_SUMMARY, issue_rows
 from tasks.load import SUMMARY as LOAD_SUMMARY, load_dataset
 from tasks.onnx_export import require_onnx_packages
 from tasks.pretrained import ModelSource, hidden_size, resolve_model
@@ -38,6 +42,7 @@ class Prepared(BaseModel):
     source: DatasetSource
     loaded: StepReport
     reported: StepReport | None  # None on nodes 1 and up, which only train: the report is for node 0's gate and card
+    issues: StepReport | None = None  # with --label-issues, on node 0
     tokenized: StepReport
     transferred_before: dict[str, int]  # `tasks.storage.transferred` as the run began
 
@@ -63,6 +68,16 @@ def _show_data_report(reported: StepReport, metric: str) -> None:
         get_run_logger().warning(f"Metric: {note}.")
 
 
+def _show_label_issues(ranked: StepReport) -> None:
+    """The most suspect labels as a table in the Prefect UI, and how many there are in the log."""
+    issues = [json.loads(line) for line in read_artifact(ranked.path, LABEL_ISSUES).decode().splitlines()[:20]]
+    rows = [dict(zip(("where", "example", "given -> suggested", "score"), row)) for row in issue_rows(issues, 20)]
+    create_table_artifact(key="label-issues", table=rows, description="The most suspect training labels (label_issues.jsonl)")
+    found = read_artifact_json(ranked.path, LABEL_ISSUES_SUMMARY)
+    get_run_logger().info(f"Label issues: {found['suspect']:,} of {found['of']:,} training {found['unit']} have labels "
+                          f"a model trained on the other half contradicts ({ranked.path}/{LABEL_ISSUES}).")  # fmt: skip
+
+
 def _check_metric_labels(config: FinetuneConfig, loaded: StepReport) -> None:
     """Fail before tokenizing when --metric names a label the data lacks."""
     problem = label_problem(config.metric, read_artifact_json(loaded.path, LOAD_SUMMARY)["labels"])
@@ -71,7 +86,7 @@ def _check_metric_labels(config: FinetuneConfig, loaded: StepReport) -> None:
 
 
 def prepare(config: FinetuneConfig) -> Prepared:
-    """Check what can be checked before any work, then load the data, report on it and tokenize it."""
+    """Check what can be checked before any work, then load the data, report on it (and rank suspect labels, when asked) and tokenize it."""
     set_console(config.verbose)
     transferred_before = transferred()
     artifacts_dir = config.artifacts_dir if is_remote(config.artifacts_dir) else config.artifacts_dir.resolve()
@@ -92,9 +107,13 @@ def prepare(config: FinetuneConfig) -> Prepared:
     reported = None if config.node_rank else report_data(loaded.path, model, config.max_length, config.task, store=store)
     if reported:
         _show_data_report(reported, config.metric)
+    issues = None
+    if config.label_issues and not config.node_rank:
+        issues = rank_label_issues(loaded.path, label_issues_request(config, model), config.task, store=store)
+        _show_label_issues(issues)
     tokenized = tokenize_dataset(loaded.path, model, config.section(TokenizationConfig), config.task, store=store)
     return Prepared(
-        store=store, model=model, source=source, loaded=loaded, reported=reported, tokenized=tokenized,
+        store=store, model=model, source=source, loaded=loaded, reported=reported, issues=issues, tokenized=tokenized,
         transferred_before=transferred_before,
     )  # fmt: skip
 
@@ -106,6 +125,16 @@ def training_of(config: FinetuneConfig, model: ModelSource) -> TrainingConfig:
     if AUTO not in (training.learning_rate, training.warmup_ratio):
         return training
     return with_recipe(training, config.task, hidden_size(model))
+
+
+def label_issues_request(config: FinetuneConfig, model: ModelSource) -> LabelIssuesRequest:
+    """What the data report needs to rank suspect labels: how the run tokenizes and trains, and its columns."""
+    return LabelIssuesRequest(
+        model=model, tokenization=config.section(TokenizationConfig),
+        # In this process and untracked: the two models only score each other's half.
+        training=training_of(config, model).model_copy(update={"report_to": "none", "num_processes": 1, "num_nodes": 1}),
+        columns=config.section(ColumnsConfig), eval_batch_size=config.eval_batch_size,
+    )  # fmt: skip
 
 
 def train_evaluate_request(config: FinetuneConfig, prepared: Prepared, tokenized_dir: str) -> TrainEvaluateRequest:

@@ -437,6 +437,12 @@ def write_json(path: Path, value: Any) -> None:
     path.write_text(_json_text(value))
 
 
+def write_json_lines(path: Path, rows: list) -> None:
+    """One JSON object per line, unescaped (words in any script stay readable)."""
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
 def replace_json(path: Path, value: Any) -> None:
     """Write ``path`` as `write_json` does, but all at once: a reader sees the old file or the
     new one, never part of it, and a crash leaves the old one."""

@@ -434,6 +434,13 @@ class RunConfig(_Section):
         "by type) is further than this from the published model's, as total variation distance (0 the same, 1 no "
         "label in common); never refuses.",
     )
+    label_issues: bool = Field(
+        False,
+        description="Rank the training sentences (or texts) whose tags (or label) a model contradicts most "
+        "confidently, in the data report's label_issues.jsonl with each one's file and line: two models, each "
+        "trained on half the training split with this run's recipe, score the other half (about one more "
+        "training's time).",
+    )
     force_publish: bool = Field(
         False,
         description="Publish even when the quality gate refuses (a worse model, a published model that cannot be "

@@ -7,9 +7,9 @@ with a gold entity's words but another type is of the wrong type; one that overl
 exact words has the wrong boundary. A text is wrong when its predicted label is not its gold one.
 """
 
-import json
 from pathlib import Path
 
+from tasks.artifacts import write_json_lines
 from tasks.spans import entity_words
 
 ERRORS = "errors"  # the folder of an evaluation artifact holding <split>.jsonl
@@ -110,10 +110,7 @@ def write_mistakes(mistakes: list[dict], path: Path, lines: list[int] | None = N
     """The mistakes as JSON lines at ``path``; each with the ``line`` of the input it came from, when given
     (the predict flow's input)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as stream:
-        for mistake in mistakes:
-            located = {"line": lines[mistake["row"]], **mistake} if lines else mistake
-            stream.write(json.dumps(located, ensure_ascii=False) + "\n")
+    write_json_lines(path, [{"line": lines[mistake["row"]], **mistake} if lines else mistake for mistake in mistakes])
 
 
 def table_rows(mistakes: list[dict], limit: int = 20) -> list[dict]:

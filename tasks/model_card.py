@@ -23,6 +23,7 @@ from tasks.derived import MOVIE_REVIEW_DESCRIPTION
 from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.evaluation import EVALUATED_ON, FIGURES, METRICS, PLOTS, evaluated_split
 from tasks.hub import hub_api
+from tasks.label_ranking import LABEL_ISSUES, SUMMARY as ISSUES_SUMMARY
 from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.markdown import table
 from tasks.metrics import MISTAKES
@@ -71,6 +72,7 @@ class CardFacts(BaseModel):
     dataset_hub_id: str | None
     dataset: dict  # load_summary.json
     data_report: dict  # data_report.json, see tasks.data_report
+    label_issues: dict | None = None  # label_issues.json, with --label-issues (tasks.label_issues)
     hyperparameters: dict
     history: list[dict]  # the engine's log history: training losses and per-epoch evaluations
     best_epoch: float  # the epoch whose checkpoint is the saved model
@@ -345,7 +347,17 @@ def _report_lines(facts: CardFacts) -> list[str]:
          f"normalised, is a training example's; longer ones are {facts.card.LONG_INPUTS}."), "",
         *([f"Labels seen in one split only: {', '.join(alone)}.", ""] if alone else []),
         *([f"Warning: {shift}.", ""] if shift else []),
+        *_issues_lines(facts.label_issues),
     ]  # fmt: skip
+
+
+def _issues_lines(found: dict | None) -> list[str]:
+    """What --label-issues found, when the run asked for it."""
+    if found is None:
+        return []
+    return [(f"Suspect labels (`--label-issues`): {found['suspect']:,} of {found['of']:,} training {found['unit']} have "
+             "labels that a model trained on the other half of the training split contradicts; they are ranked, most "
+             f"confident first, in the label issues step's `{LABEL_ISSUES}`."), ""]  # fmt: skip
 
 
 def _kept_line(facts: CardFacts, kept: str) -> str:
@@ -556,6 +568,7 @@ class ReleaseInputs(BaseModel):
     evaluation_dir: str
     check_dir: str
     export_dir: str | None = None  # the ONNX export and its parity check, when one was asked for
+    issues_dir: str | None = None  # the suspect labels, with --label-issues
 
 
 class ReleaseNames(BaseModel):
@@ -611,6 +624,7 @@ def release_model(
         dataset_hub_id=names.dataset_hub_id,
         dataset=dataset,
         data_report=read_json(Path(inputs.report_dir) / REPORT),
+        label_issues=read_json(Path(inputs.issues_dir) / ISSUES_SUMMARY) if inputs.issues_dir else None,
         hyperparameters=hyperparameters,
         history=read_json(Path(inputs.evaluation_dir) / HISTORY),  # with the validation scores (`scored_history`)
         best_epoch=train_summary["best_epoch"],

@@ -23,7 +23,7 @@ from tasks.artifacts import LEFTOVER, file_lock, read_json, replace_json
 from tasks.quality_gate import REGISTRY, registry_entry
 from tasks.storage import BUILT_FROM
 
-STEP_FOLDERS = ("dataset", "data_report", "tokenized", "model", "evaluation", "check", "onnx", "release", "input", "prediction")
+STEP_FOLDERS = ("dataset", "data_report", "label_issues", "tokenized", "model", "evaluation", "check", "onnx", "release", "input", "prediction")
 # Not step artifacts, but what runs leave: a failed run's checkpoints (for --resume), Hub models downloaded.
 LEFT_BY_RUNS = ("checkpoints", "published")
 

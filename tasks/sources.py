@@ -8,6 +8,7 @@ line rather than mangled words.
 """
 
 import codecs
+import csv
 import io
 import json
 from pathlib import Path
@@ -26,7 +27,7 @@ from tasks.assets import (
     embedded_conll2003_files,
     vader_sdist,
 )
-from tasks.config import DataConfig
+from tasks.config import ColumnsConfig, DataConfig
 from tasks.context import DOCUMENT
 from tasks.derived import (
     DESCRIPTION as PAIRS_DESCRIPTION,
@@ -342,6 +343,59 @@ def read_spans(source: DatasetSource, data: DataConfig, shape: str) -> RawData:
     if problems and data.strict:
         raise PipelineError(f"{problems[0]} (--strict)")
     return RawData(datasets.DatasetDict(splits), annotations)
+
+
+def _conll_lines(path: Path, encoding: str | None) -> dict[tuple, int]:
+    lines: dict[tuple, int] = {}
+    words: list[str] = []
+    first = 0
+    for number, line in enumerate([*text_lines(path, encoding), "\n"], 1):
+        columns = line.split()
+        if words and (not columns or line.startswith("-DOCSTART-")):
+            lines.setdefault(tuple(words), first)
+            words = []
+        if columns and not line.startswith("-DOCSTART-"):
+            first = first if words else number
+            words.append(columns[0])
+    return lines
+
+
+def _json_key(record, columns: ColumnsConfig, task: str) -> tuple | None:
+    if task == "ner":
+        if shape := span_shape(record):
+            row = annotated(record, shape)
+            return tuple(tagged(row.text, row.spans)[0])
+        words = record.get(columns.tokens_column) if isinstance(record, dict) else None
+        return tuple(str(word) for word in words) if isinstance(words, list) else None
+    names = columns.text_columns or (["sentence1", "sentence2"] if {"sentence1", "sentence2"} <= record.keys() else
+                                     [next((name for name in ("text", "sentence") if name in record), "text")])  # fmt: skip
+    texts = [record.get(name) for name in names]
+    return (str(texts[0]), str(texts[1]) if len(texts) > 1 else None) if texts[0] is not None else None
+
+
+def example_lines(source: DatasetSource, columns: ColumnsConfig, task: str) -> tuple[str | None, dict[tuple, int]]:
+    """The training file of a local source, and the line each of its examples starts on (counting from 1; a JSON
+    list's rows are counted as its items), by the example's words (NER) or texts; None for other sources."""
+    file = source.files.get("train") if source.kind != "hub" else None
+    if file is None or source.format not in ("conll", "json", "csv"):
+        return None, {}
+    path = Path(file)
+    if source.format == "conll":
+        return file, _conll_lines(path, columns.encoding)
+    if source.format == "json":
+        rows = json_rows(path, columns.encoding)[1]
+    else:
+        reader = csv.DictReader(io.StringIO("".join(text_lines(path, columns.encoding))), delimiter="\t" if path.suffix == ".tsv" else ",")
+        rows = [(reader.line_num, row) for row in reader]
+    lines: dict[tuple, int] = {}
+    for number, record in rows:
+        try:
+            key = _json_key(record, columns, task) if isinstance(record, dict) else None
+        except SpanProblem:  # a row the load step left out
+            key = None
+        if key is not None:
+            lines.setdefault(key, number)
+    return file, lines
 
 
 def _bad_json_line(source: DatasetSource, data: DataConfig) -> PipelineError | None:

@@ -249,3 +249,22 @@ def test_a_run_with_an_empty_prefect_home_reuses_every_complete_artifact(prefect
     assert [step["name"] for step in again["steps"] if not step["cached"]] == []
     assert [step["path"] for step in again["steps"]] == [step.path for step in summary.steps]
     assert again["decision"]["already_published"] and not again["decision"]["publish"]
+
+
+def test_label_issues_rank_training_sentences_with_their_file_and_line(prefect_server, tiny_model, conll_sample, tmp_path):
+    summary = finetune(tiny_config(tiny_model, conll_sample, tmp_path, label_issues=True))
+    assert [step.name for step in summary.steps] == [*STEPS[:2], "label_issues", *STEPS[2:]]
+    issues_dir = Path(summary.steps[2].path)
+    issues = [json.loads(line) for line in (issues_dir / "label_issues.jsonl").read_text().splitlines()]
+    found = json.loads((issues_dir / "label_issues.json").read_text())
+    train_rows = json.loads((Path(summary.steps[0].path) / "load_summary.json").read_text())["num_rows"]["train"]
+    assert found["suspect"] == len(issues) > 0 and found["of"] == train_rows and found["unit"] == "sentences"
+    assert [issue["score"] for issue in issues] == sorted((issue["score"] for issue in issues), reverse=True)
+    lines = (conll_sample / "train.txt").read_text().splitlines()
+    for issue in issues:
+        assert issue["file"] == str(conll_sample / "train.txt") and issue["given"] != issue["suggested"]
+        assert [line.split()[0] for line in lines[issue["line"] - 1 : issue["line"] - 1 + len(issue["words"])]] == issue["words"]
+    assert "# Suspect labels" in (issues_dir / "label_issues.md").read_text()
+    assert "Suspect labels (`--label-issues`): " in (Path(summary.model_dir) / "README.md").read_text()
+    table = json.loads(ui_artifacts(summary.flow_run_id)["label-issues"].data)
+    assert table[0]["where"] == f"train.txt:{issues[0]['line']}"

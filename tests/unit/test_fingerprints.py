@@ -5,6 +5,7 @@ from tasks.fingerprints import LIBRARIES, code_closure, imported_modules, librar
 STEP_MODULES = {
     "dataset": "tasks.load",
     "data_report": "tasks.data_report",
+    "label_issues": "tasks.label_issues",
     "tokenized": "tasks.tokenization",
     "model": "tasks.training",
     "evaluation": "tasks.evaluation",
@@ -44,10 +45,11 @@ def test_training_runs_both_engines_though_it_imports_them_lazily():
 
 
 def test_an_edit_of_align_labels_reruns_tokenize_and_what_uses_it():
-    """Training runs the tokenization module's code too; the steps after it re-run because their inputs,
-    the tokenized data and the model, are new artifacts (benchmarks/code_edits.py shows the whole run)."""
+    """Training runs the tokenization module's code too, and so does ranking label issues, which trains; the
+    steps after them re-run because their inputs, the tokenized data and the model, are new artifacts
+    (benchmarks/code_edits.py shows the whole run)."""
     read = edited("tasks.profiles.ner.tokenization", "aligned, previous = [], None", "aligned, previous = [], None  # edited")
-    assert steps_changed_by(read) == ["tokenized", "model"]
+    assert steps_changed_by(read) == ["label_issues", "tokenized", "model"]
 
 
 def test_an_edit_of_one_tasks_profile_reruns_none_of_another_tasks_steps():

@@ -41,13 +41,16 @@ class WordPredictions:
     labels: list[list[int]]
     scores: list[list[float]]
     windowed: int
+    distributions: list[list[list[float]]] | None = None  # every label's probability per word, when asked for
 
 
-def predict_words(model, tokenizer, sentences: list[list[str]], scoring: Scoring, documents: list | None = None) -> WordPredictions:
-    """Label ids and their probabilities per word for every sentence, read as `tasks.context` says (with the
-    sentences around it in its document, ``documents`` giving each sentence's): a reading longer than max_length
-    is predicted in windows, each word from the window where it has the most context. Windows of similar
-    length are batched together."""
+def predict_words(
+    model, tokenizer, sentences: list[list[str]], scoring: Scoring, documents: list | None = None, distributions: bool = False
+) -> WordPredictions:  # fmt: skip
+    """Label ids and their probabilities per word for every sentence (with ``distributions``, every label's),
+    read as `tasks.context` says (with the sentences around it in its document, ``documents`` giving each
+    sentence's): a reading longer than max_length is predicted in windows, each word from the window where it
+    has the most context. Windows of similar length are batched together."""
     outside = model.config.label2id.get("O", 0)
     tokenization = scoring.tokenization
     plan = plan_readings(tokenizer, sentences, documents, tokenization)
@@ -57,6 +60,7 @@ def predict_words(model, tokenizer, sentences: list[list[str]], scoring: Scoring
     pieces.sort(key=lambda piece: piece[3] - piece[2])
     predicted = [[outside] * len(words) for words in sentences]
     scores = [[0.0] * len(words) for words in sentences]
+    every: list[list[list[float]]] | None = [[[] for _ in words] for words in sentences] if distributions else None
     for first in tqdm(range(0, len(pieces), scoring.batch_size), desc=scoring.progress, unit="batch"):
         batch = pieces[first : first + scoring.batch_size]
         encoded = tokenizer(
@@ -64,16 +68,20 @@ def predict_words(model, tokenizer, sentences: list[list[str]], scoring: Scoring
             truncation=True, max_length=tokenization.max_length, padding=True, return_tensors="pt",
         )  # fmt: skip
         logits = model(**{key: value.to(model.device) for key, value in encoded.items()}).logits
-        best, ids = logits.float().softmax(dim=-1).max(dim=-1)
+        probabilities = logits.float().softmax(dim=-1)
+        best, ids = probabilities.max(dim=-1)
         for position, (number, index, start, end) in enumerate(batch):
             reading, word_ids = readings[number], encoded.word_ids(position)
             window = word_predictions(word_ids, ids[position].tolist(), end - start, outside)
             window_scores = word_predictions(word_ids, best[position].tolist(), end - start, 0.0)
+            rows = word_predictions(word_ids, probabilities[position].tolist(), end - start, []) if every else None
             for word, (prediction, score) in enumerate(zip(window, window_scores), start):
                 own = reading.own(word)
                 if own is not None and windows[number].owners[word] == index:
                     predicted[reading.row][own], scores[reading.row][own] = prediction, score
-    return WordPredictions(predicted, scores, plan.long_rows)
+                    if every is not None and rows is not None:
+                        every[reading.row][own] = rows[word - start]
+    return WordPredictions(predicted, scores, plan.long_rows, every)
 
 
 def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: list[list[str]]) -> list[str]:

@@ -128,8 +128,8 @@ def main() -> None:
         folder = write_folder(scratch / "data" / "noisy", {**splits, "train": noisy}, None)
         without, _ = run(scratch, "noisy", "--dataset", str(folder), *common)
         found, steps = run(scratch, "noisy-issues", "--dataset", str(folder), *common, "--label-issues")
-        report = json.loads((steps["data_report"] / "data_report.json").read_text())["label_issues"]
-        issues = [json.loads(line) for line in (steps["data_report"] / "label_issues.jsonl").read_text().splitlines()]
+        report = json.loads((steps["label_issues"] / "label_issues.json").read_text())
+        issues = [json.loads(line) for line in (steps["label_issues"] / "label_issues.jsonl").read_text().splitlines()]
         starts = first_lines(noisy)
         changed_lines = {starts[change["row"]] for change in changed}
         top = [issue.get("line") for issue in issues[: len(changed)]]

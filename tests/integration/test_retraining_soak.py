@@ -412,7 +412,7 @@ def season(
     first_run = finetune.run()
     assert first_run.ui_artifacts == {
         "data-report", "ner-metrics", "model-card", "ner-training-curves", "ner-f1-per-type", "ner-confusion",
-        "training-epochs",
+        "training-epochs", "ner-mistakes",
     }  # fmt: skip
     first = last_decision(artifacts, first_run)
     assert first.publish and first.reason == "nothing is published yet"

@@ -1,5 +1,6 @@
-"""The command lines of the flows: ``python -m flows.finetune`` and ``python -m flows.sweep`` parse their
-options, run the flow against a Prefect server, print its summary and turn a user's error into one line."""
+"""What the flows' command lines share (each flow's ``main`` calls it): parse the options, run the flow against
+a Prefect server, print its summary and turn a user's error into one line. It imports no flow, so that
+``python -m flows.finetune`` loads its file once."""
 
 import logging
 import signal
@@ -8,9 +9,8 @@ import sys
 from prefect.settings import temporary_settings
 
 from flows.after_training import RunSummary
-from flows.finetune import JoinedSummary, finetune
 from flows.temporary_server import START_SECONDS, TemporaryServer, without_telemetry
-from tasks.config import FinetuneConfig, TaskName, parse_command_line
+from tasks.config import TaskName
 from tasks.errors import PipelineError
 from tasks.profiles import profile_of
 from tasks.quality_gate import Decision
@@ -128,10 +128,3 @@ def _stopped(signum: int, frame) -> None:
           "command with --resume goes on from the last one", file=sys.stderr, flush=True)  # fmt: skip
     sys.exit(128 + signum)
 
-
-def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -> int:
-    """The command line of the finetune flow (see `run_command_line`)."""
-    def describe(config: FinetuneConfig, summary: RunSummary | JoinedSummary) -> str:
-        return summary.describe() if isinstance(summary, JoinedSummary) else format_summary(config.task, summary)
-
-    return run_command_line(argv, server, parse_command_line, finetune, describe)

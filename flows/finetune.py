@@ -1,4 +1,4 @@
-"""The fine-tuning pipeline flow, and its command line: ``python -m flows.finetune --help`` (`flows.cli`).
+"""The fine-tuning pipeline flow, and its command line: ``python -m flows.finetune --help`` (`main`).
 
 The flow's body is the pipeline: prepare (load -> data report -> tokenize/align, `flows.prepare`), train ->
 evaluate (`flows.train`), then check -> quality gate -> model card -> push -> record (`flows.after_training`).
@@ -24,10 +24,12 @@ from prefect import flow, get_run_logger, runtime
 from pydantic import BaseModel
 
 from flows.after_training import RunSummary, after_training
+from flows.cli import format_summary, run_command_line
 from flows.prepare import Prepared, prepare, train_evaluate_request, training_of
+from flows.temporary_server import TemporaryServer
 from flows.train import TrainEvaluateRequest, TrainEvaluateResult, run_on_deployment, train_and_evaluate
 from tasks.artifacts import StepReport, local_dir
-from tasks.config import FinetuneConfig
+from tasks.config import FinetuneConfig, parse_command_line
 from tasks.training import join_training
 
 
@@ -78,7 +80,14 @@ def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary | JoinedSu
     return after_training(config, prepared, trained)
 
 
-if __name__ == "__main__":
-    from flows.cli import main
+def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -> int:
+    """The command line, ``python -m flows.finetune`` and the ``finetune`` script (`flows.cli.run_command_line`)."""
 
+    def describe(config: FinetuneConfig, summary: RunSummary | JoinedSummary) -> str:
+        return summary.describe() if isinstance(summary, JoinedSummary) else format_summary(config.task, summary)
+
+    return run_command_line(argv, server, parse_command_line, finetune, describe)
+
+
+if __name__ == "__main__":
     sys.exit(main(server=TEMPORARY_SERVER))

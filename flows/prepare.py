@@ -128,7 +128,7 @@ def training_of(config: FinetuneConfig, model: ModelSource) -> TrainingConfig:
 
 
 def label_issues_request(config: FinetuneConfig, model: ModelSource) -> LabelIssuesRequest:
-    """What the data report needs to rank suspect labels: how the run tokenizes and trains, and its columns."""
+    """What the label issues step needs: how the run tokenizes and trains, and how its files name their columns."""
     return LabelIssuesRequest(
         model=model, tokenization=config.section(TokenizationConfig),
         # In this process and untracked: the two models only score each other's half.

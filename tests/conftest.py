@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# The suite runs as in a fresh shell whatever Hugging Face settings the user's holds (an offline switch, another
+# endpoint, a token): cleared before anything imports huggingface_hub, which reads them once on import.
+for name in [name for name in os.environ if name.startswith(("HF_", "HUGGING_FACE_", "TRANSFORMERS_"))]:
+    del os.environ[name]
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 

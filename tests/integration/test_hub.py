@@ -1,6 +1,9 @@
 """Pushing to the Hub with the real huggingface_hub client against a local stand-in for the Hub."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -60,6 +63,17 @@ def test_the_token_travels_only_in_the_authorization_header(hub, release):
         others = {name: value for name, value in request.headers.items() if name != "authorization"}
         assert TOKEN not in json.dumps(others) and TOKEN not in request.path
         assert TOKEN.encode() not in request.body
+
+
+def test_the_hub_tests_pass_whatever_hugging_face_settings_the_shell_holds():
+    """A user's shell offline, on another endpoint, with a token of its own: the suite clears them (conftest)."""
+    shell = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9",
+             "HF_TOKEN": "hf_the_users_own"}  # fmt: skip
+    tests = [f"{Path(__file__)}::{name}" for name in ("test_the_token_travels_only_in_the_authorization_header",
+                                                       "test_published_card_is_read_fresh_and_none_when_nothing_is_published")]  # fmt: skip
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *tests],
+                         env=shell, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert ran.returncode == 0 and "2 passed" in ran.stdout, ran.stdout[-3000:]
 
 
 def test_a_refused_token_is_a_user_error(hub, release, monkeypatch):

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, runtime
+from prefect import get_run_logger, runtime, task
 from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
@@ -13,16 +13,15 @@ from flows.gate import quality_gate
 from flows.prepare import Prepared
 from flows.train import TrainEvaluateResult
 from tasks.artifacts import ArtifactStore, StepReport, local_dir, read_artifact, read_artifact_json
-from tasks.check import CHECK, check_inputs, check_model, check_published
+from tasks.catalog import CARD, CHECK, ERRORS, FIGURES, LOAD_SUMMARY, METRICS, PLOTS, TRAIN_HISTORY, TRAIN_SUMMARY
+from tasks.check import check_inputs, check_model, check_published
 from tasks.config import DataConfig, FinetuneConfig, QuantizationConfig, TaskName, TokenizationConfig, TrainingConfig
-from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
 from tasks.errors import PipelineError
-from tasks.evaluation import FIGURES, METRICS, PLOTS, evaluated_split
+from tasks.evaluation import evaluated_split
 from tasks.hub import Pushed, push_to_hub
-from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.metrics import MISTAKES, reported_scores
-from tasks.mistakes import ERRORS, describe, table_rows
-from tasks.model_card import CARD, ReleaseInputs, ReleaseNames, Selection, card_for_display, epoch_table, release_model
+from tasks.mistakes import describe, table_rows
+from tasks.model_card import ReleaseInputs, ReleaseNames, Selection, card_for_display, epoch_table, release_model
 from tasks.onnx_export import ParityCheck, export_model
 from tasks.plots import data_url
 from tasks.profiles import is_pair, profile_of
@@ -133,7 +132,7 @@ def show_in_ui(task: TaskName, metrics: dict, release_dir: str) -> None:
         key = f"{task}-{Path(figure['file']).stem.replace('_', '-')}"
         image = data_url(read_artifact(release_dir, f"{PLOTS}/{figure['file']}"))
         create_image_artifact(image_url=image, key=key, description=figure["title"])
-    epochs = epoch_table(read_artifact_json(release_dir, HISTORY))
+    epochs = epoch_table(read_artifact_json(release_dir, TRAIN_HISTORY))
     create_table_artifact(key="training-epochs", table=epochs, description="Training loss and validation per evaluation")
     split = evaluated_split(metrics)
     if MISTAKES in metrics[split]:
@@ -168,7 +167,8 @@ def track_release(config: FinetuneConfig, store: ArtifactStore, run_id: str | No
     summary records it), when the release is new."""
     if config.report_to == "mlflow" and run_id and not released.cached:
         target = mlflow_target(store.local_root())
-        log_release(target, run_id, metrics, profile_of(config.task).metrics, local_dir(released.path))
+        track = task(log_release, name="track-release", retries=2, retry_delay_seconds=5)
+        track(target, run_id, metrics, profile_of(config.task).metrics, local_dir(released.path))
 
 
 def check_published_model(config: FinetuneConfig, pushed: Pushed, text: str, text_pair: str | None) -> dict:

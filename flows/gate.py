@@ -15,13 +15,12 @@ from tasks.artifacts import (
     read_artifact,
     read_artifact_json,
 )
+from tasks.catalog import DATA_REPORT, LOAD_SUMMARY, METRICS, PUBLISHED_DOWNLOADS, TRAIN_SUMMARY
 from tasks.config import FinetuneConfig, TokenizationConfig
-from tasks.data_report import REPORT, label_shift, training_distribution
-from tasks.engines.request import SUMMARY as TRAIN_SUMMARY
+from tasks.data_report import label_shift, training_distribution
 from tasks.errors import PipelineError
-from tasks.evaluation import METRICS, evaluate_model, evaluated_split
+from tasks.evaluation import evaluate_model, evaluated_split
 from tasks.hub import download_published, published_card
-from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.model_card import ReleaseInputs, ReleaseNames, dataset_display_name
 from tasks.profiles import profile_of
 from tasks.quality_gate import (
@@ -38,9 +37,6 @@ from tasks.quality_gate import (
 )
 from tasks.run_metric import metric_value
 from tasks.weights import weights_problem
-
-# Where models downloaded from the Hub to be scored are kept, under the artifacts directory.
-PUBLISHED_DOWNLOADS = "published"
 
 
 class Published(BaseModel):
@@ -174,7 +170,7 @@ def quality_gate(config: FinetuneConfig, store: ArtifactStore, inputs: ReleaseIn
     """Decide whether the new model (the release's ``inputs``) is published as ``names.model_name``, against
     what is published now on the same data, with what the data report found."""
     dataset_dir, model_name = inputs.dataset_dir, names.model_name
-    loaded, report = read_artifact_json(dataset_dir, LOAD_SUMMARY), read_artifact_json(inputs.report_dir, REPORT)
+    loaded, report = read_artifact_json(dataset_dir, LOAD_SUMMARY), read_artifact_json(inputs.report_dir, DATA_REPORT)
     challenger = challenger_score(config, loaded, inputs.evaluation_dir, names.dataset_hub_id)
     bar, ours = floor(config, dataset_dir, loaded["labels"], challenger.split), trained_weights_sha256(inputs.model_dir)
     published, labels = find_published(config, store, model_name), training_distribution(report)

@@ -9,6 +9,8 @@ Reading and predicting are cached steps: the same input and model again cost not
 import json
 import sys
 
+from tasks.catalog import PUBLISHED_DOWNLOADS
+
 if __name__ == "__main__":
     from tasks.config import exit_on_bad_command_line
     from tasks.prediction_config import parse_command_line
@@ -26,27 +28,19 @@ from prefect.artifacts import create_table_artifact
 from pydantic import BaseModel
 
 from tasks.artifacts import ArtifactStore, StepReport, ensure_writable, local_dir, read_artifact_json
+from tasks.catalog import INPUT_SUMMARY, PARITY, PREDICTION_SUMMARY
 from tasks.config import ColumnsConfig, QuantizationConfig, TokenizationConfig
 from tasks.console import set_console
 from tasks.context import TRAINED_CONTEXT
 from tasks.errors import PipelineError
 from tasks.hub import download_published
-from tasks.onnx_export import PARITY, ParityCheck, describe as describe_parity, export_model, require_onnx_packages
-from tasks.prediction import (
-    PREDICTION_SUMMARY,
-    PredictionModel,
-    PredictionSettings,
-    predict,
-    prediction_model,
-    with_export,
-)
+from tasks.onnx_export import ParityCheck, describe as describe_parity, export_model, require_onnx_packages
+from tasks.prediction import PredictionModel, PredictionSettings, predict, prediction_model, with_export
 from tasks.prediction_config import PUBLISHED, PredictConfig
-from tasks.prediction_input import INPUT_SPLIT, INPUT_SUMMARY, read_input, resolve_input
+from tasks.prediction_input import INPUT_SPLIT, read_input, resolve_input
 from tasks.quality_gate import registered_names, registry_published
 from tasks.storage import is_remote
 
-# Where Hub models are downloaded to, under the artifacts directory (as the gate keeps published models).
-HUB_DOWNLOADS = "published"
 _SHOWN_ROWS = 10
 
 
@@ -121,7 +115,7 @@ def locate_model(config: PredictConfig, store: ArtifactStore) -> Path:
     if config.model.startswith(("/", ".", "~")):
         raise PipelineError(f"model directory not found: {config.model}")
     repo_id, _, revision = config.model.partition("@")
-    return download_published(repo_id, revision or None, store.local_root() / HUB_DOWNLOADS, config.hub_token_secret)
+    return download_published(repo_id, revision or None, store.local_root() / PUBLISHED_DOWNLOADS, config.hub_token_secret)
 
 
 def tokenization_of(config: PredictConfig, model_dir: Path) -> TokenizationConfig:
@@ -143,7 +137,7 @@ def _shortened(text: str, length: int = 90) -> str:
 def show_predictions(model: PredictionModel, output_dir: Path) -> None:
     """The first rows with what was predicted (before their text, which may be long), and what was found in
     all, where the Prefect UI shows them."""
-    from tasks.prediction import CLASSIFICATION_OUTPUTS, NER_OUTPUTS
+    from tasks.catalog import CLASSIFICATION_OUTPUTS, NER_OUTPUTS
 
     outputs = NER_OUTPUTS if model.task == "ner" else CLASSIFICATION_OUTPUTS
     with open(output_dir / outputs[-1], encoding="utf-8") as lines:

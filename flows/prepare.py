@@ -16,14 +16,15 @@ from tasks.artifacts import (
     read_artifact_json,
     remove_stale_partials,
 )
+from tasks.catalog import DATA_REPORT, DATA_REPORT_MARKDOWN, LABEL_ISSUES, LABEL_ISSUES_SUMMARY, LOAD_SUMMARY
 from tasks.config import ColumnsConfig, DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig
 from tasks.console import set_console
-from tasks.data_report import MARKDOWN as REPORT_MARKDOWN, REPORT, report_data
+from tasks.data_report import report_data
 from tasks.errors import PipelineError
 from tasks.hub import hub_token
 from tasks.label_issues import LabelIssuesRequest, rank_label_issues
-from tasks.label_ranking import LABEL_ISSUES, SUMMARY as LABEL_ISSUES_SUMMARY, issue_rows
-from tasks.load import SUMMARY as LOAD_SUMMARY, load_dataset
+from tasks.label_ranking import issue_rows
+from tasks.load import load_dataset
 from tasks.onnx_export import require_onnx_packages
 from tasks.pretrained import ModelSource, hidden_size, resolve_model
 from tasks.recipe import AUTO, with_recipe
@@ -59,9 +60,9 @@ def _check_push_settings(config: FinetuneConfig) -> None:
 def _show_data_report(reported: StepReport, metric: str) -> None:
     """The data report where the Prefect UI shows it, and a warning in the log for each problem it found; its
     notes on the metric too, when the run is judged by the default one they are about."""
-    markdown = read_artifact(reported.path, REPORT_MARKDOWN).decode()
+    markdown = read_artifact(reported.path, DATA_REPORT_MARKDOWN).decode()
     create_markdown_artifact(key="data-report", markdown=markdown, description="What the loaded data holds")
-    report = read_artifact_json(reported.path, REPORT)
+    report = read_artifact_json(reported.path, DATA_REPORT)
     for problem in report["problems"]:
         get_run_logger().warning(f"Data: {problem}.")
     for note in report["notes"] if metric == "f1" else []:

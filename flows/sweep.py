@@ -64,19 +64,17 @@ from flows.finetune import run_train_evaluate
 from flows.prepare import Prepared, prepare, train_evaluate_request
 from flows.temporary_server import TemporaryServer
 from flows.train import TrainEvaluateResult
-from tasks.artifacts import StepReport, location, read_artifact_json, replace_json
+from tasks.artifacts import StepReport, location, read_artifact_json
+from tasks.catalog import METRICS, SWEEP_PLOT, SWEEP_REPORT, SWEEPS
 from tasks.config import TokenizationConfig
 from tasks.errors import PipelineError, first_line
-from tasks.evaluation import METRICS
+from tasks.files import replace_json
 from tasks.model_card import Selection
 from tasks.plots import data_url, sweep_scatter
 from tasks.profiles import profile_of
 from tasks.run_metric import metric_title, metric_value, scored_names
 from tasks.storage import is_remote, put_files
 from tasks.sweep import (
-    REPORT,
-    REPORT_PLOT,
-    SWEEPS,
     SweepConfig,
     TrialResult,
     most_influential,
@@ -169,7 +167,7 @@ def write_report(config: SweepConfig, report_dir: Path, trials: list[TrialResult
     influential option), each replaced whole."""
     best = winner(trials)
     report_dir.mkdir(parents=True, exist_ok=True)
-    replace_json(report_dir / REPORT, {
+    replace_json(report_dir / SWEEP_REPORT, {
         "strategy": config.strategy, "search": config.model_dump(mode="json")["search"], "seed": config.seed,
         "objective": f"validation {config.base.metric}", "seconds": seconds, "most_influential": influential,
         "trials": [trial.model_dump(mode="json") for trial in trials],
@@ -178,16 +176,16 @@ def write_report(config: SweepConfig, report_dir: Path, trials: list[TrialResult
     points = [(trial.params[influential], trial.objective) for trial in trials if trial.state == "completed"]
     space = config.search[influential]
     scale = "listed" if isinstance(space, list) else "log" if space.log else "linear"
-    partial = report_dir / f".{REPORT_PLOT}.partial.png"
+    partial = report_dir / f".{SWEEP_PLOT}.partial.png"
     chosen = best and (best.params[influential], best.objective)
     sweep_scatter(points, chosen, influential, scale, partial, metric_title(config.base.metric))
-    partial.replace(report_dir / REPORT_PLOT)
+    partial.replace(report_dir / SWEEP_PLOT)
 
 
 def _publish_report(config: SweepConfig, trials: list[TrialResult], report_dir: Path) -> None:
     names = scored_names(profile_of(config.base.task).metrics, config.base.metric)
     create_table_artifact(key="sweep-trials", table=report_rows(trials, names), description="Every trial of the sweep")
-    create_image_artifact(image_url=data_url((report_dir / REPORT_PLOT).read_bytes()), key="sweep-plot",
+    create_image_artifact(image_url=data_url((report_dir / SWEEP_PLOT).read_bytes()), key="sweep-plot",
                           description=f"Validation {metric_title(config.base.metric)} of the trials against the most "
                           "influential option")  # fmt: skip
 
@@ -205,17 +203,17 @@ def sweep(config: SweepConfig) -> SweepSummary:
     _publish_report(config, trials, report_dir)
     shared_report = location(prepared.store.root, SWEEPS, config.key())
     if is_remote(shared_report):  # where the other machines and people look, beside the artifacts
-        put_files(report_dir, shared_report, [REPORT, REPORT_PLOT])
+        put_files(report_dir, shared_report, [SWEEP_REPORT, SWEEP_PLOT])
     best = winner(trials)
     if best is None:
-        raise PipelineError(f"all {len(trials)} trials failed (the first: {trials[0].error}); report: {report_dir / REPORT}")
+        raise PipelineError(f"all {len(trials)} trials failed (the first: {trials[0].error}); report: {report_dir / SWEEP_REPORT}")
     chosen = runs[trials.index(best)]
     get_run_logger().info(
         f"Trial {best.number} {best.params} has the best validation {metric_title(best.metric)}, {best.objective:.4f}."
     )
     selection = Selection(
         strategy=config.strategy, trials=len(trials), completed=sum(t.state == "completed" for t in trials),
-        report_dir=str(report_dir), report_files=[REPORT, REPORT_PLOT],
+        report_dir=str(report_dir), report_files=[SWEEP_REPORT, SWEEP_PLOT],
     )  # fmt: skip
     winning = trial_config(config.base, best.params)
     run = after_training(winning, prepared.model_copy(update={"tokenized": chosen.tokenized}), chosen.trained, selection)

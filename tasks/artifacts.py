@@ -23,7 +23,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,26 +36,20 @@ from prefect.exceptions import MissingContextError
 from pydantic import BaseModel
 
 from tasks import storage
+from tasks.catalog import CHECKPOINTS, COMMIT, MANIFEST
 from tasks.errors import PipelineError
+from tasks.files import jsonable
 from tasks.fingerprints import code_fingerprint, library_versions
-from tasks.storage import MANIFEST, ArtifactsLocation, is_remote
+from tasks.storage import ArtifactsLocation, is_remote
 
 # What `building` leaves beside ``<key>`` while it works: its partial directory, and the
 # finished artifact it is replacing. Either one outliving its builder is a leftover.
 LEFTOVER = re.compile(r"\.(?P<key>.+)\.(?:partial|replaced)-[0-9a-f]{8}")
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot hash {type(value).__name__} into an artifact key")
-
-
 def content_key(*parts: Any) -> str:
     """A short, stable hash of JSON-serialisable parts (pydantic models and paths allowed)."""
-    payload = json.dumps(parts, sort_keys=True, default=_jsonable)
+    payload = json.dumps(parts, sort_keys=True, default=jsonable)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -230,7 +223,7 @@ def _is_current(staged: Path, record: dict) -> bool:
 def _committed(path: str) -> dict:
     record = storage.committed(path)
     if record is None:
-        raise PipelineError(f"{path} is not a committed artifact: it has no {storage.COMMIT}")
+        raise PipelineError(f"{path} is not a committed artifact: it has no {COMMIT}")
     return record
 
 
@@ -251,7 +244,7 @@ def build_once(folder: str, out_dir: Path, refresh: bool, build: Callable[[], An
 def checkpoint_dir(out_dir: Path) -> Path:
     """Where a training step keeps epoch checkpoints: beside the artifacts, not inside the partial
     directory, so they outlive a failed run."""
-    return out_dir.parent.parent / "checkpoints" / out_dir.name
+    return out_dir.parent.parent / CHECKPOINTS / out_dir.name
 
 
 def remove_checkpoints(out_dir: Path) -> None:
@@ -429,39 +422,6 @@ def _artifacts_with_leftovers(artifacts_dir: Path) -> list[Path]:
     return sorted({path.parent / match["key"] for path, match in matches if match})
 
 
-def _json_text(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=False, default=_jsonable) + "\n"
-
-
-def write_json(path: Path, value: Any) -> None:
-    path.write_text(_json_text(value))
-
-
-def write_json_lines(path: Path, rows: list) -> None:
-    """One JSON object per line, unescaped (words in any script stay readable)."""
-    with open(path, "w", encoding="utf-8") as stream:
-        stream.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-
-
-def replace_json(path: Path, value: Any) -> None:
-    """Write ``path`` as `write_json` does, but all at once: a reader sees the old file or the
-    new one, never part of it, and a crash leaves the old one."""
-    text = _json_text(value)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as stream:
-        try:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        except BaseException:
-            os.unlink(stream.name)
-            raise
-    os.replace(stream.name, path)
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
-
-
 def ensure_writable(artifacts_dir: Path | str) -> None:
     """Fail early, with the directory named, when artifacts cannot be written."""
     if is_remote(artifacts_dir):
@@ -474,26 +434,3 @@ def ensure_writable(artifacts_dir: Path | str) -> None:
         probe.unlink()
     except OSError as error:
         raise PipelineError(f"artifacts directory {artifacts_dir} is not writable: {error.strerror}") from error
-
-
-def _add_file(digest: Any, path: Path) -> None:
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-
-
-def hash_files(paths: list[Path]) -> str:
-    """Digest of file names and contents, so a local dataset or model that changes gets new keys."""
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(path.name.encode())
-        _add_file(digest, path)
-    return digest.hexdigest()[:16]
-
-
-def weights_sha256(model_dir: Path) -> str:
-    """The identity of a model: the sha256 of its weight files."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(model_dir).glob("*.safetensors")) or sorted(Path(model_dir).glob("pytorch_model*.bin")):
-        _add_file(digest, path)
-    return digest.hexdigest()

@@ -15,11 +15,12 @@ from pathlib import Path, PurePosixPath
 
 from tasks import retention, storage
 from tasks.artifacts import LEFTOVER, read_artifact_json
-from tasks.quality_gate import BUCKET_REGISTRY, Release
-from tasks.retention import LEFT_BY_RUNS, STEP_FOLDERS, Plan, Removal
+from tasks.catalog import BUCKET_REGISTRY, BUILT_FROM, COMMIT, LEFT_BY_RUNS, STEP_FOLDERS, USED
+from tasks.quality_gate import Release
+from tasks.retention import Plan, Removal
 
 # Objects of an artifact's prefix that are not a writer's files.
-_MARKS = {storage.COMMIT, storage.USED}
+_MARKS = {COMMIT, USED}
 
 
 def _registry(root: str) -> dict[str, list[tuple[str, dict]]]:
@@ -49,8 +50,8 @@ def _needed(kept: list[str], commits: dict[str, dict | None]) -> tuple[set[str],
         record = commits.get(release)
         if record is None:
             continue
-        if storage.BUILT_FROM in record["files"]:
-            needed |= {path for path in read_artifact_json(release, storage.BUILT_FROM).values() if path}
+        if BUILT_FROM in record["files"]:
+            needed |= {path for path in read_artifact_json(release, BUILT_FROM).values() if path}
         else:
             undocumented = max(undocumented, record["committed"])
     return needed, undocumented
@@ -73,7 +74,7 @@ def plan_bucket_removal(root: str, keep: int, min_age_seconds: float, now: float
     artifacts = _by_artifact(root)
     # Each commit record read once, for the bucket's plan and the staged copies'.
     commits = {storage.join(root, artifact): storage.committed(storage.join(root, artifact))
-               for artifact, found in artifacts.items() if storage.COMMIT in found}  # fmt: skip
+               for artifact, found in artifacts.items() if COMMIT in found}  # fmt: skip
     in_bucket = _plan_in_bucket(root, artifacts, commits, keep, (min_age_seconds, now))
     staged = _plan_in_staging(root, commits, {removal.path for removal in in_bucket.remove}, (min_age_seconds, now))
     return Plan(kept_releases=in_bucket.kept_releases, remove=in_bucket.remove + staged.remove, held=staged.held,

@@ -4,13 +4,13 @@ published model again, downloaded by its repo id."""
 import tempfile
 from pathlib import Path
 
-from tasks.artifacts import building, step, write_json
+from tasks.artifacts import building, step
+from tasks.catalog import CHECK
 from tasks.config import TaskName, TokenizationConfig
 from tasks.errors import PipelineError, first_line
+from tasks.files import write_json
 from tasks.hub import hub_api
 from tasks.profiles import profile_of
-
-CHECK = "check.json"
 
 
 def check_inputs(task: TaskName, pair: bool, text: str | None, text_pair: str | None) -> tuple[str, str | None]:

@@ -437,9 +437,9 @@ class RunConfig(_Section):
     label_issues: bool = Field(
         False,
         description="Rank the training sentences (or texts) whose tags (or label) a model contradicts most "
-        "confidently, in the data report's label_issues.jsonl with each one's file and line: two models, each "
-        "trained on half the training split with this run's recipe, score the other half (about one more "
-        "training's time).",
+        "strongly, in label_issues.jsonl (a step of its own) with each one's file and line: two models, each "
+        "trained on half the training split with this run's recipe for twice its epochs, score the other half "
+        "(about two more trainings' time).",
     )
     force_publish: bool = Field(
         False,

@@ -13,16 +13,15 @@ What an example's text is and what its labels are is the task's part (`tasks.pro
 
 from pathlib import Path
 
-from tasks.artifacts import building, read_json, step, write_json
+from tasks.artifacts import building, step
+from tasks.catalog import DATA_REPORT, DATA_REPORT_MARKDOWN, LOAD_SUMMARY
 from tasks.config import TaskName
-from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.files import read_json, write_json
 from tasks.markdown import table
 from tasks.pretrained import ModelSource, load_tokenizer
 from tasks.profiles import profile_of
 from tasks.sources import annotation_notes, left_out_lines
 
-REPORT = "data_report.json"
-MARKDOWN = "data_report.md"
 PERCENTILES = (50, 90, 99)
 
 Key = tuple[str, ...]  # an example's texts, whitespace normalised: what two equal examples share
@@ -195,6 +194,6 @@ def report_data(dataset_dir: str, model: ModelSource, max_length: int, task: Tas
     annotations = read_json(Path(dataset_dir) / LOAD_SUMMARY).get("annotations")
     report = data_report(dict(splits), profile_of(task).data_report, load_tokenizer(model), max_length, annotations)
     with building(Path(out_dir)) as partial:
-        write_json(partial / REPORT, report)
-        (partial / MARKDOWN).write_text(markdown(report))
+        write_json(partial / DATA_REPORT, report)
+        (partial / DATA_REPORT_MARKDOWN).write_text(markdown(report))
     return out_dir

@@ -8,25 +8,28 @@ similar lengths.
 import time
 from pathlib import Path
 
-from tasks.artifacts import building, read_json, step, write_json
+from tasks.artifacts import building, step
+from tasks.catalog import (
+    ERRORS,
+    EVALUATED_ON,
+    FIGURES,
+    LOAD_SUMMARY,
+    METRICS,
+    PLOTS,
+    PREDICTIONS,
+    TENSORBOARD,
+    TRAIN_HISTORY,
+    TRAIN_SUMMARY,
+    TRAINING_CURVES,
+)
 from tasks.config import MixedPrecision, TaskName, TokenizationConfig
-from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
+from tasks.files import read_json, write_json
 from tasks.hardware import autocast, compute_device, resolve_precision
-from tasks.load import SUMMARY as LOAD_SUMMARY
-from tasks.mistakes import ERRORS
 from tasks.pretrained import load_tokenizer
 from tasks.profiles import Scoring, profile_of
-from tasks.tracking import TENSORBOARD, log_final_scores
+from tasks.tracking import log_final_scores
 
-METRICS = "metrics.json"
-# Where the evaluation ran: device, precision and seconds per split.
-EVALUATED_ON = "evaluated_on.json"
-PREDICTIONS = "predictions"
 EVALUATED_SPLITS = ("validation", "test")
-PLOTS = "plots"
-# The index of the figures under plots/: file, title, and the card section that shows it.
-FIGURES = "figures.json"
-TRAINING_CURVES = "training_curves.png"
 
 
 def evaluated_split(metrics: dict) -> str:
@@ -92,11 +95,11 @@ def evaluate_model(
             seconds[split] = round(time.perf_counter() - started, 1)
         write_json(partial / METRICS, metrics)
         history, kept_step = None, None
-        if (Path(model_dir) / HISTORY).is_file():
+        if (Path(model_dir) / TRAIN_HISTORY).is_file():
             trained = read_json(Path(model_dir) / TRAIN_SUMMARY)
-            history = scored_history(read_json(Path(model_dir) / HISTORY), trained, metrics.get("validation"))
+            history = scored_history(read_json(Path(model_dir) / TRAIN_HISTORY), trained, metrics.get("validation"))
             kept_step = trained.get("best_step")
-            write_json(partial / HISTORY, history)
+            write_json(partial / TRAIN_HISTORY, history)
         draw_figures(history, kept_step, metrics, part, partial / PLOTS)
         if report_to == "tensorboard":
             log_final_scores(partial / TENSORBOARD, metrics, profile.metrics, kept_step)

@@ -11,9 +11,8 @@ from pathlib import Path
 from prefect import task
 from pydantic import BaseModel
 
-from tasks.artifacts import MANIFEST
+from tasks.catalog import BUILT_FROM, CARD, MANIFEST
 from tasks.errors import PipelineError, not_a_user_error
-from tasks.storage import BUILT_FROM
 
 COMMIT_MESSAGE = "Upload fine-tuned model from the finetune flow"
 
@@ -68,7 +67,7 @@ def published_card(repo_id: str, revision: str | None, token_secret: str | None)
     # A fresh cache each time: the gate must compare with what is published now, not a cached copy.
     with tempfile.TemporaryDirectory(prefix="published-card-") as cache:
         try:
-            path = api.hf_hub_download(repo_id, "README.md", revision=revision, cache_dir=cache)
+            path = api.hf_hub_download(repo_id, CARD, revision=revision, cache_dir=cache)
         except LocalEntryNotFoundError as error:
             # The Hub could not be reached: without the published score there is nothing to compare with.
             raise PipelineError(

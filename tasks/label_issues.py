@@ -1,13 +1,13 @@
 """label issues (``--label-issues``) -> label_issues/: the training rows whose given tags or label a model
-contradicts most confidently, in ``label_issues.jsonl``, with ``label_issues.json`` (how many, of how many, in
+contradicts most strongly, in ``label_issues.jsonl``, with ``label_issues.json`` (how many, of how many, in
 how many seconds) and ``label_issues.md`` (the first of them, as the Prefect UI shows them). A step of its own,
 after the data report: it trains, so its key covers the training code, which the report's need not.
 
 A model never scores rows it trained on: the training split is cut into two seeded halves (of whole documents
 when the data marks them), a model is trained on each half with the run's own recipe, and each scores the
-other half. That costs two trainings on half the data, about one more training of the run, and one pass of
-scoring. The ranking is `tasks.label_ranking`'s. Each row names the file and line it came from, when the data
-is a local file.
+other half. Each trains for twice the run's epochs, as many steps as the run's own model takes on the whole
+split: that costs about two more trainings of the run, and one pass of scoring. The ranking is
+`tasks.label_ranking`'s. Each row names the file and line it came from, when the data is a local file.
 """
 
 import tempfile
@@ -17,14 +17,14 @@ from pathlib import Path
 import datasets
 from pydantic import BaseModel, ConfigDict
 
-from tasks.artifacts import building, read_json, run_logger, step, write_json, write_json_lines
+from tasks.artifacts import building, run_logger, step
+from tasks.catalog import LABEL_ISSUES, LABEL_ISSUES_MARKDOWN, LABEL_ISSUES_SUMMARY, LOAD_SUMMARY, TOKENIZE_SUMMARY
 from tasks.config import ColumnsConfig, TaskName, TokenizationConfig, TrainingConfig
-from tasks.label_ranking import LABEL_ISSUES, MARKDOWN, SUMMARY, classification_issues, halves, markdown, ner_issues
-from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.files import read_json, write_json, write_json_lines
+from tasks.label_ranking import classification_issues, halves, markdown, ner_issues
 from tasks.pretrained import ModelSource, load_tokenizer
 from tasks.profiles import Scoring, profile_of
 from tasks.sources import DatasetSource, example_lines
-from tasks.tokenization import SUMMARY as TOKENIZE_SUMMARY
 
 
 class LabelIssuesRequest(BaseModel):
@@ -41,7 +41,9 @@ class LabelIssuesRequest(BaseModel):
 
 
 def _fold_model(request: LabelIssuesRequest, splits: dict[str, datasets.Dataset], labels: list[str], task: TaskName, folder: Path) -> Path:
-    """A model trained on the ``splits`` train and validation, tokenized as the run tokenizes, with its recipe."""
+    """A model trained on the ``splits`` train and validation, tokenized as the run tokenizes, with its recipe for
+    twice its epochs: on half the rows, as many steps as the run's own model takes, so that it is as sure of each
+    class (benchmarks/data_loop.py: more of the changed labels ranked first than with the run's epochs)."""
     from tasks.engines import TrainRequest, run_engine
 
     tokenizer, part, tokenized = load_tokenizer(request.model), profile_of(task).tokenization, folder / "tokenized"
@@ -51,7 +53,8 @@ def _fold_model(request: LabelIssuesRequest, splits: dict[str, datasets.Dataset]
     settings = {"labels": labels, "max_length": request.tokenization.max_length, "context": request.tokenization.context}
     write_json(tokenized / TOKENIZE_SUMMARY, settings)
     run_engine(TrainRequest(
-        tokenized_dir=str(tokenized), model=request.model, training=request.training, task=task,
+        tokenized_dir=str(tokenized), model=request.model, task=task,
+        training=request.training.model_copy(update={"epochs": 2 * request.training.epochs}),
         checkpoints=str(folder / "checkpoints"), output=str(folder / "model"),
     ))  # fmt: skip
     return folder / "model"
@@ -122,6 +125,6 @@ def rank_label_issues(dataset_dir: str, request: LabelIssuesRequest, task: TaskN
                "unit": unit, "seconds": seconds}  # fmt: skip
     with building(Path(out_dir)) as partial:
         write_json_lines(partial / LABEL_ISSUES, issues)
-        write_json(partial / SUMMARY, summary)
-        (partial / MARKDOWN).write_text(markdown(summary, issues))
+        write_json(partial / LABEL_ISSUES_SUMMARY, summary)
+        (partial / LABEL_ISSUES_MARKDOWN).write_text(markdown(summary, issues))
     return out_dir

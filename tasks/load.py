@@ -15,14 +15,15 @@ from pathlib import Path
 
 import datasets
 
-from tasks.artifacts import building, run_logger, step, write_json
+from tasks.artifacts import building, run_logger, step
+from tasks.catalog import LOAD_SUMMARY
 from tasks.config import DataConfig, TaskName
 from tasks.context import DOCUMENT
 from tasks.errors import PipelineError, not_a_user_error
+from tasks.files import write_json
 from tasks.profiles import profile_of
 from tasks.sources import DatasetSource, annotation_notes, left_out_lines, read_source
 
-SUMMARY = "load_summary.json"
 VALIDATION_FRACTION = 0.1
 
 
@@ -112,6 +113,6 @@ def load_dataset(source: DatasetSource, data: DataConfig, task: TaskName, out_di
             "source": source,
             **({"annotations": raw.annotations} if raw.annotations else {}),
         }
-        write_json(partial / SUMMARY, summary)
+        write_json(partial / LOAD_SUMMARY, summary)
     return out_dir
 

@@ -9,10 +9,9 @@ exact words has the wrong boundary. A text is wrong when its predicted label is 
 
 from pathlib import Path
 
-from tasks.artifacts import write_json_lines
+from tasks.files import write_json_lines
 from tasks.spans import entity_words
 
-ERRORS = "errors"  # the folder of an evaluation artifact holding <split>.jsonl
 MISSED, SPURIOUS, WRONG_TYPE, WRONG_BOUNDARY = "missed", "spurious", "wrong type", "wrong boundary"
 NER_KINDS = (MISSED, SPURIOUS, WRONG_TYPE, WRONG_BOUNDARY)
 

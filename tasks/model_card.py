@@ -13,31 +13,47 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from pydantic import BaseModel, ConfigDict
 
-from tasks.artifacts import building, read_json, step, write_json
+from tasks.artifacts import building, step
 from tasks.assets import EMBEDDED_MODEL_HUB_ID, EMBEDDED_MODEL_LICENSE
-from tasks.check import CHECK
+from tasks.catalog import (
+    BUILT_FROM,
+    CARD,
+    CHECK,
+    DATA_REPORT,
+    ERRORS,
+    EVALUATED_ON,
+    FIGURES,
+    LABEL_ISSUES,
+    LABEL_ISSUES_SUMMARY,
+    LOAD_SUMMARY,
+    METRICS,
+    ONNX,
+    ONNX_MODEL,
+    ONNX_QUANTIZED,
+    PARITY,
+    PLOTS,
+    RELEASE_SWEEP,
+    TRAIN_HISTORY,
+    TRAIN_SUMMARY,
+)
 from tasks.config import DataConfig, TaskName, TokenizationConfig, TrainingConfig
 from tasks.context import describe as describe_context
-from tasks.data_report import REPORT, training_distribution
+from tasks.data_report import training_distribution
 from tasks.derived import MOVIE_REVIEW_DESCRIPTION
-from tasks.engines.request import HISTORY, SUMMARY as TRAIN_SUMMARY
-from tasks.evaluation import EVALUATED_ON, FIGURES, METRICS, PLOTS, evaluated_split
+from tasks.evaluation import evaluated_split
+from tasks.files import read_json, write_json
 from tasks.hub import hub_api
-from tasks.label_ranking import LABEL_ISSUES, SUMMARY as ISSUES_SUMMARY
-from tasks.load import SUMMARY as LOAD_SUMMARY
 from tasks.markdown import table
 from tasks.metrics import MISTAKES
-from tasks.mistakes import ERRORS, describe
-from tasks.onnx_export import MAX_F1_DIFFERENCE, MIN_AGREEMENT, MODEL, ONNX, PARITY, QUANTIZED, copy_shipped
+from tasks.mistakes import describe
+from tasks.onnx_export import MAX_F1_DIFFERENCE, MIN_AGREEMENT, copy_shipped
 from tasks.pretrained import hidden_size, load_tokenizer
 from tasks.profiles import ModelCardPart, TaskProfile, is_pair, profile_of
 from tasks.quality_gate import DataCheck, Decision
 from tasks.recipe import AUTO, recipe_for
 from tasks.run_metric import describe_early_stopping, metric_title, metric_value, scored_names
 from tasks.sources import DERIVED_DESCRIPTIONS, DERIVED_PAIRS, MOVIE_REVIEWS
-from tasks.storage import BUILT_FROM
 
-CARD = "README.md"
 FRAMEWORKS = ("transformers", "torch", "datasets", "tokenizers", "accelerate", "prefect")
 LOCAL_PLACEHOLDER = "path/to/this/folder"
 CONLL2003_DOMAIN = "Reuters news stories from August 1996 to August 1997 (CoNLL-2003 English)"
@@ -48,8 +64,6 @@ _EMBEDDED_DOMAINS = {
 _SOURCE_KINDS = {"hub": "from the Hub", "local": "local files", "embedded": "a copy from PyPI"}
 
 
-# Where a sweep's winner keeps the sweep's report, inside its release.
-SWEEP = "sweep"
 
 
 class Selection(BaseModel):
@@ -356,8 +370,8 @@ def _issues_lines(found: dict | None) -> list[str]:
     if found is None:
         return []
     return [(f"Suspect labels (`--label-issues`): {found['suspect']:,} of {found['of']:,} training {found['unit']} have "
-             "labels that a model trained on the other half of the training split contradicts; they are ranked, most "
-             f"confident first, in the label issues step's `{LABEL_ISSUES}`."), ""]  # fmt: skip
+             "labels that a model trained on the other half of the training split contradicts; they are ranked, the "
+             f"strongest contradiction first, in the label issues step's `{LABEL_ISSUES}`."), ""]  # fmt: skip
 
 
 def _kept_line(facts: CardFacts, kept: str) -> str:
@@ -417,8 +431,8 @@ def _selection_lines(selection: Selection | None) -> list[str]:
         f"Chosen by a hyper-parameter sweep ({selection.strategy}): of its {selection.trials} trials"
         + (f" ({failed} failed)" if failed else "")
         + f", the one with the best validation F1 (the test split plays no part in the choice). The sweep's report, "
-        f"every trial with its options and scores: [{SWEEP}/{report}]({SWEEP}/{report}).", "",
-        *(line for plot in plots for line in (f"![The sweep's trials]({SWEEP}/{plot})", "")),
+        f"every trial with its options and scores: [{RELEASE_SWEEP}/{report}]({RELEASE_SWEEP}/{report}).", "",
+        *(line for plot in plots for line in (f"![The sweep's trials]({RELEASE_SWEEP}/{plot})", "")),
     ]  # fmt: skip
 
 
@@ -484,7 +498,7 @@ _RUNTIMES = {"pytorch": "PyTorch fp32", "onnx": "ONNX fp32", "int8": "ONNX int8"
 
 
 def _shipped(name: str, parity: dict) -> str:
-    file = {"onnx": MODEL, "int8": QUANTIZED}.get(name)
+    file = {"onnx": ONNX_MODEL, "int8": ONNX_QUANTIZED}.get(name)
     if file is None:
         return "(the model it came from)"
     return f"`{ONNX}/{file}`" if file in parity["shipped"] else f"no: {parity['not_shipped'][file]}"
@@ -623,10 +637,10 @@ def release_model(
         base_model_pickle=names.base_model_pickle,
         dataset_hub_id=names.dataset_hub_id,
         dataset=dataset,
-        data_report=read_json(Path(inputs.report_dir) / REPORT),
-        label_issues=read_json(Path(inputs.issues_dir) / ISSUES_SUMMARY) if inputs.issues_dir else None,
+        data_report=read_json(Path(inputs.report_dir) / DATA_REPORT),
+        label_issues=read_json(Path(inputs.issues_dir) / LABEL_ISSUES_SUMMARY) if inputs.issues_dir else None,
         hyperparameters=hyperparameters,
-        history=read_json(Path(inputs.evaluation_dir) / HISTORY),  # with the validation scores (`scored_history`)
+        history=read_json(Path(inputs.evaluation_dir) / TRAIN_HISTORY),  # with the validation scores (`scored_history`)
         best_epoch=train_summary["best_epoch"],
         metrics=read_json(Path(inputs.evaluation_dir) / METRICS),
         check=read_json(Path(inputs.check_dir) / CHECK),
@@ -647,9 +661,9 @@ def release_model(
     )
     with building(Path(out_dir)) as partial:
         for file in Path(inputs.model_dir).iterdir():
-            if file.is_file() and not file.name.startswith(".") and file.name != HISTORY:
+            if file.is_file() and not file.name.startswith(".") and file.name != TRAIN_HISTORY:
                 _link_or_copy(file, partial / file.name)
-        for name in (METRICS, HISTORY):
+        for name in (METRICS, TRAIN_HISTORY):
             _link_or_copy(Path(inputs.evaluation_dir) / name, partial / name)
         errors = Path(ERRORS) / f"{facts.evaluated_split}.jsonl"
         if (Path(inputs.evaluation_dir) / errors).is_file():
@@ -659,9 +673,9 @@ def release_model(
         for file in [FIGURES, *(figure["file"] for figure in facts.figures)]:
             _link_or_copy(Path(inputs.evaluation_dir) / PLOTS / file, partial / PLOTS / file)
         if selection:
-            (partial / SWEEP).mkdir()
+            (partial / RELEASE_SWEEP).mkdir()
             for file in selection.report_files:
-                shutil.copy2(Path(selection.report_dir) / file, partial / SWEEP / file)
+                shutil.copy2(Path(selection.report_dir) / file, partial / RELEASE_SWEEP / file)
         if facts.export and facts.export["shipped"]:
             copy_shipped(Path(inputs.export_dir), partial / ONNX)
         (partial / CARD).write_text(render_card(facts))

@@ -21,17 +21,15 @@ from types import SimpleNamespace
 
 from pydantic import BaseModel, ConfigDict
 
-from tasks.artifacts import building, read_json, run_logger, step, write_json
+from tasks.artifacts import building, run_logger, step
+from tasks.catalog import LOAD_SUMMARY, ONNX, ONNX_MODEL, ONNX_QUANTIZED, PARITY
 from tasks.config import QuantizationConfig, TaskName, TokenizationConfig
 from tasks.console import is_verbose
 from tasks.errors import PipelineError, first_line
-from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.files import read_json, write_json
 from tasks.pretrained import load_tokenizer
 from tasks.profiles import PAIR_COLUMN, Scoring, is_pair, profile_of
 
-ONNX = "onnx"  # the folder of a release that holds the export
-MODEL, QUANTIZED = "model.onnx", "model_quantized.onnx"
-PARITY = "parity.json"
 MIN_AGREEMENT, MAX_F1_DIFFERENCE = 0.999, 0.001
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _PACKAGES = ("onnx", "onnxruntime", "onnxscript")
@@ -155,17 +153,17 @@ def verdicts(f1: dict[str, float], agreement_share: float, quantization: Quantiz
     """Which files ship, and why not when one does not."""
     reasons = {}
     if agreement_share < MIN_AGREEMENT:
-        reasons[MODEL] = f"its argmax equals PyTorch's on {agreement_share:.2%} of tokens, under {MIN_AGREEMENT:.1%}"
+        reasons[ONNX_MODEL] = f"its argmax equals PyTorch's on {agreement_share:.2%} of tokens, under {MIN_AGREEMENT:.1%}"
     elif abs(f1["onnx"] - f1["pytorch"]) > MAX_F1_DIFFERENCE:
-        reasons[MODEL] = f"its F1 {f1['onnx']:.4f} differs from PyTorch's {f1['pytorch']:.4f} by more than {MAX_F1_DIFFERENCE}"
+        reasons[ONNX_MODEL] = f"its F1 {f1['onnx']:.4f} differs from PyTorch's {f1['pytorch']:.4f} by more than {MAX_F1_DIFFERENCE}"
     if quantization.quantize == "int8":
         drop = f1["onnx"] - f1["int8"]
-        if MODEL in reasons:
-            reasons[QUANTIZED] = "the full-precision export does not ship"
+        if ONNX_MODEL in reasons:
+            reasons[ONNX_QUANTIZED] = "the full-precision export does not ship"
         elif drop > quantization.max_quantized_drop:
-            reasons[QUANTIZED] = (f"its F1 {f1['int8']:.4f} is {drop:.4f} under the full-precision model's "
+            reasons[ONNX_QUANTIZED] = (f"its F1 {f1['int8']:.4f} is {drop:.4f} under the full-precision model's "
                                   f"{f1['onnx']:.4f}, more than max_quantized_drop {quantization.max_quantized_drop}")  # fmt: skip
-    shipped = [name for name in (MODEL, *([QUANTIZED] if quantization.quantize == "int8" else [])) if name not in reasons]
+    shipped = [name for name in (ONNX_MODEL, *([ONNX_QUANTIZED] if quantization.quantize == "int8" else [])) if name not in reasons]
     return {"shipped": shipped, "not_shipped": reasons}
 
 
@@ -194,18 +192,18 @@ def export_model(model_dir: str, parity: ParityCheck, task: TaskName, quantizati
     scoring = Scoring(parity.tokenization, parity.batch_size, summary.get("tag_scheme"), progress="parity")
     with building(Path(out_dir)) as partial, tempfile.TemporaryDirectory() as scratch, torch.inference_mode():
         started = time.perf_counter()
-        export(model, tokenizer, partial / MODEL)
-        candidates = {"onnx": OnnxModel(partial / MODEL, model.config)}
+        export(model, tokenizer, partial / ONNX_MODEL)
+        candidates = {"onnx": OnnxModel(partial / ONNX_MODEL, model.config)}
         if quantization.quantize == "int8":
-            quantize(partial / MODEL, partial / QUANTIZED)
-            candidates["int8"] = OnnxModel(partial / QUANTIZED, model.config)
+            quantize(partial / ONNX_MODEL, partial / ONNX_QUANTIZED)
+            candidates["int8"] = OnnxModel(partial / ONNX_QUANTIZED, model.config)
         shares = dict(zip(candidates, agreement(model, list(candidates.values()), tokenizer, rows, scoring)))
         f1 = {name: _f1(name, candidate, tokenizer, rows, scoring, task, Path(scratch))
               for name, candidate in {"pytorch": model, **candidates}.items()}  # fmt: skip
         result = {"split": parity.split, "examples": len(rows), "agreement": shares, "f1": f1,
                   "max_quantized_drop": quantization.max_quantized_drop if "int8" in f1 else None,
                   **verdicts(f1, shares["onnx"], quantization), "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
-        for name in (MODEL, QUANTIZED):
+        for name in (ONNX_MODEL, ONNX_QUANTIZED):
             if name in result["not_shipped"] and (partial / name).exists():
                 (partial / name).unlink()
         if result["shipped"]:

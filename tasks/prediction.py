@@ -14,22 +14,31 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tasks.artifacts import building, hash_files, read_json, step, weights_sha256, write_json
+from tasks.artifacts import building, step
+from tasks.catalog import (
+    CARD,
+    CLASSIFICATION_OUTPUTS,
+    INPUT_SUMMARY,
+    NER_OUTPUTS,
+    ONNX,
+    ONNX_MODEL,
+    ONNX_QUANTIZED,
+    PARITY,
+    PREDICTED_ROWS,
+    PREDICTION_SUMMARY,
+    SCORED_ERRORS,
+)
 from tasks.config import TaskName, TokenizationConfig
 from tasks.errors import PipelineError
-from tasks.onnx_export import MODEL, ONNX, PARITY, QUANTIZED, OnnxModel
-from tasks.prediction_input import INPUT_SPLIT, INPUT_SUMMARY
+from tasks.files import hash_files, read_json, weights_sha256, write_json
+from tasks.onnx_export import OnnxModel
+from tasks.prediction_input import INPUT_SPLIT
 from tasks.pretrained import check_model_dir, load_tokenizer, pickle_only, refuse_pickle
 from tasks.profiles import Scoring, profile_of
 from tasks.quality_gate import card_weights_sha256
 from tasks.spans import entity_words
 from tasks.weights import check_weights
 
-PREDICTION_SUMMARY = "prediction_summary.json"
-DATASET = "dataset"
-NER_OUTPUTS = ("predictions.conll", "entities.jsonl")
-SCORED_ERRORS = "errors.jsonl"  # with --score: the rows the model got wrong, as the evaluate step writes them
-CLASSIFICATION_OUTPUTS = ("predictions.csv", "predictions.jsonl")
 _HEADS = {"ForTokenClassification": "ner", "ForSequenceClassification": "sequence-classification"}
 
 
@@ -65,7 +74,7 @@ def model_task(model_dir: Path) -> TaskName:
 
 def onnx_file(folder: Path) -> Path | None:
     """The ONNX file to run in ``folder``: its int8 quantization when it holds one; None when it holds none."""
-    return next((folder / name for name in (QUANTIZED, MODEL) if (folder / name).is_file()), None)
+    return next((folder / name for name in (ONNX_QUANTIZED, ONNX_MODEL) if (folder / name).is_file()), None)
 
 
 def prediction_model(model_dir: Path, runtime: Literal["pytorch", "onnx"], allow_pickle: bool = False) -> PredictionModel:
@@ -77,10 +86,10 @@ def prediction_model(model_dir: Path, runtime: Literal["pytorch", "onnx"], allow
     pickled = pickle_only([path.name for path in model_dir.iterdir()])
     if pickled and not allow_pickle:
         raise refuse_pickle(str(model_dir))
-    card = model_dir / "README.md"
+    card = model_dir / CARD
     check_weights(model_dir, card_weights_sha256(card.read_text(errors="replace")) if card.is_file() else None)
     shipped = onnx_file(model_dir / ONNX) if runtime == "onnx" else None
-    files = [path for path in model_dir.rglob("*") if path.is_file() and path.name != "README.md"]
+    files = [path for path in model_dir.rglob("*") if path.is_file() and path.name != CARD]
     return PredictionModel(
         location=str(model_dir), digest=hash_files(files), weights_sha256=weights_sha256(model_dir),
         task=model_task(model_dir), runtime=runtime, onnx_file=str(shipped.relative_to(model_dir)) if shipped else None,
@@ -93,7 +102,7 @@ def with_export(model: PredictionModel, export_dir: Path) -> PredictionModel:
     exported = onnx_file(export_dir)
     if exported is None:
         raise PipelineError(f"the ONNX export of {model.location} did not pass its parity check, so there is no ONNX "
-                            f"model to run: {read_json(export_dir / PARITY)['not_shipped'][MODEL]}")  # fmt: skip
+                            f"model to run: {read_json(export_dir / PARITY)['not_shipped'][ONNX_MODEL]}")  # fmt: skip
     return model.model_copy(update={"onnx_file": str(exported)})
 
 
@@ -201,11 +210,11 @@ def predict(model: PredictionModel, input_dir: str, settings: PredictionSettings
         seconds = time.perf_counter() - started
         for name, values in columns.items():
             rows = rows.add_column(name, values)
-        rows.save_to_disk(str(partial / DATASET))
+        rows.save_to_disk(str(partial / PREDICTED_ROWS))
         scores = _scores(model.task, runner, tokenizer, rows, scoring, partial) if settings.score else None
         write_json(partial / PREDICTION_SUMMARY, {
             "model": model.model_dump(), "input": read["source"], "rows": len(rows), "problems": read["problems"],
             **counts, "seconds": round(seconds, 2), "rows_per_second": round(len(rows) / seconds, 1),
-            "outputs": [DATASET, *(NER_OUTPUTS if model.task == "ner" else CLASSIFICATION_OUTPUTS)], "scores": scores,
+            "outputs": [PREDICTED_ROWS, *(NER_OUTPUTS if model.task == "ner" else CLASSIFICATION_OUTPUTS)], "scores": scores,
         })  # fmt: skip
     return out_dir

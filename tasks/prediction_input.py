@@ -16,15 +16,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tasks.artifacts import building, hash_files, step, write_json
+from tasks.artifacts import building, step
 from tasks.assets import EMBEDDED_CONLL2003, embedded_conll2003_files
+from tasks.catalog import INPUT_SUMMARY
 from tasks.config import ColumnsConfig, TaskName
 from tasks.context import DOCUMENT, numbered
 from tasks.errors import PipelineError
+from tasks.files import hash_files, write_json
 from tasks.sources import FORMATS, SPLIT_NAMES, json_rows, text_lines
 from tasks.spans import SpanProblem, annotated, span_shape, tagged, words_with_offsets
 
-INPUT_SUMMARY = "input_summary.json"
 INPUT_SPLIT = "input"  # the one split of the input artifact
 _TAG = re.compile(r"O|[BIESLU]-\S+")
 PAIR_COLUMNS, TEXT_COLUMNS = ("sentence1", "sentence2"), ("text", "sentence")

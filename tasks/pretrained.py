@@ -5,10 +5,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tasks.artifacts import hash_files
 from tasks.assets import EMBEDDED_MODEL, EMBEDDED_MODEL_HUB_ID, embedded_model_dir
+from tasks.catalog import CARD
 from tasks.config import ModelConfig
 from tasks.errors import PipelineError, first_line
+from tasks.files import hash_files
 from tasks.weights import check_weights
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def resolve_model(model: ModelConfig) -> ModelSource:
     path = path.resolve()
     check_model_dir(path)
     check_weights(path)
-    files = [file for file in path.iterdir() if file.is_file() and file.name != "README.md"]
+    files = [file for file in path.iterdir() if file.is_file() and file.name != CARD]
     source = ModelSource(kind=kind, location=str(path), digest=hash_files(files))
     return _checked(model, source, [file.name for file in files])
 

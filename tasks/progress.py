@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from tasks.artifacts import read_json, replace_json
+from tasks.catalog import TRAINING_PROGRESS
+from tasks.files import read_json, replace_json
 
-PROGRESS_FILE = "training_progress.json"
 PROGRESS_KEY = "training-progress"
 # How often the train step looks at the file: often enough for the UI, rarely enough to cost nothing.
 POLL_SECONDS = 2.0
@@ -47,11 +47,11 @@ class TrainingProgress(BaseModel):
 
 def note_progress(checkpoints: Path, progress: TrainingProgress) -> None:
     """Record the main process's progress for the train step to show (replaced whole: never read half-written)."""
-    replace_json(Path(checkpoints) / PROGRESS_FILE, progress.model_dump())
+    replace_json(Path(checkpoints) / TRAINING_PROGRESS, progress.model_dump())
 
 
 def read_progress(checkpoints: Path) -> TrainingProgress | None:
-    path = Path(checkpoints) / PROGRESS_FILE
+    path = Path(checkpoints) / TRAINING_PROGRESS
     return TrainingProgress.model_validate(read_json(path)) if path.is_file() else None
 
 
@@ -72,7 +72,7 @@ def progress_artifact(checkpoints: Path) -> Iterator[None]:
     """Show the training progress noted under ``checkpoints`` as a Prefect progress artifact while the block runs."""
     from prefect.artifacts import create_progress_artifact
 
-    (Path(checkpoints) / PROGRESS_FILE).unlink(missing_ok=True)  # an interrupted run's
+    (Path(checkpoints) / TRAINING_PROGRESS).unlink(missing_ok=True)  # an interrupted run's
     artifact_id = create_progress_artifact(progress=0.0, key=PROGRESS_KEY, description="Training: starting")
     stop = threading.Event()
 

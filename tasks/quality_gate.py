@@ -14,12 +14,10 @@ from huggingface_hub import ModelCard
 from pydantic import BaseModel
 
 from tasks import storage
-from tasks.artifacts import file_lock, read_json, replace_json
+from tasks.artifacts import file_lock
+from tasks.catalog import BUCKET_REGISTRY, REGISTRY
+from tasks.files import read_json, replace_json
 from tasks.storage import is_remote
-
-REGISTRY = "registry.json"
-# In a bucket, which has no lock to take turns on one file, each release is an object of its own.
-BUCKET_REGISTRY = "registry"
 
 
 class Score(BaseModel):

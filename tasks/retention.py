@@ -19,13 +19,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from tasks.artifacts import LEFTOVER, file_lock, read_json, replace_json
-from tasks.quality_gate import REGISTRY, registry_entry
-from tasks.storage import BUILT_FROM
-
-STEP_FOLDERS = ("dataset", "data_report", "label_issues", "tokenized", "model", "evaluation", "check", "onnx", "release", "input", "prediction")
-# Not step artifacts, but what runs leave: a failed run's checkpoints (for --resume), Hub models downloaded.
-LEFT_BY_RUNS = ("checkpoints", "published")
+from tasks.artifacts import LEFTOVER, file_lock
+from tasks.catalog import BUILT_FROM, LEFT_BY_RUNS, REGISTRY, STEP_FOLDERS
+from tasks.files import read_json, replace_json
+from tasks.quality_gate import registry_entry
 
 
 class Removal(BaseModel):

@@ -17,7 +17,6 @@ from typing import Literal, NamedTuple
 import datasets
 from pydantic import BaseModel, ConfigDict
 
-from tasks.artifacts import hash_files
 from tasks.assets import (
     EMBEDDED_CONLL2003,
     EMBEDDED_CONLL2003_HUB_ID,
@@ -41,6 +40,7 @@ from tasks.derived import (
     sentence_pairs,
 )
 from tasks.errors import PipelineError
+from tasks.files import hash_files
 from tasks.spans import SpanProblem, annotated, span_shape, tagged
 
 FORMATS = {

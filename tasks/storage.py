@@ -28,19 +28,13 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
+from tasks.catalog import COMMIT, MANIFEST, USED
 from tasks.errors import PipelineError, first_line
 
 STAGING_VARIABLE = "FINETUNE_STAGING_DIR"
 ATTEMPTS_VARIABLE = "FINETUNE_BUCKET_ATTEMPTS"
 # The packages whose errors a store's failures come as, besides OSError.
 STORE_CLIENTS = {"botocore", "aiobotocore", "aiohttp", "google", "azure"}
-COMMIT = "commit.json"  # the record that commits an artifact in a bucket: its writer and files
-# The manifest of a finished local directory (`tasks.artifacts.building`): its files and their sizes.
-MANIFEST = ".manifest.json"
-# Rewritten in a bucket's artifact each time a run reuses it: its last use, which retention reads.
-USED = "used"
-# What a release was made from (`tasks.model_card.ReleaseInputs`): this machine's paths, for retention; never pushed.
-BUILT_FROM = "built_from.json"
 BACKENDS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
 
 _transferred = {"uploaded": 0, "downloaded": 0}

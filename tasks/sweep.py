@@ -16,9 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tasks.config import FinetuneConfig, TokenizationConfig, TrainingConfig, load_config_file, unset_words
 from tasks.errors import PipelineError
 
-REPORT = "sweep.json"
-REPORT_PLOT = "sweep.png"
-SWEEPS = "sweeps"  # under the artifacts directory: one folder per sweep
 # What a trial may vary: how the model is trained and tokenized, never the data nor the metric it is judged by.
 SEARCHABLE = (set(TrainingConfig.model_fields) | set(TokenizationConfig.model_fields)) - {
     "num_processes", "num_nodes", "report_to", "metric",

@@ -5,13 +5,12 @@ from pathlib import Path
 
 import datasets
 
-from tasks.artifacts import building, read_json, run_logger, step, write_json
+from tasks.artifacts import building, run_logger, step
+from tasks.catalog import LOAD_SUMMARY, TOKENIZE_SUMMARY
 from tasks.config import TaskName, TokenizationConfig
-from tasks.load import SUMMARY as LOAD_SUMMARY
+from tasks.files import read_json, write_json
 from tasks.pretrained import ModelSource, load_tokenizer
 from tasks.profiles import profile_of
-
-SUMMARY = "tokenize_summary.json"
 
 
 @step("tokenized")
@@ -33,7 +32,7 @@ def tokenize_dataset(
         run_logger().info(f"Examples longer than {tokenization.max_length} tokens, {part.LONG_INPUTS}: {', '.join(counts)}.")
     with building(Path(out_dir)) as partial:
         datasets.DatasetDict(tokenized).save_to_disk(str(partial))
-        write_json(partial / SUMMARY, {
+        write_json(partial / TOKENIZE_SUMMARY, {
             "task": task,
             "labels": labels,
             "tokenizer": type(tokenizer).__name__,

@@ -10,19 +10,14 @@ import importlib.util
 import os
 from pathlib import Path
 
-from prefect import task
 from pydantic import BaseModel
 
+from tasks.catalog import MLFLOW
 from tasks.errors import PipelineError
 from tasks.metrics import reported_scores
 
 # The package each --report-to needs: the tracking extra installs them.
 TRACKER_PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
-# Inside the model artifact, beside the weights: the event files belong to the training that wrote them; and
-# inside the evaluation artifact, those of the final scores.
-TENSORBOARD = "tensorboard"
-# The MLflow store when MLFLOW_TRACKING_URI is unset, under the artifacts directory.
-MLFLOW = "mlflow"
 EXPERIMENT = "finetune"
 
 
@@ -71,7 +66,6 @@ def use_mlflow(target: MlflowTarget) -> str:
     return experiment_id
 
 
-@task(name="track-release", retries=2, retry_delay_seconds=5)
 def log_release(target: MlflowTarget, run_id: str, metrics: dict, names: tuple[str, ...], release_dir: Path) -> None:
     """Add the saved model's final scores (``<split>_<metric>``, `reported_scores`) and the release directory to
     the run that trained it."""

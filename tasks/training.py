@@ -11,17 +11,15 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tasks.artifacts import building, checkpoint_dir, remove_checkpoints, step
+from tasks.catalog import TRAIN_ERROR, TRAIN_REQUEST
 from tasks.config import TaskName, TrainingConfig, node_group_problem
 from tasks.engines import TrainRequest, run_engine
-from tasks.engines.request import ERROR
 from tasks.errors import PipelineError
 from tasks.hardware import slow_precision_warning
 from tasks.lifetime import dying_with_parent
 from tasks.pretrained import ModelSource
 from tasks.progress import progress_artifact
 from tasks.tracking import mlflow_target
-
-REQUEST = "request.json"
 
 
 class NodeGroup(BaseModel):
@@ -63,9 +61,9 @@ def launch_processes(request: TrainRequest, num_processes: int, nodes: NodeGroup
     gpus = torch.cuda.device_count()
     if gpus and num_processes > gpus:
         raise PipelineError(f"num_processes is {num_processes} but this machine has {gpus} GPUs: use one process per GPU")
-    request_file = Path(request.checkpoints) / REQUEST
+    request_file = Path(request.checkpoints) / TRAIN_REQUEST
     request_file.write_text(request.model_dump_json(indent=2))
-    error_file = request_file.parent / ERROR
+    error_file = request_file.parent / TRAIN_ERROR
     error_file.unlink(missing_ok=True)
     launcher = ["-m", "torch.distributed.run", *nodes.torchrun_options(num_processes)]
     alone = num_processes == 1 and nodes.num_nodes == 1

@@ -81,7 +81,7 @@ def token_classifier(tiny_model: Path, target: Path, labels: tuple[str, ...] = (
     recording its weights' sha256."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from tasks.artifacts import weights_sha256
+    from tasks.files import weights_sha256
 
     AutoModelForTokenClassification.from_pretrained(
         tiny_model, num_labels=len(labels), id2label=dict(enumerate(labels))

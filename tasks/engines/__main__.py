@@ -8,8 +8,8 @@ the request, where the launching step reads it back.
 import sys
 from pathlib import Path
 
+from tasks.catalog import TRAIN_ERROR
 from tasks.engines import TrainRequest, run_engine
-from tasks.engines.request import ERROR
 from tasks.errors import PipelineError
 from tasks.lifetime import die_with_parent
 
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     try:
         run_engine(request)
     except PipelineError as error:
-        (request_file.parent / ERROR).write_text(str(error))
+        (request_file.parent / TRAIN_ERROR).write_text(str(error))
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch.utils.data import DataLoader
 
-from tasks.artifacts import read_json, write_json
+from tasks.catalog import CHECKPOINT_PROGRESS, TENSORBOARD
 from tasks.config import TrainingConfig
 from tasks.engines.common import (
     TrainInputs,
@@ -25,17 +25,17 @@ from tasks.engines.common import (
     weighted_loss,
     write_records,
 )
+from tasks.files import read_json, write_json
 from tasks.hardware import resolve_precision
 from tasks.metrics import IGNORED
 from tasks.profiles import profile_of
 from tasks.progress import note_progress, progress_at
 from tasks.run_metric import metric_value, scored_names
-from tasks.tracking import EXPERIMENT, TENSORBOARD, use_mlflow
+from tasks.tracking import EXPERIMENT, use_mlflow
 
 if TYPE_CHECKING:  # accelerate itself is imported only where used, as in build_accelerator
     from accelerate.scheduler import AcceleratedScheduler
 
-PROGRESS = "progress.json"
 LOGGING_STEPS = 25
 
 
@@ -204,7 +204,7 @@ def _best_folder(checkpoints: Path) -> Path:
 def last_complete_checkpoint(checkpoints: Path) -> Path | None:
     """The newest epoch checkpoint whose progress record was written, which happens only after
     every process saved its state."""
-    complete = [folder for folder in checkpoints.glob("epoch-*") if (folder / PROGRESS).is_file()]
+    complete = [folder for folder in checkpoints.glob("epoch-*") if (folder / CHECKPOINT_PROGRESS).is_file()]
     return max(complete, key=lambda folder: int(folder.name.split("-")[1]), default=None)
 
 
@@ -214,7 +214,7 @@ def save_checkpoint(accelerator, checkpoints: Path, progress: dict) -> None:
     accelerator.save_state(str(folder))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        write_json(folder / PROGRESS, progress)
+        write_json(folder / CHECKPOINT_PROGRESS, progress)
         for old in checkpoints.glob("epoch-*"):
             if old != folder:
                 shutil.rmtree(old)
@@ -227,7 +227,7 @@ def save_best(accelerator, model, checkpoints: Path, best: dict) -> None:
     accelerator.save_model(model, str(folder))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        write_json(folder / PROGRESS, best)
+        write_json(folder / CHECKPOINT_PROGRESS, best)
     accelerator.wait_for_everyone()
 
 
@@ -250,8 +250,8 @@ def start_progress(accelerator, request: TrainRequest) -> dict:
                 "unimproved": 0, "stopped": False}  # fmt: skip
     accelerator.load_state(str(checkpoint))
     accelerator.print(f"Resuming from {checkpoint}")
-    progress = {"unimproved": 0, "stopped": False, **read_json(checkpoint / PROGRESS)}  # a checkpoint of before early stopping
-    best_record = _best_folder(checkpoints) / PROGRESS
+    progress = {"unimproved": 0, "stopped": False, **read_json(checkpoint / CHECKPOINT_PROGRESS)}  # a checkpoint of before early stopping
+    best_record = _best_folder(checkpoints) / CHECKPOINT_PROGRESS
     return {**progress, "best": read_json(best_record)} if best_record.is_file() else progress
 
 

@@ -9,17 +9,16 @@ from pathlib import Path
 import datasets
 import torch
 
-from tasks.artifacts import read_json, weights_sha256, write_json
+from tasks.catalog import TENSORBOARD, TOKENIZE_SUMMARY, TRAIN_HISTORY, TRAIN_SUMMARY
 from tasks.config import ClassWeights, TaskName, TrainingConfig
 from tasks.console import is_verbose
 from tasks.context import TRAINED_CONTEXT
-from tasks.engines.request import HISTORY, SUMMARY, TrainRequest
+from tasks.engines.request import TrainRequest
 from tasks.errors import PipelineError
+from tasks.files import read_json, weights_sha256, write_json
 from tasks.metrics import IGNORED
 from tasks.pretrained import ModelSource, load_tokenizer
 from tasks.profiles import profile_of
-from tasks.tokenization import SUMMARY as TOKENIZE_SUMMARY
-from tasks.tracking import TENSORBOARD
 
 
 @dataclass
@@ -183,9 +182,9 @@ def early_stopping_record(training: TrainingConfig, history: list[dict], stopped
 def write_records(request: TrainRequest, inputs: TrainInputs, history: list[dict], best: dict, facts: dict) -> None:
     """History and summary beside the saved model: the same files whichever engine trained."""
     output = Path(request.output)
-    write_json(output / HISTORY, history)
+    write_json(output / TRAIN_HISTORY, history)
     write_json(
-        output / SUMMARY,
+        output / TRAIN_SUMMARY,
         {
             "base_model": request.model.hub_id or request.model.location,
             "hyperparameters": request.training,

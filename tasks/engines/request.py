@@ -8,11 +8,6 @@ from tasks.pretrained import ModelSource
 from tasks.recipe import AUTO
 from tasks.tracking import MlflowTarget
 
-HISTORY = "training_history.json"
-SUMMARY = "train_summary.json"
-# Where a training process leaves a user error's message for the step that launched it.
-ERROR = "error.txt"
-
 
 class TrainRequest(BaseModel):
     """One training run, as every process of it receives it."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from tasks.catalog import TENSORBOARD, TRAINING_ARGUMENTS
 from tasks.config import TrainingConfig
 from tasks.console import is_verbose
 from tasks.engines.common import (
@@ -25,9 +26,7 @@ from tasks.metrics import argmax_logits, trainer_metrics
 from tasks.profiles import profile_of
 from tasks.progress import note_progress, progress_at
 from tasks.run_metric import scored_names
-from tasks.tracking import TENSORBOARD, use_mlflow
-
-TRAINING_ARGUMENTS = "training_args.json"  # the Trainer's arguments, in the model directory and the release
+from tasks.tracking import use_mlflow
 
 
 def evaluation_schedule(request: TrainRequest, train_rows: int) -> dict:

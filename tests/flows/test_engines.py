@@ -8,12 +8,12 @@ import pytest
 
 from conftest import progress_shown
 from flows.finetune import finetune
+from tasks.catalog import TOKENIZE_SUMMARY
 from tasks.config import FinetuneConfig
 from tasks.engines import TrainRequest, run_engine
 from tasks.engines.common import HISTORY, SUMMARY
 from tasks.errors import PipelineError
 from tasks.hardware import cpu_bf16_warning, cpu_flags, cpu_precision, resolve_precision, slow_precision_warning
-from tasks.tokenization import SUMMARY as TOKENIZE_SUMMARY
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import ui_artifacts
 from flows.finetune import finetune
-from tasks.artifacts import MANIFEST, is_complete
+from tasks.artifacts import is_complete
+from tasks.catalog import MANIFEST
 from tasks.config import FinetuneConfig
 from tasks.mistakes import describe
 from tasks.model_card import card_for_display
@@ -64,9 +65,9 @@ def test_first_run_writes_the_artifact_tree(first_run):
 
 
 def test_evaluation_runs_on_the_device_and_in_the_precision_training_chose(first_run):
-    from tasks.artifacts import read_json
+    from tasks.catalog import EVALUATED_ON
     from tasks.engines.common import SUMMARY
-    from tasks.evaluation import EVALUATED_ON
+    from tasks.files import read_json
     from tasks.hardware import compute_device
 
     _, summary = first_run

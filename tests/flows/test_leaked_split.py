@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from conftest import leaked_folder
+from tasks.catalog import DATA_REPORT
 from tasks.config import FinetuneConfig
-from tasks.data_report import REPORT, training_distribution
+from tasks.data_report import training_distribution
 
 
 @pytest.mark.slow
@@ -47,6 +48,6 @@ def test_a_leaked_test_split_is_not_published_unless_forced(prefect_server, tiny
     assert "| test | 16 | 0 | 16 (100.0 %) | 0 |" in card
     [entry] = json.loads((config.artifacts_dir / "registry.json").read_text()).values()
     assert entry["published"]["decision"]["data"]["overlap"] == 1.0
-    report = json.loads((Path(forced.steps[1].path) / REPORT).read_text())
+    report = json.loads((Path(forced.steps[1].path) / DATA_REPORT).read_text())
     assert entry["published"]["label_distribution"] == training_distribution(report)
     assert set(training_distribution(report)) == {"LOC", "MISC", "ORG", "PER"}

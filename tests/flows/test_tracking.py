@@ -7,8 +7,8 @@ import pytest
 
 from conftest import ui_artifacts
 from flows.finetune import finetune
+from tasks.catalog import TRAIN_HISTORY, TRAIN_SUMMARY
 from tasks.config import FinetuneConfig
-from tasks.engines.request import HISTORY, SUMMARY
 
 pytestmark = pytest.mark.slow
 ENGINES = pytest.mark.parametrize("engine", ["trainer", "accelerate"])
@@ -30,7 +30,7 @@ def tracked_run(tiny_model, conll_sample, artifacts: Path, **overrides):
     )  # fmt: skip
     summary = finetune(config)
     model_dir = Path(next(step.path for step in summary.steps if step.name == "model"))
-    evaluations = [entry for entry in json.loads((model_dir / HISTORY).read_text()) if "eval_f1" in entry]
+    evaluations = [entry for entry in json.loads((model_dir / TRAIN_HISTORY).read_text()) if "eval_f1" in entry]
     return config, summary, model_dir, evaluations
 
 
@@ -41,7 +41,7 @@ def test_tensorboard_event_files_hold_each_evaluation(engine, prefect_server, ti
     _, summary, model_dir, evaluations = tracked_run(
         tiny_model, conll_sample, tmp_path, engine=engine, report_to="tensorboard"
     )
-    trained = json.loads((model_dir / SUMMARY).read_text())
+    trained = json.loads((model_dir / TRAIN_SUMMARY).read_text())
     assert trained["tensorboard_dir"] == "tensorboard"
     # Accelerate's tracker writes its parameters (hparams) as a run of their own, in a folder beside the metrics.
     runs = {path.parent for path in (model_dir / "tensorboard").rglob("events.out.tfevents.*")}
@@ -73,7 +73,7 @@ def test_mlflow_run_holds_parameters_metrics_scores_and_release(
     config, summary, model_dir, evaluations = tracked_run(
         tiny_model, conll_sample, tmp_path, engine=engine, report_to="mlflow"
     )
-    facts = json.loads((model_dir / SUMMARY).read_text())
+    facts = json.loads((model_dir / TRAIN_SUMMARY).read_text())
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("finetune")
     [run] = client.search_runs([experiment.experiment_id])

@@ -12,6 +12,7 @@ from fault_proxy import FaultProxy, Faults
 from flows.finetune import finetune
 from tasks import storage
 from tasks.artifacts import is_finished
+from tasks.catalog import COMMIT
 from tasks.config import FinetuneConfig
 from tasks.errors import PipelineError
 
@@ -43,7 +44,7 @@ def config(tiny_model: Path, conll_sample: Path, bucket: str) -> FinetuneConfig:
 def commit_records_name_only_files_that_are_there(bucket: str) -> list[str]:
     """The artifacts committed in ``bucket``, read past the proxy, each checked file by file."""
     found = storage.objects(bucket)
-    artifacts = sorted(name.removesuffix(f"/{storage.COMMIT}") for name in found if name.endswith(f"/{storage.COMMIT}"))
+    artifacts = sorted(name.removesuffix(f"/{COMMIT}") for name in found if name.endswith(f"/{COMMIT}"))
     for artifact in artifacts:
         record = storage.committed(storage.join(bucket, artifact))
         for name, size in record["files"].items():
@@ -84,7 +85,7 @@ def test_a_commit_whose_answer_was_lost_is_ours_when_the_retry_finds_it(s3_serve
     with building(staging / "build") as partial:
         (partial / "model.safetensors").write_bytes(b"w" * 500)
     location = f"{bucket}/model/abc"
-    with behind_faults(s3_server, Faults(lost=1.0, only=rf"^PUT .*/model/abc/{storage.COMMIT}", most=1)) as proxy:
+    with behind_faults(s3_server, Faults(lost=1.0, only=rf"^PUT .*/model/abc/{COMMIT}", most=1)) as proxy:
         writer = storage.commit(staging / "build", location)
     assert proxy.done["lost"] == 1 and writer and storage.committed(location)["writer"] == writer
     assert commit_records_name_only_files_that_are_there(bucket) == ["model/abc"]

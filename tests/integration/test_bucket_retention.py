@@ -12,6 +12,7 @@ from flows.prune import PruneConfig, prune
 from tasks import storage
 from tasks.artifacts import building, is_finished, local_dir
 from tasks.bucket_retention import plan_bucket_removal
+from tasks.catalog import BUILT_FROM
 from tasks.quality_gate import Decision, Release, Score, record_release, registry_published
 
 pytestmark = pytest.mark.slow
@@ -28,7 +29,7 @@ def commit(staging: Path, location: str, files: dict[str, bytes]) -> str:
 
 
 def release(bucket: str, staging: Path, key: str, made_from: dict[str, str], publish: bool) -> str:
-    files = {"model.safetensors": b"r" * 1000, storage.BUILT_FROM: json.dumps(made_from).encode()}
+    files = {"model.safetensors": b"r" * 1000, BUILT_FROM: json.dumps(made_from).encode()}
     location = commit(staging, f"{bucket}/release/{key}", files)
     score = Score(dataset="conll2003", split="test", metric="f1", value=0.5)
     decision = Decision(publish=publish, reason="r", challenger=score, champion=None, margin=0.0, floor=0.0)

@@ -9,6 +9,7 @@ from flows.cli import format_summary
 from flows.finetune import finetune
 from tasks import storage
 from tasks.artifacts import is_finished, read_artifact, read_artifact_json
+from tasks.catalog import USED
 from tasks.config import FinetuneConfig
 from tasks.quality_gate import registry_published
 
@@ -38,7 +39,7 @@ def test_a_run_keeps_every_artifact_in_the_bucket_and_a_rerun_on_a_wiped_machine
     again = finetune(config)
     assert [step.cached for step in again.steps] == [True] * len(STEPS)
     assert again.model_dir == first.model_dir and again.metrics == first.metrics
-    assert all(storage.USED in storage.objects(step.path) for step in again.steps), "each reuse is noted, for retention"
+    assert all(USED in storage.objects(step.path) for step in again.steps), "each reuse is noted, for retention"
     assert again.transferred_bytes["uploaded"] == 0
     model_bytes = sum(storage.committed(first.steps[3].path)["files"].values())
     assert again.transferred_bytes["downloaded"] < model_bytes

@@ -12,8 +12,8 @@ import pytest
 from flows.prepare import training_of
 from flows.temporary_server import free_port
 from tasks.artifacts import ArtifactStore, is_complete, local_dir
+from tasks.catalog import TRAIN_HISTORY, TRAIN_SUMMARY
 from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig, parse_command_line
-from tasks.engines.request import HISTORY, SUMMARY
 from tasks.errors import PipelineError
 from tasks.load import load_dataset
 from tasks.pretrained import resolve_model
@@ -120,11 +120,11 @@ def test_two_nodes_of_one_process_train_as_one_node_of_two(tokenized, tmp_path, 
     expected, trained = local_dir(one_node.path), local_dir(node0.path)
     weights, reference = load_file(trained / "model.safetensors"), load_file(expected / "model.safetensors")
     assert weights.keys() == reference.keys() and all(weights[name].equal(reference[name]) for name in weights)
-    history = json.loads((trained / HISTORY).read_text())
-    assert without_timings(history) == without_timings(json.loads((expected / HISTORY).read_text()))
+    history = json.loads((trained / TRAIN_HISTORY).read_text())
+    assert without_timings(history) == without_timings(json.loads((expected / TRAIN_HISTORY).read_text()))
     # 48 sentences, 8 a process and 2 processes: 3 steps. The best evaluation is not the last, so the main
     # process reloads the best weights, which node 1 never had.
     assert [entry["step"] for entry in history if "eval_f1" in entry] == [2, 3]
-    facts = json.loads((trained / SUMMARY).read_text())
+    facts = json.loads((trained / TRAIN_SUMMARY).read_text())
     assert (facts["processes"], facts["best_step"]) == (2, 2)
     assert not list((store.local_root() / "checkpoints").glob("*"))

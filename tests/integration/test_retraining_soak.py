@@ -21,11 +21,13 @@ from pydantic import BaseModel
 from conftest import conll_sentences
 from flows.prune import PruneConfig
 from prefect_server import PREFECT, PrefectServer, alive, descendants, wait_for
-from tasks.artifacts import LEFTOVER, is_complete, read_json, weights_sha256
+from tasks.artifacts import LEFTOVER, is_complete
 from tasks.assets import embedded_conll2003_files
+from tasks.catalog import REGISTRY
 from tasks.config import FinetuneConfig
+from tasks.files import read_json, weights_sha256
 from tasks.prediction_config import PredictConfig
-from tasks.quality_gate import REGISTRY, Decision, Release, card_weights_sha256
+from tasks.quality_gate import Decision, Release, card_weights_sha256
 from tasks.sweep import SweepConfig
 
 pytestmark = pytest.mark.slow

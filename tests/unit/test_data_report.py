@@ -11,11 +11,10 @@ import pytest
 
 from conftest import conll_sentences, leaked_folder
 from flows.gate import Published, data_check
-from tasks.artifacts import MANIFEST, ArtifactStore
+from tasks.artifacts import ArtifactStore
+from tasks.catalog import DATA_REPORT, DATA_REPORT_MARKDOWN, MANIFEST
 from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig
 from tasks.data_report import (
-    MARKDOWN,
-    REPORT,
     data_report,
     duplicates,
     example_keys,
@@ -175,9 +174,9 @@ def test_the_step_writes_the_report_for_both_tasks(conll_sample, tiny_model, tmp
         loaded = load_dataset.fn(resolve_dataset(data), data, task, store=store)
         reported = report_data.fn(loaded.path, model, 64, task, store=store)
         assert Path(reported.path).parent == store.root / "data_report" and not reported.cached
-        assert sorted(path.name for path in Path(reported.path).iterdir()) == sorted([MANIFEST, REPORT, MARKDOWN])
-        report = json.loads((Path(reported.path) / REPORT).read_text())
-        assert markdown(report) == (Path(reported.path) / MARKDOWN).read_text()
+        assert sorted(path.name for path in Path(reported.path).iterdir()) == sorted([MANIFEST, DATA_REPORT, DATA_REPORT_MARKDOWN])
+        report = json.loads((Path(reported.path) / DATA_REPORT).read_text())
+        assert markdown(report) == (Path(reported.path) / DATA_REPORT_MARKDOWN).read_text()
         assert report["splits"]["train"]["examples"] == 48
         if task == "sequence-classification":
             assert report["unit"] == "examples" and report["overlap"]["test"] == {"examples": 16, "share": 1.0}

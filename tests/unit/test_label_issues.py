@@ -4,37 +4,45 @@ file and line, on real CoNLL-2003 sentences."""
 import json
 
 import datasets
+import pytest
 
 from conftest import conll_sentences
 from span_exports import write_export
 from tasks.assets import embedded_conll2003_files
 from tasks.config import ColumnsConfig, DataConfig
 from tasks.context import DOCUMENT
-from tasks.label_ranking import classification_issues, halves, ner_issues
+from tasks.label_ranking import classification_issues, confident_thresholds, contradiction, halves, ner_issues
 from tasks.sources import example_lines, resolve_dataset
 from tasks.spans import words_with_offsets
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
 
 
-def test_sentences_are_ranked_by_the_probability_of_their_least_likely_given_tag():
-    sure, unsure = [0.97, 0.01, 0.01, 0.005, 0.005], [0.5, 0.1, 0.1, 0.2, 0.1]
-    given = [[1, 2, 0], [0, 0], [3, 0]]
-    distributions = [
-        [[0.01, 0.97, 0.01, 0.005, 0.005], [0.01, 0.01, 0.97, 0.005, 0.005], sure],  # agrees: not an issue
-        [sure, [0.05, 0.9, 0.03, 0.01, 0.01]],  # "O" given, B-PER at 0.9
-        [unsure, sure],  # B-ORG given, O at 0.5
-    ]
+def test_sentences_are_ranked_by_their_least_likely_tag_against_how_sure_of_it_the_models_usually_are():
+    """The models are nearly always sure of O and seldom of B-ORG: an O they doubt for a B-ORG they are surer of
+    than usual ranks ahead of a B-ORG they doubt as much as they usually do, though its own probability is higher."""
+    sure_o, usual_org = [0.99, 0.0, 0.0, 0.01, 0.0], [0.3, 0.1, 0.1, 0.4, 0.1]
+    given = [[0, 0, 3, 0], [3], [0]]
+    distributions = [[sure_o, sure_o, usual_org, sure_o], [[0.65, 0.0, 0.0, 0.35, 0.0]], [[0.45, 0.0, 0.0, 0.5, 0.05]]]
     issues = ner_issues(given, distributions, LABELS)
-    assert [(issue["row"], issue["score"]) for issue in issues] == [(1, 0.95), (2, 0.8)]
-    assert issues[0]["given"] == ["O", "O"] and issues[0]["suggested"] == ["O", "B-PER"]
+    assert [(issue["row"], issue["score"]) for issue in issues] == [(2, 0.125), (1, 0.0)]
+    assert issues[0]["given"] == ["O"] and issues[0]["suggested"] == ["B-ORG"]
     # A word cut off by truncation has no probabilities: it neither scores nor changes.
     assert ner_issues([[3, 0]], [[[], [0.1, 0.9, 0, 0, 0]]], LABELS)[0]["suggested"] == ["B-ORG", "B-PER"]
 
 
-def test_texts_are_ranked_by_the_probability_of_their_given_label():
-    issues = classification_issues([0, 1, 1], [[0.9, 0.1], [0.7, 0.3], [0.2, 0.8]], ["neg", "pos"])
-    assert issues == [{"row": 1, "given": "pos", "suggested": "neg", "score": 0.7}]
+def test_thresholds_are_the_mean_probability_of_each_given_class_and_a_contradiction_is_measured_against_them():
+    thresholds = confident_thresholds([0, 0, 1], [[0.9, 0.1, 0.0], [0.7, 0.3, 0.0], [0.4, 0.6, 0.0]])
+    assert thresholds == pytest.approx([0.8, 0.6, 1.0])
+    assert contradiction(0, [0.3, 0.7, 0.0], thresholds) == pytest.approx(0.1)  # B surer than usual, A less
+    assert contradiction(1, [0.1, 0.9, 0.0], thresholds) == pytest.approx(-0.3)  # the given class is
+    assert contradiction(0, [0.5, 0.5, 0.0], thresholds) == 0.0  # none above its threshold
+
+
+def test_texts_are_ranked_by_their_contradiction():
+    issues = classification_issues([0, 1, 1, 1], [[0.9, 0.1], [0.7, 0.3], [0.2, 0.8], [0.95, 0.05]], ["neg", "pos"])
+    assert [(issue["row"], issue["given"], issue["suggested"], issue["score"]) for issue in issues] == [
+        (3, "pos", "neg", 0.05), (1, "pos", "neg", 0.0)]
 
 
 def test_halves_keep_documents_whole_and_cover_every_row_once():

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from tasks.artifacts import weights_sha256
 from tasks.assets import EMBEDDED_MODEL_LICENSE, embedded_model_dir
 from tasks.derived import MOVIE_REVIEW_DESCRIPTION
+from tasks.files import weights_sha256
 from tasks.model_card import (
     CONLL2003_DOMAIN,
     CardFacts,

@@ -7,9 +7,10 @@ import pytest
 
 from conftest import conll_sentences
 from tasks.assets import embedded_conll2003_files
+from tasks.catalog import ONNX_MODEL, ONNX_QUANTIZED
 from tasks.config import ColumnsConfig, QuantizationConfig
 from tasks.errors import PipelineError
-from tasks.onnx_export import MODEL, QUANTIZED, require_onnx_packages, verdicts
+from tasks.onnx_export import require_onnx_packages, verdicts
 from tasks.prediction import entity_spans
 from tasks.prediction_input import looks_like_conll, read_rows, resolve_input, scorable, words_with_offsets
 
@@ -99,14 +100,14 @@ def test_gold_tags_in_another_scheme_are_scored_in_iob2(news):
 
 def test_parity_verdicts_ship_only_what_agrees():
     both = QuantizationConfig(quantize="int8", max_quantized_drop=0.005)
-    assert verdicts({"pytorch": 0.80, "onnx": 0.80, "int8": 0.797}, 1.0, both) == {"shipped": [MODEL, QUANTIZED], "not_shipped": {}}
+    assert verdicts({"pytorch": 0.80, "onnx": 0.80, "int8": 0.797}, 1.0, both) == {"shipped": [ONNX_MODEL, ONNX_QUANTIZED], "not_shipped": {}}
     dropped = verdicts({"pytorch": 0.80, "onnx": 0.80, "int8": 0.79}, 1.0, both)
-    assert dropped["shipped"] == [MODEL] and "more than max_quantized_drop 0.005" in dropped["not_shipped"][QUANTIZED]
+    assert dropped["shipped"] == [ONNX_MODEL] and "more than max_quantized_drop 0.005" in dropped["not_shipped"][ONNX_QUANTIZED]
     disagrees = verdicts({"pytorch": 0.80, "onnx": 0.80, "int8": 0.80}, 0.998, both)
-    assert disagrees["shipped"] == [] and "99.80% of tokens" in disagrees["not_shipped"][MODEL]
-    assert "does not ship" in disagrees["not_shipped"][QUANTIZED]
+    assert disagrees["shipped"] == [] and "99.80% of tokens" in disagrees["not_shipped"][ONNX_MODEL]
+    assert "does not ship" in disagrees["not_shipped"][ONNX_QUANTIZED]
     off = verdicts({"pytorch": 0.80, "onnx": 0.7985}, 1.0, QuantizationConfig())
-    assert off["shipped"] == [] and "by more than 0.001" in off["not_shipped"][MODEL]
+    assert off["shipped"] == [] and "by more than 0.001" in off["not_shipped"][ONNX_MODEL]
 
 
 def test_a_missing_onnx_package_is_one_line_naming_the_extra(monkeypatch):

@@ -11,10 +11,11 @@ from conftest import conll_sentences
 from span_exports import SHAPES, export_row, write_export
 from tasks.artifacts import ArtifactStore
 from tasks.assets import embedded_conll2003_files
+from tasks.catalog import DATA_REPORT, LOAD_SUMMARY
 from tasks.config import ColumnsConfig, DataConfig, ModelConfig
-from tasks.data_report import REPORT, markdown, report_data
+from tasks.data_report import markdown, report_data
 from tasks.errors import PipelineError
-from tasks.load import SUMMARY, load_dataset, normalize
+from tasks.load import load_dataset, normalize
 from tasks.prediction_input import read_rows, resolve_input
 from tasks.pretrained import resolve_model
 from tasks.sources import left_out_lines, read_source, resolve_dataset
@@ -140,9 +141,9 @@ def test_the_load_step_and_the_data_report_name_the_rows_left_out(sentences, tin
     store, model = ArtifactStore(root=tmp_path / "artifacts"), resolve_model(ModelConfig(model=str(tiny_model)))
     data = DataConfig(dataset=str(folder), max_train_samples=None)
     loaded = load_dataset.fn(resolve_dataset(data), data, "ner", store=store)
-    summary = json.loads((Path(loaded.path) / SUMMARY).read_text())
+    summary = json.loads((Path(loaded.path) / LOAD_SUMMARY).read_text())
     assert summary["num_rows"]["train"] + summary["num_rows"]["validation"] == 40 and summary["num_rows"]["test"] == 16
     assert summary["annotations"]["shape"] == "doccano"
     line = "train.jsonl: 1 of 41 rows left out, a span cuts a word: line 41: characters 11-15 ('Germ')"
-    report = json.loads((Path(report_data.fn(loaded.path, model, 64, "ner", store=store).path) / REPORT).read_text())
+    report = json.loads((Path(report_data.fn(loaded.path, model, 64, "ner", store=store).path) / DATA_REPORT).read_text())
     assert report["problems"][0] == line and f"- {line}" in markdown(report)

@@ -1,12 +1,14 @@
-"""The shape of the code a newcomer reads: every module on the layout page, command lines that import no
-flow, scripts that exist."""
+"""The shape of the code a newcomer reads: every module on the layout page, one catalog of artifact files, a
+training process without Prefect, command lines that import no flow, scripts that exist."""
 
+import ast
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 from conftest import REPO
+from tasks import catalog
 
 OUR_CODE = sorted(path for folder in ("flows", "tasks") for path in (REPO / folder).rglob("*.py"))
 
@@ -41,5 +43,40 @@ def test_every_script_of_the_package_names_a_function_that_exists():
 def test_the_command_lines_shared_module_imports_no_flow():
     """Otherwise ``python -m flows.finetune`` loads its file twice: as __main__, then as the module cli imports."""
     code = "import sys, flows.cli; print(sorted(name for name in sys.modules if name in ('flows.finetune', 'flows.sweep', 'flows.predict')))"
+    finished = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert finished.stdout.strip() == "[]"
+
+
+def catalog_file_names() -> set[str]:
+    """Every name of an artifact's file the catalog holds (a name with a dot: folders are plain words)."""
+    values = [value for name, value in vars(catalog).items() if name.isupper()]
+    names = {value for value in values if isinstance(value, str)} | {item for value in values if isinstance(value, tuple) for item in value}
+    return {name for name in names if isinstance(name, str) and "." in name}
+
+
+def test_no_module_but_the_catalog_spells_an_artifact_file_name():
+    names, spelled = catalog_file_names(), []
+    assert {"metrics.json", "README.md", "label_issues.jsonl", ".manifest.json"} <= names
+    for path in OUR_CODE:
+        if path == REPO / "tasks" / "catalog.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in names:
+                spelled.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.value}")
+    assert spelled == []
+
+
+def test_every_step_folder_lists_only_names_of_the_catalog():
+    named = {value for name, value in vars(catalog).items() if name.isupper() and isinstance(value, str)}
+    named |= {item for value in vars(catalog).values() if isinstance(value, tuple) for item in value}
+    for folder, files in catalog.STEP_FILES.items():
+        assert set(files) <= named, folder
+    assert catalog.STEP_FOLDERS[:4] == ("dataset", "data_report", "label_issues", "tokenized")
+
+
+def test_the_training_process_imports_neither_prefect_nor_the_flows():
+    """What ``python -m tasks.engines`` imports (under torchrun): it should start in the time torch takes."""
+    code = ("import sys, tasks.engines.__main__, tasks.engines.trainer, tasks.engines.accelerate_loop; "
+            "print(sorted({name.split('.')[0] for name in sys.modules} & {'prefect', 'flows'}))")  # fmt: skip
     finished = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert finished.stdout.strip() == "[]"

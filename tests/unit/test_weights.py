@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import damaged_weights, token_classifier
-from tasks.artifacts import weights_sha256
 from tasks.config import ModelConfig
 from tasks.errors import PipelineError
+from tasks.files import weights_sha256
 from tasks.onnx_export import OnnxModel
 from tasks.prediction import prediction_model
 from tasks.pretrained import resolve_model

@@ -42,8 +42,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "bucket_run.json")
     args = parser.parse_args()
-    os.environ.update({"AWS_ENDPOINT_URL": start_s3_server(), "AWS_ACCESS_KEY_ID": "bench",
-                       "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"})  # fmt: skip
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": start_s3_server(),
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
     import fsspec
 
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
@@ -56,7 +62,9 @@ def main() -> None:
             "disk_cached": run(disk, scratch / "disk", scratch / "disk-cached.json", scratch / "disk" / "staging"),
             "bucket_cold": run(url, scratch / "bucket", scratch / "bucket-cold.json", scratch / "staging-1"),
             "bucket_cached": run(url, scratch / "bucket", scratch / "bucket-cached.json", scratch / "staging-1"),
-            "bucket_cached_new_staging": run(url, scratch / "bucket", scratch / "bucket-new.json", scratch / "staging-2"),
+            "bucket_cached_new_staging": run(
+                url, scratch / "bucket", scratch / "bucket-new.json", scratch / "staging-2"
+            ),
             "cpu_count": os.cpu_count(),
         }
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -65,9 +73,13 @@ def main() -> None:
     for name, row in figures.items():
         if isinstance(row, dict):
             cached = sum(step["cached"] for step in row["steps"].values())
-            moved = f"up {(row['uploaded_bytes'] or 0) / 1e6:7.1f} MB  down {(row['downloaded_bytes'] or 0) / 1e6:6.1f} MB"
-            print(f"{name:<26} wall {row['wall_seconds']:6.1f} s  {moved}  {cached}/{len(row['steps'])} steps cached  "
-                  f"test F1 {row['test_f1']:.4f}")
+            moved = (
+                f"up {(row['uploaded_bytes'] or 0) / 1e6:7.1f} MB  down {(row['downloaded_bytes'] or 0) / 1e6:6.1f} MB"
+            )
+            print(
+                f"{name:<26} wall {row['wall_seconds']:6.1f} s  {moved}  {cached}/{len(row['steps'])} steps cached  "
+                f"test F1 {row['test_f1']:.4f}"
+            )
 
 
 if __name__ == "__main__":

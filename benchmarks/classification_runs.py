@@ -33,8 +33,10 @@ def main() -> None:
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     for name, run in figures.items():
-        print(f"{name}: {run['wall_seconds']} s, {run['peak_rss_mib']} MiB, "
-              f"test accuracy {run['test_accuracy']}, test F1 {run['test_f1']}")
+        print(
+            f"{name}: {run['wall_seconds']} s, {run['peak_rss_mib']} MiB, "
+            f"test accuracy {run['test_accuracy']}, test F1 {run['test_f1']}"
+        )
 
 
 if __name__ == "__main__":

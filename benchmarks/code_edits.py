@@ -22,11 +22,13 @@ from default_run import REPO, run_env
 JOB = ("--max-train-samples", "200", "--max-eval-samples", "200", "--epochs", "1")
 # One harmless line each, inserted after the function's docstring.
 EDITS = {
-    "align_labels": ("tasks/profiles/ner/tokenization.py", '    aligned, previous = [], None\n',
-                     '    assert mode in ("all-subwords", "first-subword")\n'),
-    "render_card": ("tasks/model_card.py", '    lines = [\n        f"# {facts.model_name}", "",\n',
-                    '    assert facts.model_name\n'),
-}  # fmt: skip
+    "align_labels": (
+        "tasks/profiles/ner/tokenization.py",
+        "    aligned, previous = [], None\n",
+        '    assert mode in ("all-subwords", "first-subword")\n',
+    ),
+    "render_card": ("tasks/model_card.py", "    lines = [\n", "    assert facts.model_name\n"),
+}
 
 
 def run_pipeline(copy: Path, scratch: Path, name: str) -> dict[str, bool]:

@@ -65,18 +65,29 @@ def one_run(scratch: Path, seed: int, context: int) -> dict:
     steps = step_dirs(summary)
     trained = training_figures(summary)
     return {
-        "seed": seed, "context": context, "train_seconds": trained["train_seconds"],
-        "evaluation_seconds": trained["evaluation_seconds"], "train_sentences": trained["train_sentences"],
-        "training_tokens": training_tokens(steps), "test_f1_sentences": figures["test_f1"],
-        "test_f1_documents_as_one_input": documents_as_one_input(steps, context), **figures,
-    }  # fmt: skip
+        "seed": seed,
+        "context": context,
+        "train_seconds": trained["train_seconds"],
+        "evaluation_seconds": trained["evaluation_seconds"],
+        "train_sentences": trained["train_sentences"],
+        "training_tokens": training_tokens(steps),
+        "test_f1_sentences": figures["test_f1"],
+        "test_f1_documents_as_one_input": documents_as_one_input(steps, context),
+        **figures,
+    }
 
 
 def summarised(runs: list[dict], context: int) -> dict:
     """Mean and spread over the seeds of one context's runs."""
     mine = [run for run in runs if run["context"] == context]
     figures = {}
-    for name in ("test_f1_sentences", "test_f1_documents_as_one_input", "wall_seconds", "train_seconds", "training_tokens"):
+    for name in (
+        "test_f1_sentences",
+        "test_f1_documents_as_one_input",
+        "wall_seconds",
+        "train_seconds",
+        "training_tokens",
+    ):
         values = [run[name] for run in mine]
         figures[name] = {"mean": round(statistics.mean(values), 4), "min": min(values), "max": max(values)}
     gaps = [run["test_f1_sentences"] - run["test_f1_documents_as_one_input"] for run in mine]
@@ -93,17 +104,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="finetune-context-") as scratch:
         runs = [one_run(Path(scratch), seed, context) for seed in args.seeds for context in args.contexts]
     result = {
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, {cpu_name()}", "runs": runs,
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, {cpu_name()}",
+        "runs": runs,
         "by_context": {str(context): summarised(runs, context) for context in args.contexts},
-    }  # fmt: skip
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     for context, figures in result["by_context"].items():
-        print(f"context {context}: test F1 sentences {figures['test_f1_sentences']['mean']}, documents as one input "
-              f"{figures['test_f1_documents_as_one_input']['mean']} (below by {figures['documents_below_sentences']['mean']}, "
-              f"at most {figures['documents_below_sentences']['max']}; goal: within 0.01), training tokens "
-              f"{figures['training_tokens']['mean']:.0f}, wall {figures['wall_seconds']['mean']} s")
+        print(
+            f"context {context}: test F1 sentences {figures['test_f1_sentences']['mean']}, documents as one input "
+            f"{figures['test_f1_documents_as_one_input']['mean']} (below by {figures['documents_below_sentences']['mean']}, "
+            f"at most {figures['documents_below_sentences']['max']}; goal: within 0.01), training tokens "
+            f"{figures['training_tokens']['mean']:.0f}, wall {figures['wall_seconds']['mean']} s"
+        )
 
 
 if __name__ == "__main__":

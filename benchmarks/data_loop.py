@@ -28,7 +28,7 @@ from default_run import REPO, step_dirs, timed_run
 from predict import cpu_name
 
 sys.path.insert(0, str(REPO / "tests"))
-from span_exports import write_export  # noqa: E402  (the tests' exports, as doccano and Label Studio write them)
+from span_exports import write_export  # the tests' exports, as doccano and Label Studio write them
 
 SENTENCES, NOISE, SEED = 3000, 0.05, 0
 FORMATS = {"conll": None, "doccano": "doccano", "label-studio": "label-studio"}
@@ -105,7 +105,9 @@ def refused_spans(scratch: Path) -> list[str]:
     rows = [[[11, 15, "MISC"]], [[0, 2, "ORG"], [0, 10, "MISC"]], [[34, 60, "MISC"]], [[2, 3, "ORG"]], [[0, 2, " "]]]
     file = scratch / "refused" / "train.jsonl"
     file.parent.mkdir()
-    file.write_text("".join(json.dumps({"text": text, "label": spans}) + "\n" for spans in rows) + '{"text": "EU", "label": [\n')
+    file.write_text(
+        "".join(json.dumps({"text": text, "label": spans}) + "\n" for spans in rows) + '{"text": "EU", "label": [\n'
+    )
     data = DataConfig(dataset=str(file))
     return left_out_lines(read_source(resolve_dataset(data), data).annotations)
 
@@ -116,12 +118,18 @@ def main() -> None:
     args = parser.parse_args()
     splits = conll_splits()
     common = ("--max-train-samples", "none")
-    results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, {cpu_name()}",
-                     "sentences": SENTENCES, "formats": {}}  # fmt: skip
+    results: dict = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, {cpu_name()}",
+        "sentences": SENTENCES,
+        "formats": {},
+    }
     with tempfile.TemporaryDirectory(prefix="data-loop-") as scratch_name:
         scratch = Path(scratch_name)
         for name, shape in FORMATS.items():
-            figures, _ = run(scratch, name, "--dataset", str(write_folder(scratch / "data" / name, splits, shape)), *common)
+            figures, _ = run(
+                scratch, name, "--dataset", str(write_folder(scratch / "data" / name, splits, shape)), *common
+            )
             results["formats"][name] = {"test_f1": figures["test_f1"], "wall_seconds": figures["wall_seconds"]}
         results["refused"] = refused_spans(scratch)
         noisy, changed = with_noise(splits["train"])
@@ -134,12 +142,16 @@ def main() -> None:
         changed_lines = {starts[change["row"]] for change in changed}
         top = [issue.get("line") for issue in issues[: len(changed)]]
         results["label_issues"] = {
-            "changed": len(changed), "suspect": report["suspect"], "seconds": report["seconds"],
+            "changed": len(changed),
+            "suspect": report["suspect"],
+            "seconds": report["seconds"],
             "changed_in_top": sum(line in changed_lines for line in top),
             "changed_anywhere": sum(issue.get("line") in changed_lines for issue in issues),
-            "wall_seconds": found["wall_seconds"], "wall_seconds_without": without["wall_seconds"],
-            "test_f1": found["test_f1"], "changes": changed,
-        }  # fmt: skip
+            "wall_seconds": found["wall_seconds"],
+            "wall_seconds_without": without["wall_seconds"],
+            "test_f1": found["test_f1"],
+            "changes": changed,
+        }
         default, steps = run(scratch, "default")
         metrics = json.loads((steps["evaluation"] / "metrics.json").read_text())
         results["default_run"] = {"test_f1": default["test_f1"], "mistakes": metrics["test"]["mistakes"]}
@@ -154,10 +166,14 @@ def main() -> None:
     for name, figures in results["formats"].items():
         print(f"{name}: test F1 {figures['test_f1']:.4f}, wall {figures['wall_seconds']} s")
     print("refused:", *results["refused"], sep="\n  ")
-    print(f"label issues: {issues['changed_in_top']} of {issues['changed']} changed sentences in the top {issues['changed']} "
-          f"({issues['changed_anywhere']} among all {issues['suspect']} suspect); wall {issues['wall_seconds']} s against "
-          f"{issues['wall_seconds_without']} s without")
-    print(f"default run: test F1 {results['default_run']['test_f1']:.4f}, mistakes {results['default_run']['mistakes']}")
+    print(
+        f"label issues: {issues['changed_in_top']} of {issues['changed']} changed sentences in the top {issues['changed']} "
+        f"({issues['changed_anywhere']} among all {issues['suspect']} suspect); wall {issues['wall_seconds']} s against "
+        f"{issues['wall_seconds_without']} s without"
+    )
+    print(
+        f"default run: test F1 {results['default_run']['test_f1']:.4f}, mistakes {results['default_run']['mistakes']}"
+    )
     print("goals:", results["goals"])
 
 

@@ -31,10 +31,29 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 # Every option the default may change since, stated, so the reference stays what it was.
 REFERENCE = [
-    "--max-train-samples", "6000", "--epochs", "1", "--learning-rate", "2e-4", "--batch-size", "16",
-    "--label-alignment", "all-subwords", "--warmup-ratio", "0.1", "--lr-scheduler", "linear", "--weight-decay", "0.01",
-    "--mixed-precision", "no", "--evals-per-epoch", "1", "--max-length", "128",
-]  # fmt: skip
+    "--max-train-samples",
+    "6000",
+    "--epochs",
+    "1",
+    "--learning-rate",
+    "2e-4",
+    "--batch-size",
+    "16",
+    "--label-alignment",
+    "all-subwords",
+    "--warmup-ratio",
+    "0.1",
+    "--lr-scheduler",
+    "linear",
+    "--weight-decay",
+    "0.01",
+    "--mixed-precision",
+    "no",
+    "--evals-per-epoch",
+    "1",
+    "--max-length",
+    "128",
+]
 CURVE_EVALUATIONS = "4"
 BEFORE = "af27e6c"  # the last commit whose train step scored validation in a run of one evaluation
 TARGET_F1 = 0.80
@@ -44,9 +63,12 @@ def run_env(prefect_home: Path, hf_home: Path | None = None) -> dict[str, str]:
     """The environment of a benchmarked CLI run: its own Prefect home, no telemetry, and its own
     Hugging Face home when given (None keeps the user's, where a Hub model may already be cached)."""
     env = {
-        **os.environ, "PREFECT_HOME": str(prefect_home), "DO_NOT_TRACK": "1",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    }  # fmt: skip
+        **os.environ,
+        "PREFECT_HOME": str(prefect_home),
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }
     return {**env, "HF_HOME": str(hf_home)} if hf_home else env
 
 
@@ -68,13 +90,27 @@ def running_server(prefect_home: Path) -> Iterator[str]:
 
 
 def timed_run(
-    artifacts: Path, hf_home: Path, prefect_home: Path, summary: Path, *options: str, api_url: str | None = None,
+    artifacts: Path,
+    hf_home: Path,
+    prefect_home: Path,
+    summary: Path,
+    *options: str,
+    api_url: str | None = None,
     cwd: Path = REPO,
 ) -> dict:
     """Wall time, peak RSS and the summary of one CLI run in its own process (against the server at
     ``api_url``, else with a temporary one), started in ``cwd``: the checkout whose code it runs."""
     env = run_env(prefect_home, hf_home) | ({"PREFECT_API_URL": api_url} if api_url else {})
-    command = [sys.executable, "-m", "flows.finetune", "--artifacts-dir", str(artifacts), "--summary-json", str(summary), *options]
+    command = [
+        sys.executable,
+        "-m",
+        "flows.finetune",
+        "--artifacts-dir",
+        str(artifacts),
+        "--summary-json",
+        str(summary),
+        *options,
+    ]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env)
     _, status, usage = os.wait4(process.pid, 0)
@@ -88,8 +124,11 @@ def timed_run(
         "wall_seconds": round(seconds, 1),
         "peak_rss_mib": round(usage.ru_maxrss / 1024),
         # F1 and accuracy, and for NER since 2026-12-07 strict IOB2 F1 and SemEval's partial F1 beside them.
-        **{f"{split}_{name}": round(value, 4) for split, scores in result["metrics"].items()
-           for name, value in reported_scores(scores, ("f1", "accuracy")).items()},  # fmt: skip
+        **{
+            f"{split}_{name}": round(value, 4)
+            for split, scores in result["metrics"].items()
+            for name, value in reported_scores(scores, ("f1", "accuracy")).items()
+        },
         "steps": {step["name"]: {"seconds": step["seconds"], "cached": step["cached"]} for step in result["steps"]},
     }
 
@@ -128,7 +167,9 @@ def conlleval_test_f1(summary: Path) -> float:
     from tasks.assets import embedded_conlleval
 
     with open(step_dirs(summary)["evaluation"] / "predictions" / "test.txt") as predictions:
-        report = subprocess.run(["perl", str(embedded_conlleval())], stdin=predictions, capture_output=True, text=True, check=True)
+        report = subprocess.run(
+            ["perl", str(embedded_conlleval())], stdin=predictions, capture_output=True, text=True, check=True
+        )
     accuracy_line = next(line for line in report.stdout.splitlines() if line.startswith("accuracy:"))
     return float(accuracy_line.rsplit("FB1:", 1)[1]) / 100
 
@@ -149,7 +190,11 @@ def tokenization_speed() -> dict:
     started = time.perf_counter()
     tokenize(dataset["train"], tokenizer, labels, TokenizationConfig(), "train")
     seconds = time.perf_counter() - started
-    return {"sentences": len(dataset["train"]), "seconds": round(seconds, 2), "sentences_per_second": round(len(dataset["train"]) / seconds)}
+    return {
+        "sentences": len(dataset["train"]),
+        "seconds": round(seconds, 2),
+        "sentences_per_second": round(len(dataset["train"]) / seconds),
+    }
 
 
 def recipe_figures(name: str, scratch: Path, options: list[str]) -> dict:
@@ -163,8 +208,9 @@ def recipe_figures(name: str, scratch: Path, options: list[str]) -> dict:
     history = json.loads((step_dirs(curve_summary)["model"] / "training_history.json").read_text())
     curve = [
         {"step": entry["step"], "seconds": entry["elapsed_seconds"], "validation_f1": round(entry["eval_f1"], 4)}
-        for entry in history if "eval_f1" in entry
-    ]  # fmt: skip
+        for entry in history
+        if "eval_f1" in entry
+    ]
     return {
         "options": " ".join(options) or "(none)",
         **run,
@@ -198,7 +244,9 @@ def before_figures(scratch: Path, before: str) -> dict:
     """The default run, cold, at the commit ``before``."""
     folder = scratch / "before"
     with checkout(before, scratch) as worktree:
-        run = timed_run(folder / "artifacts", folder / "hf", folder / "prefect-home", folder / "summary.json", cwd=worktree)
+        run = timed_run(
+            folder / "artifacts", folder / "hf", folder / "prefect-home", folder / "summary.json", cwd=worktree
+        )
     return {"commit": before, **run, **training_figures(folder / "summary.json")}
 
 
@@ -220,28 +268,40 @@ def main() -> None:
                 cached / "artifacts", cached / "hf", cached / "prefect-home", scratch / "server.json", api_url=url
             )
     figures = {
-        "before": before, "reference": reference, "default": default, "warm": warm, "warm_empty_prefect_home": empty_home,
+        "before": before,
+        "reference": reference,
+        "default": default,
+        "warm": warm,
+        "warm_empty_prefect_home": empty_home,
         "warm_running_server": warm_server,
-        "tokenization": tokenization_speed(), "help_seconds": help_seconds(), "cpu_count": os.cpu_count(),
-    }  # fmt: skip
+        "tokenization": tokenization_speed(),
+        "help_seconds": help_seconds(),
+        "cpu_count": os.cpu_count(),
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     to_target = f"train_seconds_to_validation_f1_{TARGET_F1}"
     for name, row in (("reference", reference), ("default", default)):
-        print(f"{name:<9} wall {row['wall_seconds']:6.1f} s  train {row['train_seconds']:6.1f} s  evaluation "
-              f"{row['evaluation_seconds']:5.1f} s  {row['train_sentences_per_second']:5.1f} sentences/s  test F1 "
-              f"{row['test_f1']:.4f} (conlleval {row['test_f1_conlleval']:.4f}, strict IOB2 {row['test_strict_f1']:.4f}, "
-              f"SemEval partial {row['test_partial_f1']:.4f})  to validation F1 {TARGET_F1}: "
-              f"{row[to_target]} s  peak {row['peak_rss_mib']} MiB")
+        print(
+            f"{name:<9} wall {row['wall_seconds']:6.1f} s  train {row['train_seconds']:6.1f} s  evaluation "
+            f"{row['evaluation_seconds']:5.1f} s  {row['train_sentences_per_second']:5.1f} sentences/s  test F1 "
+            f"{row['test_f1']:.4f} (conlleval {row['test_f1_conlleval']:.4f}, strict IOB2 {row['test_strict_f1']:.4f}, "
+            f"SemEval partial {row['test_partial_f1']:.4f})  to validation F1 {TARGET_F1}: "
+            f"{row[to_target]} s  peak {row['peak_rss_mib']} MiB"
+        )
     change = default["wall_seconds"] / before["wall_seconds"] - 1
-    print(f"default run at {before['commit']} {before['wall_seconds']} s (evaluation {before['evaluation_seconds']} s), "
-          f"now {default['wall_seconds']} s ({change:+.1%}); test F1 {before['test_f1']:.4f} then, {default['test_f1']:.4f} "
-          f"now; the same weights kept: {before['weights_sha256'] == default['weights_sha256']}")
-    print(f"warm {warm['wall_seconds']} s (target <= 10; with an empty Prefect home {empty_home['wall_seconds']} s, "
-          f"against a running Prefect server {warm_server['wall_seconds']} s), "
-          f"--help {figures['help_seconds']} s (target <= 2), tokenization "
-          f"{figures['tokenization']['sentences_per_second']} sentences/s (target >= 10000)")
+    print(
+        f"default run at {before['commit']} {before['wall_seconds']} s (evaluation {before['evaluation_seconds']} s), "
+        f"now {default['wall_seconds']} s ({change:+.1%}); test F1 {before['test_f1']:.4f} then, {default['test_f1']:.4f} "
+        f"now; the same weights kept: {before['weights_sha256'] == default['weights_sha256']}"
+    )
+    print(
+        f"warm {warm['wall_seconds']} s (target <= 10; with an empty Prefect home {empty_home['wall_seconds']} s, "
+        f"against a running Prefect server {warm_server['wall_seconds']} s), "
+        f"--help {figures['help_seconds']} s (target <= 2), tokenization "
+        f"{figures['tokenization']['sentences_per_second']} sentences/s (target >= 10000)"
+    )
 
 
 if __name__ == "__main__":

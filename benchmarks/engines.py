@@ -32,20 +32,31 @@ def main() -> None:
             for engine in ENGINES:
                 summary = scratch / f"{engine}-{seed}.json"
                 figures = timed_run(
-                    scratch / "artifacts", scratch / "hf", scratch / "prefect-home", summary,
-                    "--engine", engine, "--seed", str(seed),
-                )  # fmt: skip
-                runs.append({"engine": engine, "seed": seed, "train_seconds": figures["steps"]["model"]["seconds"], **figures})
+                    scratch / "artifacts",
+                    scratch / "hf",
+                    scratch / "prefect-home",
+                    summary,
+                    "--engine",
+                    engine,
+                    "--seed",
+                    str(seed),
+                )
+                runs.append(
+                    {"engine": engine, "seed": seed, "train_seconds": figures["steps"]["model"]["seconds"], **figures}
+                )
     mean_test_f1 = {
-        engine: round(statistics.mean(run["test_f1"] for run in runs if run["engine"] == engine), 4) for engine in ENGINES
+        engine: round(statistics.mean(run["test_f1"] for run in runs if run["engine"] == engine), 4)
+        for engine in ENGINES
     }
     figures = {"runs": runs, "mean_test_f1": mean_test_f1}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     for run in runs:
-        print(f"{run['engine']:<10} seed {run['seed']}: train {run['train_seconds']} s, "
-              f"validation F1 {run['validation_f1']}, test F1 {run['test_f1']}, peak RSS {run['peak_rss_mib']} MiB")
+        print(
+            f"{run['engine']:<10} seed {run['seed']}: train {run['train_seconds']} s, "
+            f"validation F1 {run['validation_f1']}, test F1 {run['test_f1']}, peak RSS {run['peak_rss_mib']} MiB"
+        )
     print("mean test F1: " + ", ".join(f"{engine} {f1}" for engine, f1 in mean_test_f1.items()))
 
 

@@ -24,10 +24,25 @@ from default_run import REPO, conlleval_test_f1, step_dirs, timed_run
 from predict import cpu_name
 
 RUN_NER = [
-    "--max-train-samples", "none", "--epochs", "3", "--batch-size", "8", "--learning-rate", "5e-5",
-    "--warmup-ratio", "0", "--lr-scheduler", "linear", "--weight-decay", "0", "--label-alignment", "first-subword",
-    "--max-length", "512",
-]  # fmt: skip
+    "--max-train-samples",
+    "none",
+    "--epochs",
+    "3",
+    "--batch-size",
+    "8",
+    "--learning-rate",
+    "5e-5",
+    "--warmup-ratio",
+    "0",
+    "--lr-scheduler",
+    "linear",
+    "--weight-decay",
+    "0",
+    "--label-alignment",
+    "first-subword",
+    "--max-length",
+    "512",
+]
 TIME_SHARE = 0.6  # the preset's wall time, at most, as a share of run_ner's
 
 
@@ -46,8 +61,9 @@ def one_run(scratch: Path, name: str, options: list[str]) -> dict:
         "hyperparameters": trained["hyperparameters"],
         "validation": [
             {"epoch": entry["epoch"], "seconds": entry["elapsed_seconds"], "f1": round(entry["eval_f1"], 4)}
-            for entry in history if "eval_f1" in entry
-        ],  # fmt: skip
+            for entry in history
+            if "eval_f1" in entry
+        ],
         "kept_epoch": trained["best_epoch"],
     }
 
@@ -59,9 +75,10 @@ def verdict(runs: dict) -> dict | None:
     preset, recipe = runs["preset"], runs["run_ner"]
     share = preset["wall_seconds"] / recipe["wall_seconds"]
     return {
-        "wall_share": round(share, 3), "test_f1_difference": round(preset["test_f1"] - recipe["test_f1"], 4),
+        "wall_share": round(share, 3),
+        "test_f1_difference": round(preset["test_f1"] - recipe["test_f1"], 4),
         "reached": share <= TIME_SHARE and preset["test_f1"] >= recipe["test_f1"],
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -74,20 +91,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="finetune-full-") as scratch:
         runs = {name: one_run(Path(scratch), name, options[name]) for name in args.runs}
     figures = {
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, {cpu_name()}",
-        "config": str(args.config.resolve().relative_to(REPO) if args.config.resolve().is_relative_to(REPO) else args.config), "runs": runs, "goal": verdict(runs),
-    }  # fmt: skip
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, {cpu_name()}",
+        "config": str(
+            args.config.resolve().relative_to(REPO) if args.config.resolve().is_relative_to(REPO) else args.config
+        ),
+        "runs": runs,
+        "goal": verdict(runs),
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     for name, run in runs.items():
-        curve = ", ".join(f"epoch {point['epoch']:g}: {point['f1']:.4f} at {point['seconds']} s" for point in run["validation"])
-        print(f"{name}: wall {run['wall_seconds'] / 60:.1f} min, test F1 {run['test_f1']:.4f} (conlleval FB1 "
-              f"{run['test_fb1_conlleval']}), validation F1 {curve}, peak RSS {run['peak_rss_mib']} MiB")
+        curve = ", ".join(
+            f"epoch {point['epoch']:g}: {point['f1']:.4f} at {point['seconds']} s" for point in run["validation"]
+        )
+        print(
+            f"{name}: wall {run['wall_seconds'] / 60:.1f} min, test F1 {run['test_f1']:.4f} (conlleval FB1 "
+            f"{run['test_fb1_conlleval']}), validation F1 {curve}, peak RSS {run['peak_rss_mib']} MiB"
+        )
     if figures["goal"]:
         goal = figures["goal"]
-        print(f"preset against run_ner: {goal['wall_share']:.2f} of its wall time (goal <= {TIME_SHARE}), test F1 "
-              f"{goal['test_f1_difference']:+.4f} (goal >= 0): {'reached' if goal['reached'] else 'not reached'}")
+        print(
+            f"preset against run_ner: {goal['wall_share']:.2f} of its wall time (goal <= {TIME_SHARE}), test F1 "
+            f"{goal['test_f1_difference']:+.4f} (goal >= 0): {'reached' if goal['reached'] else 'not reached'}"
+        )
 
 
 if __name__ == "__main__":

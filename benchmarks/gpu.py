@@ -67,11 +67,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="finetune-gpu-") as scratch:
         summary_path = Path(scratch) / "summary.json"
         command = [
-            sys.executable, "-m", "flows.finetune", "--model", args.model, "--dataset", args.dataset,
-            "--max-train-samples", "none", "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-            "--learning-rate", str(args.learning_rate), "--artifacts-dir", str(Path(scratch) / "artifacts"),
-            "--summary-json", str(summary_path),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "flows.finetune",
+            "--model",
+            args.model,
+            "--dataset",
+            args.dataset,
+            "--max-train-samples",
+            "none",
+            "--epochs",
+            str(args.epochs),
+            "--batch-size",
+            str(args.batch_size),
+            "--learning-rate",
+            str(args.learning_rate),
+            "--artifacts-dir",
+            str(Path(scratch) / "artifacts"),
+            "--summary-json",
+            str(summary_path),
+        ]
         env = run_env(Path(scratch) / "prefect-home")
         started = time.perf_counter()
         subprocess.run(command, cwd=REPO, env=env, check=True)
@@ -84,13 +99,19 @@ def main() -> None:
     device, peak = peak_tflops(args.peak_tflops)
     tokens_per_second = tokens * args.epochs / trained["train_seconds"]
     figures = {
-        "model": args.model, "device": device, "mixed_precision": trained["mixed_precision"],
-        "epochs": args.epochs, "train_sentences": trained["num_rows"]["train"], "wall_seconds": round(wall, 1),
-        "train_seconds": trained["train_seconds"], "training_tokens_per_second": round(tokens_per_second),
-        "flops_per_token": round(per_token), "peak_tflops": peak,
+        "model": args.model,
+        "device": device,
+        "mixed_precision": trained["mixed_precision"],
+        "epochs": args.epochs,
+        "train_sentences": trained["num_rows"]["train"],
+        "wall_seconds": round(wall, 1),
+        "train_seconds": trained["train_seconds"],
+        "training_tokens_per_second": round(tokens_per_second),
+        "flops_per_token": round(per_token),
+        "peak_tflops": peak,
         "mfu": round(tokens_per_second * per_token / (peak * 1e12), 4) if peak else None,
         "test_f1": round(summary["metrics"]["test"]["f1"], 4),
-    }  # fmt: skip
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     mfu = f"{figures['mfu']:.1%}" if figures["mfu"] is not None else "n/a (no peak FLOPS for this device)"

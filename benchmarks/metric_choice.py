@@ -23,7 +23,16 @@ from default_run import REPO, run_env, step_dirs
 from users_data import COMMON_LABEL, RARE_LABEL, person_folder
 
 MAJORITY_LABEL = "without-person"  # sorts after "person": label id 1
-OPTIONS = ["--task", "sequence-classification", "--max-train-samples", "none", "--epochs", "2", "--evals-per-epoch", "2"]
+OPTIONS = [
+    "--task",
+    "sequence-classification",
+    "--max-train-samples",
+    "none",
+    "--epochs",
+    "2",
+    "--evals-per-epoch",
+    "2",
+]
 
 
 def majority_second(scratch: Path) -> Path:
@@ -41,8 +50,20 @@ def judged_run(scratch: Path, folder: Path, metric: str) -> dict:
     """One run judged by ``metric``: the kept pass, the test scores of its model, the log's metric warning."""
     name = metric.replace(":", "-")
     summary = scratch / f"{name}.json"
-    command = [sys.executable, "-m", "flows.finetune", "--artifacts-dir", str(scratch / name), "--summary-json",
-               str(summary), "--dataset", str(folder), "--metric", metric, *OPTIONS]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "flows.finetune",
+        "--artifacts-dir",
+        str(scratch / name),
+        "--summary-json",
+        str(summary),
+        "--dataset",
+        str(folder),
+        "--metric",
+        metric,
+        *OPTIONS,
+    ]
     env = run_env(scratch / name / "prefect-home", scratch / "hf")
     finished = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     if finished.returncode:
@@ -55,10 +76,13 @@ def judged_run(scratch: Path, folder: Path, metric: str) -> dict:
         "kept": {"epoch": trained["best_epoch"], "step": trained["best_step"], **trained["best_metric"]},
         "test_rare_class_f1": round(test["per_class"][RARE_LABEL]["f1"], 4),
         "test_majority_f1": round(test["per_class"][MAJORITY_LABEL]["f1"], 4),
-        "test_macro_f1": round(test["macro_f1"], 4), "test_accuracy": round(test["accuracy"], 4),
-        "metric_warnings": [line.split("Metric: ", 1)[1] for line in finished.stderr.splitlines() if "Metric: " in line],
+        "test_macro_f1": round(test["macro_f1"], 4),
+        "test_accuracy": round(test["accuracy"], 4),
+        "metric_warnings": [
+            line.split("Metric: ", 1)[1] for line in finished.stderr.splitlines() if "Metric: " in line
+        ],
         "train_seconds": trained["train_seconds"],
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -69,14 +93,19 @@ def main() -> None:
         scratch = Path(scratch)
         folder = majority_second(scratch)
         runs = {metric: judged_run(scratch, folder, metric) for metric in ("f1", f"f1:{RARE_LABEL}")}
-    figures = {"data": "CoNLL-2003 sentences naming a person (5 %) or not (95 %), 3,000 / 500 / 1,800", "runs": runs,
-               "cpu_count": os.cpu_count()}  # fmt: skip
+    figures = {
+        "data": "CoNLL-2003 sentences naming a person (5 %) or not (95 %), 3,000 / 500 / 1,800",
+        "runs": runs,
+        "cpu_count": os.cpu_count(),
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     for metric, run in runs.items():
-        print(f"--metric {metric}: kept epoch {run['kept']['epoch']}, test F1 of {RARE_LABEL} {run['test_rare_class_f1']}, "
-              f"of {MAJORITY_LABEL} {run['test_majority_f1']}, macro {run['test_macro_f1']}")
+        print(
+            f"--metric {metric}: kept epoch {run['kept']['epoch']}, test F1 of {RARE_LABEL} {run['test_rare_class_f1']}, "
+            f"of {MAJORITY_LABEL} {run['test_majority_f1']}, macro {run['test_macro_f1']}"
+        )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,9 @@ def conll_batches(steps: int, inference_batches: int) -> tuple[list[dict], list[
     collate = DataCollatorForTokenClassification(tokenizer)
 
     def batches(split: str, size: int, count: int) -> list[dict]:
-        rows = tokenize(dataset[split].shuffle(seed=0).select(range(size * count)), tokenizer, labels,
-                        TokenizationConfig(), split).rows  # fmt: skip
+        rows = tokenize(
+            dataset[split].shuffle(seed=0).select(range(size * count)), tokenizer, labels, TokenizationConfig(), split
+        ).rows
         order = sorted(range(len(rows)), key=lambda row: len(rows[row]["input_ids"]))[: size * count]
         return [collate([rows[i] for i in order[start : start + size]]) for start in range(0, size * count, size)]
 
@@ -104,18 +105,23 @@ def per_precision(pretrained, steps: list[dict], inputs: list[dict]) -> dict:
             "mean_train_loss": round(statistics.mean(losses), 4),
             "inference_seconds_per_batch": round(statistics.mean(inference), 3),
         }
-        print(f"{name}: training step {figures[name]['train_seconds_per_step']} s, inference batch "
-              f"{figures[name]['inference_seconds_per_batch']} s", flush=True)
+        print(
+            f"{name}: training step {figures[name]['train_seconds_per_step']} s, inference batch "
+            f"{figures[name]['inference_seconds_per_batch']} s",
+            flush=True,
+        )
     return figures
 
 
 def cpu_facts() -> dict:
     flags = cpu_flags()
     return {
-        "model_name": cpu_name(), "amx_bf16": AMX_BF16 <= flags,
-        "avx512_bf16": "avx512_bf16" in flags, "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "model_name": cpu_name(),
+        "amx_bf16": AMX_BF16 <= flags,
+        "avx512_bf16": "avx512_bf16" in flags,
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "auto_resolves_to": resolve_precision("auto"),
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -130,23 +136,34 @@ def main() -> None:
     figures = per_precision(load_model(resolve_model(ModelConfig()), labels, "ner"), steps, inputs)
     speedup = {measure: round(figures["fp32"][measure] / figures["bf16"][measure], 3) for measure in MEASURES}
     result = {
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, {cpu_name()}", "cpu": cpu_facts(),
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, {cpu_name()}",
+        "cpu": cpu_facts(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
         "commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
         ).stdout.strip(),
-        "timed_train_steps": args.steps, "train_batch_size": TRAIN_BATCH, "timed_inference_batches": args.batches,
-        "inference_batch_size": INFERENCE_BATCH, **figures, "bf16_speedup": speedup,
-    }  # fmt: skip
+        "timed_train_steps": args.steps,
+        "train_batch_size": TRAIN_BATCH,
+        "timed_inference_batches": args.batches,
+        "inference_batch_size": INFERENCE_BATCH,
+        **figures,
+        "bf16_speedup": speedup,
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     for measure, name in MEASURES.items():
-        print(f"{name}: fp32 {figures['fp32'][measure]} s, bf16 {figures['bf16'][measure]} s: bf16 {speedup[measure]}x "
-              f"as fast ({1 / speedup[measure]:.1f} times as long)")
+        print(
+            f"{name}: fp32 {figures['fp32'][measure]} s, bf16 {figures['bf16'][measure]} s: bf16 {speedup[measure]}x "
+            f"as fast ({1 / speedup[measure]:.1f} times as long)"
+        )
     facts = result["cpu"]
-    print(f"{result['machine']}: AMX for bf16 {facts['amx_bf16']}, avx512_bf16 {facts['avx512_bf16']}, torch CPU "
-          f"capability {facts['torch_cpu_capability']}; --mixed-precision auto picks {facts['auto_resolves_to']}")
+    print(
+        f"{result['machine']}: AMX for bf16 {facts['amx_bf16']}, avx512_bf16 {facts['avx512_bf16']}, torch CPU "
+        f"capability {facts['torch_cpu_capability']}; --mixed-precision auto picks {facts['auto_resolves_to']}"
+    )
 
 
 if __name__ == "__main__":

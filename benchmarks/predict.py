@@ -88,10 +88,13 @@ def without_int8(release: Path, target: Path) -> Path:
 
 def prediction_figures(summary: dict, seconds: float, peak: int) -> dict:
     return {
-        "sentences": summary["rows"], "sentences_per_second": summary["rows_per_second"], "wall_seconds": seconds,
-        "peak_rss_mib": peak, **({"test_f1": round(summary["scores"]["f1"], 4)} if summary["scores"] else {}),
+        "sentences": summary["rows"],
+        "sentences_per_second": summary["rows_per_second"],
+        "wall_seconds": seconds,
+        "peak_rss_mib": peak,
+        **({"test_f1": round(summary["scores"]["f1"], 4)} if summary["scores"] else {}),
         "steps": {step["name"]: {"seconds": step["seconds"], "cached": step["cached"]} for step in summary["steps"]},
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -109,40 +112,77 @@ def main() -> None:
         with running_server(home) as url:
             env = run_env(home) | {"PREFECT_API_URL": url}
             trained, train_seconds, train_peak = run(
-                "flows.finetune", ["--artifacts-dir", str(artifacts), "--export", "onnx", "--quantize", "int8"], env,
+                "flows.finetune",
+                ["--artifacts-dir", str(artifacts), "--export", "onnx", "--quantize", "int8"],
+                env,
                 scratch / "finetune.log",
-            )  # fmt: skip
+            )
             lines = console_lines(scratch / "finetune.log")
             release = Path(trained["model_dir"])
             parity = json.loads((release / "onnx" / "parity.json").read_text())
-            models = {"pytorch_fp32": (release, "pytorch"), "onnx_fp32": (without_int8(release, scratch / "fp32"), "onnx"),
-                      "onnx_int8": (release, "onnx")}  # fmt: skip
+            models = {
+                "pytorch_fp32": (release, "pytorch"),
+                "onnx_fp32": (without_int8(release, scratch / "fp32"), "onnx"),
+                "onnx_int8": (release, "onnx"),
+            }
             results = {}
             for name, (model, runtime) in models.items():
                 common = ["--model", str(model), "--runtime", runtime, "--artifacts-dir", str(artifacts)]
-                test = run("flows.predict", [*common, "--input", "embedded:conll2003", "--split", "test", "--score"],
-                           env, scratch / f"{name}-test.log")  # fmt: skip
+                test = run(
+                    "flows.predict",
+                    [*common, "--input", "embedded:conll2003", "--split", "test", "--score"],
+                    env,
+                    scratch / f"{name}-test.log",
+                )
                 large = run("flows.predict", [*common, "--input", str(many)], env, scratch / f"{name}-large.log")
                 results[name] = {"test": prediction_figures(*test), "training_sentences": prediction_figures(*large)}
                 print(name, json.dumps(results[name]), flush=True)
-            cached = run("flows.predict", ["--model", str(release), "--artifacts-dir", str(artifacts), "--input",
-                                           "embedded:conll2003", "--split", "test", "--score"], env, scratch / "cached.log")  # fmt: skip
+            cached = run(
+                "flows.predict",
+                [
+                    "--model",
+                    str(release),
+                    "--artifacts-dir",
+                    str(artifacts),
+                    "--input",
+                    "embedded:conll2003",
+                    "--split",
+                    "test",
+                    "--score",
+                ],
+                env,
+                scratch / "cached.log",
+            )
     speed = {
-        inputs: round(results["onnx_int8"][inputs]["sentences_per_second"] / results["pytorch_fp32"][inputs]["sentences_per_second"], 2)
+        inputs: round(
+            results["onnx_int8"][inputs]["sentences_per_second"]
+            / results["pytorch_fp32"][inputs]["sentences_per_second"],
+            2,
+        )
         for inputs in ("test", "training_sentences")
-    }  # fmt: skip
+    }
     drop = round(results["pytorch_fp32"]["test"]["test_f1"] - results["onnx_int8"]["test"]["test_f1"], 4)
     figures = {
-        "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, {cpu_name()}",
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip(),
-        "finetune": {"wall_seconds": train_seconds, "peak_rss_mib": train_peak, "console_lines": lines,
-                     "test_f1": round(trained["metrics"]["test"]["f1"], 4),
-                     "onnx_step_seconds": next(s["seconds"] for s in trained["steps"] if s["name"] == "onnx")},
-        "parity": parity, **results,
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()} cores, {cpu_name()}",
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip(),
+        "finetune": {
+            "wall_seconds": train_seconds,
+            "peak_rss_mib": train_peak,
+            "console_lines": lines,
+            "test_f1": round(trained["metrics"]["test"]["f1"], 4),
+            "onnx_step_seconds": next(s["seconds"] for s in trained["steps"] if s["name"] == "onnx"),
+        },
+        "parity": parity,
+        **results,
         "cached_rerun": {"wall_seconds": cached[1], "all_cached": all(step["cached"] for step in cached[0]["steps"])},
-        "int8_speedup_over_pytorch": speed, "int8_f1_drop": drop, "goal": GOAL,
+        "int8_speedup_over_pytorch": speed,
+        "int8_f1_drop": drop,
+        "goal": GOAL,
         "goal_met": min(speed.values()) >= GOAL["int8_speedup"] and drop <= GOAL["max_f1_drop"],
-    }  # fmt: skip
+    }
     args.output.write_text(json.dumps(figures, indent=1) + "\n")
     print(json.dumps(figures, indent=1))
 

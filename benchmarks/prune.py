@@ -22,7 +22,7 @@ from pathlib import Path
 from default_run import REPO, run_env, running_server
 
 sys.path.insert(0, str(REPO / "tests"))
-from conftest import build_tiny_model, conll_sentences  # noqa: E402 (the tests' tiny model and CoNLL reader)
+from conftest import build_tiny_model, conll_sentences  # the tests' tiny model and CoNLL reader
 
 
 def folder_bytes(root: Path) -> int:
@@ -43,8 +43,11 @@ def week_data(week: int, target: Path) -> Path:
     files = embedded_conll2003_files()
     target.mkdir(parents=True)
     train = conll_sentences(files["train"], 50 * week + 200)[50 * week :]
-    for name, sentences in (("train", train), ("valid", conll_sentences(files["validation"], 16)),
-                            ("test", conll_sentences(files["test"], 16))):  # fmt: skip
+    for name, sentences in (
+        ("train", train),
+        ("valid", conll_sentences(files["validation"], 16)),
+        ("test", conll_sentences(files["test"], 16)),
+    ):
         (target / f"{name}.txt").write_text("\n\n".join(sentences) + "\n")
     return target
 
@@ -68,9 +71,16 @@ def main() -> None:
             decisions = []
             for week in range(args.weeks):
                 config = FinetuneConfig(
-                    model=str(model), dataset=str(week_data(week, scratch / f"data-{week}")), artifacts_dir=artifacts,
-                    max_train_samples=None, batch_size=16, eval_batch_size=32, learning_rate=1e-3, seed=week, min_score=0.0,
-                )  # fmt: skip
+                    model=str(model),
+                    dataset=str(week_data(week, scratch / f"data-{week}")),
+                    artifacts_dir=artifacts,
+                    max_train_samples=None,
+                    batch_size=16,
+                    eval_batch_size=32,
+                    learning_rate=1e-3,
+                    seed=week,
+                    min_score=0.0,
+                )
                 decisions.append(finetune(config).decision.publish)
                 print(f"week {week + 1}: {'published' if decisions[-1] else 'kept out'}", flush=True)
             season_seconds = time.perf_counter() - started
@@ -83,12 +93,20 @@ def main() -> None:
 
             loadable = all(AutoModelForTokenClassification.from_pretrained(path) is not None for path in kept)
     figures = {
-        "date": time.strftime("%Y-%m-%d"), "weeks": args.weeks, "published_weeks": sum(decisions),
-        "season_seconds": round(season_seconds, 1), "bytes_before": before, "bytes_after": after,
-        "listed": len(dry.plan.remove), "listed_bytes": dry.plan.freed_bytes, "dry_run_seconds": dry.seconds,
-        "removed": len(applied.removed), "apply_seconds": applied.seconds, "kept_releases": len(kept),
+        "date": time.strftime("%Y-%m-%d"),
+        "weeks": args.weeks,
+        "published_weeks": sum(decisions),
+        "season_seconds": round(season_seconds, 1),
+        "bytes_before": before,
+        "bytes_after": after,
+        "listed": len(dry.plan.remove),
+        "listed_bytes": dry.plan.freed_bytes,
+        "dry_run_seconds": dry.seconds,
+        "removed": len(applied.removed),
+        "apply_seconds": applied.seconds,
+        "kept_releases": len(kept),
         "kept_releases_load": loadable,
-    }  # fmt: skip
+    }
     args.output.write_text(json.dumps(figures, indent=1) + "\n")
     print(json.dumps(figures, indent=1))
 

@@ -19,17 +19,51 @@ from default_run import REPO, timed_run, training_figures
 RECIPES = {
     "reference": ["--max-train-samples", "6000", "--epochs", "1", "--learning-rate", "2e-4", "--batch-size", "16"],
     "lr-5e-4": ["--max-train-samples", "6000", "--epochs", "1", "--learning-rate", "5e-4", "--batch-size", "16"],
-    "batch-32-lr-5e-4": ["--max-train-samples", "6000", "--epochs", "1", "--learning-rate", "5e-4", "--batch-size", "32"],
-    "8000-batch-32-lr-5e-4": ["--max-train-samples", "8000", "--epochs", "1", "--learning-rate", "5e-4", "--batch-size", "32"],
+    "batch-32-lr-5e-4": [
+        "--max-train-samples",
+        "6000",
+        "--epochs",
+        "1",
+        "--learning-rate",
+        "5e-4",
+        "--batch-size",
+        "32",
+    ],
+    "8000-batch-32-lr-5e-4": [
+        "--max-train-samples",
+        "8000",
+        "--epochs",
+        "1",
+        "--learning-rate",
+        "5e-4",
+        "--batch-size",
+        "32",
+    ],
     "first-subword": [
-        "--max-train-samples", "6000", "--epochs", "1", "--learning-rate", "2e-4", "--batch-size", "16",
-        "--label-alignment", "first-subword",
+        "--max-train-samples",
+        "6000",
+        "--epochs",
+        "1",
+        "--learning-rate",
+        "2e-4",
+        "--batch-size",
+        "16",
+        "--label-alignment",
+        "first-subword",
     ],
     "first-subword-8000-batch-32-lr-5e-4": [
-        "--max-train-samples", "8000", "--epochs", "1", "--learning-rate", "5e-4", "--batch-size", "32",
-        "--label-alignment", "first-subword",
+        "--max-train-samples",
+        "8000",
+        "--epochs",
+        "1",
+        "--learning-rate",
+        "5e-4",
+        "--batch-size",
+        "32",
+        "--label-alignment",
+        "first-subword",
     ],
-}  # fmt: skip
+}
 
 
 def run_recipe(name: str, scratch: Path) -> dict:

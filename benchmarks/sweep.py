@@ -26,19 +26,29 @@ from default_run import REPO, run_env
 def timed_sweep(config: Path, scratch: Path, summary: Path) -> dict:
     env = run_env(scratch / "prefect-home", scratch / "hf")
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "flows.sweep", "--config", str(config), "--summary-json", str(summary)],
-                   cwd=REPO, env=env, check=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "flows.sweep", "--config", str(config), "--summary-json", str(summary)],
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
     result = json.loads(summary.read_text())
     return {"wall_seconds": round(time.perf_counter() - started, 1), "result": result}
 
 
 def trial_rows(result: dict) -> list[dict]:
     return [
-        {"trial": trial["number"], **trial["params"], "state": trial["state"], "seconds": trial["seconds"],
-         "cached": trial["cached"], "validation_f1": trial["validation"] and round(trial["validation"]["f1"], 4),
-         "test_f1": trial["test"] and round(trial["test"]["f1"], 4)}
+        {
+            "trial": trial["number"],
+            **trial["params"],
+            "state": trial["state"],
+            "seconds": trial["seconds"],
+            "cached": trial["cached"],
+            "validation_f1": trial["validation"] and round(trial["validation"]["f1"], 4),
+            "test_f1": trial["test"] and round(trial["test"]["f1"], 4),
+        }
         for trial in result["trials"]
-    ]  # fmt: skip
+    ]
 
 
 def main() -> None:
@@ -66,8 +76,10 @@ def main() -> None:
         "cached_trials": sum(trial["cached"] for trial in cached["result"]["trials"]),
         "trials": trial_rows(cold["result"]),
         "winner": {
-            "trial": winner["number"], "params": winner["params"],
-            "validation_f1": round(winner["validation"]["f1"], 4), "test_f1": round(winner["test"]["f1"], 4),
+            "trial": winner["number"],
+            "params": winner["params"],
+            "validation_f1": round(winner["validation"]["f1"], 4),
+            "test_f1": round(winner["test"]["f1"], 4),
         },
         "default_run_test_f1": default["test_f1"],
         "most_influential": cold["result"]["most_influential"],
@@ -77,9 +89,11 @@ def main() -> None:
     }
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
-    print(f"sweep: {len(figures['trials'])} trials in {figures['cold_wall_seconds'] / 60:.1f} min; cached re-run "
-          f"{figures['cached_wall_seconds']} s; winner {winner['params']} test F1 {figures['winner']['test_f1']} "
-          f"(default run {figures['default_run_test_f1']})")
+    print(
+        f"sweep: {len(figures['trials'])} trials in {figures['cold_wall_seconds'] / 60:.1f} min; cached re-run "
+        f"{figures['cached_wall_seconds']} s; winner {winner['params']} test F1 {figures['winner']['test_f1']} "
+        f"(default run {figures['default_run_test_f1']})"
+    )
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def ner_folders(scratch: Path) -> dict[str, Path]:
         "iobes": ("IOBES", train, validation, test),
         "io": ("IO", train, validation, test),
         "leaked": ("IOB2", train, validation, random.Random(0).sample(train, LEAKED_SENTENCES)),
-    }  # fmt: skip
+    }
     folders = {}
     for name, (scheme, *data) in runs.items():
         folder = scratch / "data" / name
@@ -145,9 +145,13 @@ def run(scratch: Path, name: str, *options: str, cwd: Path = REPO) -> dict:
     steps = step_dirs(summary)
     decision, report = result["decision"], steps.get("data_report")  # none before the data report
     return {
-        **figures, "published": decision["publish"], "reason": decision["reason"], "metrics": result["metrics"],
-        "data_report": json.loads((report / "data_report.json").read_text()) if report else None, "step_dirs": steps,
-    }  # fmt: skip
+        **figures,
+        "published": decision["publish"],
+        "reason": decision["reason"],
+        "metrics": result["metrics"],
+        "data_report": json.loads((report / "data_report.json").read_text()) if report else None,
+        "step_dirs": steps,
+    }
 
 
 def wider_windows(steps: dict[str, Path]) -> dict[str, float]:
@@ -172,7 +176,9 @@ def wider_windows(steps: dict[str, Path]) -> dict[str, float]:
         scoring = Scoring(TokenizationConfig(max_length=length), batch_size=16)
         with torch.inference_mode():
             predicted = predict_words(model, tokenizer, list(rows["tokens"]), scoring).labels
-        figures[f"test_f1_windows_of_{length}"] = round(seqeval_scores(gold, [[labels[i] for i in row] for row in predicted])["f1"], 4)
+        figures[f"test_f1_windows_of_{length}"] = round(
+            seqeval_scores(gold, [[labels[i] for i in row] for row in predicted])["f1"], 4
+        )
     return figures
 
 
@@ -182,11 +188,15 @@ def ner_figures(scratch: Path) -> dict:
         found = run(scratch, name, "--dataset", str(folder), *NER_OPTIONS, *WINDOW_BATCH.get(name, []))
         test, report = found["metrics"]["test"], found["data_report"]
         figures[name] = {
-            "test_f1": round(test["f1"], 4), "test_inputs": test["num_sentences"],
-            "test_windowed": test["windowed_sentences"], "published": found["published"],
-            "reason": found["reason"], "test_over_max_length": report["splits"]["test"]["over_max_length"],
-            "test_overlap_with_train": round(report["overlap"]["test"]["share"], 4), "wall_seconds": found["wall_seconds"],
-        }  # fmt: skip
+            "test_f1": round(test["f1"], 4),
+            "test_inputs": test["num_sentences"],
+            "test_windowed": test["windowed_sentences"],
+            "published": found["published"],
+            "reason": found["reason"],
+            "test_over_max_length": report["splits"]["test"]["over_max_length"],
+            "test_overlap_with_train": round(report["overlap"]["test"]["share"], 4),
+            "wall_seconds": found["wall_seconds"],
+        }
         if name == "documents":
             figures[name].update(wider_windows(found["step_dirs"]))
     return figures
@@ -196,17 +206,27 @@ def class_weight_figures(scratch: Path) -> dict:
     folder, figures = person_folder(scratch), {}
     for weights in ("none", "balanced"):
         found = run(
-            scratch, f"persons-{weights}", "--task", "sequence-classification", "--dataset", str(folder),
-            "--class-weights", weights, "--max-train-samples", "none",
-        )  # fmt: skip
+            scratch,
+            f"persons-{weights}",
+            "--task",
+            "sequence-classification",
+            "--dataset",
+            str(folder),
+            "--class-weights",
+            weights,
+            "--max-train-samples",
+            "none",
+        )
         test = found["metrics"]["test"]
         figures[weights] = {
             "rare_class_f1": round(test["per_class"][RARE_LABEL]["f1"], 4),
             "rare_class_precision": round(test["per_class"][RARE_LABEL]["precision"], 4),
             "rare_class_recall": round(test["per_class"][RARE_LABEL]["recall"], 4),
-            "macro_f1": round(test["macro_f1"], 4), "accuracy": round(test["accuracy"], 4),
-            "published": found["published"], "wall_seconds": found["wall_seconds"],
-        }  # fmt: skip
+            "macro_f1": round(test["macro_f1"], 4),
+            "accuracy": round(test["accuracy"], 4),
+            "published": found["published"],
+            "wall_seconds": found["wall_seconds"],
+        }
     return figures
 
 
@@ -235,10 +255,14 @@ def default_runs(scratch: Path, before: str) -> dict:
     with checkout(before, scratch) as worktree:
         runs = {"before": run(scratch, "default-before", cwd=worktree), "after": run(scratch, "default-after")}
     return {
-        name: {"commit": commit, "wall_seconds": found["wall_seconds"], "test_f1": round(found["metrics"]["test"]["f1"], 4),
-               "steps": {step: row["seconds"] for step, row in found["steps"].items()}}
+        name: {
+            "commit": commit,
+            "wall_seconds": found["wall_seconds"],
+            "test_f1": round(found["metrics"]["test"]["f1"], 4),
+            "steps": {step: row["seconds"] for step, row in found["steps"].items()},
+        }
         for (name, found), commit in zip(runs.items(), (before, "this checkout"))
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -249,19 +273,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="finetune-users-") as scratch:
         scratch = Path(scratch)
         figures = {
-            "ner": ner_figures(scratch), "class_weights": class_weight_figures(scratch),
-            "data_report": data_report_seconds(), "default_run": default_runs(scratch, args.before),
+            "ner": ner_figures(scratch),
+            "class_weights": class_weight_figures(scratch),
+            "data_report": data_report_seconds(),
+            "default_run": default_runs(scratch, args.before),
             "cpu_count": os.cpu_count(),
-        }  # fmt: skip
+        }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     ner, weights, default = figures["ner"], figures["class_weights"], figures["default_run"]
-    print(f"test F1: sentences {ner['sentences']['test_f1']}, documents {ner['documents']['test_f1']}, documents "
-          f"throughout {ner['documents_throughout']['test_f1']} (goal: within 0.01), IOBES {ner['iobes']['test_f1']}, IO {ner['io']['test_f1']} (goal: equal to sentences)")
+    print(
+        f"test F1: sentences {ner['sentences']['test_f1']}, documents {ner['documents']['test_f1']}, documents "
+        f"throughout {ner['documents_throughout']['test_f1']} (goal: within 0.01), IOBES {ner['iobes']['test_f1']}, IO {ner['io']['test_f1']} (goal: equal to sentences)"
+    )
     print(f"leaked test split: published {ner['leaked']['published']}: {ner['leaked']['reason']}")
-    print(f"rare class F1: none {weights['none']['rare_class_f1']}, balanced {weights['balanced']['rare_class_f1']}; "
-          f"macro F1: none {weights['none']['macro_f1']}, balanced {weights['balanced']['macro_f1']}")
+    print(
+        f"rare class F1: none {weights['none']['rare_class_f1']}, balanced {weights['balanced']['rare_class_f1']}; "
+        f"macro F1: none {weights['none']['macro_f1']}, balanced {weights['balanced']['macro_f1']}"
+    )
     print(f"data report over all of CoNLL-2003: {figures['data_report']['seconds']} s (goal: under 5)")
     print(f"default run: before {default['before']['wall_seconds']} s, after {default['after']['wall_seconds']} s")
 

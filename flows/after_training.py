@@ -53,7 +53,9 @@ def after_training(
     included (``selection`` says how it was chosen)."""
     store = prepared.store
     text, text_pair = check_inputs(config.task, _is_pair(prepared), config.check_text, config.check_text_pair)
-    checked = check_model(trained.model_dir, config.task, text, text_pair, config.section(TokenizationConfig), store=store)
+    checked = check_model(
+        trained.model_dir, config.task, text, text_pair, config.section(TokenizationConfig), store=store
+    )
     exported = export_if_asked(config, prepared, trained)
     inputs, names = release_of(config, prepared, trained, checked, exported)
     gate = quality_gate(config, store, inputs, names)
@@ -63,18 +65,34 @@ def after_training(
     trained_summary = read_artifact_json(trained.model_dir, TRAIN_SUMMARY)
     track_release(config, store, trained_summary.get("mlflow_run_id"), metrics, released)
     pushed = push_if_published(config, gate.decision, released.path)
-    record_release(store.root, names.model_name, Release(
-        release_dir=released.path, score=gate.decision.challenger, weights_sha256=gate.weights_sha256,
-        decision=gate.decision, pushed_to=pushed.commit_url if pushed else None,
-        label_distribution=gate.label_distribution,
-    ))  # fmt: skip
+    record_release(
+        store.root,
+        names.model_name,
+        Release(
+            release_dir=released.path,
+            score=gate.decision.challenger,
+            weights_sha256=gate.weights_sha256,
+            decision=gate.decision,
+            pushed_to=pushed.commit_url if pushed else None,
+            label_distribution=gate.label_distribution,
+        ),
+    )
     return RunSummary(
         flow_run_id=str(runtime.flow_run.id),
         model_dir=released.path,
         metrics=metrics,
         check=read_artifact_json(checked.path, CHECK),
-        steps=[prepared.loaded, prepared.reported, *([prepared.issues] if prepared.issues else []), prepared.tokenized, *trained.steps, checked,
-               *([exported] if exported else []), *gate.steps, released],  # fmt: skip
+        steps=[
+            prepared.loaded,
+            prepared.reported,
+            *([prepared.issues] if prepared.issues else []),
+            prepared.tokenized,
+            *trained.steps,
+            checked,
+            *([exported] if exported else []),
+            *gate.steps,
+            released,
+        ],
         decision=gate.decision,
         pushed_to=pushed.commit_url if pushed else None,
         published_check=check_published_model(config, pushed, text, text_pair) if pushed else None,
@@ -93,38 +111,57 @@ def export_if_asked(config: FinetuneConfig, prepared: Prepared, trained: TrainEv
     if config.export != "onnx":
         return None
     split = evaluated_split(read_artifact_json(trained.evaluation_dir, METRICS))
-    parity = ParityCheck(dataset_dir=prepared.loaded.path, split=split, tokenization=config.section(TokenizationConfig),
-                         batch_size=config.eval_batch_size)  # fmt: skip
-    return export_model(trained.model_dir, parity, config.task, config.section(QuantizationConfig), store=prepared.store)
+    parity = ParityCheck(
+        dataset_dir=prepared.loaded.path,
+        split=split,
+        tokenization=config.section(TokenizationConfig),
+        batch_size=config.eval_batch_size,
+    )
+    return export_model(
+        trained.model_dir, parity, config.task, config.section(QuantizationConfig), store=prepared.store
+    )
 
 
 def release_of(
-    config: FinetuneConfig, prepared: Prepared, trained: TrainEvaluateResult, checked: StepReport,
+    config: FinetuneConfig,
+    prepared: Prepared,
+    trained: TrainEvaluateResult,
+    checked: StepReport,
     exported: StepReport | None = None,
-) -> tuple[ReleaseInputs, ReleaseNames]:  # fmt: skip
+) -> tuple[ReleaseInputs, ReleaseNames]:
     """What the release is made of, and what its card calls it: the model name is the Hub repo's, or
     ``<base>-finetuned-<task>``."""
     model, kind = prepared.model, profile_of(config.task).short_name
     inputs = ReleaseInputs(
-        dataset_dir=prepared.loaded.path, report_dir=prepared.reported.path, tokenized_dir=prepared.tokenized.path,
+        dataset_dir=prepared.loaded.path,
+        report_dir=prepared.reported.path,
+        tokenized_dir=prepared.tokenized.path,
         model_dir=trained.model_dir,
-        evaluation_dir=trained.evaluation_dir, check_dir=checked.path, export_dir=exported.path if exported else None,
+        evaluation_dir=trained.evaluation_dir,
+        check_dir=checked.path,
+        export_dir=exported.path if exported else None,
         issues_dir=prepared.issues.path if prepared.issues else None,
-    )  # fmt: skip
+    )
     names = ReleaseNames(
         model_name=config.hub_model_id or f"{Path(model.hub_id or model.location).name}-finetuned-{kind}",
-        hub_model_id=config.hub_model_id, base_model=model.hub_id or model.location, base_model_pickle=model.pickle_weights,
-        dataset_hub_id=prepared.source.hub_id, license=config.license, language=config.language,
+        hub_model_id=config.hub_model_id,
+        base_model=model.hub_id or model.location,
+        base_model_pickle=model.pickle_weights,
+        dataset_hub_id=prepared.source.hub_id,
+        license=config.license,
+        language=config.language,
         settings=[config.section(DataConfig), config.section(TokenizationConfig), config.section(TrainingConfig)],
-    )  # fmt: skip
+    )
     return inputs, names
 
 
 def show_in_ui(task: TaskName, metrics: dict, release_dir: str) -> None:
     """The scores, the card, the figures, the per-epoch table and the first mistakes, where the Prefect UI shows them."""
     names = profile_of(task).metrics
-    rows = [{"split": split, **{name: round(value, 4) for name, value in reported_scores(scores, names).items()}}
-            for split, scores in metrics.items()]  # fmt: skip
+    rows = [
+        {"split": split, **{name: round(value, 4) for name, value in reported_scores(scores, names).items()}}
+        for split, scores in metrics.items()
+    ]
     create_table_artifact(key=f"{task}-metrics", table=rows, description="Scores of the saved model")
     card = card_for_display(read_artifact(release_dir, CARD).decode())
     create_markdown_artifact(key="model-card", markdown=card, description="README.md of the released model")
@@ -133,15 +170,21 @@ def show_in_ui(task: TaskName, metrics: dict, release_dir: str) -> None:
         image = data_url(read_artifact(release_dir, f"{PLOTS}/{figure['file']}"))
         create_image_artifact(image_url=image, key=key, description=figure["title"])
     epochs = epoch_table(read_artifact_json(release_dir, TRAIN_HISTORY))
-    create_table_artifact(key="training-epochs", table=epochs, description="Training loss and validation per evaluation")
+    create_table_artifact(
+        key="training-epochs", table=epochs, description="Training loss and validation per evaluation"
+    )
     split = evaluated_split(metrics)
     if MISTAKES in metrics[split]:
-        mistakes = [json.loads(line) for line in read_artifact(release_dir, f"{ERRORS}/{split}.jsonl").decode().splitlines()[:20]]
+        mistakes = [
+            json.loads(line)
+            for line in read_artifact(release_dir, f"{ERRORS}/{split}.jsonl").decode().splitlines()[:20]
+        ]
         create_table_artifact(
-            key=f"{task}-mistakes", table=table_rows(mistakes),
+            key=f"{task}-mistakes",
+            table=table_rows(mistakes),
             description=f"The first of the {split} split's mistakes, most confident first: "
             f"{describe(metrics[split][MISTAKES], profile_of(task).data_report.EXAMPLES)} (errors/{split}.jsonl)",
-        )  # fmt: skip
+        )
 
 
 def push_if_published(config: FinetuneConfig, decision: Decision, release_dir: str) -> Pushed | None:
@@ -151,9 +194,13 @@ def push_if_published(config: FinetuneConfig, decision: Decision, release_dir: s
     if not config.hub_model_id:
         return None
     state = push_to_hub(
-        release_dir, config.hub_model_id, config.hub_private, config.hub_revision, config.hub_token_secret,
+        release_dir,
+        config.hub_model_id,
+        config.hub_private,
+        config.hub_revision,
+        config.hub_token_secret,
         return_state=True,
-    )  # fmt: skip
+    )
     try:
         return state.result()
     except Exception as error:
@@ -162,7 +209,9 @@ def push_if_published(config: FinetuneConfig, decision: Decision, release_dir: s
         ) from error
 
 
-def track_release(config: FinetuneConfig, store: ArtifactStore, run_id: str | None, metrics: dict, released: StepReport) -> None:
+def track_release(
+    config: FinetuneConfig, store: ArtifactStore, run_id: str | None, metrics: dict, released: StepReport
+) -> None:
     """Add the final scores and the release to the MLflow run that trained the model (``run_id``, as its train
     summary records it), when the release is new."""
     if config.report_to == "mlflow" and run_id and not released.cached:
@@ -174,7 +223,13 @@ def track_release(config: FinetuneConfig, store: ArtifactStore, run_id: str | No
 def check_published_model(config: FinetuneConfig, pushed: Pushed, text: str, text_pair: str | None) -> dict:
     """Download the pushed commit by repo id and run it on the check input, as a user of the repo would."""
     result = check_published(
-        pushed.repo_id, pushed.commit, config.task, text, text_pair, config.hub_token_secret, config.section(TokenizationConfig)
+        pushed.repo_id,
+        pushed.commit,
+        config.task,
+        text,
+        text_pair,
+        config.hub_token_secret,
+        config.section(TokenizationConfig),
     )
     get_run_logger().info(
         f"The model published at {pushed.repo_id} ({pushed.commit[:8]}) loads and runs: "

@@ -34,7 +34,8 @@ def format_summary(task: TaskName, summary: RunSummary) -> str:
         f"Pushed:   {summary.pushed_to or _not_pushed(summary.decision)}",
         *([f"Hub check: {check_line(summary.published_check)}"] if summary.published_check else []),
         *([f"Bucket:   {_megabytes(summary.transferred_bytes)}"] if summary.transferred_bytes is not None else []),
-        "Steps:    " + ", ".join(f"{step.name} {step.seconds:.1f} s{' (reused)' if step.cached else ''}" for step in summary.steps),
+        "Steps:    "
+        + ", ".join(f"{step.name} {step.seconds:.1f} s{' (reused)' if step.cached else ''}" for step in summary.steps),
     ]
     return "\n".join(lines)
 
@@ -124,7 +125,10 @@ def run_command_line(argv: list[str] | None, server: TemporaryServer | None, par
 def _stopped(signum: int, frame) -> None:
     """SIGTERM (a person, the system, a worker whose run was cancelled): Prefect's engine, which takes the signal
     while a flow runs, records the run as crashed, then passes the signal on to this handler."""
-    print("stopped by a termination signal: the steps it finished are kept, and training's checkpoints: the same "
-          "command with --resume goes on from the last one", file=sys.stderr, flush=True)  # fmt: skip
+    print(
+        "stopped by a termination signal: the steps it finished are kept, and training's checkpoints: the same "
+        "command with --resume goes on from the last one",
+        file=sys.stderr,
+        flush=True,
+    )
     sys.exit(128 + signum)
-

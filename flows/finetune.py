@@ -3,7 +3,7 @@
 The flow's body is the pipeline: prepare (load -> data report -> tokenize/align, `flows.prepare`), train ->
 evaluate (`flows.train`), then check -> quality gate -> model card -> push -> record (`flows.after_training`).
 """
-# ruff: noqa: E402 (the command line is checked before the imports that take seconds)
+# The command line is checked before the imports that take seconds, hence imports below code.
 
 import sys
 
@@ -60,11 +60,21 @@ def run_train_evaluate(config: FinetuneConfig, request: TrainEvaluateRequest) ->
 def join_as_node(config: FinetuneConfig, prepared: Prepared) -> JoinedSummary:
     """Node 1 and up of a multi-node run: train with node 0, which writes, evaluates and publishes."""
     tokenized = str(local_dir(prepared.tokenized.path))
-    join_training(tokenized, prepared.model, training_of(config, prepared.model), config.task, config.node_rank, config.rdzv_endpoint)
+    join_training(
+        tokenized,
+        prepared.model,
+        training_of(config, prepared.model),
+        config.task,
+        config.node_rank,
+        config.rdzv_endpoint,
+    )
     joined = JoinedSummary(
-        flow_run_id=str(runtime.flow_run.id), node_rank=config.node_rank, num_nodes=config.num_nodes,
-        rdzv_endpoint=config.rdzv_endpoint, steps=[prepared.loaded, prepared.tokenized],
-    )  # fmt: skip
+        flow_run_id=str(runtime.flow_run.id),
+        node_rank=config.node_rank,
+        num_nodes=config.num_nodes,
+        rdzv_endpoint=config.rdzv_endpoint,
+        steps=[prepared.loaded, prepared.tokenized],
+    )
     get_run_logger().info(joined.describe())
     return joined
 

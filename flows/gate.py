@@ -7,14 +7,7 @@ from typing import NamedTuple
 from prefect import get_run_logger
 from pydantic import BaseModel
 
-from tasks.artifacts import (
-    ArtifactStore,
-    StepReport,
-    is_finished,
-    local_dir,
-    read_artifact,
-    read_artifact_json,
-)
+from tasks.artifacts import ArtifactStore, StepReport, is_finished, local_dir, read_artifact, read_artifact_json
 from tasks.catalog import DATA_REPORT, LOAD_SUMMARY, METRICS, PUBLISHED_DOWNLOADS, TRAIN_SUMMARY
 from tasks.config import FinetuneConfig, TokenizationConfig
 from tasks.data_report import label_shift, training_distribution
@@ -63,8 +56,10 @@ def challenger_score(config: FinetuneConfig, loaded: dict, evaluation_dir: str, 
     return Score(
         dataset=dataset_display_name(dataset_hub_id, str(config.dataset)),
         fingerprint=loaded["fingerprints"][split],
-        split=split, metric=config.metric, value=round(metric_value(metrics[split], config.metric), 4),  # as the card states it
-    )  # fmt: skip
+        split=split,
+        metric=config.metric,
+        value=round(metric_value(metrics[split], config.metric), 4),  # as the card states it
+    )
 
 
 def floor(config: FinetuneConfig, dataset_dir: str, labels: list[str], split: str) -> float:
@@ -74,7 +69,9 @@ def floor(config: FinetuneConfig, dataset_dir: str, labels: list[str], split: st
     def rows() -> datasets.Dataset:  # loaded only by a task whose chance score needs them: in a bucket, a download
         return datasets.load_from_disk(str(local_dir(dataset_dir)))[split]
 
-    return max(config.min_score, round(profile_of(config.task).quality_gate.chance_score(rows, labels, config.metric), 4))
+    return max(
+        config.min_score, round(profile_of(config.task).quality_gate.chance_score(rows, labels, config.metric), 4)
+    )
 
 
 def trained_weights_sha256(model_dir: str) -> str:
@@ -87,17 +84,21 @@ def find_published(config: FinetuneConfig, store: ArtifactStore, model_name: str
     if config.hub_model_id:
         card = published_card(config.hub_model_id, config.hub_revision, config.hub_token_secret)
         return card and Published(
-            stated=card_score(card, config.metric), weights_sha256=card_weights_sha256(card), model_dir=None,
+            stated=card_score(card, config.metric),
+            weights_sha256=card_weights_sha256(card),
+            model_dir=None,
             label_distribution=card_label_distribution(card),
-        )  # fmt: skip
+        )
     release = registry_published(store.root, model_name)
     if release is None:
         return None
     model_dir = release.release_dir if is_finished(release.release_dir) else None
     return Published(
-        stated=release.score, weights_sha256=release.weights_sha256, model_dir=model_dir,
+        stated=release.score,
+        weights_sha256=release.weights_sha256,
+        model_dir=model_dir,
         label_distribution=release.label_distribution,
-    )  # fmt: skip
+    )
 
 
 def data_check(config: FinetuneConfig, report: dict, split: str, published: Published | None) -> DataCheck:
@@ -105,9 +106,13 @@ def data_check(config: FinetuneConfig, report: dict, split: str, published: Publ
     published model's (when both are known)."""
     ours, theirs = training_distribution(report), published and published.label_distribution
     return DataCheck(
-        split=split, unit=report["unit"], overlap=report["overlap"][split]["share"], max_overlap=config.max_overlap,
-        label_shift=label_shift(ours, theirs) if ours and theirs else None, max_label_shift=config.max_label_shift,
-    )  # fmt: skip
+        split=split,
+        unit=report["unit"],
+        overlap=report["overlap"][split]["share"],
+        max_overlap=config.max_overlap,
+        label_shift=label_shift(ours, theirs) if ours and theirs else None,
+        max_label_shift=config.max_label_shift,
+    )
 
 
 def label_mismatch(model_dir: str, labels: list[str]) -> str | None:
@@ -133,7 +138,11 @@ class ChampionScore(NamedTuple):
 
 
 def score_published(
-    config: FinetuneConfig, store: ArtifactStore, published: Published, dataset_dir: str, labels: list[str],
+    config: FinetuneConfig,
+    store: ArtifactStore,
+    published: Published,
+    dataset_dir: str,
+    labels: list[str],
     challenger: Score,
 ) -> ChampionScore:
     """The published model's score on the challenger's split with the same evaluation step."""
@@ -149,11 +158,18 @@ def score_published(
         return ChampionScore(None, [], damaged=damage)
     try:
         scored = evaluate_model(
-            model_dir, dataset_dir, config.section(TokenizationConfig), config.eval_batch_size, config.task, config.mixed_precision,
+            model_dir,
+            dataset_dir,
+            config.section(TokenizationConfig),
+            config.eval_batch_size,
+            config.task,
+            config.mixed_precision,
             store=store,
-        )  # fmt: skip
+        )
     except (PipelineError, OSError, ValueError) as error:  # what transformers raises for unreadable weights
-        return ChampionScore(None, [], damaged="it does not load: " + next(iter(str(error).splitlines()), type(error).__name__))
+        return ChampionScore(
+            None, [], damaged="it does not load: " + next(iter(str(error).splitlines()), type(error).__name__)
+        )
     value = metric_value(read_artifact_json(scored.path, METRICS)[challenger.split], challenger.metric)
     report = scored.model_copy(update={"name": "published"})
     return ChampionScore(challenger.model_copy(update={"value": round(value, 4)}), [report])
@@ -166,7 +182,9 @@ def _download(config: FinetuneConfig, store: ArtifactStore) -> str:
     return str(download_published(config.hub_model_id, config.hub_revision, root, config.hub_token_secret))
 
 
-def quality_gate(config: FinetuneConfig, store: ArtifactStore, inputs: ReleaseInputs, names: ReleaseNames) -> GateResult:
+def quality_gate(
+    config: FinetuneConfig, store: ArtifactStore, inputs: ReleaseInputs, names: ReleaseNames
+) -> GateResult:
     """Decide whether the new model (the release's ``inputs``) is published as ``names.model_name``, against
     what is published now on the same data, with what the data report found."""
     dataset_dir, model_name = inputs.dataset_dir, names.model_name
@@ -180,22 +198,35 @@ def quality_gate(config: FinetuneConfig, store: ArtifactStore, inputs: ReleaseIn
         # The release's card keeps the decision that published it, so the release is the one published.
         same = recorded and recorded.weights_sha256 == ours and recorded.decision
         card_decision = recorded.decision if same else decision
-        return _logged(GateResult(
-            decision=decision, card_decision=card_decision, steps=[], weights_sha256=ours, label_distribution=labels,
-        ))  # fmt: skip
+        return _logged(
+            GateResult(
+                decision=decision, card_decision=card_decision, steps=[], weights_sha256=ours, label_distribution=labels
+            )
+        )
     champion = ChampionScore(None, [])
     if published and comparable(published.stated, challenger):
         champion = ChampionScore(published.stated, [])
     elif published:
         champion = score_published(config, store, published, dataset_dir, loaded["labels"], challenger)
     decision = decide(
-        challenger, champion.score, config.min_improvement, bar, unscorable=champion.unscorable,
-        force=config.force_publish, data=data_check(config, report, challenger.split, published),
+        challenger,
+        champion.score,
+        config.min_improvement,
+        bar,
+        unscorable=champion.unscorable,
+        force=config.force_publish,
+        data=data_check(config, report, challenger.split, published),
         damaged=champion.damaged,
-    )  # fmt: skip
-    return _logged(GateResult(
-        decision=decision, card_decision=decision, steps=champion.steps, weights_sha256=ours, label_distribution=labels,
-    ))  # fmt: skip
+    )
+    return _logged(
+        GateResult(
+            decision=decision,
+            card_decision=decision,
+            steps=champion.steps,
+            weights_sha256=ours,
+            label_distribution=labels,
+        )
+    )
 
 
 def _logged(result: GateResult) -> GateResult:

@@ -4,7 +4,7 @@ Its body is the pipeline: find the model (a release, a Hub id, or what the regis
 the input -> export to ONNX when the runtime needs it and the release ships none -> predict -> show.
 Reading and predicting are cached steps: the same input and model again cost nothing.
 """
-# ruff: noqa: E402 (the command line is checked before the imports that take seconds)
+# The command line is checked before the imports that take seconds, hence imports below code.
 
 import json
 import sys
@@ -68,14 +68,23 @@ class PredictSummary(BaseModel):
         lines = [
             f"Model:    {model.location} (weights sha256 {model.weights_sha256[:12]}, {runs})",
             f"Input:    {self.input['location']} (digest {self.input.get('digest')}): {self.rows} {rows}{left_out}",
-            *([f"Windowed: {self.counts['windowed']} sentences longer than the model's length"] if "windowed" in self.counts else []),
-            *([f"Truncated: {self.counts['truncated']} texts longer than the model's length"] if "truncated" in self.counts else []),
+            *(
+                [f"Windowed: {self.counts['windowed']} sentences longer than the model's length"]
+                if "windowed" in self.counts
+                else []
+            ),
+            *(
+                [f"Truncated: {self.counts['truncated']} texts longer than the model's length"]
+                if "truncated" in self.counts
+                else []
+            ),
             *([f"Found:    {_found(self.counts)}"] if "entities" in self.counts or "labels" in self.counts else []),
             *([f"Speed:    {self.rows_per_second:.1f} {rows}/s"] if self.rows_per_second else []),
             *([f"Scores:   {_scores(self.scores)}"] if self.scores else []),
             *([f"ONNX:     {describe_parity(self.parity)}"] if self.parity else []),
             *([f"Output:   {self.output_dir}: {', '.join(self.outputs)}"] if self.output_dir else []),
-            "Steps:    " + ", ".join(f"{s.name} {s.seconds:.1f} s{' (reused)' if s.cached else ''}" for s in self.steps),
+            "Steps:    "
+            + ", ".join(f"{s.name} {s.seconds:.1f} s{' (reused)' if s.cached else ''}" for s in self.steps),
         ]
         return "\n".join(lines)
 
@@ -86,7 +95,9 @@ def _found(counts: dict) -> str:
 
 
 def _scores(scores: dict) -> str:
-    return " ".join(f"{name} {scores[name]:.4f}" for name in ("accuracy", "precision", "recall", "f1") if name in scores)
+    return " ".join(
+        f"{name} {scores[name]:.4f}" for name in ("accuracy", "precision", "recall", "f1") if name in scores
+    )
 
 
 def published_model_dir(model: str, root: Path | str) -> Path:
@@ -97,7 +108,9 @@ def published_model_dir(model: str, root: Path | str) -> Path:
     if not name and len(names) != 1:
         raise PipelineError(
             f"the registry of {root} holds {len(names)} models ({', '.join(names) or 'none'}): "
-            f"name one as {PUBLISHED}:<model name>" if names else f"no model is published in {root} yet: run finetune first"
+            f"name one as {PUBLISHED}:<model name>"
+            if names
+            else f"no model is published in {root} yet: run finetune first"
         )
     release = registry_published(root, name or names[0])
     if release is None:
@@ -115,7 +128,9 @@ def locate_model(config: PredictConfig, store: ArtifactStore) -> Path:
     if config.model.startswith(("/", ".", "~")):
         raise PipelineError(f"model directory not found: {config.model}")
     repo_id, _, revision = config.model.partition("@")
-    return download_published(repo_id, revision or None, store.local_root() / PUBLISHED_DOWNLOADS, config.hub_token_secret)
+    return download_published(
+        repo_id, revision or None, store.local_root() / PUBLISHED_DOWNLOADS, config.hub_token_secret
+    )
 
 
 def tokenization_of(config: PredictConfig, model_dir: Path) -> TokenizationConfig:
@@ -143,16 +158,34 @@ def show_predictions(model: PredictionModel, output_dir: Path) -> None:
     with open(output_dir / outputs[-1], encoding="utf-8") as lines:
         first = [json.loads(line) for line, _ in zip(lines, range(_SHOWN_ROWS))]
     if model.task == "ner":
-        table = [{"line": row["line"], "entities": "; ".join(f"{e['entity_group']} {e['word']}" for e in row["entities"]),
-                  "text": _shortened(row["text"])} for row in first]  # fmt: skip
+        table = [
+            {
+                "line": row["line"],
+                "entities": "; ".join(f"{e['entity_group']} {e['word']}" for e in row["entities"]),
+                "text": _shortened(row["text"]),
+            }
+            for row in first
+        ]
     else:
-        table = [{"line": row["line"], "label": row["label"], "probability": row["probabilities"][row["label"]],
-                  "text": _shortened(row["text"])} for row in first]  # fmt: skip
-    create_table_artifact(key="predictions", table=table, description=f"The first {len(first)} rows and their predictions")
+        table = [
+            {
+                "line": row["line"],
+                "label": row["label"],
+                "probability": row["probabilities"][row["label"]],
+                "text": _shortened(row["text"]),
+            }
+            for row in first
+        ]
+    create_table_artifact(
+        key="predictions", table=table, description=f"The first {len(first)} rows and their predictions"
+    )
     summary = read_artifact_json(output_dir, PREDICTION_SUMMARY)
     found = summary.get("entities") if model.task == "ner" else summary.get("labels")
-    create_table_artifact(key="predicted-counts", table=[{"predicted": name, "count": count} for name, count in found.items()],
-                          description="Entities found, by type" if model.task == "ner" else "Rows per predicted label")  # fmt: skip
+    create_table_artifact(
+        key="predicted-counts",
+        table=[{"predicted": name, "count": count} for name, count in found.items()],
+        description="Entities found, by type" if model.task == "ner" else "Rows per predicted label",
+    )
 
 
 @flow(name="predict")
@@ -191,26 +224,42 @@ def predict_flow(config: PredictConfig) -> PredictSummary:
 
 
 def export_onnx(
-    config: PredictConfig, store: ArtifactStore, model: PredictionModel, input_dir: str, tokenization: TokenizationConfig
+    config: PredictConfig,
+    store: ArtifactStore,
+    model: PredictionModel,
+    input_dir: str,
+    tokenization: TokenizationConfig,
 ) -> StepReport:
     """Export the model and check it on the input, which must hold tags or labels to be scored."""
     unscorable = read_artifact_json(input_dir, INPUT_SUMMARY)["unscorable"]
     if unscorable:
         raise PipelineError(f"the ONNX export is checked on the input against PyTorch, by F1: {unscorable}")
-    parity = ParityCheck(dataset_dir=input_dir, split=INPUT_SPLIT, tokenization=tokenization, batch_size=config.batch_size)
+    parity = ParityCheck(
+        dataset_dir=input_dir, split=INPUT_SPLIT, tokenization=tokenization, batch_size=config.batch_size
+    )
     return export_model(model.location, parity, model.task, config.section(QuantizationConfig), store=store)
 
 
-def summarize(config: PredictConfig, model: PredictionModel, steps: list[StepReport], parity: dict | None) -> PredictSummary:
+def summarize(
+    config: PredictConfig, model: PredictionModel, steps: list[StepReport], parity: dict | None
+) -> PredictSummary:
     read = read_artifact_json(steps[0].path, INPUT_SUMMARY)
     predicted = read_artifact_json(steps[-1].path, PREDICTION_SUMMARY) if steps[-1].name == "prediction" else {}
     counts = {name: predicted[name] for name in ("windowed", "truncated", "entities", "labels") if name in predicted}
     return PredictSummary(
-        flow_run_id=str(runtime.flow_run.id), model=model, input=read["source"], rows=read["rows"],
-        problems=read["problems"], counts=counts, rows_per_second=predicted.get("rows_per_second"),
-        output_dir=steps[-1].path if predicted or parity else None, outputs=predicted.get("outputs", parity and parity["shipped"]),
-        scores=predicted.get("scores"), parity=parity, steps=steps,
-    )  # fmt: skip
+        flow_run_id=str(runtime.flow_run.id),
+        model=model,
+        input=read["source"],
+        rows=read["rows"],
+        problems=read["problems"],
+        counts=counts,
+        rows_per_second=predicted.get("rows_per_second"),
+        output_dir=steps[-1].path if predicted or parity else None,
+        outputs=predicted.get("outputs", parity and parity["shipped"]),
+        scores=predicted.get("scores"),
+        parity=parity,
+        steps=steps,
+    )
 
 
 def main(argv: list[str] | None = None, server=None) -> int:

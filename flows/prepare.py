@@ -73,10 +73,14 @@ def _show_label_issues(ranked: StepReport) -> None:
     """The most suspect labels as a table in the Prefect UI, and how many there are in the log."""
     issues = [json.loads(line) for line in read_artifact(ranked.path, LABEL_ISSUES).decode().splitlines()[:20]]
     rows = [dict(zip(("where", "example", "given -> suggested", "score"), row)) for row in issue_rows(issues, 20)]
-    create_table_artifact(key="label-issues", table=rows, description="The most suspect training labels (label_issues.jsonl)")
+    create_table_artifact(
+        key="label-issues", table=rows, description="The most suspect training labels (label_issues.jsonl)"
+    )
     found = read_artifact_json(ranked.path, LABEL_ISSUES_SUMMARY)
-    get_run_logger().info(f"Label issues: {found['suspect']:,} of {found['of']:,} training {found['unit']} have labels "
-                          f"a model trained on the other half contradicts ({ranked.path}/{LABEL_ISSUES}).")  # fmt: skip
+    get_run_logger().info(
+        f"Label issues: {found['suspect']:,} of {found['of']:,} training {found['unit']} have labels "
+        f"a model trained on the other half contradicts ({ranked.path}/{LABEL_ISSUES})."
+    )
 
 
 def _check_metric_labels(config: FinetuneConfig, loaded: StepReport) -> None:
@@ -101,11 +105,15 @@ def prepare(config: FinetuneConfig) -> Prepared:
         get_run_logger().info(f"Removed {leftover}, left by a run that died while building it.")
     data, model = config.section(DataConfig), resolve_model(config.section(ModelConfig))
     if model.pickle_weights:
-        get_run_logger().warning(f"Loading the pickle weights of {config.model}: --allow-pickle-weights (on the card too).")
+        get_run_logger().warning(
+            f"Loading the pickle weights of {config.model}: --allow-pickle-weights (on the card too)."
+        )
     source = resolve_dataset(data)
     loaded = load_dataset(source, data, config.task, store=store)
     _check_metric_labels(config, loaded)
-    reported = None if config.node_rank else report_data(loaded.path, model, config.max_length, config.task, store=store)
+    reported = (
+        None if config.node_rank else report_data(loaded.path, model, config.max_length, config.task, store=store)
+    )
     if reported:
         _show_data_report(reported, config.metric)
     issues = None
@@ -114,9 +122,15 @@ def prepare(config: FinetuneConfig) -> Prepared:
         _show_label_issues(issues)
     tokenized = tokenize_dataset(loaded.path, model, config.section(TokenizationConfig), config.task, store=store)
     return Prepared(
-        store=store, model=model, source=source, loaded=loaded, reported=reported, issues=issues, tokenized=tokenized,
+        store=store,
+        model=model,
+        source=source,
+        loaded=loaded,
+        reported=reported,
+        issues=issues,
+        tokenized=tokenized,
         transferred_before=transferred_before,
-    )  # fmt: skip
+    )
 
 
 def training_of(config: FinetuneConfig, model: ModelSource) -> TrainingConfig:
@@ -131,16 +145,27 @@ def training_of(config: FinetuneConfig, model: ModelSource) -> TrainingConfig:
 def label_issues_request(config: FinetuneConfig, model: ModelSource) -> LabelIssuesRequest:
     """What the label issues step needs: how the run tokenizes and trains, and how its files name their columns."""
     return LabelIssuesRequest(
-        model=model, tokenization=config.section(TokenizationConfig),
+        model=model,
+        tokenization=config.section(TokenizationConfig),
         # In this process and untracked: the two models only score each other's half.
-        training=training_of(config, model).model_copy(update={"report_to": "none", "num_processes": 1, "num_nodes": 1}),
-        columns=config.section(ColumnsConfig), eval_batch_size=config.eval_batch_size,
-    )  # fmt: skip
+        training=training_of(config, model).model_copy(
+            update={"report_to": "none", "num_processes": 1, "num_nodes": 1}
+        ),
+        columns=config.section(ColumnsConfig),
+        eval_batch_size=config.eval_batch_size,
+    )
 
 
 def train_evaluate_request(config: FinetuneConfig, prepared: Prepared, tokenized_dir: str) -> TrainEvaluateRequest:
     return TrainEvaluateRequest(
-        store=prepared.store, dataset_dir=prepared.loaded.path, tokenized_dir=tokenized_dir, model=prepared.model,
-        training=training_of(config, prepared.model), tokenization=config.section(TokenizationConfig), task=config.task, resume=config.resume,
-        rdzv_endpoint=config.rdzv_endpoint, verbose=config.verbose,
-    )  # fmt: skip
+        store=prepared.store,
+        dataset_dir=prepared.loaded.path,
+        tokenized_dir=tokenized_dir,
+        model=prepared.model,
+        training=training_of(config, prepared.model),
+        tokenization=config.section(TokenizationConfig),
+        task=config.task,
+        resume=config.resume,
+        rdzv_endpoint=config.rdzv_endpoint,
+        verbose=config.verbose,
+    )

@@ -19,17 +19,21 @@ from tasks.storage import ArtifactsLocation, is_remote
 
 class PruneConfig(_Section):
     artifacts_dir: ArtifactsLocation = Field(
-        Path("artifacts"), description="The artifacts directory to prune: on disk, or a bucket's URL (with this "
+        Path("artifacts"),
+        description="The artifacts directory to prune: on disk, or a bucket's URL (with this "
         "machine's staged copies of it).",
-    )  # fmt: skip
+    )
     keep: int = Field(
-        5, ge=0, description="Releases to keep per model name besides the published one, the latest first, with "
+        5,
+        ge=0,
+        description="Releases to keep per model name besides the published one, the latest first, with "
         "the step artifacts each was made from.",
-    )  # fmt: skip
+    )
     min_age_hours: float = Field(
-        24, ge=0, description="Never remove what was made or reused within this many hours: a run in progress may "
-        "be using it.",
-    )  # fmt: skip
+        24,
+        ge=0,
+        description="Never remove what was made or reused within this many hours: a run in progress may be using it.",
+    )
     apply: bool = Field(False, description="Remove what is listed; without it, only list it and the bytes it holds.")
 
 
@@ -41,11 +45,15 @@ class PruneSummary(BaseModel):
 
     def describe(self, applied: bool) -> str:
         plan = self.plan
-        lines = [f"{'Removed' if applied else 'Would remove'} {len(plan.remove)} directories, "
-                 f"{plan.freed_bytes / 1e6:.1f} MB; kept {len(plan.kept_releases)} releases and what they were made from"]  # fmt: skip
+        lines = [
+            f"{'Removed' if applied else 'Would remove'} {len(plan.remove)} directories, "
+            f"{plan.freed_bytes / 1e6:.1f} MB; kept {len(plan.kept_releases)} releases and what they were made from"
+        ]
         lines += [f"  {removal.path}: {removal.why}" for removal in plan.remove[:50]]
         lines += [f"  ... and {len(plan.remove) - 50} more"] if len(plan.remove) > 50 else []
-        lines += [f"Left: {len(plan.held)} in use by a running flow, {len(plan.young)} made or reused within min_age_hours"]
+        lines += [
+            f"Left: {len(plan.held)} in use by a running flow, {len(plan.young)} made or reused within min_age_hours"
+        ]
         lines += [] if applied else ["Nothing was removed: pass --apply to remove it."]
         return "\n".join(lines)
 
@@ -60,13 +68,19 @@ def prune(config: PruneConfig = PruneConfig()) -> PruneSummary:
     started = time.perf_counter()
     root, plan = _plan(config)
     logger = get_run_logger()
-    logger.info(f"Prune {root}: {len(plan.remove)} to remove ({plan.freed_bytes / 1e6:.1f} MB), "
-                f"{len(plan.kept_releases)} releases kept, {len(plan.held)} in use, {len(plan.young)} too young.")  # fmt: skip
+    logger.info(
+        f"Prune {root}: {len(plan.remove)} to remove ({plan.freed_bytes / 1e6:.1f} MB), "
+        f"{len(plan.kept_releases)} releases kept, {len(plan.held)} in use, {len(plan.young)} too young."
+    )
     removed = (apply_bucket_plan if is_remote(root) else apply_plan)(root, plan) if config.apply else []
     if config.apply:
         logger.info(f"Removed {len(removed)} directories.")
-    return PruneSummary(flow_run_id=str(runtime.flow_run.id), plan=plan, removed=removed,
-                        seconds=round(time.perf_counter() - started, 2))  # fmt: skip
+    return PruneSummary(
+        flow_run_id=str(runtime.flow_run.id),
+        plan=plan,
+        removed=removed,
+        seconds=round(time.perf_counter() - started, 2),
+    )
 
 
 def _plan(config: PruneConfig) -> tuple[Path | str, Plan]:
@@ -92,7 +106,9 @@ def parse_command_line(argv: list[str] | None = None) -> tuple[PruneConfig, Path
 def main(argv: list[str] | None = None, server=None) -> int:
     from flows.cli import run_command_line
 
-    return run_command_line(argv, server, parse_command_line, prune, lambda config, summary: summary.describe(config.apply))
+    return run_command_line(
+        argv, server, parse_command_line, prune, lambda config, summary: summary.describe(config.apply)
+    )
 
 
 if __name__ == "__main__":

@@ -45,11 +45,15 @@ def use_for_deployments(slug: str) -> list[str]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or not is_remote(argv[0]):
-        print("usage: python -m flows.result_storage s3://bucket/prefix (the artifacts directory's URL)", file=sys.stderr)
+        print(
+            "usage: python -m flows.result_storage s3://bucket/prefix (the artifacts directory's URL)", file=sys.stderr
+        )
         return 2
     slug = save_results_block(argv[0])
     names = use_for_deployments(slug)
-    print(f"Runs of {', '.join(sorted(names)) or 'no deployment'} keep their results in {slug} ({argv[0]}/{RESULTS_FOLDER}).")
+    print(
+        f"Runs of {', '.join(sorted(names)) or 'no deployment'} keep their results in {slug} ({argv[0]}/{RESULTS_FOLDER})."
+    )
     return 0
 
 

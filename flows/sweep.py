@@ -6,7 +6,7 @@ report; then the winner by the validation metric (the base's --metric) goes thro
 as any run does.
 Trials are cached like any step, so a re-run, or a widened sweep, re-uses the trials already done.
 """
-# ruff: noqa: E402 (the command line is checked before the imports that take seconds)
+# The command line is checked before the imports that take seconds, hence imports below code.
 
 import argparse
 import sys
@@ -21,11 +21,15 @@ def build_parser() -> argparse.ArgumentParser:
         "gate as a run would.",
     )
     parser.add_argument(
-        "--config", type=Path, required=True,
+        "--config",
+        type=Path,
+        required=True,
         help="Sweep file (YAML): base (finetune options, as in a run's --config), strategy (grid, random, tpe), "
         "search (option: [values] or {low, high, log}), trials, parallel, seed.",
-    )  # fmt: skip
-    parser.add_argument("--summary-json", type=Path, help="Also write the sweep's summary (trials, winner) to this file.")
+    )
+    parser.add_argument(
+        "--summary-json", type=Path, help="Also write the sweep's summary (trials, winner) to this file."
+    )
     return parser
 
 
@@ -118,19 +122,28 @@ def run_trial(number: int, params: dict[str, Any], config: SweepConfig, prepared
         )
         request = train_evaluate_request(trial, prepared, tokenized.path).model_copy(update={"isolated": isolated})
         trained = run_train_evaluate(trial, request)
-    except Exception as error:  # noqa: BLE001 (a failed trial is recorded, and the sweep goes on)
+    except Exception as error:  # a failed trial is recorded, and the sweep goes on
         get_run_logger().warning(f"Trial {number} {params} failed: {first_line(error)}")
         seconds = round(time.perf_counter() - started, 1)
-        return TrialRun(result=TrialResult(number=number, params=params, state="failed", seconds=seconds, error=first_line(error)))
-    metrics, names = read_artifact_json(trained.evaluation_dir, METRICS), scored_names(profile_of(trial.task).metrics, trial.metric)
+        return TrialRun(
+            result=TrialResult(number=number, params=params, state="failed", seconds=seconds, error=first_line(error))
+        )
+    metrics, names = (
+        read_artifact_json(trained.evaluation_dir, METRICS),
+        scored_names(profile_of(trial.task).metrics, trial.metric),
+    )
     result = TrialResult(
-        number=number, params=params, state="completed", metric=trial.metric,
+        number=number,
+        params=params,
+        state="completed",
+        metric=trial.metric,
         validation={name: metric_value(metrics["validation"], name) for name in names},
         test={name: metric_value(metrics["test"], name) for name in names} if "test" in metrics else None,
         seconds=round(time.perf_counter() - started, 1),
         cached=all(step.cached for step in [tokenized, *trained.steps]),
-        model_dir=trained.model_dir, evaluation_dir=trained.evaluation_dir,
-    )  # fmt: skip
+        model_dir=trained.model_dir,
+        evaluation_dir=trained.evaluation_dir,
+    )
     get_run_logger().info(
         f"Trial {number} {params}: validation {metric_title(trial.metric)} {result.objective:.4f}"
         + (" (cached)" if result.cached else "")
@@ -150,29 +163,47 @@ def run_trials(config: SweepConfig, prepared: Prepared):
         while len(runs) < planned:
             asked = [study.ask() for _ in range(min(config.parallel, planned - len(runs)))]
             futures = [
-                runner.submit(run_trial, {"number": trial.number, "params": suggest(trial, config.search),
-                                          "config": config, "prepared": prepared})
+                runner.submit(
+                    run_trial,
+                    {
+                        "number": trial.number,
+                        "params": suggest(trial, config.search),
+                        "config": config,
+                        "prepared": prepared,
+                    },
+                )
                 for trial in asked
-            ]  # fmt: skip
+            ]
             for trial, future in zip(asked, futures):
                 run = future.result()
                 completed = run.result.state == "completed"
-                study.tell(trial, run.result.objective if completed else None, state=None if completed else TrialState.FAIL)
+                study.tell(
+                    trial, run.result.objective if completed else None, state=None if completed else TrialState.FAIL
+                )
                 runs.append(run)
     return runs, study
 
 
-def write_report(config: SweepConfig, report_dir: Path, trials: list[TrialResult], influential: str, seconds: float) -> None:
+def write_report(
+    config: SweepConfig, report_dir: Path, trials: list[TrialResult], influential: str, seconds: float
+) -> None:
     """sweep.json (the sweep, every trial, the winner) and sweep.png (the validation metric against the most
     influential option), each replaced whole."""
     best = winner(trials)
     report_dir.mkdir(parents=True, exist_ok=True)
-    replace_json(report_dir / SWEEP_REPORT, {
-        "strategy": config.strategy, "search": config.model_dump(mode="json")["search"], "seed": config.seed,
-        "objective": f"validation {config.base.metric}", "seconds": seconds, "most_influential": influential,
-        "trials": [trial.model_dump(mode="json") for trial in trials],
-        "winner": best.model_dump(mode="json") if best else None,
-    })  # fmt: skip
+    replace_json(
+        report_dir / SWEEP_REPORT,
+        {
+            "strategy": config.strategy,
+            "search": config.model_dump(mode="json")["search"],
+            "seed": config.seed,
+            "objective": f"validation {config.base.metric}",
+            "seconds": seconds,
+            "most_influential": influential,
+            "trials": [trial.model_dump(mode="json") for trial in trials],
+            "winner": best.model_dump(mode="json") if best else None,
+        },
+    )
     points = [(trial.params[influential], trial.objective) for trial in trials if trial.state == "completed"]
     space = config.search[influential]
     scale = "listed" if isinstance(space, list) else "log" if space.log else "linear"
@@ -185,9 +216,11 @@ def write_report(config: SweepConfig, report_dir: Path, trials: list[TrialResult
 def _publish_report(config: SweepConfig, trials: list[TrialResult], report_dir: Path) -> None:
     names = scored_names(profile_of(config.base.task).metrics, config.base.metric)
     create_table_artifact(key="sweep-trials", table=report_rows(trials, names), description="Every trial of the sweep")
-    create_image_artifact(image_url=data_url((report_dir / SWEEP_PLOT).read_bytes()), key="sweep-plot",
-                          description=f"Validation {metric_title(config.base.metric)} of the trials against the most "
-                          "influential option")  # fmt: skip
+    create_image_artifact(
+        image_url=data_url((report_dir / SWEEP_PLOT).read_bytes()),
+        key="sweep-plot",
+        description=f"Validation {metric_title(config.base.metric)} of the trials against the most influential option",
+    )
 
 
 @flow(name="sweep")
@@ -206,25 +239,39 @@ def sweep(config: SweepConfig) -> SweepSummary:
         put_files(report_dir, shared_report, [SWEEP_REPORT, SWEEP_PLOT])
     best = winner(trials)
     if best is None:
-        raise PipelineError(f"all {len(trials)} trials failed (the first: {trials[0].error}); report: {report_dir / SWEEP_REPORT}")
+        raise PipelineError(
+            f"all {len(trials)} trials failed (the first: {trials[0].error}); report: {report_dir / SWEEP_REPORT}"
+        )
     chosen = runs[trials.index(best)]
     get_run_logger().info(
         f"Trial {best.number} {best.params} has the best validation {metric_title(best.metric)}, {best.objective:.4f}."
     )
     selection = Selection(
-        strategy=config.strategy, trials=len(trials), completed=sum(t.state == "completed" for t in trials),
-        report_dir=str(report_dir), report_files=[SWEEP_REPORT, SWEEP_PLOT],
-    )  # fmt: skip
+        strategy=config.strategy,
+        trials=len(trials),
+        completed=sum(t.state == "completed" for t in trials),
+        report_dir=str(report_dir),
+        report_files=[SWEEP_REPORT, SWEEP_PLOT],
+    )
     winning = trial_config(config.base, best.params)
-    run = after_training(winning, prepared.model_copy(update={"tokenized": chosen.tokenized}), chosen.trained, selection)
+    run = after_training(
+        winning, prepared.model_copy(update={"tokenized": chosen.tokenized}), chosen.trained, selection
+    )
     return SweepSummary(
-        flow_run_id=str(runtime.flow_run.id), report_dir=str(shared_report), seconds=round(time.perf_counter() - started, 1),
-        trials=trials, winner=best, most_influential=influential, run=run,
-    )  # fmt: skip
+        flow_run_id=str(runtime.flow_run.id),
+        report_dir=str(shared_report),
+        seconds=round(time.perf_counter() - started, 1),
+        trials=trials,
+        winner=best,
+        most_influential=influential,
+        run=run,
+    )
 
 
 def format_sweep(config: SweepConfig, summary: SweepSummary) -> str:
-    lines = [f"Sweep:    {config.strategy}, {len(summary.trials)} trials, {summary.seconds:.1f} s; report {summary.report_dir}"]
+    lines = [
+        f"Sweep:    {config.strategy}, {len(summary.trials)} trials, {summary.seconds:.1f} s; report {summary.report_dir}"
+    ]
     for trial in summary.trials:
         how = "failed: " + (trial.error or "") if trial.state == "failed" else "cached" if trial.cached else "ran"
         score = f"validation {metric_title(trial.metric)} {trial.objective:.4f}" if trial.objective is not None else ""

@@ -41,9 +41,12 @@ def free_port() -> int:
 
 
 def wait_for_server(
-    process: subprocess.Popen, url: str, seconds: float = START_SECONDS, probe: str = "/health",
+    process: subprocess.Popen,
+    url: str,
+    seconds: float = START_SECONDS,
+    probe: str = "/health",
     name: str = "the Prefect server",
-) -> None:  # fmt: skip
+) -> None:
     """Return once the server ``process`` answers ``url`` + ``probe`` (a Prefect server's API root and its
     health check, by default); fail if it exits first or does not answer within ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -68,10 +71,24 @@ class TemporaryServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         server = [
-            "-m", "uvicorn", "--app-dir", app_dir, "--factory", "prefect.server.api.server:create_app",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "error", "--lifespan", "on",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(dying_with_parent(server), env=environment)  # stopped when the run's process dies
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            app_dir,
+            "--factory",
+            "prefect.server.api.server:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "error",
+            "--lifespan",
+            "on",
+        ]
+        self.process = subprocess.Popen(
+            dying_with_parent(server), env=environment
+        )  # stopped when the run's process dies
         os.environ["PREFECT_API_URL"] = self.url
         # Registered before Prefect's own exit handlers, so it runs after them: they send the last
         # logs and events to this server.

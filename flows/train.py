@@ -58,12 +58,20 @@ def train_and_evaluate(request: TrainEvaluateRequest) -> TrainEvaluateResult:
     """Fine-tune the model on the tokenized data and score the saved model; cached like every step."""
     set_console(request.verbose)
     launch = Launch(resume=request.resume, isolated=request.isolated, rdzv_endpoint=request.rdzv_endpoint)
-    trained = train_model(request.tokenized_dir, request.model, request.training, request.task, launch, store=request.store)
+    trained = train_model(
+        request.tokenized_dir, request.model, request.training, request.task, launch, store=request.store
+    )
     training = request.training
     evaluated = evaluate_model(
-        trained.path, request.dataset_dir, request.tokenization, training.eval_batch_size, request.task,
-        training.mixed_precision, training.report_to, store=request.store,
-    )  # fmt: skip
+        trained.path,
+        request.dataset_dir,
+        request.tokenization,
+        training.eval_batch_size,
+        request.task,
+        training.mixed_precision,
+        training.report_to,
+        store=request.store,
+    )
     return TrainEvaluateResult(model_dir=trained.path, evaluation_dir=evaluated.path, steps=[trained, evaluated])
 
 
@@ -127,16 +135,22 @@ def _wait_for_end(flow_run):
                 if not warned:
                     logger.warning(
                         "The Prefect server at %s has not answered for %.0f s (%s); waiting for it up to %d s while "
-                        "run %s trains on.", PREFECT_API_URL.value(), silent, type(error).__name__, SERVER_OUTAGE_SECONDS,
+                        "run %s trains on.",
+                        PREFECT_API_URL.value(),
+                        silent,
+                        type(error).__name__,
+                        SERVER_OUTAGE_SECONDS,
                         flow_run.name,
-                    )  # fmt: skip
+                    )
                     warned = True
             else:
                 if warned:
                     logger.warning(
                         "The Prefect server answers again after %.0f s; run %s is %s.",
-                        time.monotonic() - answered_at, flow_run.name, flow_run.state.name,
-                    )  # fmt: skip
+                        time.monotonic() - answered_at,
+                        flow_run.name,
+                        flow_run.state.name,
+                    )
                     warned = False
                 answered_at = time.monotonic()
                 if flow_run.state.is_final():
@@ -181,8 +195,10 @@ def _check_deployment(deployment: str) -> None:
             )
         workers = client.read_workers_for_work_pool(pool)
     if not any(worker.status == WorkerStatus.ONLINE for worker in workers):
-        get_run_logger().warning(f"No worker is polling work pool '{pool}': the run waits until one starts "
-                                 f"(prefect worker start --pool {pool}).")  # fmt: skip
+        get_run_logger().warning(
+            f"No worker is polling work pool '{pool}': the run waits until one starts "
+            f"(prefect worker start --pool {pool})."
+        )
 
 
 def _pool_exists(client, pool: str) -> bool:

@@ -84,7 +84,9 @@ def main(argv: list[str]) -> int:
         return 2
     heartbeat = heartbeat_seconds()
     done = save(unresponsive_runs_automation(heartbeat))
-    print(f"Automation {AUTOMATION_NAME!r} {done}: a run that sends no heartbeat for {MISSED_HEARTBEATS * heartbeat} s is marked Crashed.")
+    print(
+        f"Automation {AUTOMATION_NAME!r} {done}: a run that sends no heartbeat for {MISSED_HEARTBEATS * heartbeat} s is marked Crashed."
+    )
     return 0
 
 

@@ -109,8 +109,12 @@ def step(
         def run_step(*args: Any, **kwargs: Any) -> StepReport:
             out_dir, inputs, store = bind(*args, **kwargs)
             if is_remote(out_dir):  # built in staging from fetched inputs, then committed
-                report = build_and_commit(folder, out_dir, store.refresh,
-                                          lambda staged: fn(**fetched_inputs(inputs, store.root), out_dir=str(staged)))  # fmt: skip
+                report = build_and_commit(
+                    folder,
+                    out_dir,
+                    store.refresh,
+                    lambda staged: fn(**fetched_inputs(inputs, store.root), out_dir=str(staged)),
+                )
             else:
                 report = build_once(folder, out_dir, store.refresh, lambda: fn(**inputs, out_dir=str(out_dir)))
             run_logger().info(report.describe())
@@ -265,11 +269,7 @@ def is_complete(path: Path) -> bool:
 
 
 def _write_manifest(path: Path) -> None:
-    sizes = {
-        str(file.relative_to(path)): file.stat().st_size
-        for file in sorted(path.rglob("*"))
-        if file.is_file()
-    }
+    sizes = {str(file.relative_to(path)): file.stat().st_size for file in sorted(path.rglob("*")) if file.is_file()}
     (path / MANIFEST).write_text(json.dumps(sizes, indent=1))
 
 
@@ -333,9 +333,10 @@ def _leftover(out_dir: Path, kind: str) -> Path:
 
 def _leftovers_of(out_dir: Path) -> list[Path]:
     return [
-        path for path in sorted(out_dir.parent.glob(f".{out_dir.name}.*"))
+        path
+        for path in sorted(out_dir.parent.glob(f".{out_dir.name}.*"))
         if (match := LEFTOVER.fullmatch(path.name)) and match["key"] == out_dir.name
-    ]  # fmt: skip
+    ]
 
 
 @contextmanager

@@ -73,15 +73,25 @@ def plan_bucket_removal(root: str, keep: int, min_age_seconds: float, now: float
     now = time.time() if now is None else now
     artifacts = _by_artifact(root)
     # Each commit record read once, for the bucket's plan and the staged copies'.
-    commits = {storage.join(root, artifact): storage.committed(storage.join(root, artifact))
-               for artifact, found in artifacts.items() if COMMIT in found}  # fmt: skip
+    commits = {
+        storage.join(root, artifact): storage.committed(storage.join(root, artifact))
+        for artifact, found in artifacts.items()
+        if COMMIT in found
+    }
     in_bucket = _plan_in_bucket(root, artifacts, commits, keep, (min_age_seconds, now))
     staged = _plan_in_staging(root, commits, {removal.path for removal in in_bucket.remove}, (min_age_seconds, now))
-    return Plan(kept_releases=in_bucket.kept_releases, remove=in_bucket.remove + staged.remove, held=staged.held,
-                young=in_bucket.young + staged.young, freed_bytes=in_bucket.freed_bytes + staged.freed_bytes)  # fmt: skip
+    return Plan(
+        kept_releases=in_bucket.kept_releases,
+        remove=in_bucket.remove + staged.remove,
+        held=staged.held,
+        young=in_bucket.young + staged.young,
+        freed_bytes=in_bucket.freed_bytes + staged.freed_bytes,
+    )
 
 
-def _plan_in_bucket(root: str, artifacts: dict, commits: dict[str, dict | None], keep: int, age: tuple[float, float]) -> Plan:
+def _plan_in_bucket(
+    root: str, artifacts: dict, commits: dict[str, dict | None], keep: int, age: tuple[float, float]
+) -> Plan:
     min_age_seconds, now = age
     kept = retention.kept_releases(_as_registry(_registry(root)), keep)
     needed, undocumented = _needed(kept, commits)
@@ -108,8 +118,11 @@ def _removable(location: str, found: dict[str, tuple[int, float]], record: dict 
     for name, entry in found.items():
         if name not in _MARKS:
             writers.setdefault(name.split("/")[0], []).append(entry)
-    return [(storage.join(location, writer), entries, f"files of writer {writer}, which no commit record names")
-            for writer, entries in writers.items() if not record or writer != record["writer"]]  # fmt: skip
+    return [
+        (storage.join(location, writer), entries, f"files of writer {writer}, which no commit record names")
+        for writer, entries in writers.items()
+        if not record or writer != record["writer"]
+    ]
 
 
 def _plan_in_staging(root: str, commits: dict[str, dict | None], removed: set[str], age: tuple[float, float]) -> Plan:
@@ -123,13 +136,21 @@ def _plan_in_staging(root: str, commits: dict[str, dict | None], removed: set[st
             if folder in LEFT_BY_RUNS and path.is_dir():
                 candidates.append((path, f"{folder} left by a run"))
             elif path.is_dir() and (match := LEFTOVER.fullmatch(path.name)):
-                candidates.append((path, f"a partial staged {folder} artifact whose builder is gone (key {match['key']})"))
+                candidates.append(
+                    (path, f"a partial staged {folder} artifact whose builder is gone (key {match['key']})")
+                )
             elif path.is_dir() and not path.name.startswith("."):
                 location = storage.join(root, folder, path.name)
                 why = _stale_copy(location, path, commits.get(location), removed)
                 candidates += [(path, why)] if why else []
     remove, held, young = retention.sort_out(candidates, *age)
-    return Plan(kept_releases=[], remove=remove, held=held, young=young, freed_bytes=retention.freed_bytes([Path(r.path) for r in remove]))
+    return Plan(
+        kept_releases=[],
+        remove=remove,
+        held=held,
+        young=young,
+        freed_bytes=retention.freed_bytes([Path(r.path) for r in remove]),
+    )
 
 
 def _stale_copy(location: str, staged: Path, record: dict | None, removed: set[str]) -> str | None:
@@ -145,7 +166,9 @@ def apply_bucket_plan(root: str, plan: Plan) -> list[str]:
     in_bucket = [removal.path for removal in plan.remove if storage.is_remote(removal.path)]
     for location in in_bucket:
         storage.remove(location)
-    staged = retention.remove_unheld([Path(removal.path) for removal in plan.remove if not storage.is_remote(removal.path)])
+    staged = retention.remove_unheld(
+        [Path(removal.path) for removal in plan.remove if not storage.is_remote(removal.path)]
+    )
     for path in map(Path, staged):
         path.with_name(f"{path.name}.writer").unlink(missing_ok=True)
     _mark_pruned(root, {location for location in in_bucket if location.startswith(storage.join(root, "release", ""))})

@@ -20,7 +20,11 @@ def check_inputs(task: TaskName, pair: bool, text: str | None, text_pair: str | 
 
 
 def run_check(
-    model_dir: str, task: TaskName, text: str, text_pair: str | None, tokenization: TokenizationConfig = TokenizationConfig()
+    model_dir: str,
+    task: TaskName,
+    text: str,
+    text_pair: str | None,
+    tokenization: TokenizationConfig = TokenizationConfig(),
 ) -> dict:
     """The check result: what the task's pipeline makes of the check input (entities found, or a label), a
     text longer than the model's max_length read as the evaluation reads it (NER: windows of ``stride``)."""
@@ -38,7 +42,12 @@ def check_model(
 
 
 def check_published(
-    repo_id: str, revision: str | None, task: TaskName, text: str, text_pair: str | None, token_secret: str | None,
+    repo_id: str,
+    revision: str | None,
+    task: TaskName,
+    text: str,
+    text_pair: str | None,
+    token_secret: str | None,
     tokenization: TokenizationConfig = TokenizationConfig(),
 ) -> dict:
     """The check result of the model published at ``repo_id`` (on ``revision``, else the default

@@ -175,9 +175,10 @@ class TokenizationConfig(_Section):
     def _stride_below_length(self) -> "TokenizationConfig":
         if self.stride is not None and self.stride >= self.max_length:
             raise PydanticCustomError(
-                "stride", "stride {stride} is not below max_length {max_length}: windows would not advance",
+                "stride",
+                "stride {stride} is not below max_length {max_length}: windows would not advance",
                 {"stride": self.stride, "max_length": self.max_length},
-            )  # fmt: skip
+            )
         return self
 
     @property
@@ -317,7 +318,8 @@ class TrainingConfig(_Seeded):
             # Above 0: a batch whose labels all weighed 0 would have a loss of 0 / 0.
             if not isinstance(weight, (int, float)) or not 0 < weight < math.inf:
                 raise PydanticCustomError(
-                    "class_weight", "the weight of '{label}' is {weight}: class weights are numbers above 0",
+                    "class_weight",
+                    "the weight of '{label}' is {weight}: class weights are numbers above 0",
                     {"label": label, "weight": weight},
                 )
         return {str(label): weight for label, weight in value.items()}  # YAML reads a label such as 1 as a number
@@ -490,8 +492,10 @@ class FinetuneConfig(ExportConfig, TrainingConfig, TokenizationConfig, ModelConf
             problem = "resume works on one node only; with num_nodes above 1, run again without resume"
         if problem is None and self.train_deployment and self.num_nodes > 1:
             # A deployment's run is one process on one worker; the nodes are started together, one per machine.
-            problem = ("num_nodes above 1 runs as python -m flows.finetune on every node (a Kubernetes indexed job, "
-                       "or a process per machine), not through train_deployment")
+            problem = (
+                "num_nodes above 1 runs as python -m flows.finetune on every node (a Kubernetes indexed job, "
+                "or a process per machine), not through train_deployment"
+            )
         if problem:
             raise PydanticCustomError("node_group", "{problem}", {"problem": problem})
         return self
@@ -510,9 +514,10 @@ class FinetuneConfig(ExportConfig, TrainingConfig, TokenizationConfig, ModelConf
     def _ner_only(cls, value: Any, info) -> Any:
         if value and info.data.get("task", "ner") != "ner":
             raise PydanticCustomError(
-                info.field_name, "for NER only, whose sentences have neighbours in a document; {task} reads each "
-                "text alone", {"task": info.data["task"]},
-            )  # fmt: skip
+                info.field_name,
+                "for NER only, whose sentences have neighbours in a document; {task} reads each text alone",
+                {"task": info.data["task"]},
+            )
         return value
 
 

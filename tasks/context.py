@@ -49,9 +49,11 @@ def describe(context: int) -> str:
     """What the card says of the context setting."""
     if context == 0:
         return "0 (each sentence read alone)"
-    return (f"{context} (each sentence read with up to {context} sub-words of the sentences before and after it in "
-            "its document; its own words alone learned and scored. The usage example's pipeline reads a text "
-            "alone; `python -m flows.predict` reads it as training did)")
+    return (
+        f"{context} (each sentence read with up to {context} sub-words of the sentences before and after it in "
+        "its document; its own words alone learned and scored. The usage example's pipeline reads a text "
+        "alone; `python -m flows.predict` reads it as training did)"
+    )
 
 
 def sentence_ranges(words: Sequence[str], lengths: Sequence[int], budget: int) -> list[tuple[int, int]]:
@@ -111,8 +113,12 @@ def document_rows(documents: Sequence | None, rows: int) -> list[list[int]]:
 
 
 def readings(
-    sentences: Sequence[Sequence[str]], lengths: Sequence[Sequence[int]], documents: Sequence | None, budget: int, context: int
-) -> list[Reading]:  # fmt: skip
+    sentences: Sequence[Sequence[str]],
+    lengths: Sequence[Sequence[int]],
+    documents: Sequence | None,
+    budget: int,
+    context: int,
+) -> list[Reading]:
     """The readings of every row, in row order, each sentence's words exactly once; ``lengths`` are each word's
     sub-words, ``budget`` the sub-words an input holds."""
     found: list[Reading] = []
@@ -133,12 +139,16 @@ def readings(
     return sorted(found, key=lambda reading: (reading.row, reading.start))
 
 
-def plan_readings(tokenizer, sentences: Sequence[Sequence[str]], documents: Sequence | None, tokenization) -> ReadingPlan:
+def plan_readings(
+    tokenizer, sentences: Sequence[Sequence[str]], documents: Sequence | None, tokenization
+) -> ReadingPlan:
     """The readings of every row for a model of ``tokenization.max_length`` tokens with ``tokenization.context``
     sub-words of context (a `tasks.config.TokenizationConfig`)."""
     budget = window_budget(tokenizer, tokenization.max_length)
     # Untruncated, to measure: verbose=False keeps the tokenizer from warning about the lengths it is asked for.
-    encoded = tokenizer([list(words) for words in sentences], is_split_into_words=True, add_special_tokens=False, verbose=False)
+    encoded = tokenizer(
+        [list(words) for words in sentences], is_split_into_words=True, add_special_tokens=False, verbose=False
+    )
     lengths = [word_lengths(encoded.word_ids(row), len(words)) for row, words in enumerate(sentences)]
     planned = readings(sentences, lengths, documents, budget, tokenization.context)
     return ReadingPlan(planned, sum(sum(row) > budget for row in lengths))

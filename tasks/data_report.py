@@ -45,8 +45,9 @@ def lengths(values: list[int]) -> dict[str, float]:
     found = numpy.percentile(values, PERCENTILES, method="inverted_cdf")
     return {
         **{f"p{p}": int(value) for p, value in zip(PERCENTILES, found)},
-        "mean": round(float(numpy.mean(values)), 1), "max": max(values),
-    }  # fmt: skip
+        "mean": round(float(numpy.mean(values)), 1),
+        "max": max(values),
+    }
 
 
 def duplicates(keys: list[Key]) -> int:
@@ -60,7 +61,9 @@ def overlap(train_keys: list[Key], other_keys: list[Key]) -> int:
     return sum(key in train for key in other_keys)
 
 
-def split_report(keys: list[Key], words: list[list[str]], subwords: list[int], labels: dict[str, int], max_length: int) -> dict:
+def split_report(
+    keys: list[Key], words: list[list[str]], subwords: list[int], labels: dict[str, int], max_length: int
+) -> dict:
     """One split's figures, from each example's key, words and sub-word count, and the split's label counts."""
     return {
         "examples": len(keys),
@@ -111,20 +114,31 @@ def problems(report: dict) -> list[str]:
         return [f"{what}: " + ", ".join(f"{split} {count}" for split, count in counts.items())] if counts else []
 
     def share_of(name: str) -> dict[str, str]:
-        return {split: f"{figures[name]:,} of {figures['examples']:,}" for split, figures in splits.items() if figures[name]}
+        return {
+            split: f"{figures[name]:,} of {figures['examples']:,}" for split, figures in splits.items() if figures[name]
+        }
 
-    overlap = {split: f"{shared['examples']:,} of {splits[split]['examples']:,} ({100 * shared['share']:.1f} %)"
-               for split, shared in report["overlap"].items() if shared["examples"]}  # fmt: skip
+    overlap = {
+        split: f"{shared['examples']:,} of {splits[split]['examples']:,} ({100 * shared['share']:.1f} %)"
+        for split, shared in report["overlap"].items()
+        if shared["examples"]
+    }
     one_split = report["labels_in_one_split"]
     return [
         *report["left_out"],
         *line(f"{unit} that repeat another of their split", share_of("duplicates")),
-        *line("empty or whitespace-only words", {s: f"{f['blank_words']:,}" for s, f in splits.items() if f["blank_words"]}),
+        *line(
+            "empty or whitespace-only words",
+            {s: f"{f['blank_words']:,}" for s, f in splits.items() if f["blank_words"]},
+        ),
         *line(f"{unit} with an empty or whitespace-only text", share_of("blank_texts")),
         *line(f"{unit} that also appear in train", overlap),
-        *([f"labels seen in one split only: {', '.join(f'{label} ({split})' for label, split in one_split.items())}"]
-          if one_split else []),
-    ]  # fmt: skip
+        *(
+            [f"labels seen in one split only: {', '.join(f'{label} ({split})' for label, split in one_split.items())}"]
+            if one_split
+            else []
+        ),
+    ]
 
 
 def data_report(splits: dict, part, tokenizer, max_length: int, annotations: dict | None = None) -> dict:
@@ -136,14 +150,16 @@ def data_report(splits: dict, part, tokenizer, max_length: int, annotations: dic
         "unit": part.EXAMPLES,
         "max_length": max_length,
         "splits": {
-            split: split_report(keys[split], part.words(rows), part.subword_lengths(rows, tokenizer), labels[split], max_length)
+            split: split_report(
+                keys[split], part.words(rows), part.subword_lengths(rows, tokenizer), labels[split], max_length
+            )
             for split, rows in splits.items()
         },
         "overlap": {},
         "labels_in_one_split": labels_in_one_split(labels),
         "left_out": left_out_lines(annotations or {}),
         "notes": [*annotation_notes(annotations or {}), *(part.notes(labels["train"]) if "train" in labels else [])],
-    }  # fmt: skip
+    }
     for split in (name for name in splits if name != "train"):
         shared = overlap(keys["train"], keys[split])
         report["overlap"][split] = {"examples": shared, "share": shared / len(keys[split]) if keys[split] else 0.0}
@@ -162,27 +178,57 @@ def markdown(report: dict) -> str:
         return f"{found['examples']} ({100 * found['share']:.1f} %)" if found else "—"
 
     counts = [
-        [split, figures["examples"], figures["duplicates"], shared(split), figures["over_max_length"],
-         figures["blank_words"], figures["blank_texts"]]
+        [
+            split,
+            figures["examples"],
+            figures["duplicates"],
+            shared(split),
+            figures["over_max_length"],
+            figures["blank_words"],
+            figures["blank_texts"],
+        ]
         for split, figures in splits.items()
-    ]  # fmt: skip
+    ]
     spreads = [[split, spread(figures["words"]), spread(figures["subwords"])] for split, figures in splits.items()]
     names = list(dict.fromkeys(label for figures in splits.values() for label in figures["labels"]))
-    header = ["Split", unit.capitalize(), "Duplicates", "Also in train", f"Over --max-length {report['max_length']}",
-              "Blank words", "Blank texts"]  # fmt: skip
+    header = [
+        "Split",
+        unit.capitalize(),
+        "Duplicates",
+        "Also in train",
+        f"Over --max-length {report['max_length']}",
+        "Blank words",
+        "Blank texts",
+    ]
     # Two narrow tables rather than one wide one, which the Prefect UI would cut at the right.
-    return "\n".join([
-        "# Data report", "",
-        (f"Sub-words by the model's tokenizer, special tokens included, before truncation. {unit.capitalize()} "
-         "are compared by their text with whitespace normalised."), "",
-        *table(header, counts), "",
-        *table(["Split", "Words p50 / p90 / p99 / max", "Sub-words p50 / p90 / p99 / max"], spreads), "",
-        *table(["Label", *splits], [[label, *(figures["labels"].get(label, 0) for figures in splits.values())] for label in names]), "",
-        "Problems:" if report["problems"] else "No problems found.", "",
-        *(f"- {problem}" for problem in report["problems"]),
-        *(["", "Notes:", ""] if report["notes"] else []),
-        *(f"- {note}" for note in report["notes"]),
-    ]) + "\n"  # fmt: skip
+    return (
+        "\n".join(
+            [
+                "# Data report",
+                "",
+                (
+                    f"Sub-words by the model's tokenizer, special tokens included, before truncation. {unit.capitalize()} "
+                    "are compared by their text with whitespace normalised."
+                ),
+                "",
+                *table(header, counts),
+                "",
+                *table(["Split", "Words p50 / p90 / p99 / max", "Sub-words p50 / p90 / p99 / max"], spreads),
+                "",
+                *table(
+                    ["Label", *splits],
+                    [[label, *(figures["labels"].get(label, 0) for figures in splits.values())] for label in names],
+                ),
+                "",
+                "Problems:" if report["problems"] else "No problems found.",
+                "",
+                *(f"- {problem}" for problem in report["problems"]),
+                *(["", "Notes:", ""] if report["notes"] else []),
+                *(f"- {note}" for note in report["notes"]),
+            ]
+        )
+        + "\n"
+    )
 
 
 @step("data_report")

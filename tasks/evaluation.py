@@ -65,9 +65,16 @@ def draw_figures(history: list[dict] | None, kept_step: int | None, metrics: dic
 
 @step("evaluation")
 def evaluate_model(
-    model_dir: str, dataset_dir: str, tokenization: TokenizationConfig, batch_size: int, task: TaskName,
-    mixed_precision: MixedPrecision, report_to: str = "none", *, out_dir: str,
-) -> str:  # fmt: skip
+    model_dir: str,
+    dataset_dir: str,
+    tokenization: TokenizationConfig,
+    batch_size: int,
+    task: TaskName,
+    mixed_precision: MixedPrecision,
+    report_to: str = "none",
+    *,
+    out_dir: str,
+) -> str:
     """Score the saved model on each evaluation split, on the device and in the precision training
     chose; write metrics.json, evaluated_on.json, predictions/<split>.{txt,csv}, errors/<split>.jsonl (the
     rows it got wrong, `tasks.mistakes`), plots/, for a model
@@ -91,7 +98,9 @@ def evaluate_model(
         for split in (name for name in EVALUATED_SPLITS if name in dataset):
             started = time.perf_counter()
             errors = partial / ERRORS / f"{split}.jsonl"
-            metrics[split] = part.score(model, tokenizer, dataset[split], scoring, partial / PREDICTIONS / split, errors)
+            metrics[split] = part.score(
+                model, tokenizer, dataset[split], scoring, partial / PREDICTIONS / split, errors
+            )
             seconds[split] = round(time.perf_counter() - started, 1)
         write_json(partial / METRICS, metrics)
         history, kept_step = None, None
@@ -105,4 +114,3 @@ def evaluate_model(
             log_final_scores(partial / TENSORBOARD, metrics, profile.metrics, kept_step)
         write_json(partial / EVALUATED_ON, {"device": device.type, "mixed_precision": precision, "seconds": seconds})
     return out_dir
-

@@ -81,9 +81,10 @@ def reached_parts(source: str) -> set[str]:
         return named or attribute or call
 
     return {
-        node.attr for node in ast.walk(parsed(source))
+        node.attr
+        for node in ast.walk(parsed(source))
         if isinstance(node, ast.Attribute) and node.attr in PARTS and is_profile(node.value)
-    }  # fmt: skip
+    }
 
 
 def profile_parts(module: str, source: str, task: str | None) -> set[str]:

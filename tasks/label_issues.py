@@ -40,23 +40,37 @@ class LabelIssuesRequest(BaseModel):
     eval_batch_size: int
 
 
-def _fold_model(request: LabelIssuesRequest, splits: dict[str, datasets.Dataset], labels: list[str], task: TaskName, folder: Path) -> Path:
+def _fold_model(
+    request: LabelIssuesRequest, splits: dict[str, datasets.Dataset], labels: list[str], task: TaskName, folder: Path
+) -> Path:
     """A model trained on the ``splits`` train and validation, tokenized as the run tokenizes, with its recipe for
     twice its epochs: on half the rows, as many steps as the run's own model takes, so that it is as sure of each
     class (benchmarks/data_loop.py: more of the changed labels ranked first than with the run's epochs)."""
     from tasks.engines import TrainRequest, run_engine
 
     tokenizer, part, tokenized = load_tokenizer(request.model), profile_of(task).tokenization, folder / "tokenized"
-    datasets.DatasetDict({
-        split: part.tokenize(rows, tokenizer, labels, request.tokenization, split).rows for split, rows in splits.items()
-    }).save_to_disk(str(tokenized))  # fmt: skip
-    settings = {"labels": labels, "max_length": request.tokenization.max_length, "context": request.tokenization.context}
+    datasets.DatasetDict(
+        {
+            split: part.tokenize(rows, tokenizer, labels, request.tokenization, split).rows
+            for split, rows in splits.items()
+        }
+    ).save_to_disk(str(tokenized))
+    settings = {
+        "labels": labels,
+        "max_length": request.tokenization.max_length,
+        "context": request.tokenization.context,
+    }
     write_json(tokenized / TOKENIZE_SUMMARY, settings)
-    run_engine(TrainRequest(
-        tokenized_dir=str(tokenized), model=request.model, task=task,
-        training=request.training.model_copy(update={"epochs": 2 * request.training.epochs}),
-        checkpoints=str(folder / "checkpoints"), output=str(folder / "model"),
-    ))  # fmt: skip
+    run_engine(
+        TrainRequest(
+            tokenized_dir=str(tokenized),
+            model=request.model,
+            task=task,
+            training=request.training.model_copy(update={"epochs": 2 * request.training.epochs}),
+            checkpoints=str(folder / "checkpoints"),
+            output=str(folder / "model"),
+        )
+    )
     return folder / "model"
 
 
@@ -68,12 +82,17 @@ def _held_out_scores(model_dir: Path, rows: datasets.Dataset, request: LabelIssu
     from tasks.hardware import compute_device
 
     model = profile_of(task).model_class().from_pretrained(model_dir).to(compute_device()).eval()
-    tokenizer, scoring = load_tokenizer(str(model_dir)), Scoring(request.tokenization, request.eval_batch_size, progress="label issues")
+    tokenizer, scoring = (
+        load_tokenizer(str(model_dir)),
+        Scoring(request.tokenization, request.eval_batch_size, progress="label issues"),
+    )
     with torch.inference_mode():
         if task == "ner":
             from tasks.profiles.ner.evaluation import predict_words
 
-            return predict_words(model, tokenizer, list(rows["tokens"]), scoring, document_ids(rows), distributions=True).distributions
+            return predict_words(
+                model, tokenizer, list(rows["tokens"]), scoring, document_ids(rows), distributions=True
+            ).distributions
         from tasks.profiles import PAIR_COLUMN, is_pair
         from tasks.profiles.sequence_classification.evaluation import predict_texts
 
@@ -91,7 +110,9 @@ def find_label_issues(request: LabelIssuesRequest, dataset_dir: str, task: TaskN
     with tempfile.TemporaryDirectory(prefix="label-issues-") as scratch:
         first, second = halves(train, request.training.seed)
         for number, (trained_on, scored) in enumerate(((first, second), (second, first)), 1):
-            logger.info(f"Label issues: training a model on half {number} of 2 ({len(trained_on):,} rows) to score the other.")
+            logger.info(
+                f"Label issues: training a model on half {number} of 2 ({len(trained_on):,} rows) to score the other."
+            )
             splits = {"train": train.select(trained_on), "validation": loaded["validation"]}
             model_dir = _fold_model(request, splits, summary["labels"], task, Path(scratch) / f"half-{number}")
             for row, found in zip(scored, _held_out_scores(model_dir, train.select(scored), request, task)):
@@ -103,13 +124,19 @@ def find_label_issues(request: LabelIssuesRequest, dataset_dir: str, task: TaskN
     return located, round(time.perf_counter() - started, 1)
 
 
-def _located(issues: list[dict], train: datasets.Dataset, source: DatasetSource, columns: ColumnsConfig, task: TaskName) -> list[dict]:
+def _located(
+    issues: list[dict], train: datasets.Dataset, source: DatasetSource, columns: ColumnsConfig, task: TaskName
+) -> list[dict]:
     """The issues with the words (or text) of their row, and the file and line it starts on when known."""
     file, lines = example_lines(source, columns, task)
     located = []
     for issue in issues:
         row = train[issue["row"]]
-        example = {"words": row["tokens"]} if task == "ner" else {"text": row["text"], **({"text_pair": row["text_pair"]} if row.get("text_pair") else {})}
+        example = (
+            {"words": row["tokens"]}
+            if task == "ner"
+            else {"text": row["text"], **({"text_pair": row["text_pair"]} if row.get("text_pair") else {})}
+        )
         key = tuple(example["words"]) if task == "ner" else (example["text"], example.get("text_pair"))
         where = {"file": file, "line": lines.get(key)} if file else {}
         located.append({**where, **example, **{name: value for name, value in issue.items() if name != "row"}})
@@ -121,8 +148,12 @@ def rank_label_issues(dataset_dir: str, request: LabelIssuesRequest, task: TaskN
     """Rank the training split's suspect labels (`find_label_issues`); write them with their summary."""
     issues, seconds = find_label_issues(request, dataset_dir, task)
     unit = profile_of(task).data_report.EXAMPLES
-    summary = {"suspect": len(issues), "of": read_json(Path(dataset_dir) / LOAD_SUMMARY)["num_rows"]["train"],
-               "unit": unit, "seconds": seconds}  # fmt: skip
+    summary = {
+        "suspect": len(issues),
+        "of": read_json(Path(dataset_dir) / LOAD_SUMMARY)["num_rows"]["train"],
+        "unit": unit,
+        "seconds": seconds,
+    }
     with building(Path(out_dir)) as partial:
         write_json_lines(partial / LABEL_ISSUES, issues)
         write_json(partial / LABEL_ISSUES_SUMMARY, summary)

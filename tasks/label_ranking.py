@@ -25,8 +25,10 @@ def halves(rows, seed: int) -> tuple[list[int], list[int]]:
     order = sorted(units)
     random.Random(seed).shuffle(order)
     first = set(order[: len(order) // 2])
-    return ([row for unit in order if unit in first for row in units[unit]],
-            [row for unit in order if unit not in first for row in units[unit]])  # fmt: skip
+    return (
+        [row for unit in order if unit in first for row in units[unit]],
+        [row for unit in order if unit not in first for row in units[unit]],
+    )
 
 
 def confident_thresholds(given: list[int], probabilities: list[list[float]]) -> list[float]:
@@ -50,19 +52,27 @@ def contradiction(label: int, probabilities: list[float], thresholds: list[float
 def ner_issues(given: list[list[int]], distributions: list[list[list[float]]], labels: list[str]) -> list[dict]:
     """The sentences whose most probable tags are not the given ones, the strongest `contradiction` of one of
     their words first (then the least probable given tag)."""
-    read = [[(tag, probabilities) for tag, probabilities in zip(tags, rows) if probabilities]  # words cut off: none
-            for tags, rows in zip(given, distributions)]  # fmt: skip
+    read = [
+        [(tag, probabilities) for tag, probabilities in zip(tags, rows) if probabilities]  # words cut off: none
+        for tags, rows in zip(given, distributions)
+    ]
     words = [word for sentence in read for word in sentence]
     thresholds = confident_thresholds([tag for tag, _ in words], [probabilities for _, probabilities in words])
     ranked = []
     for row, (tags, rows) in enumerate(zip(given, distributions)):
-        suggested = [max(range(len(probabilities)), key=probabilities.__getitem__) if probabilities else tag
-                     for tag, probabilities in zip(tags, rows)]  # fmt: skip
+        suggested = [
+            max(range(len(probabilities)), key=probabilities.__getitem__) if probabilities else tag
+            for tag, probabilities in zip(tags, rows)
+        ]
         if suggested == list(tags) or not read[row]:
             continue
         score = max(contradiction(tag, probabilities, thresholds) for tag, probabilities in read[row])
-        issue = {"row": row, "given": [labels[tag] for tag in tags], "suggested": [labels[tag] for tag in suggested],
-                 "score": round(score, 4)}  # fmt: skip
+        issue = {
+            "row": row,
+            "given": [labels[tag] for tag in tags],
+            "suggested": [labels[tag] for tag in suggested],
+            "score": round(score, 4),
+        }
         ranked.append(((-score, min(probabilities[tag] for tag, probabilities in read[row])), issue))
     return [issue for _, issue in sorted(ranked, key=lambda pair: pair[0])]
 
@@ -87,8 +97,11 @@ def issue_rows(issues: list[dict], limit: int = 10) -> list[list]:
         where = f"{Path(issue['file']).name}:{issue['line']}" if issue.get("line") else "—"
         if "words" in issue:
             example = " ".join(issue["words"])
-            changes = [f"{word}: {given} → {suggested}" for word, given, suggested
-                       in zip(issue["words"], issue["given"], issue["suggested"]) if given != suggested]  # fmt: skip
+            changes = [
+                f"{word}: {given} → {suggested}"
+                for word, given, suggested in zip(issue["words"], issue["given"], issue["suggested"])
+                if given != suggested
+            ]
         else:
             example, changes = issue["text"], [f"{issue['given']} → {issue['suggested']}"]
         rows.append([where, example if len(example) <= 80 else example[:79] + "…", "; ".join(changes), issue["score"]])
@@ -96,11 +109,20 @@ def issue_rows(issues: list[dict], limit: int = 10) -> list[list]:
 
 
 def markdown(summary: dict, issues: list[dict]) -> str:
-    return "\n".join([
-        "# Suspect labels", "",
-        (f"{summary['suspect']:,} of {summary['of']:,} training {summary['unit']} have labels that a model trained on "
-         f"the other half of the split contradicts ({summary['seconds']:.0f} s: two models, each trained on half "
-         "for twice the run's epochs); "
-         f"the strongest contradiction first, all in `{LABEL_ISSUES}`:"), "",
-        *table(["Where", "Example", "Given → suggested", "Score"], issue_rows(issues)),
-    ]) + "\n"  # fmt: skip
+    return (
+        "\n".join(
+            [
+                "# Suspect labels",
+                "",
+                (
+                    f"{summary['suspect']:,} of {summary['of']:,} training {summary['unit']} have labels that a model trained on "
+                    f"the other half of the split contradicts ({summary['seconds']:.0f} s: two models, each trained on half "
+                    "for twice the run's epochs); "
+                    f"the strongest contradiction first, all in `{LABEL_ISSUES}`:"
+                ),
+                "",
+                *table(["Where", "Example", "Given → suggested", "Score"], issue_rows(issues)),
+            ]
+        )
+        + "\n"
+    )

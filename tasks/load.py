@@ -108,11 +108,12 @@ def load_dataset(source: DatasetSource, data: DataConfig, task: TaskName, out_di
             "labels": labels,
             **facts,
             "num_rows": {split: len(rows) for split, rows in dataset.items()},
-            "documents": {split: len(set(rows[DOCUMENT])) for split, rows in dataset.items() if DOCUMENT in rows.column_names},
+            "documents": {
+                split: len(set(rows[DOCUMENT])) for split, rows in dataset.items() if DOCUMENT in rows.column_names
+            },
             "fingerprints": {split: content_fingerprint(rows) for split, rows in dataset.items()},
             "source": source,
             **({"annotations": raw.annotations} if raw.annotations else {}),
         }
         write_json(partial / LOAD_SUMMARY, summary)
     return out_dir
-

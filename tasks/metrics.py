@@ -50,10 +50,14 @@ def _seqeval_report(gold: list[list[str]], predicted: list[list[str]], **mode) -
 
     report = classification_report(gold, predicted, output_dict=True, zero_division=0, **mode)
     rows = {
-        name: {"precision": float(row["precision"]), "recall": float(row["recall"]), "f1": float(row["f1-score"]),
-               "support": int(row["support"])}
+        name: {
+            "precision": float(row["precision"]),
+            "recall": float(row["recall"]),
+            "f1": float(row["f1-score"]),
+            "support": int(row["support"]),
+        }
         for name, row in report.items()
-    }  # fmt: skip
+    }
     return rows["micro avg"], {name: row for name, row in rows.items() if not name.endswith(" avg")}
 
 
@@ -123,7 +127,6 @@ def argmax_logits(logits, labels):
     return logits.argmax(dim=-1)
 
 
-
 def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else 0.0
 
@@ -169,8 +172,10 @@ def entity_type_confusion(gold: list[list[str]], predicted: list[list[str]]) -> 
         if len(gold_tags) != len(predicted_tags):
             raise ValueError(f"sentence {index}: {len(gold_tags)} gold tags but {len(predicted_tags)} predicted")
         # Which type a word belongs to is the question here, not chunk boundaries: B-X and I-X are both X.
-        pairs += [tuple(NO_ENTITY if tag == "O" else tag.split("-", 1)[-1] for tag in pair)
-                  for pair in zip(gold_tags, predicted_tags)]
+        pairs += [
+            tuple(NO_ENTITY if tag == "O" else tag.split("-", 1)[-1] for tag in pair)
+            for pair in zip(gold_tags, predicted_tags)
+        ]
     labels = sorted({kind for pair in pairs for kind in pair} - {NO_ENTITY}) + [NO_ENTITY]
     position = {label: index for index, label in enumerate(labels)}
     matrix = [[0] * len(labels) for _ in labels]

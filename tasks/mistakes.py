@@ -48,7 +48,9 @@ def entity_errors(gold: list[Entity], predicted: list[Entity]) -> list[tuple[str
     return errors
 
 
-def ner_mistakes(sentences: list[list[str]], gold: list[list[str]], predicted: list[list[str]], scores: list[list[float]]) -> list[dict]:
+def ner_mistakes(
+    sentences: list[list[str]], gold: list[list[str]], predicted: list[list[str]], scores: list[list[float]]
+) -> list[dict]:
     """The wrong sentences (IOB2 tags), each with its entities and errors, ordered by the model's confidence
     in its wrong tags, highest first: where a confident model disagrees with the data, one of them is wrong."""
     mistakes = []
@@ -58,37 +60,56 @@ def ner_mistakes(sentences: list[list[str]], gold: list[list[str]], predicted: l
         if not errors:
             continue
         wrong = [word_scores[index] for index, (g, p) in enumerate(zip(gold_tags, predicted_tags)) if g != p]
-        mistakes.append({
-            "row": row, "words": words,
-            "gold": [_entity(words, entity) for entity in gold_entities],
-            "predicted": [_entity(words, entity, word_scores) for entity in predicted_entities],
-            "errors": [
-                {"kind": kind, **({"gold": _entity(words, g)} if g else {}), **({"predicted": _entity(words, p)} if p else {})}
-                for kind, g, p in errors
-            ],
-            "confidence": round(max(wrong, default=max(word_scores, default=0.0)), 4),
-        })  # fmt: skip
+        mistakes.append(
+            {
+                "row": row,
+                "words": words,
+                "gold": [_entity(words, entity) for entity in gold_entities],
+                "predicted": [_entity(words, entity, word_scores) for entity in predicted_entities],
+                "errors": [
+                    {
+                        "kind": kind,
+                        **({"gold": _entity(words, g)} if g else {}),
+                        **({"predicted": _entity(words, p)} if p else {}),
+                    }
+                    for kind, g, p in errors
+                ],
+                "confidence": round(max(wrong, default=max(word_scores, default=0.0)), 4),
+            }
+        )
     return sorted(mistakes, key=lambda mistake: -mistake["confidence"])
 
 
-def classification_mistakes(texts: list[str], pairs: list[str] | None, gold: list[int], probabilities: list[list[float]], labels: list[str]) -> list[dict]:
+def classification_mistakes(
+    texts: list[str], pairs: list[str] | None, gold: list[int], probabilities: list[list[float]], labels: list[str]
+) -> list[dict]:
     """The texts whose most probable label is not their gold one, most confident first."""
     mistakes = []
     for row, (text, label, row_probabilities) in enumerate(zip(texts, gold, probabilities)):
         predicted = max(range(len(row_probabilities)), key=row_probabilities.__getitem__)
         if predicted == label:
             continue
-        mistakes.append({
-            "row": row, "text": text, **({"text_pair": pairs[row]} if pairs else {}),
-            "gold": labels[label], "predicted": labels[predicted], "confidence": round(row_probabilities[predicted], 4),
-            "probabilities": {name: round(value, 4) for name, value in zip(labels, row_probabilities)},
-        })  # fmt: skip
+        mistakes.append(
+            {
+                "row": row,
+                "text": text,
+                **({"text_pair": pairs[row]} if pairs else {}),
+                "gold": labels[label],
+                "predicted": labels[predicted],
+                "confidence": round(row_probabilities[predicted], 4),
+                "probabilities": {name: round(value, 4) for name, value in zip(labels, row_probabilities)},
+            }
+        )
     return sorted(mistakes, key=lambda mistake: -mistake["confidence"])
 
 
 def kinds(mistake: dict) -> list[str]:
     """What is wrong with one mistake: its NER errors' kinds, or ``<gold> as <predicted>`` for a text."""
-    return [error["kind"] for error in mistake["errors"]] if "errors" in mistake else [f"{mistake['gold']} as {mistake['predicted']}"]
+    return (
+        [error["kind"] for error in mistake["errors"]]
+        if "errors" in mistake
+        else [f"{mistake['gold']} as {mistake['predicted']}"]
+    )
 
 
 def counts(mistakes: list[dict], total: int) -> dict:
@@ -119,9 +140,13 @@ def table_rows(mistakes: list[dict], limit: int = 20) -> list[dict]:
         return "; ".join(f"{entity['text']} ({entity['type']})" for entity in found) or "—"
 
     return [
-        {"row": mistake["row"], "text": " ".join(mistake["words"]) if "words" in mistake else mistake["text"],
-         "gold": entities(mistake["gold"]) if "words" in mistake else mistake["gold"],
-         "predicted": entities(mistake["predicted"]) if "words" in mistake else mistake["predicted"],
-         "errors": ", ".join(kinds(mistake)), "confidence": mistake["confidence"]}
+        {
+            "row": mistake["row"],
+            "text": " ".join(mistake["words"]) if "words" in mistake else mistake["text"],
+            "gold": entities(mistake["gold"]) if "words" in mistake else mistake["gold"],
+            "predicted": entities(mistake["predicted"]) if "words" in mistake else mistake["predicted"],
+            "errors": ", ".join(kinds(mistake)),
+            "confidence": mistake["confidence"],
+        }
         for mistake in mistakes[:limit]
-    ]  # fmt: skip
+    ]

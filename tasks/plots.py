@@ -51,11 +51,23 @@ def training_curves(history: list[dict], kept_step: int | None, path: Path) -> P
     if train:
         loss_axis.plot([e["step"] for e in train], [e["loss"] for e in train], color=BLUE, label="training loss")
     # Markers may sit on an axis limit (F1 0 early in a run); unclipped, they stay whole.
-    loss_axis.plot([e["step"] for e in evals], [e["eval_loss"] for e in evals], "s-", color=ORANGE,
-                   label="validation loss", clip_on=False)  # fmt: skip
+    loss_axis.plot(
+        [e["step"] for e in evals],
+        [e["eval_loss"] for e in evals],
+        "s-",
+        color=ORANGE,
+        label="validation loss",
+        clip_on=False,
+    )
     if scored:
-        f1_axis.plot([e["step"] for e in scored], [e["eval_f1"] for e in scored], "o-", color=GREEN,
-                     label="validation F1", clip_on=False)  # fmt: skip
+        f1_axis.plot(
+            [e["step"] for e in scored],
+            [e["eval_f1"] for e in scored],
+            "o-",
+            color=GREEN,
+            label="validation F1",
+            clip_on=False,
+        )
         f1_axis.set_ylim(*_f1_limits([e["eval_f1"] for e in scored]))
     if kept_step is not None:
         _mark_kept(f1_axis, kept_step, next((e for e in scored if e["step"] == kept_step), None))
@@ -100,8 +112,14 @@ def f1_bars(scores: dict[str, dict], title: str, path: Path) -> Path:
         text = f"{f1:.3f}  (n={scores[name]['support']:,})"
         # Inside a long bar in white; beyond a short one in black, where there is room.
         inside = f1 > 0.45
-        axis.text(f1 - 0.01 if inside else f1 + 0.01, bar.get_y() + bar.get_height() / 2, text, va="center",
-                  ha="right" if inside else "left", color="white" if inside else "black")  # fmt: skip
+        axis.text(
+            f1 - 0.01 if inside else f1 + 0.01,
+            bar.get_y() + bar.get_height() / 2,
+            text,
+            va="center",
+            ha="right" if inside else "left",
+            color="white" if inside else "black",
+        )
     axis.invert_yaxis()
     axis.set(xlim=(0, 1), xlabel="F1", title=title)
     axis.grid(axis="x", alpha=0.3)
@@ -127,8 +145,15 @@ def confusion_heatmap(labels: list[str], matrix: list[list[int]], title: str, pa
         share = shares[row, column]
         # The share is spelled out too while cells are large enough to hold it.
         text = f"{count:,}\n{'<1%' if 0 < share < 0.005 else f'{share:.0%}'}" if size <= 6 else f"{count:,}"
-        axis.text(column, row, text, ha="center", va="center", fontsize=11 if size <= 6 else 9,
-                  color="white" if share > 0.55 else "black")  # fmt: skip
+        axis.text(
+            column,
+            row,
+            text,
+            ha="center",
+            va="center",
+            fontsize=11 if size <= 6 else 9,
+            color="white" if share > 0.55 else "black",
+        )
     crowded = size * max(len(label) for label in labels) > 60
     axis.set_xticks(range(size), labels, rotation=30 if crowded else 0, ha="right" if crowded else "center")
     axis.set_yticks(range(size), labels)
@@ -137,8 +162,14 @@ def confusion_heatmap(labels: list[str], matrix: list[list[int]], title: str, pa
     return _save(figure, path)
 
 
-def sweep_scatter(points: list[tuple[Any, float]], best: tuple[Any, float] | None, name: str,
-                  scale: Literal["listed", "linear", "log"], path: Path, metric: str = "F1") -> Path:  # fmt: skip
+def sweep_scatter(
+    points: list[tuple[Any, float]],
+    best: tuple[Any, float] | None,
+    name: str,
+    scale: Literal["listed", "linear", "log"],
+    path: Path,
+    metric: str = "F1",
+) -> Path:
     """The validation ``metric`` (its title) of each completed trial against one option's value, the winner marked. Listed values
     sit at evenly spaced positions, the trials that share one side by side, so none hides another."""
     figure = _figure(4.2)
@@ -162,10 +193,20 @@ def sweep_scatter(points: list[tuple[Any, float]], best: tuple[Any, float] | Non
     axis.scatter(xs, [f1 for _, f1 in points], color=BLUE, s=40, label="trial")
     if best is not None:
         chosen = next(x for x, point in zip(xs, points) if point == best)
-        axis.scatter([chosen], [best[1]], color=ORANGE, s=160, marker="*", zorder=3,
-                     label=f"chosen: {name} = {_value_label(best[0])}, {metric} {best[1]:.3f}")  # fmt: skip
-    axis.set(xlabel=name, ylabel=f"validation {metric}",
-             title=f"Validation {metric} of {len(points)} completed trials against {name}")  # fmt: skip
+        axis.scatter(
+            [chosen],
+            [best[1]],
+            color=ORANGE,
+            s=160,
+            marker="*",
+            zorder=3,
+            label=f"chosen: {name} = {_value_label(best[0])}, {metric} {best[1]:.3f}",
+        )
+    axis.set(
+        xlabel=name,
+        ylabel=f"validation {metric}",
+        title=f"Validation {metric} of {len(points)} completed trials against {name}",
+    )
     axis.grid(alpha=0.3)
     figure.legend(loc="outside lower center", ncols=2, frameon=False)
     return _save(figure, path)

@@ -77,7 +77,9 @@ def onnx_file(folder: Path) -> Path | None:
     return next((folder / name for name in (ONNX_QUANTIZED, ONNX_MODEL) if (folder / name).is_file()), None)
 
 
-def prediction_model(model_dir: Path, runtime: Literal["pytorch", "onnx"], allow_pickle: bool = False) -> PredictionModel:
+def prediction_model(
+    model_dir: Path, runtime: Literal["pytorch", "onnx"], allow_pickle: bool = False
+) -> PredictionModel:
     """The model in ``model_dir`` as a prediction runs it; with the onnx runtime, the ONNX file its release
     ships (None when it ships none: the flow exports one, `with_export`). Weights only as a pickle are
     refused unless ``allow_pickle``; damaged weights, or weights that are not the ones its card records, are
@@ -91,18 +93,24 @@ def prediction_model(model_dir: Path, runtime: Literal["pytorch", "onnx"], allow
     shipped = onnx_file(model_dir / ONNX) if runtime == "onnx" else None
     files = [path for path in model_dir.rglob("*") if path.is_file() and path.name != CARD]
     return PredictionModel(
-        location=str(model_dir), digest=hash_files(files), weights_sha256=weights_sha256(model_dir),
-        task=model_task(model_dir), runtime=runtime, onnx_file=str(shipped.relative_to(model_dir)) if shipped else None,
+        location=str(model_dir),
+        digest=hash_files(files),
+        weights_sha256=weights_sha256(model_dir),
+        task=model_task(model_dir),
+        runtime=runtime,
+        onnx_file=str(shipped.relative_to(model_dir)) if shipped else None,
         pickle_weights=pickled,
-    )  # fmt: skip
+    )
 
 
 def with_export(model: PredictionModel, export_dir: Path) -> PredictionModel:
     """The model run from an export made for this run; an error naming why when it shipped nothing."""
     exported = onnx_file(export_dir)
     if exported is None:
-        raise PipelineError(f"the ONNX export of {model.location} did not pass its parity check, so there is no ONNX "
-                            f"model to run: {read_json(export_dir / PARITY)['not_shipped'][ONNX_MODEL]}")  # fmt: skip
+        raise PipelineError(
+            f"the ONNX export of {model.location} did not pass its parity check, so there is no ONNX "
+            f"model to run: {read_json(export_dir / PARITY)['not_shipped'][ONNX_MODEL]}"
+        )
     return model.model_copy(update={"onnx_file": str(exported)})
 
 
@@ -118,10 +126,15 @@ def entity_spans(text: str, tags: list[str], scores: list[float], offsets: list[
     """Words tagged B-X, I-X, … grouped into entities (`tasks.spans.entity_words`), each a span of ``text`` with
     its type and the mean probability of its words' tags."""
     return [
-        {"entity_group": kind, "word": text[offsets[first][0] : offsets[last][1]], "start": offsets[first][0],
-         "end": offsets[last][1], "score": round(sum(scores[first : last + 1]) / (last + 1 - first), 4)}
+        {
+            "entity_group": kind,
+            "word": text[offsets[first][0] : offsets[last][1]],
+            "start": offsets[first][0],
+            "end": offsets[last][1],
+            "score": round(sum(scores[first : last + 1]) / (last + 1 - first), 4),
+        }
         for first, last, kind in entity_words(tags)
-    ]  # fmt: skip
+    ]
 
 
 def _load(model: PredictionModel):
@@ -133,7 +146,11 @@ def _load(model: PredictionModel):
     if model.runtime == "onnx":
         return OnnxModel(Path(model.location) / model.onnx_file, AutoConfig.from_pretrained(model.location))
     model_class = profile_of(model.task).model_class()
-    return model_class.from_pretrained(model.location, use_safetensors=not model.pickle_weights).to(compute_device()).eval()
+    return (
+        model_class.from_pretrained(model.location, use_safetensors=not model.pickle_weights)
+        .to(compute_device())
+        .eval()
+    )
 
 
 def _ner_outputs(rows, labels: list[str], scoring: Scoring, runner, tokenizer, out: Path) -> tuple[dict, dict]:
@@ -158,7 +175,9 @@ def _ner_outputs(rows, labels: list[str], scoring: Scoring, runner, tokenizer, o
     return {"predicted": tags, "scores": scores}, {"windowed": words.windowed, "entities": dict(sorted(counts.items()))}
 
 
-def _classification_outputs(rows, labels: list[str], scoring: Scoring, runner, tokenizer, out: Path) -> tuple[dict, dict]:
+def _classification_outputs(
+    rows, labels: list[str], scoring: Scoring, runner, tokenizer, out: Path
+) -> tuple[dict, dict]:
     """A label and every class's probability per text; the columns added, and the counts for the summary."""
     from tasks.profiles import PAIR_COLUMN, is_pair
     from tasks.profiles.sequence_classification.evaluation import best, predict_texts
@@ -175,8 +194,13 @@ def _classification_outputs(rows, labels: list[str], scoring: Scoring, runner, t
             writer.writerow([rows["line"][index], texts[index], *pair, predicted[index], *(f"{p:.4f}" for p in row)])
     with open(out / CLASSIFICATION_OUTPUTS[1], "w", encoding="utf-8") as lines:
         for index, row in enumerate(probabilities):
-            record = {"line": rows["line"][index], "text": texts[index], **({"text_pair": pairs[index]} if pairs else {}),
-                      "label": predicted[index], "probabilities": {label: round(p, 4) for label, p in zip(labels, row)}}  # fmt: skip
+            record = {
+                "line": rows["line"][index],
+                "text": texts[index],
+                **({"text_pair": pairs[index]} if pairs else {}),
+                "label": predicted[index],
+                "probabilities": {label: round(p, 4) for label, p in zip(labels, row)},
+            }
             lines.write(json.dumps(record, ensure_ascii=False) + "\n")
     counts = {label: predicted.count(label) for label in labels}
     truncated = sum(length > scoring.tokenization.max_length for length in lengths)
@@ -212,9 +236,18 @@ def predict(model: PredictionModel, input_dir: str, settings: PredictionSettings
             rows = rows.add_column(name, values)
         rows.save_to_disk(str(partial / PREDICTED_ROWS))
         scores = _scores(model.task, runner, tokenizer, rows, scoring, partial) if settings.score else None
-        write_json(partial / PREDICTION_SUMMARY, {
-            "model": model.model_dump(), "input": read["source"], "rows": len(rows), "problems": read["problems"],
-            **counts, "seconds": round(seconds, 2), "rows_per_second": round(len(rows) / seconds, 1),
-            "outputs": [PREDICTED_ROWS, *(NER_OUTPUTS if model.task == "ner" else CLASSIFICATION_OUTPUTS)], "scores": scores,
-        })  # fmt: skip
+        write_json(
+            partial / PREDICTION_SUMMARY,
+            {
+                "model": model.model_dump(),
+                "input": read["source"],
+                "rows": len(rows),
+                "problems": read["problems"],
+                **counts,
+                "seconds": round(seconds, 2),
+                "rows_per_second": round(len(rows) / seconds, 1),
+                "outputs": [PREDICTED_ROWS, *(NER_OUTPUTS if model.task == "ner" else CLASSIFICATION_OUTPUTS)],
+                "scores": scores,
+            },
+        )
     return out_dir

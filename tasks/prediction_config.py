@@ -40,9 +40,11 @@ class PredictionInputConfig(ColumnsConfig):
     input: str = Field(
         description="What to predict: a file or folder of CoNLL text, JSON lines, CSV, TSV, Parquet, or plain text "
         "(one sentence or text per line; a tab between the two texts of a pair), a Hub dataset id, or an embedded "
-        "dataset (embedded:conll2003). Tags or labels in it are ignored unless score is set.",
+        "dataset (embedded:conll2003). Tags or labels in it are ignored unless score is set."
     )
-    split: str = Field("test", description="The split of a Hub or embedded dataset, or the file of a folder, to predict.")
+    split: str = Field(
+        "test", description="The split of a Hub or embedded dataset, or the file of a folder, to predict."
+    )
     input_format: InputFormat = Field(
         "auto",
         description="How to read a file: auto tells by its extension, and a .txt file is CoNLL text when its lines "
@@ -51,7 +53,9 @@ class PredictionInputConfig(ColumnsConfig):
     score: bool = Field(
         False, description="Score the predictions against the input's tags or labels, as the evaluate step does."
     )
-    strict: bool = Field(False, description="Fail on the first empty or unreadable row instead of reporting it and going on.")
+    strict: bool = Field(
+        False, description="Fail on the first empty or unreadable row instead of reporting it and going on."
+    )
 
 
 class PredictionRunConfig(_Section):
@@ -60,7 +64,9 @@ class PredictionRunConfig(_Section):
         None, ge=8, le=8192, description="Tokens per model input; none: the length the model was trained with."
     )
     stride: int | None = Field(
-        None, ge=0, description="NER: sub-words that consecutive windows of a long input share; none: a quarter of max_length."
+        None,
+        ge=0,
+        description="NER: sub-words that consecutive windows of a long input share; none: a quarter of max_length.",
     )
     context: int | None = Field(
         None,
@@ -75,7 +81,8 @@ class PredictionRunConfig(_Section):
         "labels), with quantize and max_quantized_drop; predict nothing.",
     )
     artifacts_dir: ArtifactsLocation = Field(
-        Path("artifacts"), description="Where the predictions and every other artifact are kept (a directory or a bucket URL)."
+        Path("artifacts"),
+        description="Where the predictions and every other artifact are kept (a directory or a bucket URL).",
     )
     refresh: bool = Field(False, description="Ignore cached results and predict again.")
     verbose: bool = Field(False, description="Show the libraries' own output too.")

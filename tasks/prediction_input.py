@@ -60,7 +60,11 @@ def _file_format(path: Path, input_format: str) -> str:
         return input_format
     if path.suffix not in FORMATS:
         return "text"
-    return "text" if FORMATS[path.suffix] == "conll" and not looks_like_conll(path.read_text(errors="replace")) else FORMATS[path.suffix]
+    return (
+        "text"
+        if FORMATS[path.suffix] == "conll" and not looks_like_conll(path.read_text(errors="replace"))
+        else FORMATS[path.suffix]
+    )
 
 
 def looks_like_conll(text: str) -> bool:
@@ -86,12 +90,18 @@ def resolve_input(input: str, split: str, input_format: str) -> InputSource:
             raise PipelineError(f"{EMBEDDED_CONLL2003} has no split '{split}': use {', '.join(files)}")
         input = str(files[split])
     elif input.startswith("embedded:"):
-        raise PipelineError(f"cannot predict over {input}: the embedded dataset to predict over is {EMBEDDED_CONLL2003}")
+        raise PipelineError(
+            f"cannot predict over {input}: the embedded dataset to predict over is {EMBEDDED_CONLL2003}"
+        )
     path = Path(input).expanduser()
     if path.exists():
         file = _split_file(path, split) if path.is_dir() else path
-        return InputSource(kind="file", location=str(file.resolve()), format=_file_format(file, input_format),
-                           digest=hash_files([file]))  # fmt: skip
+        return InputSource(
+            kind="file",
+            location=str(file.resolve()),
+            format=_file_format(file, input_format),
+            digest=hash_files([file]),
+        )
     if input.startswith(("/", ".", "~")) or Path(input).suffix in FORMATS:
         raise PipelineError(f"input file not found: {input}")
     return InputSource(kind="hub", location=input, split=split)
@@ -125,7 +135,9 @@ def _records(source: InputSource, encoding: str | None):
     elif source.format == "json":
         yield from json_rows(path, encoding)[1]
     else:  # csv or tsv
-        reader = csv.DictReader(io.StringIO("".join(text_lines(path, encoding))), delimiter="\t" if path.suffix == ".tsv" else ",")
+        reader = csv.DictReader(
+            io.StringIO("".join(text_lines(path, encoding))), delimiter="\t" if path.suffix == ".tsv" else ","
+        )
         for row in reader:
             yield reader.line_num, row
 
@@ -138,8 +150,14 @@ def _conll_rows(path: Path, encoding: str | None, rows: InputRows) -> None:
         columns, starts = line.split(), line.startswith("-DOCSTART-")
         if words and (not columns or starts):
             text, offsets = joined(words)
-            rows.add(line=first, text=text, tokens=words, offsets=offsets, gold=tags if None not in tags else None,
-                     document=documents)  # fmt: skip
+            rows.add(
+                line=first,
+                text=text,
+                tokens=words,
+                offsets=offsets,
+                gold=tags if None not in tags else None,
+                document=documents,
+            )
             words, tags, first = [], [], 0
         if starts:
             documents += 1
@@ -181,7 +199,14 @@ def _ner_record(line: int, record: dict, columns: ColumnsConfig, rows: InputRows
         if record.get(columns.document_column) is None:
             return f"no document in column '{columns.document_column}'"
         document = {DOCUMENT: str(record[columns.document_column])}
-    rows.add(line=line, text=text, tokens=words, offsets=offsets, gold=[str(tag) for tag in gold] if gold else None, **document)
+    rows.add(
+        line=line,
+        text=text,
+        tokens=words,
+        offsets=offsets,
+        gold=[str(tag) for tag in gold] if gold else None,
+        **document,
+    )
     return None
 
 
@@ -202,8 +227,12 @@ def _classification_record(line: int, record: dict, columns: ColumnsConfig, rows
     if not all(texts):
         return "empty text"
     label = record.get(columns.label_column)
-    rows.add(line=line, text=texts[0], text_pair=texts[1] if len(texts) > 1 else None,
-             gold=None if label is None else str(label))  # fmt: skip
+    rows.add(
+        line=line,
+        text=texts[0],
+        text_pair=texts[1] if len(texts) > 1 else None,
+        gold=None if label is None else str(label),
+    )
     return None
 
 
@@ -230,8 +259,10 @@ def read_rows(source: InputSource, columns: ColumnsConfig, task: TaskName) -> In
     rows = InputRows()
     if source.format == "conll":
         if task != "ner":
-            raise PipelineError(f"{source.location} is CoNLL text, which holds words and tags: a classification "
-                                "model reads plain text, JSON lines, CSV, TSV or Parquet")  # fmt: skip
+            raise PipelineError(
+                f"{source.location} is CoNLL text, which holds words and tags: a classification "
+                "model reads plain text, JSON lines, CSV, TSV or Parquet"
+            )
         _conll_rows(Path(source.location), columns.encoding, rows)
     elif source.format == "text":
         _text_file_rows(Path(source.location), columns.encoding, task, rows)
@@ -274,21 +305,31 @@ def read_input(source: InputSource, columns: ColumnsConfig, task: TaskName, labe
 
     rows = read_rows(source, columns, task)
     if not rows.columns:
-        raise PipelineError(f"{source.location} holds no row to predict" + (f": {rows.problems[0]}" if rows.problems else ""))
+        raise PipelineError(
+            f"{source.location} holds no row to predict" + (f": {rows.problems[0]}" if rows.problems else "")
+        )
     gold = rows.columns.pop("gold")
     if DOCUMENT in rows.columns:
         rows.columns[DOCUMENT] = numbered(rows.columns[DOCUMENT])
     if rows.columns.get("text_pair") and None in rows.columns["text_pair"]:
         del rows.columns["text_pair"]  # a pair model needs both texts of every row; a single-text model reads the first
-    scored, unscorable = (None, "it holds no tags or labels") if None in gold else scorable(gold, rows.columns["line"], labels, task)
+    scored, unscorable = (
+        (None, "it holds no tags or labels") if None in gold else scorable(gold, rows.columns["line"], labels, task)
+    )
     dataset = datasets.Dataset.from_dict({**rows.columns, **(scored or {})})
     if scored:
         names = datasets.ClassLabel(names=labels)
         dataset = dataset.cast_column(*(("ner_tags", datasets.Sequence(names)) if task == "ner" else ("label", names)))
     with building(Path(out_dir)) as partial:
         datasets.DatasetDict({INPUT_SPLIT: dataset}).save_to_disk(str(partial))
-        write_json(partial / INPUT_SUMMARY, {
-            "source": source.model_dump(), "task": task, "rows": len(dataset), "problems": rows.problems,
-            "unscorable": unscorable,
-        })  # fmt: skip
+        write_json(
+            partial / INPUT_SUMMARY,
+            {
+                "source": source.model_dump(),
+                "task": task,
+                "rows": len(dataset),
+                "problems": rows.problems,
+                "unscorable": unscorable,
+            },
+        )
     return out_dir

@@ -68,7 +68,9 @@ def _hub_files(model: ModelConfig) -> list[str]:
     try:
         return api.list_repo_files(model.model, revision=model.model_revision)
     except (HfHubHTTPError, OSError) as error:
-        raise PipelineError(f"cannot list the files of model {model.model} on {api.endpoint}: {first_line(error)}") from error
+        raise PipelineError(
+            f"cannot list the files of model {model.model} on {api.endpoint}: {first_line(error)}"
+        ) from error
 
 
 def resolve_model(model: ModelConfig) -> ModelSource:
@@ -80,7 +82,9 @@ def resolve_model(model: ModelConfig) -> ModelSource:
         if not path.exists():
             if model.model.startswith(("/", ".", "~")):
                 raise PipelineError(f"model directory not found: {model.model}")
-            return _checked(model, ModelSource(kind="hub", location=model.model, revision=model.model_revision), _hub_files(model))
+            return _checked(
+                model, ModelSource(kind="hub", location=model.model, revision=model.model_revision), _hub_files(model)
+            )
     path = path.resolve()
     check_model_dir(path)
     check_weights(path)

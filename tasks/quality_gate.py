@@ -46,7 +46,7 @@ class DataCheck(BaseModel):
         return (
             f"{100 * self.overlap:.1f} % of the {self.split} split's {self.unit} also appear in train (over "
             f"--max-overlap {100 * self.max_overlap:g} %): a leaked split's score says nothing about new data"
-        )  # fmt: skip
+        )
 
     def shift(self) -> str | None:
         """A warning when the training labels moved from the published model's by more than allowed."""
@@ -55,7 +55,7 @@ class DataCheck(BaseModel):
         return (
             f"the training data's label distribution moved from the published model's by {self.label_shift:.2f} "
             f"(total variation distance, over --max-label-shift {self.max_label_shift:g})"
-        )  # fmt: skip
+        )
 
 
 class Decision(BaseModel):
@@ -87,9 +87,12 @@ def card_score(card: str, metric: str) -> Score | None:
         return None
     try:
         return Score(
-            dataset=result.dataset_name, fingerprint=result.dataset_revision, split=result.dataset_split,
-            metric=metric, value=result.metric_value,
-        )  # fmt: skip
+            dataset=result.dataset_name,
+            fingerprint=result.dataset_revision,
+            split=result.dataset_split,
+            metric=metric,
+            value=result.metric_value,
+        )
     except ValueError:  # a value such as "0.8 ± 0.1", or no split: nothing the gate can compare
         return None
 
@@ -100,7 +103,7 @@ def card_label_distribution(card: str) -> dict[str, float] | None:
     shares = metadata.get("train_label_distribution") if metadata else None
     valid = isinstance(shares, dict) and all(
         isinstance(share, (int, float)) and not isinstance(share, bool) for share in shares.values()
-    )  # fmt: skip
+    )
     return {str(label): float(share) for label, share in shares.items()} if valid and shares else None
 
 
@@ -114,8 +117,10 @@ def card_weights_sha256(card: str) -> str | None:
 def comparable(stated: Score | None, challenger: Score) -> bool:
     """Whether a stated score is on the challenger's very data (by content), split and metric."""
     return stated is not None and (stated.fingerprint, stated.split, stated.metric) == (
-        challenger.fingerprint, challenger.split, challenger.metric
-    )  # fmt: skip
+        challenger.fingerprint,
+        challenger.split,
+        challenger.metric,
+    )
 
 
 def decide(
@@ -138,9 +143,15 @@ def decide(
 
     def decision(publish: bool, reason: str, **facts) -> Decision:
         return Decision(
-            publish=publish, reason=reason, challenger=challenger, champion=champion, margin=margin, floor=floor,
-            data=data, **facts,
-        )  # fmt: skip
+            publish=publish,
+            reason=reason,
+            challenger=challenger,
+            champion=champion,
+            margin=margin,
+            floor=floor,
+            data=data,
+            **facts,
+        )
 
     where = f"{challenger.metric} on {challenger.dataset} {challenger.split}"
     leak = data.leak() if data else None
@@ -149,7 +160,9 @@ def decide(
     elif challenger.value <= floor:
         refused = f"{where} {challenger.value:.4f} is not above the floor {floor:.4f}"
     elif damaged:
-        return decision(True, f"the published model cannot be scored because it is damaged ({damaged}); this model replaces it")
+        return decision(
+            True, f"the published model cannot be scored because it is damaged ({damaged}); this model replaces it"
+        )
     elif champion is None and unscorable is None:
         return decision(True, "nothing is published yet")
     elif unscorable:
@@ -158,9 +171,10 @@ def decide(
         gain = challenger.value - champion.value
         if gain > margin:
             return decision(
-                True, f"{where} {challenger.value:.4f} beats the published model's {champion.value:.4f} by "
+                True,
+                f"{where} {challenger.value:.4f} beats the published model's {champion.value:.4f} by "
                 f"{gain:+.4f} (> {margin})",
-            )  # fmt: skip
+            )
         refused = (
             f"{where} {challenger.value:.4f} does not beat the published model's {champion.value:.4f} by more "
             f"than {margin} ({gain:+.4f})"
@@ -173,9 +187,14 @@ def decide(
 def already_published(challenger: Score, margin: float, floor: float) -> Decision:
     """The decision for a model whose weights are those published: nothing to compare, nothing to publish."""
     return Decision(
-        publish=False, reason="this model is already the published one", challenger=challenger, champion=challenger,
-        margin=margin, floor=floor, already_published=True,
-    )  # fmt: skip
+        publish=False,
+        reason="this model is already the published one",
+        challenger=challenger,
+        champion=challenger,
+        margin=margin,
+        floor=floor,
+        already_published=True,
+    )
 
 
 class Release(BaseModel):
@@ -202,7 +221,9 @@ def registry_entry(registry: dict, model_name: str) -> dict:
 def registry_published(artifacts_dir: Path | str, model_name: str) -> Release | None:
     """The release of ``model_name`` published last, by the local registry, or None."""
     if is_remote(artifacts_dir):
-        releases = [Release.model_validate(entry) for entry in storage.read_records(_bucket_registry(artifacts_dir, model_name))]
+        releases = [
+            Release.model_validate(entry) for entry in storage.read_records(_bucket_registry(artifacts_dir, model_name))
+        ]
         return next((release for release in reversed(releases) if release.decision and release.decision.publish), None)
     path = artifacts_dir / REGISTRY
     published = registry_entry(read_json(path), model_name)["published"] if path.is_file() else None

@@ -24,20 +24,29 @@ class Recipe:
 # Hidden sizes: MiniLM-L6 384, TinyBERT 312, ELECTRA-small 256; BERT-base, RoBERTa-base, DistilBERT 768; the large
 # models 1024 and up.
 SMALL = Recipe(
-    "small", "hidden size under 768", {"ner": 2e-4, "sequence-classification": 1e-4}, 0.1,
+    "small",
+    "hidden size under 768",
+    {"ner": 2e-4, "sequence-classification": 1e-4},
+    0.1,
     "measured on this pipeline's default runs with all-MiniLM-L6-v2 (a classification head on [CLS] diverged at 2e-4 "
     "on sentence pairs and barely moved at 5e-5)",
-)  # fmt: skip
+)
 BASE = Recipe(
-    "base", "hidden size 768 to 1023", {"ner": 5e-5, "sequence-classification": 3e-5}, 0.1,
+    "base",
+    "hidden size 768 to 1023",
+    {"ner": 5e-5, "sequence-classification": 3e-5},
+    0.1,
     "BERT's fine-tuning recipe (Devlin et al. 2019, appendix A.3: 5e-5, 3e-5 or 2e-5, warm-up over 10 % of the "
     "steps), 5e-5 being the default of transformers' run_ner.py",
-)  # fmt: skip
+)
 LARGE = Recipe(
-    "large", "hidden size 1024 and up", {"ner": 2e-5, "sequence-classification": 2e-5}, 0.06,
+    "large",
+    "hidden size 1024 and up",
+    {"ner": 2e-5, "sequence-classification": 2e-5},
+    0.06,
     "RoBERTa's GLUE recipe for its large model (Liu et al. 2019, table 10: 1e-5 to 3e-5, warm-up over 6 % of the "
     "steps); large encoders diverge more easily at higher rates",
-)  # fmt: skip
+)
 RECIPES = (SMALL, BASE, LARGE)
 
 
@@ -61,4 +70,6 @@ def with_recipe(training, task: str, hidden_size: int):
     for an encoder of ``hidden_size``; the values a user set stay."""
     recipe = recipe_for(hidden_size)
     update = {"learning_rate": recipe.learning_rate[task], "warmup_ratio": recipe.warmup_ratio}
-    return training.model_copy(update={name: value for name, value in update.items() if getattr(training, name) == AUTO})
+    return training.model_copy(
+        update={name: value for name, value in update.items() if getattr(training, name) == AUTO}
+    )

@@ -91,7 +91,12 @@ def _candidates(root: Path) -> Iterator[tuple[Path, str]]:
             if path.is_dir() and (match := LEFTOVER.fullmatch(path.name)):
                 yield path, f"a partial {folder} artifact whose builder is gone (key {match['key']})"
             elif path.is_dir() and not path.name.startswith("."):
-                yield path, f"no kept release was made from this {folder} artifact" if folder in STEP_FOLDERS else f"{folder} left by a run"
+                yield (
+                    path,
+                    f"no kept release was made from this {folder} artifact"
+                    if folder in STEP_FOLDERS
+                    else f"{folder} left by a run",
+                )
 
 
 def plan_removal(root: Path, keep: int, min_age_seconds: float, now: float | None = None) -> Plan:
@@ -105,13 +110,24 @@ def plan_removal(root: Path, keep: int, min_age_seconds: float, now: float | Non
         if inputs is None and release.exists():
             undocumented = max(undocumented, release.stat().st_mtime)
         needed |= inputs or set()
-    candidates = ((path, why) for path, why in _candidates(root)
-                  if str(path) not in needed and not (path.parent.name in STEP_FOLDERS and path.stat().st_mtime <= undocumented))  # fmt: skip
+    candidates = (
+        (path, why)
+        for path, why in _candidates(root)
+        if str(path) not in needed and not (path.parent.name in STEP_FOLDERS and path.stat().st_mtime <= undocumented)
+    )
     remove, held, young = sort_out(candidates, min_age_seconds, now)
-    return Plan(kept_releases=kept, remove=remove, held=held, young=young, freed_bytes=freed_bytes([Path(r.path) for r in remove]))
+    return Plan(
+        kept_releases=kept,
+        remove=remove,
+        held=held,
+        young=young,
+        freed_bytes=freed_bytes([Path(r.path) for r in remove]),
+    )
 
 
-def sort_out(candidates: Iterable[tuple[Path, str]], min_age_seconds: float, now: float) -> tuple[list[Removal], list[str], list[str]]:
+def sort_out(
+    candidates: Iterable[tuple[Path, str]], min_age_seconds: float, now: float
+) -> tuple[list[Removal], list[str], list[str]]:
     """Split local ``candidates`` (a path and why it may go) into what to remove, what a running flow holds
     and what was made or used within ``min_age_seconds``."""
     remove, held, young = [], [], []

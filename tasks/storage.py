@@ -164,7 +164,9 @@ def commit(local_dir: Path, location: str, replace: bool = False) -> str | None:
         record = {"writer": writer, "files": files, "committed": time.time()}
         replaced = committed(location) if replace else None
         with _operation(f"writing the commit record of {location}"):
-            fs.pipe_file(f"{path}/{COMMIT}", json.dumps(record, indent=1).encode(), mode="overwrite" if replace else "create")  # fmt: skip
+            fs.pipe_file(
+                f"{path}/{COMMIT}", json.dumps(record, indent=1).encode(), mode="overwrite" if replace else "create"
+            )
     except FileExistsError:
         # Ours when an earlier attempt of this request wrote the record and its answer was lost on the way back.
         if (committed(location) or {}).get("writer") != writer:  # another writer's: its artifact stands

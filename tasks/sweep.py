@@ -18,8 +18,11 @@ from tasks.errors import PipelineError
 
 # What a trial may vary: how the model is trained and tokenized, never the data nor the metric it is judged by.
 SEARCHABLE = (set(TrainingConfig.model_fields) | set(TokenizationConfig.model_fields)) - {
-    "num_processes", "num_nodes", "report_to", "metric",
-}  # fmt: skip
+    "num_processes",
+    "num_nodes",
+    "report_to",
+    "metric",
+}
 
 
 class Range(BaseModel):
@@ -54,9 +57,10 @@ class SweepConfig(BaseModel):
         default_factory=FinetuneConfig, description="The options every trial starts from, as in --config run.yaml."
     )
     strategy: Literal["grid", "random", "tpe"] = Field(
-        "tpe", description="grid: every combination of the listed values; random: independent samples; tpe: "
-        "Optuna's Tree-structured Parzen Estimator, which samples near the best trials so far."
-    )  # fmt: skip
+        "tpe",
+        description="grid: every combination of the listed values; random: independent samples; tpe: "
+        "Optuna's Tree-structured Parzen Estimator, which samples near the best trials so far.",
+    )
     search: dict[str, Space] = Field(
         description="Option name -> a list of values, or {low, high, log} for a range (log: sampled log-uniformly)."
     )
@@ -78,7 +82,9 @@ class SweepConfig(BaseModel):
                 try:
                     space = Range.model_validate(space)
                 except ValidationError as error:
-                    raise ValueError(f"{name}: " + "; ".join(item["msg"].removeprefix("Value error, ") for item in error.errors())) from None
+                    raise ValueError(
+                        f"{name}: " + "; ".join(item["msg"].removeprefix("Value error, ") for item in error.errors())
+                    ) from None
             elif not isinstance(space, (list, Range)):
                 raise ValueError(f"{name}: give a list of values or a range {{low, high, log}}, not {space!r}")
             spaces[name] = space
@@ -110,7 +116,9 @@ class SweepConfig(BaseModel):
 
     def candidates(self) -> list[dict[str, Any]]:
         """Every listed value and both ends of every range, one option at a time: what validation tries."""
-        ends = {name: space if isinstance(space, list) else [space.low, space.high] for name, space in self.search.items()}
+        ends = {
+            name: space if isinstance(space, list) else [space.low, space.high] for name, space in self.search.items()
+        }
         return [{name: value} for name, values in ends.items() for value in values]
 
     def grid(self) -> list[dict[str, Any]]:
@@ -212,8 +220,9 @@ def report_rows(trials: list[TrialResult], names: tuple[str, ...]) -> list[dict[
     for trial in trials:
         scores = {
             f"{split} {name}": round(values[name], 4) if values else None
-            for split, values in (("validation", trial.validation), ("test", trial.test)) for name in names
-        }  # fmt: skip
+            for split, values in (("validation", trial.validation), ("test", trial.test))
+            for name in names
+        }
         how = "failed" if trial.state == "failed" else "cached" if trial.cached else "ran"
         rows.append({"trial": trial.number, **trial.params, **scores, "seconds": trial.seconds, "result": how})
     return rows
@@ -226,8 +235,9 @@ def load_sweep_file(path: Path) -> SweepConfig:
     if not isinstance(base, dict):
         raise PipelineError(f"sweep file {path}: base must be a mapping of finetune options")
     try:
-        return SweepConfig.model_validate({**values, "base": unset_words({str(k).replace("-", "_"): v for k, v in base.items()})})
+        return SweepConfig.model_validate(
+            {**values, "base": unset_words({str(k).replace("-", "_"): v for k, v in base.items()})}
+        )
     except ValidationError as error:
         problems = [f"{'.'.join(map(str, item['loc'])) or 'sweep'}: {item['msg']}" for item in error.errors()]
         raise PipelineError(f"invalid sweep ({path}): " + "; ".join(problems)) from error
-

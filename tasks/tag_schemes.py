@@ -71,8 +71,9 @@ def detect_scheme(tags: Sequence[Sequence[str]]) -> Scheme:
         return closed[0]
     starts_inside = any(
         split_tag(tag)[0] == "I" and split_tag(previous)[1] != split_tag(tag)[1]
-        for sentence in tags for previous, tag in zip([OUTSIDE, *sentence], sentence)
-    )  # fmt: skip
+        for sentence in tags
+        for previous, tag in zip([OUTSIDE, *sentence], sentence)
+    )
     return "IOB1" if starts_inside else "IOB2"
 
 
@@ -153,10 +154,14 @@ def from_iob2(tags: Sequence[str], scheme: Scheme) -> list[str]:
     starts an entity starts it, as seqeval and conlleval read it."""
     kinds = [split_tag(tag)[1] for tag in tags]
     previous_kinds = [None, *kinds[:-1]]
-    begins = [kind is not None and (split_tag(tag)[0] == "B" or kind != previous)
-              for tag, kind, previous in zip(tags, kinds, previous_kinds)]  # fmt: skip
-    ends = [kind is not None and (following is None or begins[index + 1] or kinds[index + 1] != kind)
-            for index, (kind, following) in enumerate(zip(kinds, [*kinds[1:], None]))]  # fmt: skip
+    begins = [
+        kind is not None and (split_tag(tag)[0] == "B" or kind != previous)
+        for tag, kind, previous in zip(tags, kinds, previous_kinds)
+    ]
+    ends = [
+        kind is not None and (following is None or begins[index + 1] or kinds[index + 1] != kind)
+        for index, (kind, following) in enumerate(zip(kinds, [*kinds[1:], None]))
+    ]
     return [
         OUTSIDE if kind is None else _prefix(scheme, begin, end, previous == kind) + kind
         for kind, begin, end, previous in zip(kinds, begins, ends, previous_kinds)

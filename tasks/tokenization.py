@@ -26,25 +26,32 @@ def tokenize_dataset(
     tokenized = {split: result.rows for split, result in results.items()}
     seconds = time.perf_counter() - started
     long_inputs = {split: result.long_inputs for split, result in results.items()}
-    counts = [f"{split} {count:,} of {len(loaded[split]):,} ({count / len(loaded[split]):.1%})"
-              for split, count in long_inputs.items() if count]  # fmt: skip
+    counts = [
+        f"{split} {count:,} of {len(loaded[split]):,} ({count / len(loaded[split]):.1%})"
+        for split, count in long_inputs.items()
+        if count
+    ]
     if counts:
-        run_logger().info(f"Examples longer than {tokenization.max_length} tokens, {part.LONG_INPUTS}: {', '.join(counts)}.")
+        run_logger().info(
+            f"Examples longer than {tokenization.max_length} tokens, {part.LONG_INPUTS}: {', '.join(counts)}."
+        )
     with building(Path(out_dir)) as partial:
         datasets.DatasetDict(tokenized).save_to_disk(str(partial))
-        write_json(partial / TOKENIZE_SUMMARY, {
-            "task": task,
-            "labels": labels,
-            "tokenizer": type(tokenizer).__name__,
-            "max_length": tokenization.max_length,
-            "stride": tokenization.window_stride,
-            "context": tokenization.context,
-            "examples": {split: len(rows) for split, rows in loaded.items()},
-            "longer_than_max_length": long_inputs,
-            "long_inputs": part.LONG_INPUTS,
-            "label_alignment": tokenization.label_alignment,
-            "num_rows": {split: len(rows) for split, rows in tokenized.items()},
-            "sentences_per_second": round(sum(map(len, tokenized.values())) / seconds),
-        })  # fmt: skip
+        write_json(
+            partial / TOKENIZE_SUMMARY,
+            {
+                "task": task,
+                "labels": labels,
+                "tokenizer": type(tokenizer).__name__,
+                "max_length": tokenization.max_length,
+                "stride": tokenization.window_stride,
+                "context": tokenization.context,
+                "examples": {split: len(rows) for split, rows in loaded.items()},
+                "longer_than_max_length": long_inputs,
+                "long_inputs": part.LONG_INPUTS,
+                "label_alignment": tokenization.label_alignment,
+                "num_rows": {split: len(rows) for split, rows in tokenized.items()},
+                "sentences_per_second": round(sum(map(len, tokenized.values())) / seconds),
+            },
+        )
     return out_dir
-

@@ -43,11 +43,15 @@ def mlflow_target(artifacts_root: Path) -> MlflowTarget:
     ``artifacts_root/mlflow`` (MLflow 3 no longer writes its plain-directory store), experiment "finetune"."""
     experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or EXPERIMENT
     if os.environ.get("MLFLOW_TRACKING_URI"):
-        return MlflowTarget(tracking_uri=os.environ["MLFLOW_TRACKING_URI"], artifact_location=None, experiment=experiment)
+        return MlflowTarget(
+            tracking_uri=os.environ["MLFLOW_TRACKING_URI"], artifact_location=None, experiment=experiment
+        )
     store = Path(artifacts_root).resolve() / MLFLOW
     store.mkdir(parents=True, exist_ok=True)
     return MlflowTarget(
-        tracking_uri=f"sqlite:///{store / 'mlflow.db'}", artifact_location=(store / "artifacts").as_uri(), experiment=experiment
+        tracking_uri=f"sqlite:///{store / 'mlflow.db'}",
+        artifact_location=(store / "artifacts").as_uri(),
+        experiment=experiment,
     )
 
 
@@ -59,9 +63,10 @@ def use_mlflow(target: MlflowTarget) -> str:
     mlflow.set_tracking_uri(target.tracking_uri)
     experiment = mlflow.get_experiment_by_name(target.experiment)
     experiment_id = (
-        experiment.experiment_id if experiment
+        experiment.experiment_id
+        if experiment
         else mlflow.create_experiment(target.experiment, artifact_location=target.artifact_location)
-    )  # fmt: skip
+    )
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 

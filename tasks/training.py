@@ -45,9 +45,12 @@ class NodeGroup(BaseModel):
         # The static rendezvous ranks nodes by --node-rank (c10d's ranks them as they arrive), so node r runs
         # global ranks r*N to r*N+N-1 and rank 0, the only process that writes, is on node 0.
         return [
-            f"--nnodes={self.num_nodes}", f"--node-rank={self.node_rank}", "--rdzv-backend=static",
-            f"--rdzv-endpoint={self.rdzv_endpoint}", f"--nproc_per_node={num_processes}",
-        ]  # fmt: skip
+            f"--nnodes={self.num_nodes}",
+            f"--node-rank={self.node_rank}",
+            "--rdzv-backend=static",
+            f"--rdzv-endpoint={self.rdzv_endpoint}",
+            f"--nproc_per_node={num_processes}",
+        ]
 
 
 ONE_NODE = NodeGroup()
@@ -60,7 +63,9 @@ def launch_processes(request: TrainRequest, num_processes: int, nodes: NodeGroup
 
     gpus = torch.cuda.device_count()
     if gpus and num_processes > gpus:
-        raise PipelineError(f"num_processes is {num_processes} but this machine has {gpus} GPUs: use one process per GPU")
+        raise PipelineError(
+            f"num_processes is {num_processes} but this machine has {gpus} GPUs: use one process per GPU"
+        )
     request_file = Path(request.checkpoints) / TRAIN_REQUEST
     request_file.write_text(request.model_dump_json(indent=2))
     error_file = request_file.parent / TRAIN_ERROR
@@ -119,9 +124,15 @@ def train_model(
         # MLflow's default store sits beside the steps' folders, under the artifacts directory.
         mlflow = mlflow_target(Path(out_dir).parent.parent) if training.report_to == "mlflow" else None
         request = TrainRequest(
-            tokenized_dir=tokenized_dir, model=model, training=training, task=task,
-            checkpoints=str(checkpoints), output=str(partial), resume=launch.resume, mlflow=mlflow,
-        )  # fmt: skip
+            tokenized_dir=tokenized_dir,
+            model=model,
+            training=training,
+            task=task,
+            checkpoints=str(checkpoints),
+            output=str(partial),
+            resume=launch.resume,
+            mlflow=mlflow,
+        )
         with progress_artifact(checkpoints):
             if training.num_processes > 1 or training.num_nodes > 1 or launch.isolated:
                 nodes = NodeGroup(num_nodes=training.num_nodes, rdzv_endpoint=launch.rdzv_endpoint)
@@ -134,8 +145,8 @@ def train_model(
 
 @task(name="join-training", cache_policy=NO_CACHE)
 def join_training(
-    tokenized_dir: str, model: ModelSource, training: TrainingConfig, task: TaskName, node_rank: int, rdzv_endpoint: str,
-) -> None:  # fmt: skip
+    tokenized_dir: str, model: ModelSource, training: TrainingConfig, task: TaskName, node_rank: int, rdzv_endpoint: str
+) -> None:
     """Train as node ``node_rank`` (1 and up) of the run whose node 0 is the train step given the same inputs
     and ``rdzv_endpoint``; what this node's processes write (checkpoint states) goes to a folder removed at
     the end, since node 0's rank 0 writes the model.
@@ -152,7 +163,11 @@ def join_training(
         )
     with tempfile.TemporaryDirectory(prefix=f"node-{node_rank}-") as scratch:
         request = TrainRequest(
-            tokenized_dir=tokenized_dir, model=model, training=training, task=task,
-            checkpoints=scratch, output=str(Path(scratch) / "model"),
-        )  # fmt: skip
+            tokenized_dir=tokenized_dir,
+            model=model,
+            training=training,
+            task=task,
+            checkpoints=scratch,
+            output=str(Path(scratch) / "model"),
+        )
         launch_processes(request, training.num_processes, nodes)

@@ -35,7 +35,11 @@ def safetensors_problem(path: Path) -> str | None:
         tensors = json.loads(header)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return "not safetensors: its header is not JSON"
-    ends = [entry["data_offsets"][1] for name, entry in tensors.items() if name != "__metadata__" and isinstance(entry, dict)]
+    ends = [
+        entry["data_offsets"][1]
+        for name, entry in tensors.items()
+        if name != "__metadata__" and isinstance(entry, dict)
+    ]
     expected = 8 + length + max(ends, default=0)
     if size < expected:
         return f"truncated: {size:,} bytes where its header describes {expected:,}"
@@ -55,9 +59,11 @@ def weights_problem(model_dir: Path, recorded_sha256: str | None = None) -> str 
     for path in _weight_files(model_dir):
         if not path.is_file():
             return f"{path}: missing, though {SAFETENSORS_INDEX} names it"
-        problem = safetensors_problem(path) if path.suffix == ".safetensors" else (
-            None if zipfile.is_zipfile(path) else "not a PyTorch pickle: it is not a zip archive"
-        )  # fmt: skip
+        problem = (
+            safetensors_problem(path)
+            if path.suffix == ".safetensors"
+            else (None if zipfile.is_zipfile(path) else "not a PyTorch pickle: it is not a zip archive")
+        )
         if problem:
             return f"{path}: {problem}"
     found = weights_sha256(model_dir) if recorded_sha256 else None

@@ -14,7 +14,7 @@ for name in [name for name in os.environ if name.startswith(("HF_", "HUGGING_FAC
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from tasks.assets import embedded_conll2003_files, embedded_model_dir  # noqa: E402
+from tasks.assets import embedded_conll2003_files, embedded_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
 # The longest module starts first, so that the other test process runs the rest beside it (pyproject's addopts).
@@ -68,9 +68,13 @@ def build_tiny_model(target: Path, seed: int = 0, layers: int = 2) -> Path:
 
     torch.manual_seed(seed)
     config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=512,
-    )  # fmt: skip
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
     BertModel(config).save_pretrained(target)
     AutoTokenizer.from_pretrained(embedded_model_dir()).save_pretrained(target)
     return target
@@ -137,7 +141,9 @@ def ui_artifacts(flow_run_id: str) -> dict:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
     return {artifact.key: artifact for artifact in found}
 
 
@@ -175,9 +181,7 @@ def progress_shown(flow_run_id: str):
         subflows = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run_id]))
         )
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[PROGRESS_KEY])),
-        )
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[PROGRESS_KEY])))
     [artifact] = [artifact for artifact in found if artifact.flow_run_id in {run.id for run in subflows}]
     return artifact
 

@@ -44,12 +44,12 @@ def _commit(state: HubState, repo_id: str, revision: str, body: bytes) -> dict:
     lines = [json.loads(line) for line in body.splitlines() if line.strip()]
     header = next(line["value"] for line in lines if line["key"] == "header")
     files = {
-        line["value"]["path"]: base64.b64decode(line["value"]["content"])
-        for line in lines
-        if line["key"] == "file"
+        line["value"]["path"]: base64.b64decode(line["value"]["content"]) for line in lines if line["key"] == "file"
     }
     oid = f"{len(state.commits) + 1:040x}"
-    state.commits.append({"repo_id": repo_id, "revision": revision, "summary": header["summary"], "files": files, "oid": oid})
+    state.commits.append(
+        {"repo_id": repo_id, "revision": revision, "summary": header["summary"], "files": files, "oid": oid}
+    )
     if revision == "main":
         state.repos.setdefault(repo_id, {}).update(files)
     else:
@@ -72,7 +72,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _read(self, with_body: bool) -> None:
-        self.state.requests.append(Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, b""))
+        self.state.requests.append(
+            Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, b"")
+        )
         try:
             status, headers, body = _answer_read(self.state, self.path.split("?")[0], self.headers.get("Authorization"))
         except _NotFound as missing:

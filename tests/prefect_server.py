@@ -30,9 +30,13 @@ class Processes:
         """Start ``command`` in ``cwd`` with this environment and ``env`` added."""
         log = open(self.logs / f"{name}.log", "w")
         process = subprocess.Popen(
-            command, cwd=cwd, env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+            command,
+            cwd=cwd,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         self.running.append(process)
         return process
 
@@ -106,12 +110,16 @@ class PrefectServer:
     def __exit__(self, *exc) -> None:
         self.processes.stop_all()
 
-    def run(self, *command: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def run(
+        self, *command: str, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         """A CLI command against this server, from the repository root, with ``env`` added to its environment."""
         env = {**self.env, **(env or {})}
         return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
-    def start_worker(self, pool: str, log_name: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.Popen:
+    def start_worker(
+        self, pool: str, log_name: str, cwd: Path = REPO, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         """A process worker for ``pool``, logging to ``<log_name>.log``, started in ``cwd`` with ``env`` added to
         the server's environment; kept in ``workers``."""
         command = (*PREFECT, "worker", "start", "--pool", pool, "--name", f"{pool}-worker")

@@ -20,16 +20,27 @@ def export_row(number: int, words: list[str], tags: list[str], shape: str) -> di
     """Sentence ``number`` (from 1) as a row of ``shape``."""
     text, found = _spans(words, tags)
     if shape == "doccano":
-        return {"id": number, "text": text, "label": [[span["start"], span["end"], span["entity_group"]] for span in found]}
+        return {
+            "id": number,
+            "text": text,
+            "label": [[span["start"], span["end"], span["entity_group"]] for span in found],
+        }
     if shape == "spans":
-        return {"text": text, "spans": [{"start": s["start"], "end": s["end"], "label": s["entity_group"]} for s in found]}
+        return {
+            "text": text,
+            "spans": [{"start": s["start"], "end": s["end"], "label": s["entity_group"]} for s in found],
+        }
     if shape == "entities":
         return {"line": number, "text": text, "entities": found}
     results = [
-        {"value": {"start": s["start"], "end": s["end"], "text": s["word"], "labels": [s["entity_group"]]},
-         "from_name": "label", "to_name": "text", "type": "labels"}
+        {
+            "value": {"start": s["start"], "end": s["end"], "text": s["word"], "labels": [s["entity_group"]]},
+            "from_name": "label",
+            "to_name": "text",
+            "type": "labels",
+        }
         for s in found
-    ]  # fmt: skip
+    ]
     annotation = {"id": number, "result": results, "was_cancelled": False, "created_at": "2026-11-02T10:00:00.000000Z"}
     return {"id": number, "data": {"text": text}, "annotations": [annotation], "predictions": []}
 

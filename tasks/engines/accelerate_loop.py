@@ -83,8 +83,11 @@ def start_tracking(accelerator, request: TrainRequest) -> None:
         return
     if request.training.report_to == "mlflow" and accelerator.is_main_process:
         use_mlflow(request.mlflow)
-    options = {"model": request.model.hub_id or request.model.location, "task": request.task,
-               **request.training.model_dump(mode="json")}  # fmt: skip
+    options = {
+        "model": request.model.hub_id or request.model.location,
+        "task": request.task,
+        **request.training.model_dump(mode="json"),
+    }
     # TensorBoard takes numbers, strings and booleans: a mapping of class weights goes as its JSON text.
     config = {name: json.dumps(value) if isinstance(value, dict) else value for name, value in options.items()}
     accelerator.init_trackers(EXPERIMENT, config={name: value for name, value in config.items() if value is not None})
@@ -98,8 +101,10 @@ def track(accelerator, request: TrainRequest, entry: dict) -> None:
         return
     values = {name: value for name, value in entry.items() if name != "step"}
     if request.training.report_to == "tensorboard":
-        values = {name.replace("eval_", "eval/") if name.startswith("eval_") else f"train/{name}": value
-                  for name, value in values.items()}  # fmt: skip
+        values = {
+            name.replace("eval_", "eval/") if name.startswith("eval_") else f"train/{name}": value
+            for name, value in values.items()
+        }
     else:
         values = {re.sub(r"[^0-9A-Za-z_\-. :/]", "_", name): value for name, value in values.items()}
     accelerator.log(values, step=entry["step"])
@@ -161,7 +166,10 @@ def optimizer_and_schedule(request: TrainRequest, model, steps: int):
         fused=True,
     )
     scheduler = get_scheduler(
-        training.lr_scheduler, optimizer, num_warmup_steps=math.ceil(training.warmup_ratio * steps), num_training_steps=steps
+        training.lr_scheduler,
+        optimizer,
+        num_warmup_steps=math.ceil(training.warmup_ratio * steps),
+        num_training_steps=steps,
     )
     return optimizer, scheduler
 
@@ -188,7 +196,10 @@ def evaluate(accelerator, model, loader, request: TrainRequest, inputs: TrainInp
     model.train()
     return {
         "eval_loss": torch.cat(losses).float().mean().item(),
-        **{f"eval_{name}": metric_value(scores, name) for name in scored_names(profile.metrics, request.training.metric)},
+        **{
+            f"eval_{name}": metric_value(scores, name)
+            for name in scored_names(profile.metrics, request.training.metric)
+        },
         "eval_examples": len(gold),
     }
 
@@ -246,18 +257,33 @@ def start_progress(accelerator, request: TrainRequest) -> dict:
     checkpoints = Path(request.checkpoints)
     checkpoint = last_complete_checkpoint(checkpoints) if request.resume else None
     if checkpoint is None:
-        return {"epoch": 0, "step": 0, "history": [], "best": {"value": None, "epoch": None, "step": None},
-                "unimproved": 0, "stopped": False}  # fmt: skip
+        return {
+            "epoch": 0,
+            "step": 0,
+            "history": [],
+            "best": {"value": None, "epoch": None, "step": None},
+            "unimproved": 0,
+            "stopped": False,
+        }
     accelerator.load_state(str(checkpoint))
     accelerator.print(f"Resuming from {checkpoint}")
-    progress = {"unimproved": 0, "stopped": False, **read_json(checkpoint / CHECKPOINT_PROGRESS)}  # a checkpoint of before early stopping
+    progress = {
+        "unimproved": 0,
+        "stopped": False,
+        **read_json(checkpoint / CHECKPOINT_PROGRESS),
+    }  # a checkpoint of before early stopping
     best_record = _best_folder(checkpoints) / CHECKPOINT_PROGRESS
     return {**progress, "best": read_json(best_record)} if best_record.is_file() else progress
 
 
 def _log_loss(accelerator, window: list, scheduler, step: int, per_epoch: int) -> dict:
     loss = accelerator.reduce(torch.stack(window).float().mean(), reduction="mean").item()
-    return {"loss": loss, "learning_rate": scheduler.get_last_lr()[0], "epoch": round(step / per_epoch, 4), "step": step}
+    return {
+        "loss": loss,
+        "learning_rate": scheduler.get_last_lr()[0],
+        "epoch": round(step / per_epoch, 4),
+        "step": step,
+    }
 
 
 def note(accelerator, request: TrainRequest, run: LoopRun) -> None:
@@ -265,9 +291,10 @@ def note(accelerator, request: TrainRequest, run: LoopRun) -> None:
     if accelerator.is_main_process:
         progress = run.progress
         epoch = round(progress["step"] / run.per_epoch, 4)
-        note_progress(Path(request.checkpoints), progress_at(
-            progress["history"], progress["step"], run.total, epoch, accelerator.process_index
-        ))  # fmt: skip
+        note_progress(
+            Path(request.checkpoints),
+            progress_at(progress["history"], progress["step"], run.total, epoch, accelerator.process_index),
+        )
 
 
 def count_unimproved(progress: dict, value: float, training: TrainingConfig) -> None:
@@ -280,13 +307,19 @@ def count_unimproved(progress: dict, value: float, training: TrainingConfig) -> 
     progress["stopped"] = patience is not None and progress["unimproved"] >= patience
 
 
-def evaluate_and_keep_best(accelerator, request: TrainRequest, inputs: TrainInputs, parts: LoopParts, run: LoopRun) -> None:
+def evaluate_and_keep_best(
+    accelerator, request: TrainRequest, inputs: TrainInputs, parts: LoopParts, run: LoopRun
+) -> None:
     """Score the model on validation, note it in the history, count it for early stopping and keep its weights
     when it is the best so far by the run's metric."""
     model, progress, step = parts.model, run.progress, run.progress["step"]
     scores = evaluate(accelerator, model, parts.eval_loader, request, inputs)
-    entry = {**scores, "epoch": round(step / run.per_epoch, 4), "step": step,
-             "elapsed_seconds": round(time.perf_counter() - run.started, 3)}  # fmt: skip
+    entry = {
+        **scores,
+        "epoch": round(step / run.per_epoch, 4),
+        "step": step,
+        "elapsed_seconds": round(time.perf_counter() - run.started, 3),
+    }
     progress["history"].append(entry)
     track(accelerator, request, entry)
     value = scores[f"eval_{request.training.metric}"]
@@ -304,7 +337,11 @@ def end_epoch(accelerator, request: TrainRequest, inputs: TrainInputs, parts: Lo
     if progress["stopped"]:
         return
     if request.training.single_evaluation:
-        progress["best"] = {"value": None, "epoch": round(progress["step"] / run.per_epoch, 4), "step": progress["step"]}
+        progress["best"] = {
+            "value": None,
+            "epoch": round(progress["step"] / run.per_epoch, 4),
+            "step": progress["step"],
+        }
     else:
         evaluate_and_keep_best(accelerator, request, inputs, parts, run)
 
@@ -385,10 +422,20 @@ def train_with_accelerate(request: TrainRequest) -> None:
         accelerator.unwrap_model(model).save_pretrained(request.output, state_dict=state_dict)
         inputs.tokenizer.save_pretrained(request.output)
         write_records(
-            request, inputs, progress["history"], progress["best"],
-            {"engine": "accelerate", "processes": accelerator.num_processes, "device": accelerator.device.type,
-             "mixed_precision": accelerator.mixed_precision, "train_seconds": round(seconds, 1),
-             "early_stopping": early_stopping_record(training, progress["history"], progress["stopped"], progress["best"]),
-             **tracking_facts(request, mlflow_run_id)},
-        )  # fmt: skip
+            request,
+            inputs,
+            progress["history"],
+            progress["best"],
+            {
+                "engine": "accelerate",
+                "processes": accelerator.num_processes,
+                "device": accelerator.device.type,
+                "mixed_precision": accelerator.mixed_precision,
+                "train_seconds": round(seconds, 1),
+                "early_stopping": early_stopping_record(
+                    training, progress["history"], progress["stopped"], progress["best"]
+                ),
+                **tracking_facts(request, mlflow_run_id),
+            },
+        )
     accelerator.wait_for_everyone()

@@ -104,23 +104,29 @@ def weighted_loss(outputs, labels: torch.Tensor, weights: list[float] | None) ->
     logits = outputs.logits
     # In full precision, as the weights are: under autocast the logits may be bf16 or fp16.
     return torch.nn.functional.cross_entropy(
-        logits.flatten(0, -2).float(), labels.flatten(), weight=torch.tensor(weights, device=logits.device),
+        logits.flatten(0, -2).float(),
+        labels.flatten(),
+        weight=torch.tensor(weights, device=logits.device),
         ignore_index=IGNORED,
-    )  # fmt: skip
+    )
 
 
 def load_model(model: ModelSource, labels: list[str], task: TaskName):
     """The pretrained encoder with a new head for ``labels``. transformers' load report (quiet unless
     --verbose) lists the new head's weights as missing, as they always are; weights the encoder itself
     lacks start random too, and are worth a warning."""
-    loaded, loading = profile_of(task).model_class().from_pretrained(
-        model.location,
-        revision=model.revision,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-        output_loading_info=True,
-        use_safetensors=not model.pickle_weights,  # a pickle only when --allow-pickle-weights let it through
+    loaded, loading = (
+        profile_of(task)
+        .model_class()
+        .from_pretrained(
+            model.location,
+            revision=model.revision,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            output_loading_info=True,
+            use_safetensors=not model.pickle_weights,  # a pickle only when --allow-pickle-weights let it through
+        )
     )
     untrained = encoder_missing(loading["missing_keys"], loaded.base_model_prefix)
     if untrained and is_main_process() and not is_verbose():
@@ -173,10 +179,12 @@ def early_stopping_record(training: TrainingConfig, history: list[dict], stopped
     passes = [entry for entry in history if f"eval_{training.metric}" in entry]
     kept = next(number for number, entry in enumerate(passes, 1) if entry["step"] == best["step"])
     return {
-        "patience": training.early_stopping_patience, "threshold": training.early_stopping_threshold,
-        "evaluations": len(passes), "stopped_at": {"evaluation": len(passes), "epoch": passes[-1]["epoch"]} if stopped else None,
+        "patience": training.early_stopping_patience,
+        "threshold": training.early_stopping_threshold,
+        "evaluations": len(passes),
+        "stopped_at": {"evaluation": len(passes), "epoch": passes[-1]["epoch"]} if stopped else None,
         "kept": {"evaluation": kept, "epoch": best["epoch"]},
-    }  # fmt: skip
+    }
 
 
 def write_records(request: TrainRequest, inputs: TrainInputs, history: list[dict], best: dict, facts: dict) -> None:

@@ -24,6 +24,8 @@ class TrainRequest(BaseModel):
     @model_validator(mode="after")
     def _numbers(self) -> "TrainRequest":
         if AUTO in (self.training.learning_rate, self.training.warmup_ratio):
-            raise ValueError("training takes its learning rate and warm-up as numbers: fill auto in with the model's "
-                             "recipe first (tasks.recipe.with_recipe)")  # fmt: skip
+            raise ValueError(
+                "training takes its learning rate and warm-up as numbers: fill auto in with the model's "
+                "recipe first (tasks.recipe.with_recipe)"
+            )
         return self

@@ -40,8 +40,13 @@ def evaluation_schedule(request: TrainRequest, train_rows: int) -> dict:
         return {"eval_strategy": "epoch", "save_strategy": "epoch", "load_best_model_at_end": True}
     batches = math.ceil(train_rows / (training.batch_size * int(os.environ.get("WORLD_SIZE", "1"))))
     every = max(1, math.ceil(batches / training.gradient_accumulation_steps / training.evals_per_epoch))
-    return {"eval_strategy": "steps", "eval_steps": every, "save_strategy": "steps", "save_steps": every,
-            "load_best_model_at_end": True}  # fmt: skip
+    return {
+        "eval_strategy": "steps",
+        "eval_steps": every,
+        "save_strategy": "steps",
+        "save_steps": every,
+        "load_best_model_at_end": True,
+    }
 
 
 def training_arguments(request: TrainRequest, train_rows: int, weighted: bool = False):
@@ -107,7 +112,9 @@ def progress_notes(checkpoints: str):
     class NoteProgress(TrainerCallback):
         def on_log(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
-                progress = progress_at(state.log_history, state.global_step, state.max_steps, state.epoch or 0.0, args.process_index)
+                progress = progress_at(
+                    state.log_history, state.global_step, state.max_steps, state.epoch or 0.0, args.process_index
+                )
                 note_progress(Path(checkpoints), progress)
 
     return NoteProgress()
@@ -175,9 +182,16 @@ def build_trainer(request: TrainRequest, inputs: TrainInputs, callback):
         eval_dataset=inputs.dataset["validation"],
         data_collator=part.collator(inputs.tokenizer),
         processing_class=inputs.tokenizer,
-        compute_metrics=trainer_metrics(part.validation_scores, scored_names(profile.metrics, training.metric), inputs.labels),
+        compute_metrics=trainer_metrics(
+            part.validation_scores, scored_names(profile.metrics, training.metric), inputs.labels
+        ),
         preprocess_logits_for_metrics=argmax_logits,
-        callbacks=[callback, progress_notes(request.checkpoints), *tracking_callbacks(request), *early_stopping(training)],
+        callbacks=[
+            callback,
+            progress_notes(request.checkpoints),
+            *tracking_callbacks(request),
+            *early_stopping(training),
+        ],
         compute_loss_func=class_weighted_loss(inputs.class_weights),
     )
     if not is_verbose():
@@ -207,9 +221,10 @@ def last_checkpoint(checkpoints: str) -> str | None:
     from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
     complete = [
-        folder for folder in Path(checkpoints).glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+        folder
+        for folder in Path(checkpoints).glob(f"{PREFIX_CHECKPOINT_DIR}-*")
         if folder.name.split("-")[-1].isdigit() and (folder / TRAINER_STATE_NAME).is_file()
-    ]  # fmt: skip
+    ]
     return str(max(complete, key=lambda folder: int(folder.name.split("-")[-1]))) if complete else None
 
 
@@ -237,18 +252,27 @@ def train_with_trainer(request: TrainRequest) -> None:
         state = trainer.state
         history = [
             {**entry, "elapsed_seconds": elapsed.seconds[entry["step"]]}
-            if "eval_f1" in entry and entry["step"] in elapsed.seconds else entry
+            if "eval_f1" in entry and entry["step"] in elapsed.seconds
+            else entry
             for entry in state.log_history
-        ]  # fmt: skip
+        ]
         best_epoch = next((e["epoch"] for e in history if "eval_f1" in e and e["step"] == state.best_global_step), None)
         best = {"value": state.best_metric, "epoch": best_epoch, "step": state.best_global_step}
         if request.training.single_evaluation:
             best = {"value": None, "epoch": round(state.epoch, 4), "step": state.global_step}
         stopped = state.global_step < state.max_steps  # only early stopping ends the Trainer's run sooner
         write_records(
-            request, inputs, history, best,
-            {"engine": "trainer", "processes": trainer.args.world_size, "device": trainer.args.device.type,
-             "mixed_precision": resolve_precision(request.training.mixed_precision), "train_seconds": round(seconds, 1),
-             "early_stopping": early_stopping_record(request.training, history, stopped, best),
-             **tracking_facts(request, _last_mlflow_run(request))},
-        )  # fmt: skip
+            request,
+            inputs,
+            history,
+            best,
+            {
+                "engine": "trainer",
+                "processes": trainer.args.world_size,
+                "device": trainer.args.device.type,
+                "mixed_precision": resolve_precision(request.training.mixed_precision),
+                "train_seconds": round(seconds, 1),
+                "early_stopping": early_stopping_record(request.training, history, stopped, best),
+                **tracking_facts(request, _last_mlflow_run(request)),
+            },
+        )

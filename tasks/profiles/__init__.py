@@ -91,7 +91,9 @@ class DataReportPart(Protocol):
 class TokenizationPart(Protocol):
     LONG_INPUTS: str  # what becomes of an input longer than max_length
 
-    def tokenize(self, rows, tokenizer, labels: list[str], tokenization: TokenizationConfig, split: str) -> Tokenized: ...
+    def tokenize(
+        self, rows, tokenizer, labels: list[str], tokenization: TokenizationConfig, split: str
+    ) -> Tokenized: ...
 
 
 class TrainingPart(Protocol):
@@ -141,9 +143,15 @@ class ModelCardPart(Protocol):
 
 # Each step's part: the profile's attribute, the task package's module and the Protocol it satisfies.
 PARTS = {
-    "load": LoadPart, "data_report": DataReportPart, "tokenization": TokenizationPart, "training": TrainingPart,
-    "evaluation": EvaluationPart, "check": CheckPart, "quality_gate": QualityGatePart, "model_card": ModelCardPart,
-}  # fmt: skip
+    "load": LoadPart,
+    "data_report": DataReportPart,
+    "tokenization": TokenizationPart,
+    "training": TrainingPart,
+    "evaluation": EvaluationPart,
+    "check": CheckPart,
+    "quality_gate": QualityGatePart,
+    "model_card": ModelCardPart,
+}
 
 
 def package_of(task: TaskName) -> str:

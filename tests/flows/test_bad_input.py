@@ -73,7 +73,9 @@ def classification_without_label(tmp: Path, model: Path) -> dict:
 
 def classification_label_unseen_in_training(tmp: Path, model: Path) -> dict:
     write_jsonl(tmp / "d" / "validation.jsonl", [{"text": "so so", "label": "neutral"}])
-    dataset = write_jsonl(tmp / "d" / "train.jsonl", [{"text": "fine", "label": "pos"}, {"text": "bad", "label": "neg"}])
+    dataset = write_jsonl(
+        tmp / "d" / "train.jsonl", [{"text": "fine", "label": "pos"}, {"text": "bad", "label": "neg"}]
+    )
     return {"task": "sequence-classification", "dataset": dataset}
 
 
@@ -88,17 +90,25 @@ MIXED_COLUMNS_CONLL = b"Ann NNP B-NP B-PER\nsings VBZ B-VP O\n\nHe PRP B-NP\nsaw
 
 
 CASES = {
-    "missing dataset file": (lambda tmp, model: {"dataset": "data/nowhere.txt"}, "dataset file not found: data/nowhere.txt"),
+    "missing dataset file": (
+        lambda tmp, model: {"dataset": "data/nowhere.txt"},
+        "dataset file not found: data/nowhere.txt",
+    ),
     "missing column": (missing_column, "column 'tokens' not found in split 'train'; columns found: words, ner_tags"),
     "tokens and tags differ in length": (lengths_differ, "split 'train' row 1: 2 tokens but 1 tags in 'ner_tags'"),
     "empty split": (empty_split, "split 'validation' is empty"),
     "tag not in the label list": (unknown_tag, "split 'test' row 0: tag 'B-CITY' is not in the label list"),
-    "slow tokenizer": (lambda tmp, model: {"model": slow_tokenizer_model(tmp / "slow", model)}, "is not a fast tokenizer"),
+    "slow tokenizer": (
+        lambda tmp, model: {"model": slow_tokenizer_model(tmp / "slow", model)},
+        "is not a fast tokenizer",
+    ),
     "classification: missing label column": (
-        classification_without_label, "column 'label' not found in split 'train'; columns found: text, stars"
+        classification_without_label,
+        "column 'label' not found in split 'train'; columns found: text, stars",
     ),
     "classification: label unseen in training": (
-        classification_label_unseen_in_training, "split 'validation' row 0: label 'neutral' does not occur in training"
+        classification_label_unseen_in_training,
+        "split 'validation' row 0: label 'neutral' does not occur in training",
     ),
     "CoNLL file not in UTF-8": (
         lambda tmp, model: {"dataset": write_bytes(tmp / "train.txt", LATIN_1_CONLL)},
@@ -125,9 +135,12 @@ CASES = {
 @pytest.fixture(scope="module")
 def finished(prefect_server, tiny_model, conll_sample, tmp_path_factory):
     config = FinetuneConfig(
-        model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=tmp_path_factory.mktemp("artifacts"),
-        max_train_samples=None, batch_size=8,
-    )  # fmt: skip
+        model=str(tiny_model),
+        dataset=str(conll_sample),
+        artifacts_dir=tmp_path_factory.mktemp("artifacts"),
+        max_train_samples=None,
+        batch_size=8,
+    )
     finetune(config)
     return config
 
@@ -160,7 +173,9 @@ def test_label_id_beyond_the_model_names_the_label():
 
     rows = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"labels": [[-100, 0, 1], [0, 3, -100]]})})
     check_label_ids(rows, ["O", "B-PER", "I-PER", "B-LOC"], 4)
-    with pytest.raises(PipelineError, match=r"split 'train' row 1: label id 3 \(B-LOC\) is outside the model's 3 labels"):
+    with pytest.raises(
+        PipelineError, match=r"split 'train' row 1: label id 3 \(B-LOC\) is outside the model's 3 labels"
+    ):
         check_label_ids(rows, ["O", "B-PER", "I-PER", "B-LOC"], 3)
 
 
@@ -172,7 +187,9 @@ def server_url() -> str:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PREFECT_API_URL": server_url()}
-    return subprocess.run([sys.executable, "-m", "flows.finetune", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "flows.finetune", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cli_reports_a_user_error_in_one_line_without_traceback(prefect_server, tmp_path):
@@ -198,14 +215,29 @@ def test_cli_rejects_an_invalid_option_before_running(tmp_path):
         [sys.executable, "-m", "flows.finetune", "--learning-rate", "0"], cwd=REPO, capture_output=True, text=True
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: invalid configuration (command line): learning_rate: Input should be greater than 0"
+    assert (
+        result.stderr.strip()
+        == "error: invalid configuration (command line): learning_rate: Input should be greater than 0"
+    )
 
 
 def test_cli_refuses_a_metric_naming_a_label_the_data_lacks_before_tokenizing(prefect_server, tiny_model, tmp_path):
-    dataset = write_jsonl(tmp_path / "d" / "train.jsonl", [{"text": "fine", "label": "legit"}, {"text": "odd", "label": "alert"}])
+    dataset = write_jsonl(
+        tmp_path / "d" / "train.jsonl", [{"text": "fine", "label": "legit"}, {"text": "odd", "label": "alert"}]
+    )
     artifacts = tmp_path / "artifacts"
-    result = run_cli("--task", "sequence-classification", "--dataset", dataset, "--model", str(tiny_model), "--metric",
-                     "f1:fraud", "--artifacts-dir", str(artifacts))  # fmt: skip
+    result = run_cli(
+        "--task",
+        "sequence-classification",
+        "--dataset",
+        dataset,
+        "--model",
+        str(tiny_model),
+        "--metric",
+        "f1:fraud",
+        "--artifacts-dir",
+        str(artifacts),
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stderr.strip().splitlines()[-1] == (
@@ -228,11 +260,17 @@ def test_cli_names_a_prefect_server_it_cannot_reach(tmp_path):
     unreachable = "http://127.0.0.1:9/api"  # the discard port: nothing listens there
     result = subprocess.run(
         [sys.executable, "-m", "flows.finetune", "--artifacts-dir", str(tmp_path)],
-        cwd=REPO, env={**os.environ, "PREFECT_API_URL": unreachable}, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=REPO,
+        env={**os.environ, "PREFECT_API_URL": unreachable},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        f"error: cannot reach the Prefect server at {unreachable} (PREFECT_API_URL): "
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: cannot reach the Prefect server at {unreachable} (PREFECT_API_URL): ")
     )
     assert list(tmp_path.iterdir()) == []
 
@@ -256,13 +294,23 @@ def test_a_deployment_whose_work_pool_was_deleted_is_named(prefect_server, tiny_
     with get_client(sync_client=True) as client:
         client.create_work_pool(WorkPoolCreate(name="spare", type="process"))
         flow_id = client.create_flow_from_name(FLOW_NAME)
-        client.create_deployment(flow_id, "spare", work_pool_name="spare", entrypoint="flows/train.py:train_and_evaluate")
+        client.create_deployment(
+            flow_id, "spare", work_pool_name="spare", entrypoint="flows/train.py:train_and_evaluate"
+        )
         client.delete_work_pool("spare")
     request = TrainEvaluateRequest(
-        store=ArtifactStore(root=Path("artifacts")), dataset_dir="d", tokenized_dir="t", resume=False,
-        model=ModelSource(kind="local", location=str(tiny_model)), training=TrainingConfig(), tokenization=TokenizationConfig(max_length=32), task="ner",
-    )  # fmt: skip
-    with pytest.raises(PipelineError, match=r"deployment train-evaluate/spare has no work pool on .*\(its pool was deleted\)"):
+        store=ArtifactStore(root=Path("artifacts")),
+        dataset_dir="d",
+        tokenized_dir="t",
+        resume=False,
+        model=ModelSource(kind="local", location=str(tiny_model)),
+        training=TrainingConfig(),
+        tokenization=TokenizationConfig(max_length=32),
+        task="ner",
+    )
+    with pytest.raises(
+        PipelineError, match=r"deployment train-evaluate/spare has no work pool on .*\(its pool was deleted\)"
+    ):
         run_on_deployment("train-evaluate/spare", request)
 
 
@@ -274,8 +322,14 @@ def test_a_damaged_model_is_named_in_one_line_by_finetune_and_predict(prefect_se
         ["flows.finetune", "--model", str(release)],
         ["flows.predict", "--model", str(release), "--input", str(tmp_path / "input.txt")],
     ):
-        result = subprocess.run([sys.executable, "-m", *command, "--artifacts-dir", str(tmp_path / "artifacts")], cwd=REPO,
-                                env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", *command, "--artifacts-dir", str(tmp_path / "artifacts")],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 2 and "Traceback" not in result.stderr + result.stdout
         assert re.fullmatch(
             rf"error: the model's weights do not load: {re.escape(str(release))}/model.safetensors: truncated: "

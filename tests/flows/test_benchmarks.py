@@ -12,13 +12,26 @@ from conftest import REPO
 pytestmark = pytest.mark.slow
 
 
-
 def test_the_gpu_benchmark_runs_on_cpu_as_a_smoke_check(tiny_model, conll_sample, tmp_path):
     output = tmp_path / "gpu.json"
     command = [
-        sys.executable, "benchmarks/gpu.py", "--model", str(tiny_model), "--dataset", str(conll_sample),
-        "--epochs", "1", "--batch-size", "8", "--learning-rate", "1e-3", "--peak-tflops", "1", "--output", str(output),
-    ]  # fmt: skip
+        sys.executable,
+        "benchmarks/gpu.py",
+        "--model",
+        str(tiny_model),
+        "--dataset",
+        str(conll_sample),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--learning-rate",
+        "1e-3",
+        "--peak-tflops",
+        "1",
+        "--output",
+        str(output),
+    ]
     finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr[-2000:]
     figures = json.loads(output.read_text())

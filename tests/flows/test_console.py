@@ -34,11 +34,23 @@ def run_cli(*args: str) -> tuple[str, str]:
 @pytest.mark.slow
 def test_a_run_prints_a_line_per_step_and_per_evaluation_and_verbose_restores_the_rest(
     prefect_server, tiny_model, conll_sample, tmp_path
-):  # fmt: skip
+):
     options = (
-        "--model", str(tiny_model), "--dataset", str(conll_sample), "--artifacts-dir", str(tmp_path / "artifacts"),
-        "--max-train-samples", "none", "--batch-size", "8", "--eval-batch-size", "16", "--epochs", "2",
-    )  # fmt: skip
+        "--model",
+        str(tiny_model),
+        "--dataset",
+        str(conll_sample),
+        "--artifacts-dir",
+        str(tmp_path / "artifacts"),
+        "--max-train-samples",
+        "none",
+        "--batch-size",
+        "8",
+        "--eval-batch-size",
+        "16",
+        "--epochs",
+        "2",
+    )
     stdout, stderr = run_cli(*options)
     printed = (stdout + stderr).rstrip("\n").split("\n")
     assert len(printed) <= 30, "\n".join(printed)
@@ -47,8 +59,9 @@ def test_a_run_prints_a_line_per_step_and_per_evaluation_and_verbose_restores_th
     for name in ("dataset", "data_report", "tokenized", "model", "evaluation", "check", "release"):
         assert sum(f"Step {name} ran in " in line for line in printed) == 1, name
     assert [line.split(" - ")[-1][:29] for line in printed if "Validation at epoch" in line] == [
-        "Validation at epoch 1.00: F1 ", "Validation at epoch 2.00: F1 ",
-    ]  # fmt: skip
+        "Validation at epoch 1.00: F1 ",
+        "Validation at epoch 2.00: F1 ",
+    ]
     assert sum(line.startswith("Steps:    dataset ") for line in stdout.split("\n")) == 1
 
     everything = "".join(run_cli(*options, "--refresh", "--verbose"))

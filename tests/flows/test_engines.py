@@ -25,9 +25,14 @@ def built(folder: Path) -> list[Path]:
 
 def tiny_config(model: Path, data: Path, artifacts: Path, **overrides) -> FinetuneConfig:
     values = dict(
-        model=str(model), dataset=str(data), artifacts_dir=artifacts,
-        batch_size=8, eval_batch_size=16, learning_rate=1e-3, epochs=3,
-    )  # fmt: skip
+        model=str(model),
+        dataset=str(data),
+        artifacts_dir=artifacts,
+        batch_size=8,
+        eval_batch_size=16,
+        learning_rate=1e-3,
+        epochs=3,
+    )
     return FinetuneConfig(**{**values, **overrides})
 
 
@@ -42,7 +47,9 @@ def records(summary) -> tuple[list[dict], dict]:
 
 def evaluations(history: list[dict]) -> list[tuple]:
     """Epoch, step, validation loss and F1 of each evaluation (not its timings)."""
-    return [(entry["epoch"], entry["step"], entry["eval_loss"], entry["eval_f1"]) for entry in history if "eval_f1" in entry]
+    return [
+        (entry["epoch"], entry["step"], entry["eval_loss"], entry["eval_f1"]) for entry in history if "eval_f1" in entry
+    ]
 
 
 class PowerCut(Exception):
@@ -116,8 +123,13 @@ def test_accelerate_engine_writes_what_the_trainer_engine_writes(accelerate_run)
     config, summary = accelerate_run
     model_dir = step_path(summary, "model")
     assert {p.name for p in model_dir.iterdir()} >= {
-        "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", HISTORY, SUMMARY,
-    }  # fmt: skip
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        HISTORY,
+        SUMMARY,
+    }
     history, facts = records(summary)
     assert facts["engine"] == "accelerate" and facts["processes"] == 1 and facts["mixed_precision"] == "no"
     assert [(epoch, step) for epoch, step, *_ in evaluations(history)] == [(1.0, 6), (2.0, 12)]
@@ -136,14 +148,16 @@ def engine_request(summary, tmp_path: Path, engine: str, **training) -> TrainReq
     hyperparameters = {**facts["hyperparameters"], "engine": engine, **training}
     output = tmp_path / "model"
     output.mkdir()
-    return TrainRequest.model_validate({
-        "tokenized_dir": str(step_path(summary, "tokenized")),
-        "model": {"kind": "local", "location": facts["base_model"]},
-        "training": hyperparameters,
-        "task": "ner",
-        "checkpoints": str(tmp_path / "checkpoints"),
-        "output": str(output),
-    })
+    return TrainRequest.model_validate(
+        {
+            "tokenized_dir": str(step_path(summary, "tokenized")),
+            "model": {"kind": "local", "location": facts["base_model"]},
+            "training": hyperparameters,
+            "task": "ner",
+            "checkpoints": str(tmp_path / "checkpoints"),
+            "output": str(output),
+        }
+    )
 
 
 @pytest.mark.parametrize("engine", ["accelerate", "trainer"])
@@ -175,13 +189,21 @@ def test_evaluations_within_an_epoch_are_timed_and_the_best_is_kept(engine, acce
 
 
 @pytest.mark.parametrize("engine", ["accelerate", "trainer"])
-def test_early_stopping_ends_training_at_the_patience_and_keeps_the_best_pass_by_the_metric(engine, accelerate_run, tmp_path):
+def test_early_stopping_ends_training_at_the_patience_and_keeps_the_best_pass_by_the_metric(
+    engine, accelerate_run, tmp_path
+):
     # A learning rate too small to change a prediction: the first pass is the best, and each later one is no
     # improvement, so patience 2 stops training at the third of the eight passes planned.
     request = engine_request(
-        accelerate_run[1], tmp_path, engine, epochs=4, evals_per_epoch=2, learning_rate=1e-12, metric="strict_f1",
+        accelerate_run[1],
+        tmp_path,
+        engine,
+        epochs=4,
+        evals_per_epoch=2,
+        learning_rate=1e-12,
+        metric="strict_f1",
         early_stopping_patience=2,
-    )  # fmt: skip
+    )
     run_engine(request)
     history = json.loads((Path(request.output) / HISTORY).read_text())
     facts = json.loads((Path(request.output) / SUMMARY).read_text())
@@ -191,9 +213,12 @@ def test_early_stopping_ends_training_at_the_patience_and_keeps_the_best_pass_by
     assert facts["best_metric"] == {"name": "validation strict_f1", "value": passes[0]["eval_strict_f1"]}
     assert (facts["best_epoch"], facts["best_step"]) == (0.5, 3)
     assert facts["early_stopping"] == {
-        "patience": 2, "threshold": 0.0, "evaluations": 3, "stopped_at": {"evaluation": 3, "epoch": 1.5},
+        "patience": 2,
+        "threshold": 0.0,
+        "evaluations": 3,
+        "stopped_at": {"evaluation": 3, "epoch": 1.5},
         "kept": {"evaluation": 1, "epoch": 0.5},
-    }  # fmt: skip
+    }
     assert max(entry["step"] for entry in history) == 9  # no training step after the pass that stopped it
 
 
@@ -207,8 +232,12 @@ def test_balanced_class_weights_come_from_the_training_tokens_and_are_recorded(e
     run_engine(request)
     facts = json.loads((Path(request.output) / SUMMARY).read_text())
     labels = json.loads((Path(request.tokenized_dir) / TOKENIZE_SUMMARY).read_text())["labels"]
-    tokens = Counter(label for row in datasets.load_from_disk(request.tokenized_dir)["train"]["labels"]
-                     for label in row if label != -100)  # fmt: skip
+    tokens = Counter(
+        label
+        for row in datasets.load_from_disk(request.tokenized_dir)["train"]["labels"]
+        for label in row
+        if label != -100
+    )
     n, k = sum(tokens.values()), len(tokens)
     expected = {label: n / (k * tokens[i]) if tokens[i] else 1.0 for i, label in enumerate(labels)}
     assert facts["hyperparameters"]["class_weights"] == "balanced"
@@ -250,9 +279,15 @@ def test_two_processes_count_each_validation_example_once(prefect_server, tiny_m
 
     # 11 examples in batches of 5 over two processes: the last batch is padded with repeats.
     config = tiny_config(
-        tiny_model, conll_sample, tmp_path, engine="accelerate", num_processes=2, epochs=2,
-        eval_batch_size=5, max_eval_samples=11,
-    )  # fmt: skip
+        tiny_model,
+        conll_sample,
+        tmp_path,
+        engine="accelerate",
+        num_processes=2,
+        epochs=2,
+        eval_batch_size=5,
+        max_eval_samples=11,
+    )
     summary = finetune(config)
     history, facts = records(summary)
     assert facts["processes"] == 2

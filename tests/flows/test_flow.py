@@ -21,9 +21,15 @@ STEPS = ["dataset", "data_report", "tokenized", "model", "evaluation", "check", 
 
 def tiny_config(model: Path, dataset: Path, artifacts: Path, **overrides) -> FinetuneConfig:
     return FinetuneConfig(
-        model=str(model), dataset=str(dataset), artifacts_dir=artifacts, max_train_samples=None,
-        batch_size=8, eval_batch_size=16, learning_rate=1e-3, **overrides,
-    )  # fmt: skip
+        model=str(model),
+        dataset=str(dataset),
+        artifacts_dir=artifacts,
+        max_train_samples=None,
+        batch_size=8,
+        eval_batch_size=16,
+        learning_rate=1e-3,
+        **overrides,
+    )
 
 
 def ran(summary) -> list[str]:
@@ -31,7 +37,11 @@ def ran(summary) -> list[str]:
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    return {str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns) for path in root.rglob("*") if path.is_file()}
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in root.rglob("*")
+        if path.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +62,16 @@ def test_first_run_writes_the_artifact_tree(first_run):
     assert not (root / "checkpoints").exists() or not any((root / "checkpoints").iterdir())
     release = Path(summary.model_dir)
     assert {p.name for p in release.iterdir()} >= {
-        "README.md", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-        "metrics.json", "training_history.json", MANIFEST, "training_args.json",
-    }  # fmt: skip
+        "README.md",
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "metrics.json",
+        "training_history.json",
+        MANIFEST,
+        "training_args.json",
+    }
     assert not [path.name for path in release.rglob("*") if path.suffix in (".bin", ".pt", ".pkl", ".pth")], "no pickle"
     evaluation = Path(summary.steps[4].path)
     assert sorted(p.name for p in (evaluation / "predictions").iterdir()) == ["test.txt", "validation.txt"]
@@ -110,14 +127,22 @@ def test_a_champion_published_under_another_metric_is_rescored_under_the_runs(fi
     config, summary = first_run
     judged = finetune(config.model_copy(update={"metric": "strict_f1", "learning_rate": 5e-4}))
     decision = judged.decision
-    assert (decision.challenger.metric, decision.challenger.value) == ("strict_f1", round(judged.metrics["test"]["strict_f1"], 4))
+    assert (decision.challenger.metric, decision.challenger.value) == (
+        "strict_f1",
+        round(judged.metrics["test"]["strict_f1"], 4),
+    )
     # The registry states the published model's F1: it is scored again, on the same test split, by strict F1.
     assert "published" in ran(judged)
-    assert (decision.champion.metric, decision.champion.value) == ("strict_f1", round(summary.metrics["test"]["strict_f1"], 4))
+    assert (decision.champion.metric, decision.champion.value) == (
+        "strict_f1",
+        round(summary.metrics["test"]["strict_f1"], 4),
+    )
     assert "strict_f1 on " in decision.reason
     lines = format_summary("ner", judged).splitlines()
-    assert lines[1].endswith(f"test accuracy {judged.metrics['test']['accuracy']:.4f} f1 {judged.metrics['test']['f1']:.4f} "
-                             f"strict_f1 {judged.metrics['test']['strict_f1']:.4f}")  # fmt: skip
+    assert lines[1].endswith(
+        f"test accuracy {judged.metrics['test']['accuracy']:.4f} f1 {judged.metrics['test']['f1']:.4f} "
+        f"strict_f1 {judged.metrics['test']['strict_f1']:.4f}"
+    )
     assert lines[2] == "Judged:   by strict_f1 (Strict F1)"
 
 
@@ -225,7 +250,9 @@ def test_card_names_no_local_path(first_run):
     assert "| test | 16 | 0 | 0 (0.0 %) | 0 |" in card  # the data report's figures
 
 
-def test_a_run_with_an_empty_prefect_home_reuses_every_complete_artifact(prefect_server, tiny_model, conll_sample, tmp_path):
+def test_a_run_with_an_empty_prefect_home_reuses_every_complete_artifact(
+    prefect_server, tiny_model, conll_sample, tmp_path
+):
     """The artifacts are the cache: a new machine's Prefect (no records of earlier runs) retrains nothing.
     Its temporary server's first start, with an empty home, is within the run's own start-up limit."""
     import json
@@ -238,10 +265,15 @@ def test_a_run_with_an_empty_prefect_home_reuses_every_complete_artifact(prefect
     env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
     env.update(PREFECT_HOME=str(tmp_path / "empty-home"))
     options = {
-        "--model": config.model, "--dataset": config.dataset, "--artifacts-dir": str(config.artifacts_dir),
-        "--max-train-samples": "none", "--batch-size": "8", "--eval-batch-size": "16", "--learning-rate": "0.001",
+        "--model": config.model,
+        "--dataset": config.dataset,
+        "--artifacts-dir": str(config.artifacts_dir),
+        "--max-train-samples": "none",
+        "--batch-size": "8",
+        "--eval-batch-size": "16",
+        "--learning-rate": "0.001",
         "--summary-json": str(tmp_path / "summary.json"),
-    }  # fmt: skip
+    }
     command = [sys.executable, "-m", "flows.finetune", *(part for pair in options.items() for part in pair)]
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-2000:]
@@ -252,7 +284,9 @@ def test_a_run_with_an_empty_prefect_home_reuses_every_complete_artifact(prefect
     assert again["decision"]["already_published"] and not again["decision"]["publish"]
 
 
-def test_label_issues_rank_training_sentences_with_their_file_and_line(prefect_server, tiny_model, conll_sample, tmp_path):
+def test_label_issues_rank_training_sentences_with_their_file_and_line(
+    prefect_server, tiny_model, conll_sample, tmp_path
+):
     summary = finetune(tiny_config(tiny_model, conll_sample, tmp_path, label_issues=True))
     assert [step.name for step in summary.steps] == [*STEPS[:2], "label_issues", *STEPS[2:]]
     issues_dir = Path(summary.steps[2].path)
@@ -264,7 +298,9 @@ def test_label_issues_rank_training_sentences_with_their_file_and_line(prefect_s
     lines = (conll_sample / "train.txt").read_text().splitlines()
     for issue in issues:
         assert issue["file"] == str(conll_sample / "train.txt") and issue["given"] != issue["suggested"]
-        assert [line.split()[0] for line in lines[issue["line"] - 1 : issue["line"] - 1 + len(issue["words"])]] == issue["words"]
+        assert [
+            line.split()[0] for line in lines[issue["line"] - 1 : issue["line"] - 1 + len(issue["words"])]
+        ] == issue["words"]
     assert "# Suspect labels" in (issues_dir / "label_issues.md").read_text()
     assert "Suspect labels (`--label-issues`): " in (Path(summary.model_dir) / "README.md").read_text()
     table = json.loads(ui_artifacts(summary.flow_run_id)["label-issues"].data)

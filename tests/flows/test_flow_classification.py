@@ -16,15 +16,24 @@ pytestmark = pytest.mark.slow
 
 def tiny_config(model: Path, artifacts: Path, **overrides) -> FinetuneConfig:
     return FinetuneConfig(
-        task="sequence-classification", model=str(model), artifacts_dir=artifacts,
-        batch_size=8, eval_batch_size=16, learning_rate=1e-3, **overrides,
-    )  # fmt: skip
+        task="sequence-classification",
+        model=str(model),
+        artifacts_dir=artifacts,
+        batch_size=8,
+        eval_batch_size=16,
+        learning_rate=1e-3,
+        **overrides,
+    )
 
 
 @pytest.fixture(scope="module", params=["trainer", "accelerate"])
 def pair_run(request, prefect_server, tiny_model, tmp_path_factory):
     config = tiny_config(
-        tiny_model, tmp_path_factory.mktemp("artifacts"), max_train_samples=64, max_eval_samples=24, engine=request.param
+        tiny_model,
+        tmp_path_factory.mktemp("artifacts"),
+        max_train_samples=64,
+        max_eval_samples=24,
+        engine=request.param,
     )
     return config, finetune(config)
 
@@ -61,7 +70,9 @@ def test_training_progress_is_shown_and_a_single_evaluation_is_left_to_the_evalu
     """For both engines: the share of steps done, as the train step last showed it. One epoch with one
     evaluation: training scores no validation, and the evaluate step's validation scores close the history."""
     _, summary = pair_run
-    model_dir, evaluation_dir = (Path(next(step.path for step in summary.steps if step.name == name)) for name in ("model", "evaluation"))
+    model_dir, evaluation_dir = (
+        Path(next(step.path for step in summary.steps if step.name == name)) for name in ("model", "evaluation")
+    )
     trained = json.loads((model_dir / "training_history.json").read_text())
     assert [entry for entry in trained if "eval_f1" in entry or "eval_loss" in entry] == []
     steps = json.loads((model_dir / "train_summary.json").read_text())["best_step"]
@@ -69,9 +80,13 @@ def test_training_progress_is_shown_and_a_single_evaluation_is_left_to_the_evalu
     assert shown.type == "progress" and shown.data == 100.0
     assert shown.description == f"Training: step {steps} of {steps} (epoch 1.00)"
     scored = json.loads((evaluation_dir / "training_history.json").read_text())
-    validation = {f"eval_{name}": value for name, value in summary.metrics["validation"].items() if isinstance(value, float)}
+    validation = {
+        f"eval_{name}": value for name, value in summary.metrics["validation"].items() if isinstance(value, float)
+    }
     assert scored == [*trained, {**validation, "epoch": 1.0, "step": steps}]
-    assert json.loads((Path(summary.model_dir) / "training_history.json").read_text()) == scored  # what the release ships
+    assert (
+        json.loads((Path(summary.model_dir) / "training_history.json").read_text()) == scored
+    )  # what the release ships
 
 
 def test_saved_pair_model_loads_with_its_label_names(pair_run):
@@ -97,10 +112,15 @@ def test_the_pair_model_predicts_a_csv_of_pairs_and_scores_it_as_the_evaluate_st
         writer = csv.writer(stream)
         writer.writerow(["sentence1", "sentence2", "label"])
         writer.writerows([row["text"], row["text_pair"], names[row["label"]]] for row in test)
-    predicted = predict_flow(PredictConfig(
-        model=summary.model_dir, input=str(table), artifacts_dir=config.artifacts_dir, score=True,
-        batch_size=config.eval_batch_size,
-    ))  # fmt: skip
+    predicted = predict_flow(
+        PredictConfig(
+            model=summary.model_dir,
+            input=str(table),
+            artifacts_dir=config.artifacts_dir,
+            score=True,
+            batch_size=config.eval_batch_size,
+        )
+    )
     expected = summary.metrics["test"]
     assert {name: predicted.scores[name] for name in expected} == expected
     with open(Path(predicted.output_dir) / "predictions.csv", newline="") as stream:
@@ -132,9 +152,14 @@ def test_single_text_multiclass_from_csv_with_class_weights(engine, prefect_serv
             writer.writerow(["review", "stars"])
             writer.writerows(zip(texts * 4, labels * 4))
     config = tiny_config(
-        tiny_model, tmp_path / "artifacts", dataset=str(folder), text_columns=["review"], label_column="stars",
-        engine=engine, class_weights={"neg": 2.0},
-    )  # fmt: skip
+        tiny_model,
+        tmp_path / "artifacts",
+        dataset=str(folder),
+        text_columns=["review"],
+        label_column="stars",
+        engine=engine,
+        class_weights={"neg": 2.0},
+    )
     summary = finetune(config)
     assert set(summary.metrics) == {"validation"}
     scores = summary.metrics["validation"]

@@ -18,10 +18,15 @@ def test_a_leaked_test_split_is_not_published_unless_forced(prefect_server, tiny
     from flows.finetune import finetune
 
     config = FinetuneConfig(
-        model=str(tiny_model), dataset=str(leaked_folder(conll_sample, tmp_path / "leaked")),
-        artifacts_dir=tmp_path / "artifacts", max_train_samples=None, batch_size=16, eval_batch_size=16,
-        learning_rate=1e-3, max_overlap=0.01,
-    )  # fmt: skip
+        model=str(tiny_model),
+        dataset=str(leaked_folder(conll_sample, tmp_path / "leaked")),
+        artifacts_dir=tmp_path / "artifacts",
+        max_train_samples=None,
+        batch_size=16,
+        eval_batch_size=16,
+        learning_rate=1e-3,
+        max_overlap=0.01,
+    )
     logging.getLogger("prefect.flow_runs").addHandler(caplog.handler)
     try:
         refused = finetune(config)
@@ -30,7 +35,7 @@ def test_a_leaked_test_split_is_not_published_unless_forced(prefect_server, tiny
     reason = (
         "100.0 % of the test split's sentences also appear in train (over --max-overlap 1 %): a leaked split's "
         "score says nothing about new data"
-    )  # fmt: skip
+    )
     assert not refused.decision.publish and refused.decision.reason == reason
     assert "Data: sentences that also appear in train: test 16 of 16 (100.0 %)." in caplog.messages
     assert f"Not publishing: {reason}" in caplog.messages

@@ -21,16 +21,26 @@ pytestmark = pytest.mark.slow
 def released(prefect_server, tiny_model, conll_sample, tmp_path_factory):
     """A release of the tiny model fine-tuned on the sample, shipping its ONNX export and int8 quantization."""
     config = FinetuneConfig(
-        model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=tmp_path_factory.mktemp("artifacts"),
-        max_train_samples=None, batch_size=8, eval_batch_size=16, learning_rate=1e-3, epochs=3,
-        export="onnx", quantize="int8", max_quantized_drop=1.0,
-    )  # fmt: skip
+        model=str(tiny_model),
+        dataset=str(conll_sample),
+        artifacts_dir=tmp_path_factory.mktemp("artifacts"),
+        max_train_samples=None,
+        batch_size=8,
+        eval_batch_size=16,
+        learning_rate=1e-3,
+        epochs=3,
+        export="onnx",
+        quantize="int8",
+        max_quantized_drop=1.0,
+    )
     return config, finetune(config)
 
 
 def predict(released, input: Path, **options):
     config, summary = released
-    return predict_flow(PredictConfig(model=summary.model_dir, input=str(input), artifacts_dir=config.artifacts_dir, **options))
+    return predict_flow(
+        PredictConfig(model=summary.model_dir, input=str(input), artifacts_dir=config.artifacts_dir, **options)
+    )
 
 
 def outputs(summary) -> Path:
@@ -48,7 +58,9 @@ def test_a_conll_file_is_predicted_and_scored_as_the_evaluate_step_scores_it(rel
     summary = predict(released, conll_sample / "test.txt", score=True, batch_size=config.eval_batch_size)
     expected = finetuned.metrics["test"]
     assert {name: summary.scores[name] for name in expected} == expected
-    words = [[line.split()[0] for line in block.splitlines()] for block in conll_sentences(conll_sample / "test.txt", 16)]
+    words = [
+        [line.split()[0] for line in block.splitlines()] for block in conll_sentences(conll_sample / "test.txt", 16)
+    ]
     assert summary.rows == 16 and [len(tags) for tags in predicted_tags(summary)] == [len(row) for row in words]
     entities = [json.loads(line) for line in (outputs(summary) / "entities.jsonl").read_text().splitlines()]
     assert [row["text"] for row in entities] == [" ".join(row) for row in words]
@@ -63,7 +75,9 @@ def test_a_conll_file_is_predicted_and_scored_as_the_evaluate_step_scores_it(rel
     # The mistakes, as the evaluate step listed them, with the line each sentence starts on.
     scored = [json.loads(line) for line in (outputs(summary) / "errors.jsonl").read_text().splitlines()]
     evaluated = (Path(finetuned.model_dir) / "errors" / "test.jsonl").read_text().splitlines()
-    assert [{key: value for key, value in row.items() if key != "line"} for row in scored] == [json.loads(line) for line in evaluated]
+    assert [{key: value for key, value in row.items() if key != "line"} for row in scored] == [
+        json.loads(line) for line in evaluated
+    ]
     lines = (conll_sample / "test.txt").read_text().splitlines()
     assert scored and all(lines[row["line"] - 1].split()[0] == row["words"][0] for row in scored)
 
@@ -75,8 +89,13 @@ def test_the_entities_written_are_input_again_their_spans_the_tags_to_score(rele
     assert again.rows == 16 and again.problems == [] and 0 <= again.scores["f1"] <= 1
 
 
-def test_plain_text_and_csv_give_the_same_predictions_a_blank_line_ends_a_document_and_an_empty_row_is_reported(released, conll_sample, tmp_path):
-    texts = [" ".join(line.split()[0] for line in block.splitlines()) for block in conll_sentences(conll_sample / "test.txt", 6)]
+def test_plain_text_and_csv_give_the_same_predictions_a_blank_line_ends_a_document_and_an_empty_row_is_reported(
+    released, conll_sample, tmp_path
+):
+    texts = [
+        " ".join(line.split()[0] for line in block.splitlines())
+        for block in conll_sentences(conll_sample / "test.txt", 6)
+    ]
     plain = tmp_path / "week.txt"
     plain.write_text("\n".join([*texts[:3], "", *texts[3:]]) + "\n")
     table = tmp_path / "week.csv"
@@ -95,7 +114,10 @@ def test_a_second_run_is_free_and_a_changed_input_runs_again(released, conll_sam
     data.write_text("\n\n".join(conll_sentences(conll_sample / "valid.txt", 8)) + "\n")
     first = predict(released, data)
     again = predict(released, data)
-    assert [step.cached for step in first.steps] == [False, False] and [step.cached for step in again.steps] == [True, True]
+    assert [step.cached for step in first.steps] == [False, False] and [step.cached for step in again.steps] == [
+        True,
+        True,
+    ]
     assert again.output_dir == first.output_dir
     data.write_text("\n\n".join(conll_sentences(conll_sample / "valid.txt", 9)) + "\n")
     changed = predict(released, data)
@@ -108,7 +130,9 @@ def test_a_long_input_is_read_a_sentence_at_a_time_with_the_context_asked(releas
     document of a CoNLL file are."""
     from tasks.context import SENTENCE_ENDS
 
-    found = [[line.split()[0] for line in block.splitlines()] for block in conll_sentences(conll_sample / "train.txt", 48)]
+    found = [
+        [line.split()[0] for line in block.splitlines()] for block in conll_sentences(conll_sample / "train.txt", 48)
+    ]
     # Sentences that end, and only end, in a sentence end, so that the long input splits where they do.
     sentences = [words for words in found if words[-1] in SENTENCE_ENDS and not set(words[:-1]) & SENTENCE_ENDS][:8]
     document = tmp_path / "document.txt"
@@ -121,10 +145,14 @@ def test_a_long_input_is_read_a_sentence_at_a_time_with_the_context_asked(releas
     assert long.counts["windowed"] == 1 and len(tags) == sum(map(len, sentences))
     assert tags == [tag for sentence in predicted_tags(predict(released, separate, max_length=40)) for tag in sentence]
     [with_context] = predicted_tags(predict(released, document, max_length=40, context=12))
-    assert with_context == [tag for sentence in predicted_tags(predict(released, marked, max_length=40, context=12)) for tag in sentence]
+    assert with_context == [
+        tag for sentence in predicted_tags(predict(released, marked, max_length=40, context=12)) for tag in sentence
+    ]
     assert with_context != tags  # context changes what a random-ish tiny model predicts: the comparison means something
     [onnx] = predicted_tags(predict(released, document, max_length=40, context=12, runtime="onnx"))
-    assert sum(a == b for a, b in zip(onnx, with_context)) / len(with_context) >= 0.95  # the int8 model, read the same way
+    assert (
+        sum(a == b for a, b in zip(onnx, with_context)) / len(with_context) >= 0.95
+    )  # the int8 model, read the same way
 
 
 def test_the_release_ships_its_onnx_export_which_predicts_as_pytorch_does(released, conll_sample):

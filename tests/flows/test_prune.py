@@ -25,9 +25,14 @@ def season(prefect_server, tiny_model, conll_sample, tmp_path_factory):
     tmp_path, runs = tmp_path_factory.mktemp("season"), {}
     for learning_rate in (1e-3, 3e-3, 2e-3):
         config = FinetuneConfig(
-            model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=tmp_path / "artifacts",
-            max_train_samples=None, batch_size=8, eval_batch_size=16, learning_rate=learning_rate,
-        )  # fmt: skip
+            model=str(tiny_model),
+            dataset=str(conll_sample),
+            artifacts_dir=tmp_path / "artifacts",
+            max_train_samples=None,
+            batch_size=8,
+            eval_batch_size=16,
+            learning_rate=learning_rate,
+        )
         runs[learning_rate] = (config, finetune(config))
     return tmp_path / "artifacts", runs
 
@@ -75,7 +80,10 @@ def test_what_a_running_flow_holds_or_what_is_young_is_never_removed(season):
 def test_kept_releases_and_freed_bytes(tmp_path):
     history = [{"release_dir": f"/r/{n}"} for n in range(5)]
     history[3]["pruned"] = True
-    registry = {"a": {"published": {"release_dir": "/r/1"}, "history": history}, "b": {"published": None, "history": []}}
+    registry = {
+        "a": {"published": {"release_dir": "/r/1"}, "history": history},
+        "b": {"published": None, "history": []},
+    }
     assert kept_releases(registry, 2) == ["/r/1", "/r/2", "/r/4"]
     assert kept_releases(registry, 0) == ["/r/1"]
     (tmp_path / "kept").mkdir()

@@ -13,11 +13,20 @@ from tasks.sweep import SweepConfig
 
 def sweep_config(tiny_model, conll_sample, artifacts: Path, **changes) -> SweepConfig:
     base = FinetuneConfig(
-        model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=artifacts, max_train_samples=None,
-        batch_size=8, eval_batch_size=16, epochs=1,
-    )  # fmt: skip
-    values = {"base": base, "strategy": "grid", "parallel": 2,
-              "search": {"learning_rate": [1e-3, 3e-3], "label_alignment": ["all-subwords", "first-subword"]}}
+        model=str(tiny_model),
+        dataset=str(conll_sample),
+        artifacts_dir=artifacts,
+        max_train_samples=None,
+        batch_size=8,
+        eval_batch_size=16,
+        epochs=1,
+    )
+    values = {
+        "base": base,
+        "strategy": "grid",
+        "parallel": 2,
+        "search": {"learning_rate": [1e-3, 3e-3], "label_alignment": ["all-subwords", "first-subword"]},
+    }
     return SweepConfig(**{**values, **changes})
 
 
@@ -113,8 +122,9 @@ def test_a_widened_sweep_runs_only_the_new_trials(first_sweep, tiny_model, conll
 def test_a_failed_trial_is_recorded_and_the_sweep_goes_on(prefect_server, tiny_model, conll_sample, tmp_path):
     from flows.sweep import sweep
 
-    config = sweep_config(tiny_model, conll_sample, tmp_path / "artifacts", parallel=1,
-                          search={"mixed_precision": ["no", "fp16"]})  # fmt: skip
+    config = sweep_config(
+        tiny_model, conll_sample, tmp_path / "artifacts", parallel=1, search={"mixed_precision": ["no", "fp16"]}
+    )
     summary = sweep(config)
     by_precision = {t.params["mixed_precision"]: t for t in summary.trials}
     assert by_precision["fp16"].state == "failed" and "fp16 needs a CUDA GPU" in by_precision["fp16"].error

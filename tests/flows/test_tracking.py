@@ -25,9 +25,15 @@ def final_scores(scores: dict) -> dict[str, float]:
 
 def tracked_run(tiny_model, conll_sample, artifacts: Path, **overrides):
     config = FinetuneConfig(
-        model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=artifacts, batch_size=8, eval_batch_size=16,
-        learning_rate=1e-3, epochs=2, **overrides,
-    )  # fmt: skip
+        model=str(tiny_model),
+        dataset=str(conll_sample),
+        artifacts_dir=artifacts,
+        batch_size=8,
+        eval_batch_size=16,
+        learning_rate=1e-3,
+        epochs=2,
+        **overrides,
+    )
     summary = finetune(config)
     model_dir = Path(next(step.path for step in summary.steps if step.name == "model"))
     evaluations = [entry for entry in json.loads((model_dir / TRAIN_HISTORY).read_text()) if "eval_f1" in entry]
@@ -45,7 +51,9 @@ def test_tensorboard_event_files_hold_each_evaluation(engine, prefect_server, ti
     assert trained["tensorboard_dir"] == "tensorboard"
     # Accelerate's tracker writes its parameters (hparams) as a run of their own, in a folder beside the metrics.
     runs = {path.parent for path in (model_dir / "tensorboard").rglob("events.out.tfevents.*")}
-    [scalars] = [run for run in (EventAccumulator(str(folder)).Reload() for folder in runs) if "eval/f1" in run.Tags()["scalars"]]
+    [scalars] = [
+        run for run in (EventAccumulator(str(folder)).Reload() for folder in runs) if "eval/f1" in run.Tags()["scalars"]
+    ]
     for name in ("f1", "loss"):
         logged = [(event.step, event.value) for event in scalars.Scalars(f"eval/{name}")]
         assert logged == [(entry["step"], pytest.approx(entry[f"eval_{name}"])) for entry in evaluations]
@@ -107,6 +115,10 @@ def test_a_tracker_that_is_not_installed_is_named_before_any_work(monkeypatch):
     require_tracker("none")
     require_tracker("mlflow")  # installed by setup.sh
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None if name == "mlflow" else real(name, *args))
-    with pytest.raises(PipelineError, match=r"--report-to mlflow needs the mlflow package: pip install -e '\.\[tracking\]'"):
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *args: None if name == "mlflow" else real(name, *args)
+    )
+    with pytest.raises(
+        PipelineError, match=r"--report-to mlflow needs the mlflow package: pip install -e '\.\[tracking\]'"
+    ):
         require_tracker("mlflow")

@@ -37,8 +37,15 @@ def behind_faults(s3_server: str, faults: Faults, **env: str):
 
 
 def config(tiny_model: Path, conll_sample: Path, bucket: str) -> FinetuneConfig:
-    return FinetuneConfig(model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=bucket,
-                          max_train_samples=None, batch_size=8, eval_batch_size=16, learning_rate=1e-3)  # fmt: skip
+    return FinetuneConfig(
+        model=str(tiny_model),
+        dataset=str(conll_sample),
+        artifacts_dir=bucket,
+        max_train_samples=None,
+        batch_size=8,
+        eval_batch_size=16,
+        learning_rate=1e-3,
+    )
 
 
 def commit_records_name_only_files_that_are_there(bucket: str) -> list[str]:
@@ -69,7 +76,9 @@ def test_a_store_that_keeps_failing_an_upload_fails_the_step_naming_it(
 ):
     refused = Faults(unavailable=1.0, only=r"^PUT /[^/]+/artifacts/model/")
     with behind_faults(s3_server, refused, FINETUNE_BUCKET_ATTEMPTS="2") as proxy:
-        with pytest.raises(PipelineError, match=rf"uploading \d+ files to {bucket}/model/\w+ failed: .*reduce your request rate"):
+        with pytest.raises(
+            PipelineError, match=rf"uploading \d+ files to {bucket}/model/\w+ failed: .*reduce your request rate"
+        ):
             finetune(config(tiny_model, conll_sample, bucket))
     assert proxy.done["unavailable"] >= 2, "the upload was tried again before the step failed"
     committed = commit_records_name_only_files_that_are_there(bucket)

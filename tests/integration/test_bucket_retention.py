@@ -72,7 +72,9 @@ def test_prune_in_a_bucket_keeps_the_kept_releases_and_removes_the_rest_and_what
         f"{bucket}/model/m4/ba9876543210": "files of writer ba9876543210, which no commit record names",
         str(staging / "release" / "r2"): f"a staged copy of {season['release2']}, which prune removes",
         str(staging / "model" / "m3"): f"a staged copy of a writer of {season['model3']} that is no longer committed",
-        str(staging / "model" / ".m5.partial-0a1b2c3d"): "a partial staged model artifact whose builder is gone (key m5)",
+        str(
+            staging / "model" / ".m5.partial-0a1b2c3d"
+        ): "a partial staged model artifact whose builder is gone (key m5)",
         str(staging / "checkpoints" / "m6"): "checkpoints left by a run",
     }
     removed_objects = ("release/r2/", "model/m2/", "model/m3/0123456789ab/", "model/m4/")

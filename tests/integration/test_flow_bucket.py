@@ -22,9 +22,14 @@ def test_a_run_keeps_every_artifact_in_the_bucket_and_a_rerun_on_a_wiped_machine
     prefect_server, tiny_model, conll_sample, bucket, staging
 ):
     config = FinetuneConfig(
-        model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=bucket, max_train_samples=None,
-        batch_size=8, eval_batch_size=16, learning_rate=1e-3,
-    )  # fmt: skip
+        model=str(tiny_model),
+        dataset=str(conll_sample),
+        artifacts_dir=bucket,
+        max_train_samples=None,
+        batch_size=8,
+        eval_batch_size=16,
+        learning_rate=1e-3,
+    )
     first = finetune(config)
     assert [step.name for step in first.steps] == STEPS and not any(step.cached for step in first.steps)
     for step in first.steps:

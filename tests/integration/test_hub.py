@@ -67,12 +67,27 @@ def test_the_token_travels_only_in_the_authorization_header(hub, release):
 
 def test_the_hub_tests_pass_whatever_hugging_face_settings_the_shell_holds():
     """A user's shell offline, on another endpoint, with a token of its own: the suite clears them (conftest)."""
-    shell = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9",
-             "HF_TOKEN": "hf_the_users_own"}  # fmt: skip
-    tests = [f"{Path(__file__)}::{name}" for name in ("test_the_token_travels_only_in_the_authorization_header",
-                                                       "test_published_card_is_read_fresh_and_none_when_nothing_is_published")]  # fmt: skip
-    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *tests],
-                         env=shell, capture_output=True, text=True, timeout=300)  # fmt: skip
+    shell = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+        "HF_TOKEN": "hf_the_users_own",
+    }
+    tests = [
+        f"{Path(__file__)}::{name}"
+        for name in (
+            "test_the_token_travels_only_in_the_authorization_header",
+            "test_published_card_is_read_fresh_and_none_when_nothing_is_published",
+        )
+    ]
+    ran = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *tests],
+        env=shell,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ran.returncode == 0 and "2 passed" in ran.stdout, ran.stdout[-3000:]
 
 
@@ -243,16 +258,24 @@ def test_an_unreachable_hub_fails_the_published_check(monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_failed_push_fails_the_run_and_keeps_the_model(prefect_server, hub, tiny_model, conll_sample, tmp_path, monkeypatch):
+def test_a_failed_push_fails_the_run_and_keeps_the_model(
+    prefect_server, hub, tiny_model, conll_sample, tmp_path, monkeypatch
+):
     from flows.finetune import finetune
     from tasks.config import FinetuneConfig
 
     monkeypatch.setenv("HF_TOKEN", "hf_read_only")
     config = FinetuneConfig(
-        model=str(tiny_model), dataset=str(conll_sample), artifacts_dir=tmp_path, batch_size=8, hub_model_id="team/ner",
+        model=str(tiny_model),
+        dataset=str(conll_sample),
+        artifacts_dir=tmp_path,
+        batch_size=8,
+        hub_model_id="team/ner",
         min_score=0.0,
     )
-    with pytest.raises(PipelineError, match=r"push to team/ner failed: the Hub refused the token .* the model is saved in"):
+    with pytest.raises(
+        PipelineError, match=r"push to team/ner failed: the Hub refused the token .* the model is saved in"
+    ):
         finetune(config)
     [release] = [path for path in (tmp_path / "release").iterdir() if not path.name.startswith(".")]
     assert (release / "model.safetensors").is_file() and (release / "README.md").is_file()
@@ -285,7 +308,9 @@ def test_a_failed_push_leaves_the_token_in_no_log_message_or_artifact(prefect_se
     state = push(return_state=True)
     with pytest.raises(PipelineError) as failed:
         state.result()
-    assert "push to team/ner failed" in str(failed.value) and ("HTTP 403" if fault == "refused" else "HTTP 401") in str(failed.value)
+    assert "push to team/ner failed" in str(failed.value) and ("HTTP 403" if fault == "refused" else "HTTP 401") in str(
+        failed.value
+    )
     logs = flow_run_logs(state.state_details.flow_run_id, "push to team/ner failed")
     assert "push to team/ner failed" in "\n".join(logs)
     for text in [str(failed.value), *logs, *(path.read_text() for path in release.rglob("*") if path.is_file())]:
@@ -387,14 +412,20 @@ def test_a_damaged_champion_does_not_block_a_sound_model_and_the_gate_says_why(
 
     data = DataConfig(dataset=str(conll_sample), max_train_samples=None)
     labels = normalize(read_source(resolve_dataset(data), data).splits, resolve_dataset(data), data, "ner")[1]
-    champion = damaged_weights(token_classifier(tiny_model, tmp_path / "champion", tuple(labels)), tmp_path / "damaged", "truncated")
+    champion = damaged_weights(
+        token_classifier(tiny_model, tmp_path / "champion", tuple(labels)), tmp_path / "damaged", "truncated"
+    )
     # Its card states a score on other data, so the gate downloads it to score it on this run's.
     sha256 = (champion / "README.md").read_text().split("weights_sha256: ")[1].split("\n")[0]
-    card = champion_card(0.99, "0" * 16).replace(b"---\nmodel-index", f"---\nweights_sha256: {sha256}\nmodel-index".encode())
+    card = champion_card(0.99, "0" * 16).replace(
+        b"---\nmodel-index", f"---\nweights_sha256: {sha256}\nmodel-index".encode()
+    )
     hub.state.repos["team/ner"] = {**{path.name: path.read_bytes() for path in champion.iterdir()}, "README.md": card}
     hub.state.commits.append({"oid": "c" * 40, "files": {}})
     summary = finetune(gate_config(tiny_model, conll_sample, tmp_path / "artifacts", hub_model_id="team/ner"))
     decision = summary.decision
     assert decision.publish and summary.pushed_to is not None and decision.champion is None
     assert decision.reason.startswith("the published model cannot be scored because it is damaged (")
-    assert "/model.safetensors: truncated: " in decision.reason and decision.reason.endswith("); this model replaces it")
+    assert "/model.safetensors: truncated: " in decision.reason and decision.reason.endswith(
+        "); this model replaces it"
+    )

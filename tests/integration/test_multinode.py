@@ -57,9 +57,21 @@ def test_a_joining_node_needs_the_tokenized_data_at_the_same_path(tmp_path):
 
 # The options of the runs below, as a node's command line gives them.
 OPTIONS = [
-    "--max-eval-samples", "8", "--engine", "accelerate", "--epochs", "1", "--evals-per-epoch", "2", "--batch-size", "8",
-    "--eval-batch-size", "8", "--learning-rate", "3e-3",
-]  # fmt: skip
+    "--max-eval-samples",
+    "8",
+    "--engine",
+    "accelerate",
+    "--epochs",
+    "1",
+    "--evals-per-epoch",
+    "2",
+    "--batch-size",
+    "8",
+    "--eval-batch-size",
+    "8",
+    "--learning-rate",
+    "3e-3",
+]
 
 
 @pytest.fixture(scope="module")
@@ -82,19 +94,40 @@ def without_timings(history: list[dict]) -> list[dict]:
     return [{name: value for name, value in entry.items() if not name.endswith(timed)} for entry in history]
 
 
-def start_node(rank: int, endpoint: str, config: FinetuneConfig, root: str, staging: Path, log: Path) -> subprocess.Popen:
+def start_node(
+    rank: int, endpoint: str, config: FinetuneConfig, root: str, staging: Path, log: Path
+) -> subprocess.Popen:
     """``python -m flows.finetune`` as node ``rank`` of two, on a machine of its own: its own staging directory
     and temporary folder, with only the bucket (and the Prefect server) in common."""
     from prefect.settings import PREFECT_API_URL
 
     temporary = staging.with_name(f"{staging.name}-tmp")
     temporary.mkdir()
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "FINETUNE_STAGING_DIR": str(staging),
-           "TMPDIR": str(temporary), "OMP_NUM_THREADS": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "FINETUNE_STAGING_DIR": str(staging),
+        "TMPDIR": str(temporary),
+        "OMP_NUM_THREADS": "1",
+    }
     command = [
-        sys.executable, "-m", "flows.finetune", "--model", config.model, "--dataset", str(config.dataset), *OPTIONS,
-        "--artifacts-dir", root, "--num-nodes", "2", "--node-rank", str(rank), "--rdzv-endpoint", endpoint,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "flows.finetune",
+        "--model",
+        config.model,
+        "--dataset",
+        str(config.dataset),
+        *OPTIONS,
+        "--artifacts-dir",
+        root,
+        "--num-nodes",
+        "2",
+        "--node-rank",
+        str(rank),
+        "--rdzv-endpoint",
+        endpoint,
+    ]
     return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
@@ -107,7 +140,9 @@ def test_two_nodes_of_one_process_train_as_one_node_of_two(tokenized, tmp_path, 
     # threads each the sums round differently and the weights are not equal.
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     training = training_of(config, model)  # as both nodes' flows fill auto in (warm-up here)
-    one_node = train_model(tokenized_dir, model, training.model_copy(update={"num_processes": 2}), "ner", Launch(), store=store)
+    one_node = train_model(
+        tokenized_dir, model, training.model_copy(update={"num_processes": 2}), "ner", Launch(), store=store
+    )
     endpoint = f"127.0.0.1:{free_port()}"
     node1 = start_node(1, endpoint, config, store.root, tmp_path / "node-1", tmp_path / "node-1.log")
     two_nodes = training.model_copy(update={"num_nodes": 2})

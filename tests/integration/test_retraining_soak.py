@@ -51,9 +51,11 @@ def sentences() -> Sentences:
     files = embedded_conll2003_files()
     test = conll_sentences(files["test"], 100)
     return Sentences(
-        train=conll_sentences(files["train"], 1000), validation=conll_sentences(files["validation"], 50),
-        first_test=test[:50], second_test=test[50:],
-    )  # fmt: skip
+        train=conll_sentences(files["train"], 1000),
+        validation=conll_sentences(files["validation"], 50),
+        first_test=test[:50],
+        second_test=test[50:],
+    )
 
 
 def publish_data(folder: Path, train: list[str], validation: list[str], test: list[str]) -> None:
@@ -168,12 +170,16 @@ class Deployed:
             )
         decisions = [m for m in messages if m.startswith(GATE_LINES)]
         return Finished(
-            run_id=run_id, states=[r.state.type.value for r in (run, *children)],
-            messages=[r.state.message or "" for r in (run, *children)], started=run.start_time.timestamp(),
-            ended=run.end_time.timestamp(), logged_decision=decisions[-1] if decisions else "",
+            run_id=run_id,
+            states=[r.state.type.value for r in (run, *children)],
+            messages=[r.state.message or "" for r in (run, *children)],
+            started=run.start_time.timestamp(),
+            ended=run.end_time.timestamp(),
+            logged_decision=decisions[-1] if decisions else "",
             reused={match[1] for m in messages if (match := REUSED.match(m))},
-            pools=[run.work_pool_name, *(child.work_pool_name for child in children)], ui_artifacts={a.key for a in made if a.key},
-        )  # fmt: skip
+            pools=[run.work_pool_name, *(child.work_pool_name for child in children)],
+            ui_artifacts={a.key for a in made if a.key},
+        )
 
     def run(self, **changes) -> Finished:
         return completed(self.finish(self.start(**changes)))
@@ -294,9 +300,18 @@ def test_a_wrong_parameter_type_is_refused_naming_the_field(server):
 
 def test_a_missing_deployment_is_named(server, tiny_model, conll_sample, tmp_path):
     failed = server.run(
-        sys.executable, "-m", "flows.finetune", "--model", str(tiny_model), "--dataset", str(conll_sample),
-        "--artifacts-dir", str(tmp_path), "--train-deployment", "train-evaluate/nowhere",
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "flows.finetune",
+        "--model",
+        str(tiny_model),
+        "--dataset",
+        str(conll_sample),
+        "--artifacts-dir",
+        str(tmp_path),
+        "--train-deployment",
+        "train-evaluate/nowhere",
+    )
     assert failed.returncode == 2
     assert failed.stderr.strip().splitlines()[-1] == (
         f"error: no deployment train-evaluate/nowhere on {server.api_url}: deploy it with deployments/deploy.sh, "
@@ -305,13 +320,20 @@ def test_a_missing_deployment_is_named(server, tiny_model, conll_sample, tmp_pat
     assert (tmp_path / "tokenized").is_dir()  # what ran before the dispatch is kept
 
 
-def test_a_season_of_retraining_ends_with_registry_cards_and_artifacts_in_agreement(server, tmp_path, tiny_model, sentences):
+def test_a_season_of_retraining_ends_with_registry_cards_and_artifacts_in_agreement(
+    server, tmp_path, tiny_model, sentences
+):
     data, artifacts = tmp_path / "data", tmp_path / "artifacts"
     config = {
-        "train_deployment": "train-evaluate/gpu", "model": str(tiny_model), "dataset": str(data),
-        "artifacts_dir": str(artifacts), "max_train_samples": None, "batch_size": 8, "learning_rate": 1e-3,
+        "train_deployment": "train-evaluate/gpu",
+        "model": str(tiny_model),
+        "dataset": str(data),
+        "artifacts_dir": str(artifacts),
+        "max_train_samples": None,
+        "batch_size": 8,
+        "learning_rate": 1e-3,
         "epochs": 4,
-    }  # fmt: skip
+    }
     for pool in ("cpu", "gpu"):
         server.start_worker(pool, f"worker-{pool}")
     finetune = Deployed(server, config)
@@ -336,9 +358,15 @@ def test_workers_that_share_only_a_bucket_run_publish_and_rerun_from_its_cache(
     data = tmp_path / "data"
     publish_data(data, sentences.train[:500], sentences.validation, sentences.first_test)
     config = {
-        "train_deployment": "train-evaluate/gpu", "model": str(tiny_model), "dataset": str(data),
-        "artifacts_dir": bucket, "max_train_samples": None, "batch_size": 8, "learning_rate": 1e-3, "epochs": 4,
-    }  # fmt: skip
+        "train_deployment": "train-evaluate/gpu",
+        "model": str(tiny_model),
+        "dataset": str(data),
+        "artifacts_dir": bucket,
+        "max_train_samples": None,
+        "batch_size": 8,
+        "learning_rate": 1e-3,
+        "epochs": 4,
+    }
     machines = {pool: tmp_path / pool for pool in ("cpu", "gpu")}
     for worker in list(server.workers.values()):  # the season's, which share a disk
         server.processes.stop(worker)
@@ -394,12 +422,16 @@ def predictions_of_the_published_model(server: PrefectServer, artifacts: Path, t
     config = {"model": "published", "input": str(test), "artifacts_dir": str(artifacts), "score": True}
     ended = server.run_deployment("predict/predict", config, 120)
     with server.client() as client:
-        made = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[ended.id])))
+        made = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[ended.id]))
+        )
     assert ended.work_pool_name == "gpu" and {"predictions", "predicted-counts"} <= {a.key for a in made}
     published, _ = registry_history(artifacts)
     [output] = list((artifacts / "prediction").glob("[!.]*"))
     summary = read_json(output / "prediction_summary.json")
-    assert summary["model"]["location"] == published.release_dir and summary["rows"] == len(conll_sentences(test, 10_000))
+    assert summary["model"]["location"] == published.release_dir and summary["rows"] == len(
+        conll_sentences(test, 10_000)
+    )
     assert 0 <= summary["scores"]["f1"] <= 1
 
 
@@ -413,9 +445,15 @@ def season(
     publish_data(data, train[:500], validation, sentences.first_test)
     first_run = finetune.run()
     assert first_run.ui_artifacts == {
-        "data-report", "ner-metrics", "model-card", "ner-training-curves", "ner-f1-per-type", "ner-confusion",
-        "training-epochs", "ner-mistakes",
-    }  # fmt: skip
+        "data-report",
+        "ner-metrics",
+        "model-card",
+        "ner-training-curves",
+        "ner-f1-per-type",
+        "ner-confusion",
+        "training-epochs",
+        "ner-mistakes",
+    }
     first = last_decision(artifacts, first_run)
     assert first.publish and first.reason == "nothing is published yet"
     decisions.append(first)

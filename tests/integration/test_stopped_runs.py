@@ -23,8 +23,10 @@ def environment(stop: signal.Signals, prefect_home: Path) -> dict[str, str]:
 
     if stop == signal.SIGTERM:
         return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
-    return {**{name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")},
-            "PREFECT_HOME": str(prefect_home)}  # fmt: skip
+    return {
+        **{name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")},
+        "PREFECT_HOME": str(prefect_home),
+    }
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
@@ -32,12 +34,27 @@ def test_a_stopped_run_leaves_no_process_and_keeps_its_checkpoints(
     stop, prefect_server, tiny_model, conll_sample, tmp_path
 ):
     artifacts, env = tmp_path / "artifacts", environment(stop, tmp_path / "prefect")
-    command = [sys.executable, "-m", "flows.finetune", "--model", str(tiny_model), "--dataset", str(conll_sample),
-               "--artifacts-dir", str(artifacts), "--num-processes", "2", "--epochs", "400", "--batch-size", "8"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "flows.finetune",
+        "--model",
+        str(tiny_model),
+        "--dataset",
+        str(conll_sample),
+        "--artifacts-dir",
+        str(artifacts),
+        "--num-processes",
+        "2",
+        "--epochs",
+        "400",
+        "--batch-size",
+        "8",
+    ]
     run = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         checkpoints = artifacts / "checkpoints"
-        trained = lambda: any(checkpoints.glob("*/checkpoint-*/trainer_state.json"))  # noqa: E731
+        trained = lambda: any(checkpoints.glob("*/checkpoint-*/trainer_state.json"))
         wait_for(lambda: trained() or run.poll() is not None, 120, "a complete epoch checkpoint")
         assert run.poll() is None, run.communicate()[0][-3000:]
         started = descendants(run.pid)
@@ -45,7 +62,11 @@ def test_a_stopped_run_leaves_no_process_and_keeps_its_checkpoints(
         os.kill(run.pid, stop)
         stopped_at = time.monotonic()
         output, _ = run.communicate(timeout=30)
-        wait_for(lambda: not any(map(alive, started)), 30 - (time.monotonic() - stopped_at), "every process it started to stop")
+        wait_for(
+            lambda: not any(map(alive, started)),
+            30 - (time.monotonic() - stopped_at),
+            "every process it started to stop",
+        )
     finally:
         for pid in descendants(run.pid) | {run.pid}:
             os.kill(pid, signal.SIGKILL) if alive(pid) else None

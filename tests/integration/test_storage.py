@@ -59,7 +59,10 @@ def test_an_upload_interrupted_before_the_commit_record_is_not_a_cache_hit(bucke
 
 def test_two_writers_of_one_key_end_with_one_complete_artifact(bucket, staging):
     location = f"{bucket}/model/abc"
-    builds = [finished_dir(staging / f"build-{n}", {"weights.bin": f"writer {n} " * 100, "config.json": "{}"}) for n in range(2)]
+    builds = [
+        finished_dir(staging / f"build-{n}", {"weights.bin": f"writer {n} " * 100, "config.json": "{}"})
+        for n in range(2)
+    ]
     writers, start = [None, None], threading.Barrier(2)
 
     def write(n: int) -> None:
@@ -75,7 +78,9 @@ def test_two_writers_of_one_key_end_with_one_complete_artifact(bucket, staging):
     assert writers[1 - winner] is None
     record = storage.committed(location)
     assert record["writer"] == writers[winner]
-    assert objects(location) == sorted(["commit.json", *(f"{writers[winner]}/{name}" for name in ("config.json", "weights.bin"))])
+    assert objects(location) == sorted(
+        ["commit.json", *(f"{writers[winner]}/{name}" for name in ("config.json", "weights.bin"))]
+    )
     assert (local_dir(location) / "weights.bin").read_text() == f"writer {winner} " * 100
 
 
@@ -97,7 +102,9 @@ def test_a_reader_downloads_once_and_again_when_a_refreshed_run_replaced_the_art
 
 def test_one_file_is_read_without_fetching_the_artifact(bucket, staging):
     location = f"{bucket}/model/abc"
-    storage.commit(finished_dir(staging / "build", {"model.bin": "w" * 10_000, "summary.json": '{"f1": 0.5}'}), location)
+    storage.commit(
+        finished_dir(staging / "build", {"model.bin": "w" * 10_000, "summary.json": '{"f1": 0.5}'}), location
+    )
     before = storage.transferred()["downloaded"]
     assert read_artifact_json(location, "summary.json") == {"f1": 0.5}
     assert storage.transferred()["downloaded"] - before == len('{"f1": 0.5}')

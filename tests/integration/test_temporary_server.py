@@ -35,7 +35,9 @@ def answers(url: str) -> bool:
 def start_and_end(prefect_home: Path) -> tuple[subprocess.CompletedProcess, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
     env.update(PREFECT_HOME=str(prefect_home), DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false")
-    finished = subprocess.run([sys.executable, "-c", RUN], cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    finished = subprocess.run(
+        [sys.executable, "-c", RUN], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
+    )
     url, exported = finished.stdout.split()
     assert url == exported and url.startswith("http://127.0.0.1:")
     return finished, url

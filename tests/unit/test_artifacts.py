@@ -26,7 +26,7 @@ class Run(FORK.Process):
     def run(self) -> None:
         try:
             super().run()
-        except BaseException:  # noqa: BLE001 (any failure is exit status 1, as an uncaught one would be)
+        except BaseException:  # any failure is exit status 1, as an uncaught one would be
             traceback.print_exc()
             os._exit(1)
         os._exit(0)

@@ -45,7 +45,10 @@ def test_none_is_the_unweighted_loss_and_a_mapping_weighs_the_labels_it_names():
 
 
 def test_a_weight_for_a_label_the_data_lacks_names_it_and_the_labels_there_are():
-    with pytest.raises(PipelineError, match=r"^class_weights names label 'B-CITY', which the data lacks; its labels are O, B-PER, I-PER$"):
+    with pytest.raises(
+        PipelineError,
+        match=r"^class_weights names label 'B-CITY', which the data lacks; its labels are O, B-PER, I-PER$",
+    ):
         class_weight_vector({"O": 1.0, "B-CITY": 2.0}, ["O", "B-PER", "I-PER"], [5, 2, 1])
 
 

@@ -88,9 +88,18 @@ def test_missing_config_file():
 
 def test_engine_options_parse():
     config, _ = parse_command_line(
-        ["--engine", "accelerate", "--num-processes", "2", "--resume", "--mixed-precision", "bf16",
-         "--gradient-accumulation-steps", "4"]
-    )  # fmt: skip
+        [
+            "--engine",
+            "accelerate",
+            "--num-processes",
+            "2",
+            "--resume",
+            "--mixed-precision",
+            "bf16",
+            "--gradient-accumulation-steps",
+            "4",
+        ]
+    )
     assert (config.engine, config.num_processes, config.resume) == ("accelerate", 2, True)
     assert (config.mixed_precision, config.gradient_accumulation_steps) == ("bf16", 4)
     with pytest.raises(SystemExit):
@@ -107,8 +116,9 @@ def test_class_weights_by_name_on_the_command_line_or_by_label_in_the_config_fil
     path.write_text("class_weights: {1: 3}\n")  # a label named 1 reads as a number in YAML
     assert parse_command_line(["--config", str(path)])[0].class_weights == {"1": 3.0}
     assert FinetuneConfig.model_json_schema()["properties"]["class_weights"]["anyOf"] == [
-        {"enum": ["none", "balanced"], "type": "string"}, {"additionalProperties": {"type": "number"}, "type": "object"},
-    ]  # fmt: skip
+        {"enum": ["none", "balanced"], "type": "string"},
+        {"additionalProperties": {"type": "number"}, "type": "object"},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -149,7 +159,9 @@ def test_help_answers_before_prefect_and_the_ml_libraries_load():
     command = [sys.executable, "-X", "importtime", "-m", "flows.finetune", "--help"]
     finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert finished.returncode == 0 and "--learning-rate" in finished.stdout
-    imported = {line.rsplit("|", 1)[-1].strip() for line in finished.stderr.splitlines() if line.startswith("import time")}
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in finished.stderr.splitlines() if line.startswith("import time")
+    }
     assert "tasks.config" in imported
     assert imported.isdisjoint({"prefect", "torch", "transformers", "datasets"})
 
@@ -158,4 +170,7 @@ def test_a_bad_option_is_refused_before_anything_heavy_loads():
     command = [sys.executable, "-m", "flows.finetune", "--learning-rate", "-1"]
     finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert finished.returncode == 2
-    assert finished.stderr.strip() == "error: invalid configuration (command line): learning_rate: Input should be greater than 0"
+    assert (
+        finished.stderr.strip()
+        == "error: invalid configuration (command line): learning_rate: Input should be greater than 0"
+    )

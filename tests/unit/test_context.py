@@ -44,10 +44,16 @@ def test_every_word_is_some_reading_own_once_and_context_comes_from_its_document
     ids = [number for number, document in enumerate(documents) for _ in document]
     lengths = [[1 + len(word) // 6 for word in words] for words in sentences]  # a stand-in for sub-words
     found = readings(sentences, lengths, ids, budget=40, context=context)
-    assert [(reading.row, reading.start) for reading in found] == sorted((reading.row, reading.start) for reading in found)
+    assert [(reading.row, reading.start) for reading in found] == sorted(
+        (reading.row, reading.start) for reading in found
+    )
     for row, words in enumerate(sentences):
         own = [reading for reading in found if reading.row == row]
-        assert [word for reading in own for word in reading.words[reading.first : reading.first + reading.end - reading.start]] == words
+        assert [
+            word
+            for reading in own
+            for word in reading.words[reading.first : reading.first + reading.end - reading.start]
+        ] == words
     stream = {number: [word for words in document for word in words] for number, document in enumerate(documents)}
     for reading in found:
         document = stream[ids[reading.row]]
@@ -55,7 +61,11 @@ def test_every_word_is_some_reading_own_once_and_context_comes_from_its_document
         before = reading.first
         after = len(reading.words) - reading.first - (reading.end - reading.start)
         assert before + after <= context  # words, each a sub-word at least
-    assert all(sum(1 + len(word) // 6 for word in reading.words) <= 40 for reading in found if reading.first or len(reading.words) > reading.end - reading.start)
+    assert all(
+        sum(1 + len(word) // 6 for word in reading.words) <= 40
+        for reading in found
+        if reading.first or len(reading.words) > reading.end - reading.start
+    )
 
 
 def test_without_documents_each_row_is_read_alone():
@@ -76,8 +86,13 @@ def test_training_learns_and_evaluation_scores_only_a_sentence_own_words(tiny_mo
     labels = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
     alone = tokenize(rows, tokenizer, labels, TokenizationConfig(), "test").rows
     with_context = tokenize(rows, tokenizer, labels, TokenizationConfig(context=16), "test").rows
-    training = tokenize(rows, tokenizer, labels, TokenizationConfig(context=16, label_alignment="first-subword"), "train").rows
-    scored = [[[label for label in row if label != IGNORED] for row in split["labels"]] for split in (alone, with_context, training)]
+    training = tokenize(
+        rows, tokenizer, labels, TokenizationConfig(context=16, label_alignment="first-subword"), "train"
+    ).rows
+    scored = [
+        [[label for label in row if label != IGNORED] for row in split["labels"]]
+        for split in (alone, with_context, training)
+    ]
     assert scored[0] == scored[1] == scored[2] == tags  # the same words labelled, once each
     assert sum(map(len, with_context["input_ids"])) > sum(map(len, alone["input_ids"])) + 16 * (len(sentences) - 2)
     assert all(len(ids) <= 128 for ids in with_context["input_ids"])
@@ -106,9 +121,14 @@ def test_a_document_column_is_read_from_json_lines_and_must_name_a_column(tmp_pa
 
     found = conll_documents(3)
     repeated = [words for document in found for words in document]
-    documents = [[words for words in document if repeated.count(words) == 1] for document in found]  # tell stories apart
-    lines = [json.dumps({"tokens": words, "ner_tags": ["O"] * len(words), "story": f"story-{number}"})
-             for number, document in enumerate(documents) for words in document]  # fmt: skip
+    documents = [
+        [words for words in document if repeated.count(words) == 1] for document in found
+    ]  # tell stories apart
+    lines = [
+        json.dumps({"tokens": words, "ner_tags": ["O"] * len(words), "story": f"story-{number}"})
+        for number, document in enumerate(documents)
+        for words in document
+    ]
     (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
     data = DataConfig(dataset=str(tmp_path / "train.jsonl"), document_column="story", max_train_samples=None)
     source = resolve_dataset(data)
@@ -128,7 +148,13 @@ def test_prediction_input_keeps_documents_of_conll_plain_text_and_json_lines(tmp
 
     blocks = conll_sentences(embedded_conll2003_files()["test"], 5)
     marked = tmp_path / "marked.txt"
-    marked.write_text("-DOCSTART- -X- -X- O\n\n" + "\n\n".join(blocks[:2]) + "\n\n-DOCSTART- -X- -X- O\n\n" + "\n\n".join(blocks[2:]) + "\n")
+    marked.write_text(
+        "-DOCSTART- -X- -X- O\n\n"
+        + "\n\n".join(blocks[:2])
+        + "\n\n-DOCSTART- -X- -X- O\n\n"
+        + "\n\n".join(blocks[2:])
+        + "\n"
+    )
     rows = read_rows(resolve_input(str(marked), "test", "auto"), ColumnsConfig(), "ner")
     assert rows.columns[DOCUMENT] == [1, 1, 2, 2, 2]
     texts = [" ".join(line.split()[0] for line in block.splitlines()) for block in blocks]
@@ -137,6 +163,11 @@ def test_prediction_input_keeps_documents_of_conll_plain_text_and_json_lines(tmp
     rows = read_rows(resolve_input(str(plain), "test", "auto"), ColumnsConfig(), "ner")
     assert rows.columns[DOCUMENT] == [0, 0, 2] and rows.problems == []
     lines = tmp_path / "rows.jsonl"
-    lines.write_text("".join(json.dumps({"text": text, **({"doc": number // 2} if number != 3 else {})}) + "\n" for number, text in enumerate(texts)))
+    lines.write_text(
+        "".join(
+            json.dumps({"text": text, **({"doc": number // 2} if number != 3 else {})}) + "\n"
+            for number, text in enumerate(texts)
+        )
+    )
     rows = read_rows(resolve_input(str(lines), "test", "auto"), ColumnsConfig(document_column="doc"), "ner")
     assert rows.columns[DOCUMENT] == ["0", "0", "1", "2"] and rows.problems == ["line 4: no document in column 'doc'"]

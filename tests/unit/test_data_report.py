@@ -124,8 +124,9 @@ def test_labels_seen_in_one_split_are_named(conll):
     counts = {split: NER.label_counts(rows) for split, rows in conll.items()}
     assert labels_in_one_split(counts) == {
         kind: next(split for split in counts if counts[split][kind])
-        for kind in counts["train"] if sum(bool(split_counts[kind]) for split_counts in counts.values()) == 1
-    }  # fmt: skip
+        for kind in counts["train"]
+        if sum(bool(split_counts[kind]) for split_counts in counts.values()) == 1
+    }
     without_loc = {split: {**found, "LOC": 0} for split, found in counts.items() if split != "train"}
     assert labels_in_one_split({"train": counts["train"], **without_loc})["LOC"] == "train"
 
@@ -150,7 +151,11 @@ def test_a_test_split_copied_from_train_is_all_overlap(conll_sample, tmp_path, t
 
 def test_the_report_of_the_sample_and_its_markdown(conll, tokenizer):
     report = data_report(dict(conll), NER, tokenizer, 128)
-    assert {split: figures["examples"] for split, figures in report["splits"].items()} == {"train": 48, "validation": 16, "test": 16}
+    assert {split: figures["examples"] for split, figures in report["splits"].items()} == {
+        "train": 48,
+        "validation": 16,
+        "test": 16,
+    }
     assert report["problems"] == problems(report)
     assert [figures["duplicates"] for figures in report["splits"].values()] == [1, 0, 0]
     assert not any(figures["over_max_length"] for figures in report["splits"].values())
@@ -169,12 +174,17 @@ def test_the_report_of_the_sample_and_its_markdown(conll, tokenizer):
 
 def test_the_step_writes_the_report_for_both_tasks(conll_sample, tiny_model, tmp_path):
     store, model = ArtifactStore(root=tmp_path / "artifacts"), resolve_model(ModelConfig(model=str(tiny_model)))
-    for task, folder in (("ner", conll_sample), ("sequence-classification", classification_folder(conll_sample, tmp_path / "cls"))):
+    for task, folder in (
+        ("ner", conll_sample),
+        ("sequence-classification", classification_folder(conll_sample, tmp_path / "cls")),
+    ):
         data = DataConfig(dataset=str(folder), max_train_samples=None)
         loaded = load_dataset.fn(resolve_dataset(data), data, task, store=store)
         reported = report_data.fn(loaded.path, model, 64, task, store=store)
         assert Path(reported.path).parent == store.root / "data_report" and not reported.cached
-        assert sorted(path.name for path in Path(reported.path).iterdir()) == sorted([MANIFEST, DATA_REPORT, DATA_REPORT_MARKDOWN])
+        assert sorted(path.name for path in Path(reported.path).iterdir()) == sorted(
+            [MANIFEST, DATA_REPORT, DATA_REPORT_MARKDOWN]
+        )
         report = json.loads((Path(reported.path) / DATA_REPORT).read_text())
         assert markdown(report) == (Path(reported.path) / DATA_REPORT_MARKDOWN).read_text()
         assert report["splits"]["train"]["examples"] == 48
@@ -205,15 +215,21 @@ def test_the_gate_reads_the_overlap_of_the_evaluated_split_and_the_label_shift(c
     assert shifted.shift().startswith("the training data's label distribution moved from the published model's by ")
 
 
-def test_two_classes_whose_label_one_is_the_majority_are_noted_with_the_metric_to_use(conll_sample, tokenizer, tmp_path):
+def test_two_classes_whose_label_one_is_the_majority_are_noted_with_the_metric_to_use(
+    conll_sample, tokenizer, tmp_path
+):
     # Each real sentence labelled by whether it names anyone: "mentioned" sorts after "absent", so it is label 1,
     # and most news sentences name someone.
     folder = tmp_path / "mentions"
     folder.mkdir()
     for split, file in (("train", "train.txt"), ("validation", "valid.txt")):
-        rows = [{"text": " ".join(line.split()[0] for line in block.splitlines()),
-                 "label": "mentioned" if any(line.split()[-1] != "O" for line in block.splitlines()) else "absent"}
-                for block in conll_sentences(conll_sample / file, 48)]  # fmt: skip
+        rows = [
+            {
+                "text": " ".join(line.split()[0] for line in block.splitlines()),
+                "label": "mentioned" if any(line.split()[-1] != "O" for line in block.splitlines()) else "absent",
+            }
+            for block in conll_sentences(conll_sample / file, 48)
+        ]
         (folder / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     report = data_report(dict(load(folder, "sequence-classification")), CLASSIFICATION, tokenizer, 128)
     train = report["splits"]["train"]["labels"]

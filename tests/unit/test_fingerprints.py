@@ -29,9 +29,10 @@ def edited(module: str, old: str, new: str):
 
 def steps_changed_by(read, task: str = "ner") -> list[str]:
     return [
-        step for step, module in STEP_MODULES.items()
+        step
+        for step, module in STEP_MODULES.items()
         if code_closure(module, read, task) != code_closure(module, task=task)
-    ]  # fmt: skip
+    ]
 
 
 def test_imports_inside_functions_and_submodules_count():
@@ -48,12 +49,16 @@ def test_an_edit_of_align_labels_reruns_tokenize_and_what_uses_it():
     """Ranking label issues tokenizes its halves itself, so its key covers that code; training does not run it,
     and it and the steps after it re-run because their inputs, the tokenized data and the model, are new
     artifacts (benchmarks/code_edits.py shows the whole run)."""
-    read = edited("tasks.profiles.ner.tokenization", "aligned, previous = [], None", "aligned, previous = [], None  # edited")
+    read = edited(
+        "tasks.profiles.ner.tokenization", "aligned, previous = [], None", "aligned, previous = [], None  # edited"
+    )
     assert steps_changed_by(read) == ["label_issues", "tokenized"]
 
 
 def test_an_edit_of_one_tasks_profile_reruns_none_of_another_tasks_steps():
-    read = edited("tasks.profiles.ner.tokenization", "aligned, previous = [], None", "aligned, previous = [], None  # edited")
+    read = edited(
+        "tasks.profiles.ner.tokenization", "aligned, previous = [], None", "aligned, previous = [], None  # edited"
+    )
     assert steps_changed_by(read, task="sequence-classification") == []
     read = edited("tasks.profiles.sequence_classification.model_card", '"""What', '"""Edited: what')
     assert steps_changed_by(read, task="sequence-classification") == ["release"]

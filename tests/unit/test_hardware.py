@@ -17,10 +17,16 @@ EPYC_AVX2 = set(BASE.split())
 
 @pytest.mark.parametrize(
     ("flags", "precision"),
-    [(XEON_AMX, "bf16"), (ZEN4, "no"), (EPYC_AVX2, "no"), (set(), "no"),
-     (XEON_AMX - {"amx_bf16"}, "no"), (XEON_AMX - {"amx_tile"}, "no")],
+    [
+        (XEON_AMX, "bf16"),
+        (ZEN4, "no"),
+        (EPYC_AVX2, "no"),
+        (set(), "no"),
+        (XEON_AMX - {"amx_bf16"}, "no"),
+        (XEON_AMX - {"amx_tile"}, "no"),
+    ],
     ids=["amx", "only-avx512_bf16", "avx2", "no-flags", "amx-without-bf16", "amx_bf16-without-tiles"],
-)  # fmt: skip
+)
 def test_a_cpu_gets_bf16_only_with_amx_for_bf16(flags, precision):
     assert cpu_precision(flags) == precision
 

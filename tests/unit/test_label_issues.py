@@ -42,7 +42,9 @@ def test_thresholds_are_the_mean_probability_of_each_given_class_and_a_contradic
 def test_texts_are_ranked_by_their_contradiction():
     issues = classification_issues([0, 1, 1, 1], [[0.9, 0.1], [0.7, 0.3], [0.2, 0.8], [0.95, 0.05]], ["neg", "pos"])
     assert [(issue["row"], issue["given"], issue["suggested"], issue["score"]) for issue in issues] == [
-        (3, "pos", "neg", 0.05), (1, "pos", "neg", 0.0)]
+        (3, "pos", "neg", 0.05),
+        (1, "pos", "neg", 0.0),
+    ]
 
 
 def test_halves_keep_documents_whole_and_cover_every_row_once():
@@ -69,11 +71,16 @@ def test_each_example_is_found_on_its_first_line_in_conll_json_and_span_files(tm
     # Span exports: their words are the splitter's, each row one line (one item of Label Studio's list).
     tagged = [(words, ["O"] * len(words)) for words in sentences if words_with_offsets(" ".join(words))[0] == words]
     for name, shape in (("train.jsonl", "doccano"), ("train.json", "label-studio")):
-        found = example_lines(resolve_dataset(DataConfig(dataset=str(write_export(tmp_path / name, tagged, shape)))),
-                              ColumnsConfig(), "ner")[1]  # fmt: skip
+        found = example_lines(
+            resolve_dataset(DataConfig(dataset=str(write_export(tmp_path / name, tagged, shape)))),
+            ColumnsConfig(),
+            "ner",
+        )[1]
         assert [found[tuple(words)] for words, _ in tagged] == list(range(1, len(tagged) + 1))
     words_file = tmp_path / "words" / "train.jsonl"
     words_file.parent.mkdir()
-    words_file.write_text("\n" + "".join(json.dumps({"tokens": words, "ner_tags": ["O"] * len(words)}) + "\n" for words in sentences))
+    words_file.write_text(
+        "\n" + "".join(json.dumps({"tokens": words, "ner_tags": ["O"] * len(words)}) + "\n" for words in sentences)
+    )
     found = example_lines(resolve_dataset(DataConfig(dataset=str(words_file))), ColumnsConfig(), "ner")[1]
     assert found[tuple(sentences[1])] == 3

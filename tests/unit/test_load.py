@@ -80,7 +80,9 @@ def test_missing_file_is_named():
 
 def test_missing_column_names_the_columns_found(tmp_path):
     path = write_jsonl(tmp_path / "train.jsonl", [{"words": ["a"], "ner_tags": ["O"]}])
-    with pytest.raises(PipelineError, match="column 'tokens' not found in split 'train'; columns found: words, ner_tags"):
+    with pytest.raises(
+        PipelineError, match="column 'tokens' not found in split 'train'; columns found: words, ner_tags"
+    ):
         load(str(path))
 
 
@@ -101,7 +103,9 @@ def test_empty_split_is_named(tmp_path):
 def test_tag_not_in_label_list(tmp_path):
     write_jsonl(tmp_path / "train.jsonl", [{"tokens": ["Ann"], "ner_tags": ["B-PER"]}])
     write_jsonl(tmp_path / "validation.jsonl", [{"tokens": ["Ann", "Paris"], "ner_tags": ["B-PER", "B-CITY"]}])
-    with pytest.raises(PipelineError, match=r"split 'validation' row 0: tag 'B-CITY' is not in the label list \(O, B-PER, I-PER\)"):
+    with pytest.raises(
+        PipelineError, match=r"split 'validation' row 0: tag 'B-CITY' is not in the label list \(O, B-PER, I-PER\)"
+    ):
         load(str(tmp_path))
 
 
@@ -119,7 +123,10 @@ def test_classlabel_ids_keep_their_names_and_order(tmp_path):
 
     names = ["O", "B-ORG", "I-ORG", "B-PER", "I-PER"]
     features = datasets.Features(
-        {"tokens": datasets.Sequence(datasets.Value("string")), "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names))}
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names)),
+        }
     )
     rows = datasets.Dataset.from_dict({"tokens": [["Ann", "at", "ACME"]], "ner_tags": [[3, 0, 1]]}, features=features)
     (tmp_path / "d").mkdir()
@@ -149,7 +156,9 @@ def test_latin_1_conll_reads_with_its_encoding(tmp_path):
 
 def test_undecodable_byte_names_file_line_and_byte(tmp_path):
     (tmp_path / "train.txt").write_bytes(LATIN_1_CONLL)
-    message = f"{tmp_path / 'train.txt'} line 2: byte 0xfc is not valid UTF-8; save the file as UTF-8 or pass --encoding"
+    message = (
+        f"{tmp_path / 'train.txt'} line 2: byte 0xfc is not valid UTF-8; save the file as UTF-8 or pass --encoding"
+    )
     with pytest.raises(PipelineError, match=re.escape(message)):
         load(str(tmp_path / "train.txt"))
     with pytest.raises(PipelineError, match="line 2: byte 0xfc is not valid ascii"):

@@ -12,7 +12,9 @@ from tasks.sources import read_source, resolve_dataset
 def load(dataset: str, **options):
     data = DataConfig(dataset=dataset, max_train_samples=None, **options)
     source = resolve_dataset(data)
-    return normalize(read_source(source, data).splits, source, data, "sequence-classification")[:2]  # the splits and labels
+    return normalize(read_source(source, data).splits, source, data, "sequence-classification")[
+        :2
+    ]  # the splits and labels
 
 
 def write_csv(path, header: str, lines: list[str], sep: str = ","):
@@ -33,7 +35,10 @@ def test_documents_and_pairs_from_conll_text():
 
 
 def test_short_lines_and_one_sentence_documents_are_left_out():
-    documents = [["LONDON 1996-08-30", "A long enough first sentence here .", "And a second one right here ."], ["Only one sentence of five words ."]]
+    documents = [
+        ["LONDON 1996-08-30", "A long enough first sentence here .", "And a second one right here ."],
+        ["Only one sentence of five words ."],
+    ]
     assert content_sentences(documents) == [["A long enough first sentence here .", "And a second one right here ."]]
 
 
@@ -44,7 +49,9 @@ def test_embedded_pairs_are_balanced_and_keep_splits_apart():
     assert min(len(text.split()) for text in dataset["train"]["text_pair"]) >= 5
     assert sum(dataset["test"]["label"]) == len(dataset["test"]) // 2
     train_firsts = set(dataset["train"]["text"])
-    test_pairs = [(a, b) for a, b, y in zip(dataset["test"]["text"], dataset["test"]["text_pair"], dataset["test"]["label"]) if y]
+    test_pairs = [
+        (a, b) for a, b, y in zip(dataset["test"]["text"], dataset["test"]["text_pair"], dataset["test"]["label"]) if y
+    ]
     assert sum((a in train_firsts and len(a) > 40) for a, _ in test_pairs) < 0.01 * len(test_pairs)
 
 
@@ -81,12 +88,17 @@ def test_missing_label_column(tmp_path):
 def test_label_unseen_in_training(tmp_path):
     write_csv(tmp_path / "d" / "train.csv", "text,label", ["a,pos", "b,neg"])
     write_csv(tmp_path / "d" / "validation.csv", "text,label", ["c,pos", "d,neutral"])
-    with pytest.raises(PipelineError, match=r"split 'validation' row 1: label 'neutral' does not occur in training \(training labels: neg, pos\)"):
+    with pytest.raises(
+        PipelineError,
+        match=r"split 'validation' row 1: label 'neutral' does not occur in training \(training labels: neg, pos\)",
+    ):
         load(str(tmp_path / "d"))
 
 
 def test_label_that_cannot_be_mapped(tmp_path):
-    (tmp_path / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in [{"text": "a", "label": "x"}, {"text": "b", "label": ""}]))
+    (tmp_path / "train.jsonl").write_text(
+        "".join(json.dumps(row) + "\n" for row in [{"text": "a", "label": "x"}, {"text": "b", "label": ""}])
+    )
     with pytest.raises(PipelineError, match="split 'train' row 1: label '' in 'label' cannot be mapped to a class"):
         load(str(tmp_path / "train.jsonl"))
 

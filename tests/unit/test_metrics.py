@@ -59,7 +59,10 @@ def test_strict_iob2_takes_no_entity_that_starts_with_i(news):
     # Strict IOB2 finds JAPAN, CHINA and United Arab Emirates only, all right.
     assert (scores["strict_precision"], scores["strict_recall"], scores["strict_f1"]) == (1.0, 0.6, pytest.approx(0.75))
     per_type = scores["per_type"]
-    assert (per_type["PER"]["f1"], per_type["PER"]["strict_f1"]) == (1.0, pytest.approx(2 / 3))  # CHINA, not Nadim Ladki
+    assert (per_type["PER"]["f1"], per_type["PER"]["strict_f1"]) == (
+        1.0,
+        pytest.approx(2 / 3),
+    )  # CHINA, not Nadim Ladki
     assert (per_type["LOC"]["f1"], per_type["LOC"]["strict_recall"], per_type["LOC"]["strict_f1"]) == (1.0, 2 / 3, 0.8)
     # A type strict rules find no entity of keeps its row, at zero.
     names = ("precision", "recall", "f1", "strict_precision", "strict_recall", "strict_f1")
@@ -71,8 +74,11 @@ def test_strict_iob2_takes_no_entity_that_starts_with_i(news):
 def test_semeval_matches_count_type_and_boundary_errors_apart(news):
     gold = [news[1], news[3]]  # Nadim Ladki (PER); Japan (LOC), Asian Cup (MISC), Syria (LOC)
     assert [(position, tag) for position, tag in enumerate(gold[1]) if tag != "O"] == [
-        (0, "B-LOC"), (6, "B-MISC"), (7, "I-MISC"), (15, "B-LOC")
-    ]  # fmt: skip
+        (0, "B-LOC"),
+        (6, "B-MISC"),
+        (7, "I-MISC"),
+        (15, "B-LOC"),
+    ]
     # Nadim Ladki missed; Japan an ORG (a type error); "Asian Cup title" (a boundary error); Syria right; "Group C"
     # a MISC (spurious).
     predicted = [["O", "O"], changed(gold[1], {0: "B-ORG", 8: "I-MISC", 18: "B-MISC", 19: "I-MISC"})]
@@ -89,8 +95,11 @@ def test_semeval_matches_count_type_and_boundary_errors_apart(news):
         "type": (2, 1, 0, 1, 1),  # Syria, and Asian Cup: it overlaps a MISC
     }
     assert {kind: row["f1"] for kind, row in overall.items()} == {
-        "strict": 0.25, "exact": 0.5, "partial": pytest.approx(2.5 / 4), "type": 0.5
-    }  # fmt: skip
+        "strict": 0.25,
+        "exact": 0.5,
+        "partial": pytest.approx(2.5 / 4),
+        "type": 0.5,
+    }
     assert overall["strict"]["f1"] == pytest.approx(seqeval_scores(gold, predicted)["f1"])
     # Per type, only that type's entities meet: Japan is a spurious ORG and a missed LOC.
     per_type = found["per_type"]

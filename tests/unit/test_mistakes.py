@@ -27,12 +27,15 @@ def changed(**tags: str) -> list[str]:
     return predicted
 
 
-@pytest.mark.parametrize(("predicted", "kind", "gold_text", "predicted_text"), [
-    (changed(w0="O", w1="O"), MISSED, "Peter Blackburn", None),
-    (changed(w8="B-MISC"), SPURIOUS, None, "Thursday"),
-    (changed(w4="B-MISC", w5="I-MISC"), WRONG_TYPE, "European Commission", "European Commission"),
-    (changed(w3="B-ORG", w4="I-ORG"), WRONG_BOUNDARY, "European Commission", "the European Commission"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("predicted", "kind", "gold_text", "predicted_text"),
+    [
+        (changed(w0="O", w1="O"), MISSED, "Peter Blackburn", None),
+        (changed(w8="B-MISC"), SPURIOUS, None, "Thursday"),
+        (changed(w4="B-MISC", w5="I-MISC"), WRONG_TYPE, "European Commission", "European Commission"),
+        (changed(w3="B-ORG", w4="I-ORG"), WRONG_BOUNDARY, "European Commission", "the European Commission"),
+    ],
+)
 def test_each_kind_of_error_names_the_gold_and_predicted_entities(predicted, kind, gold_text, predicted_text):
     [mistake] = ner_mistakes([WORDS], [GOLD], [predicted], [[0.9] * len(WORDS)])
     [error] = mistake["errors"]
@@ -49,15 +52,20 @@ def test_right_sentences_are_left_out_and_the_most_confident_mistake_comes_first
     assert counts(found, 3) == {"wrong": 2, "of": 3, "kinds": {MISSED: 1, SPURIOUS: 1}}
     assert describe(counts(found, 3), "sentences") == "2 of 3 sentences wrong (missed 1, spurious 1)"
     assert table_rows(found)[0] == {
-        "row": 1, "text": " ".join(WORDS), "gold": "Peter Blackburn (PER); European Commission (ORG)",
-        "predicted": "European Commission (ORG)", "errors": MISSED, "confidence": 0.99,
-    }  # fmt: skip
+        "row": 1,
+        "text": " ".join(WORDS),
+        "gold": "Peter Blackburn (PER); European Commission (ORG)",
+        "predicted": "European Commission (ORG)",
+        "errors": MISSED,
+        "confidence": 0.99,
+    }
 
 
 def test_texts_are_wrong_when_their_most_probable_class_is_not_theirs():
     texts = ["EU rejects German call to boycott British lamb .", "Peter Blackburn", "BRUSSELS 1996-08-22"]
     found = classification_mistakes(texts, None, [0, 1, 1], [[0.2, 0.8], [0.1, 0.9], [0.95, 0.05]], ["neg", "pos"])
     assert [(mistake["row"], mistake["gold"], mistake["predicted"], mistake["confidence"]) for mistake in found] == [
-        (2, "pos", "neg", 0.95), (0, "neg", "pos", 0.8),
-    ]  # fmt: skip
+        (2, "pos", "neg", 0.95),
+        (0, "neg", "pos", 0.8),
+    ]
     assert counts(found, 3)["kinds"] == {"pos as neg": 1, "neg as pos": 1}

@@ -29,28 +29,71 @@ from tasks.quality_gate import DataCheck, Score, card_label_distribution, card_s
 HISTORY = [
     {"loss": 1.2, "epoch": 0.5, "step": 10},
     {"loss": 0.6, "epoch": 1.0, "step": 20},
-    {"eval_loss": 0.5, "eval_precision": 0.7, "eval_recall": 0.6, "eval_f1": 0.6543, "eval_accuracy": 0.9, "epoch": 1.0, "step": 20},
+    {
+        "eval_loss": 0.5,
+        "eval_precision": 0.7,
+        "eval_recall": 0.6,
+        "eval_f1": 0.6543,
+        "eval_accuracy": 0.9,
+        "epoch": 1.0,
+        "step": 20,
+    },
     {"loss": 0.5, "epoch": 1.25, "step": 25},
     {"loss": 0.3, "epoch": 2.0, "step": 40},
-    {"eval_loss": 0.4, "eval_precision": 0.8, "eval_recall": 0.7, "eval_f1": 0.7654, "eval_accuracy": 0.93, "epoch": 2.0, "step": 40},
+    {
+        "eval_loss": 0.4,
+        "eval_precision": 0.8,
+        "eval_recall": 0.7,
+        "eval_f1": 0.7654,
+        "eval_accuracy": 0.93,
+        "epoch": 2.0,
+        "step": 40,
+    },
     {"train_runtime": 10.0, "train_loss": 0.55, "epoch": 2.0, "step": 40},
-]  # fmt: skip
+]
 SECTIONS = [
-    "# ", "## Intended uses and limitations", "## How to use", "## Training data", "## Training procedure",
-    "## Evaluation", "## Release history", "## Framework versions",
-]  # fmt: skip
+    "# ",
+    "## Intended uses and limitations",
+    "## How to use",
+    "## Training data",
+    "## Training procedure",
+    "## Evaluation",
+    "## Release history",
+    "## Framework versions",
+]
 
 
 def scores(f1: float) -> dict:
-    semeval = {"strict": (0.8, 0.7, f1), "exact": (0.85, 0.75, 0.7969), "partial": (0.9, 0.8, 0.8471),
-               "type": (0.86, 0.76, 0.8069)}  # fmt: skip
+    semeval = {
+        "strict": (0.8, 0.7, f1),
+        "exact": (0.85, 0.75, 0.7969),
+        "partial": (0.9, 0.8, 0.8471),
+        "type": (0.86, 0.76, 0.8069),
+    }
     return {
-        "num_sentences": 3, "precision": 0.8, "recall": 0.7, "f1": f1, "accuracy": 0.95,
-        "strict_precision": 0.78, "strict_recall": 0.68, "strict_f1": 0.7266,
-        "per_type": {"PER": {"precision": 0.9, "recall": 0.8, "f1": 0.85, "support": 12,
-                             "strict_precision": 0.9, "strict_recall": 0.75, "strict_f1": 0.8182}},
-        "partial_match": {"overall": {kind: dict(zip(("precision", "recall", "f1"), row)) for kind, row in semeval.items()}},
-    }  # fmt: skip
+        "num_sentences": 3,
+        "precision": 0.8,
+        "recall": 0.7,
+        "f1": f1,
+        "accuracy": 0.95,
+        "strict_precision": 0.78,
+        "strict_recall": 0.68,
+        "strict_f1": 0.7266,
+        "per_type": {
+            "PER": {
+                "precision": 0.9,
+                "recall": 0.8,
+                "f1": 0.85,
+                "support": 12,
+                "strict_precision": 0.9,
+                "strict_recall": 0.75,
+                "strict_f1": 0.8182,
+            }
+        },
+        "partial_match": {
+            "overall": {kind: dict(zip(("precision", "recall", "f1"), row)) for kind, row in semeval.items()}
+        },
+    }
 
 
 def split_figures(examples: int, duplicates: int, over_max_length: int, labels: dict[str, int]) -> dict:
@@ -59,12 +102,16 @@ def split_figures(examples: int, duplicates: int, over_max_length: int, labels: 
 
 
 DATA_REPORT = {
-    "unit": "sentences", "max_length": 128,
-    "splits": {"train": split_figures(10, 1, 0, {"PER": 6, "LOC": 2}), "validation": split_figures(3, 0, 1, {"PER": 2, "LOC": 0}),
-               "test": split_figures(3, 0, 0, {"PER": 3, "LOC": 1})},
+    "unit": "sentences",
+    "max_length": 128,
+    "splits": {
+        "train": split_figures(10, 1, 0, {"PER": 6, "LOC": 2}),
+        "validation": split_figures(3, 0, 1, {"PER": 2, "LOC": 0}),
+        "test": split_figures(3, 0, 0, {"PER": 3, "LOC": 1}),
+    },
     "overlap": {"validation": {"examples": 0, "share": 0.0}, "test": {"examples": 1, "share": 1 / 3}},
     "labels_in_one_split": {},
-}  # fmt: skip
+}
 
 FACTS = CardFacts(
     task="ner",
@@ -81,7 +128,11 @@ FACTS = CardFacts(
     },
     data_report=DATA_REPORT,
     hyperparameters={
-        "learning_rate": 2e-4, "epochs": 2.0, "max_length": 128, "stride": 32, "label_column": "label",
+        "learning_rate": 2e-4,
+        "epochs": 2.0,
+        "max_length": 128,
+        "stride": 32,
+        "label_column": "label",
         "dataset": "embedded:conll2003",
     },
     history=HISTORY,
@@ -95,38 +146,62 @@ FACTS = CardFacts(
     data_description=CONLL2003_DOMAIN,
     weights_sha256="ab" * 32,
     decision={
-        "publish": True, "reason": "nothing is published yet", "margin": 0.0, "champion": None,
-        "challenger": {"dataset": "eriktks/conll2003", "fingerprint": "cc", "split": "test", "metric": "f1", "value": 0.7321},
+        "publish": True,
+        "reason": "nothing is published yet",
+        "margin": 0.0,
+        "champion": None,
+        "challenger": {
+            "dataset": "eriktks/conll2003",
+            "fingerprint": "cc",
+            "split": "test",
+            "metric": "f1",
+            "value": 0.7321,
+        },
     },
-)  # fmt: skip
+)
 
 
 def classification_scores() -> dict:
     return {
-        "num_examples": 4, "accuracy": 0.75, "f1": 0.8, "macro_f1": 0.7333,
-        "per_class": {"unrelated": {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2},
-                      "consecutive": {"precision": 0.6667, "recall": 1.0, "f1": 0.8, "support": 2}},
+        "num_examples": 4,
+        "accuracy": 0.75,
+        "f1": 0.8,
+        "macro_f1": 0.7333,
+        "per_class": {
+            "unrelated": {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2},
+            "consecutive": {"precision": 0.6667, "recall": 1.0, "f1": 0.8, "support": 2},
+        },
         "confusion_matrix": {"labels": ["unrelated", "consecutive"], "rows_gold_columns_predicted": [[1, 1], [0, 2]]},
-    }  # fmt: skip
+    }
 
 
-PAIR_FACTS = FACTS.model_copy(update={
-    "task": "sequence-classification",
-    "model_name": "minilm-finetuned-classification",
-    "hub_model_id": None,
-    "dataset_hub_id": None,
-    "dataset": {**FACTS.dataset, "columns": ["text", "text_pair", "label"], "labels": ["unrelated", "consecutive"],
-                "source": {"kind": "embedded", "location": "/x/en", "format": "conll-pairs", "digest": "d1g"}},
-    "hyperparameters": {"dataset": "embedded:conll2003-pairs", "label_alignment": "all-subwords", "label_column": "label"},
-    # One epoch, one evaluation: the evaluate step's validation scores close the history (`scored_history`).
-    "history": [{"eval_accuracy": 0.7, "eval_f1": 0.6543, "eval_macro_f1": 0.7, "epoch": 1.0, "step": 3}],
-    "best_epoch": 1,
-    "metrics": {"validation": classification_scores()},
-    "check": {"text": "a", "text_pair": "b", "prediction": {"label": "consecutive", "score": 0.9}},
-    "language": None,
-    "uncased": False,
-    "decision": None,
-})  # fmt: skip
+PAIR_FACTS = FACTS.model_copy(
+    update={
+        "task": "sequence-classification",
+        "model_name": "minilm-finetuned-classification",
+        "hub_model_id": None,
+        "dataset_hub_id": None,
+        "dataset": {
+            **FACTS.dataset,
+            "columns": ["text", "text_pair", "label"],
+            "labels": ["unrelated", "consecutive"],
+            "source": {"kind": "embedded", "location": "/x/en", "format": "conll-pairs", "digest": "d1g"},
+        },
+        "hyperparameters": {
+            "dataset": "embedded:conll2003-pairs",
+            "label_alignment": "all-subwords",
+            "label_column": "label",
+        },
+        # One epoch, one evaluation: the evaluate step's validation scores close the history (`scored_history`).
+        "history": [{"eval_accuracy": 0.7, "eval_f1": 0.6543, "eval_macro_f1": 0.7, "epoch": 1.0, "step": 3}],
+        "best_epoch": 1,
+        "metrics": {"validation": classification_scores()},
+        "check": {"text": "a", "text_pair": "b", "prediction": {"label": "consecutive", "score": 0.9}},
+        "language": None,
+        "uncased": False,
+        "decision": None,
+    }
+)
 BOTH_TASKS = pytest.mark.parametrize("facts", [FACTS, PAIR_FACTS], ids=["ner", "sequence-classification"])
 
 
@@ -171,18 +246,24 @@ def test_the_gate_reads_back_the_score_it_would_build(facts):
     card = render_card(facts)
     dataset = facts.dataset_hub_id or facts.hyperparameters["dataset"].removeprefix("embedded:")
     assert card_score(card, "f1") == Score(
-        dataset=dataset, fingerprint=facts.dataset["fingerprints"][split], split=split, metric="f1",
+        dataset=dataset,
+        fingerprint=facts.dataset["fingerprints"][split],
+        split=split,
+        metric="f1",
         value=round(facts.metrics[split]["f1"], 4),
-    )  # fmt: skip
+    )
     assert card_weights_sha256(card) == "ab" * 32
 
 
 @pytest.mark.parametrize(
     "facts, metric, value, title",
-    [(FACTS, "strict_f1", 0.7266, "Strict F1"), (PAIR_FACTS, "f1:unrelated", 0.6667, "F1 of unrelated"),
-     (PAIR_FACTS, "macro_f1", 0.7333, "Macro-F1")],
+    [
+        (FACTS, "strict_f1", 0.7266, "Strict F1"),
+        (PAIR_FACTS, "f1:unrelated", 0.6667, "F1 of unrelated"),
+        (PAIR_FACTS, "macro_f1", 0.7333, "Macro-F1"),
+    ],
     ids=["ner-strict", "classification-label", "classification-macro"],
-)  # fmt: skip
+)
 def test_a_card_states_the_metric_the_run_was_judged_by_and_the_gate_reads_it_back(facts, metric, value, title):
     judged = facts.model_copy(update={"hyperparameters": {**facts.hyperparameters, "metric": metric}})
     card = render_card(judged)
@@ -196,17 +277,30 @@ def test_a_card_states_the_metric_the_run_was_judged_by_and_the_gate_reads_it_ba
 
 
 def test_the_card_says_in_which_precision_the_model_trained_and_was_scored():
-    facts = FACTS.model_copy(update={"hyperparameters": {**FACTS.hyperparameters, "mixed_precision": "bf16"},
-                                     "evaluated_on": {"device": "cpu", "mixed_precision": "bf16", "seconds": {}}})  # fmt: skip
+    facts = FACTS.model_copy(
+        update={
+            "hyperparameters": {**FACTS.hyperparameters, "mixed_precision": "bf16"},
+            "evaluated_on": {"device": "cpu", "mixed_precision": "bf16", "seconds": {}},
+        }
+    )
     assert "Trained in bf16; scored on CPU in bf16." in render_card(facts)
-    full = facts.model_copy(update={"hyperparameters": {**FACTS.hyperparameters, "mixed_precision": "no"},
-                                    "evaluated_on": {"device": "cuda", "mixed_precision": "no", "seconds": {}}})  # fmt: skip
+    full = facts.model_copy(
+        update={
+            "hyperparameters": {**FACTS.hyperparameters, "mixed_precision": "no"},
+            "evaluated_on": {"device": "cuda", "mixed_precision": "no", "seconds": {}},
+        }
+    )
     assert "Trained in full precision (fp32); scored on CUDA in full precision (fp32)." in render_card(full)
 
 
 def test_the_card_says_where_early_stopping_stopped_and_which_pass_was_kept():
-    stopping = {"patience": 2, "threshold": 0.001, "evaluations": 4, "stopped_at": {"evaluation": 4, "epoch": 4.0},
-                "kept": {"evaluation": 2, "epoch": 2.0}}  # fmt: skip
+    stopping = {
+        "patience": 2,
+        "threshold": 0.001,
+        "evaluations": 4,
+        "stopped_at": {"evaluation": 4, "epoch": 4.0},
+        "kept": {"evaluation": 2, "epoch": 2.0},
+    }
     card = render_card(FACTS.model_copy(update={"early_stopping": stopping}))
     assert (
         "Early stopping (patience 2, threshold 0.001) stopped training at validation pass 4 (epoch 4); kept "
@@ -228,7 +322,7 @@ def test_sections_come_in_order_and_name_the_kept_epoch(facts):
         "2": "The model is the epoch-2 checkpoint, the one with the best validation F1 during training.",
         "1": "The model is the one training ended with (epoch 1), scored on validation once, by the evaluation "
         "step (which computes no loss).",
-    }  # fmt: skip
+    }
     assert kept[epoch] in card
     assert f"Scores of the saved model (the epoch-{epoch} checkpoint)" in card
     assert "0.6543" not in card and "0.7654" not in card  # the training-time validation F1
@@ -285,13 +379,23 @@ def test_ner_card_states_scores_limitations_procedure_and_usage():
     assert "- torch 2.13.0" in card
 
 
-@pytest.mark.parametrize("context, cell", [
-    (0, "| context | 0 (each sentence read alone) |"),
-    (64, "| context | 64 (each sentence read with up to 64 sub-words of the sentences before and after it in its document;"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "context, cell",
+    [
+        (0, "| context | 0 (each sentence read alone) |"),
+        (
+            64,
+            "| context | 64 (each sentence read with up to 64 sub-words of the sentences before and after it in its document;",
+        ),
+    ],
+)
 def test_the_card_says_how_much_of_its_document_each_sentence_was_read_with(context, cell):
     documents = {**FACTS.dataset, "documents": {"train": 431, "validation": 216, "test": 231}}
-    card = render_card(FACTS.model_copy(update={"hyperparameters": {**FACTS.hyperparameters, "context": context}, "dataset": documents}))
+    card = render_card(
+        FACTS.model_copy(
+            update={"hyperparameters": {**FACTS.hyperparameters, "context": context}, "dataset": documents}
+        )
+    )
     assert cell in card
     assert "Documents: train 431, validation 216, test 231." in card
     assert "Documents:" not in render_card(FACTS)
@@ -307,15 +411,22 @@ def test_ner_card_sets_the_matching_rules_side_by_side_per_split():
     validation, test = card.split("Matching rules, validation:")[1].split("Matching rules, test:")
     assert "| conlleval | 0.8000 | 0.7000 | 0.7512 |" in validation
     figures = {
-        "conlleval": "0.8000 | 0.7000 | 0.7321", "strict IOB2": "0.7800 | 0.6800 | 0.7266",
-        "SemEval strict": "0.8000 | 0.7000 | 0.7321", "SemEval exact": "0.8500 | 0.7500 | 0.7969",
-        "SemEval partial": "0.9000 | 0.8000 | 0.8471", "SemEval type": "0.8600 | 0.7600 | 0.8069",
-    }  # fmt: skip
+        "conlleval": "0.8000 | 0.7000 | 0.7321",
+        "strict IOB2": "0.7800 | 0.6800 | 0.7266",
+        "SemEval strict": "0.8000 | 0.7000 | 0.7321",
+        "SemEval exact": "0.8500 | 0.7500 | 0.7969",
+        "SemEval partial": "0.9000 | 0.8000 | 0.8471",
+        "SemEval type": "0.8600 | 0.7600 | 0.8069",
+    }
     assert test.split("\n\n")[1].splitlines() == [
-        "| Rule | Precision | Recall | F1 | Correct when |", "|---|---|---|---|---|",
+        "| Rule | Precision | Recall | F1 | Correct when |",
+        "|---|---|---|---|---|",
         *(f"| {rule} | {row} | {MATCHING_RULES[rule]} |" for rule, row in figures.items()),
     ]
-    assert "| SemEval partial | 0.9000 | 0.8000 | 0.8471 | it overlaps a gold entity, whatever its type; an overlap" in test
+    assert (
+        "| SemEval partial | 0.9000 | 0.8000 | 0.8471 | it overlaps a gold entity, whatever its type; an overlap"
+        in test
+    )
     assert "Matching rules" not in render_card(PAIR_FACTS)
 
 
@@ -329,7 +440,11 @@ def test_the_card_names_a_tag_scheme_other_than_iob2():
     ("setting", "weights", "row"),
     [
         ("none", None, "| class_weights | none |"),
-        ("balanced", {"O": 0.1234, "B-PER": 3.4, "I-PER": 5.0}, "| class_weights | balanced: O 0.123, B-PER 3.4, I-PER 5 |"),
+        (
+            "balanced",
+            {"O": 0.1234, "B-PER": 3.4, "I-PER": 5.0},
+            "| class_weights | balanced: O 0.123, B-PER 3.4, I-PER 5 |",
+        ),
         ({"B-PER": 2.0}, {"O": 1.0, "B-PER": 2.0, "I-PER": 1.0}, "| class_weights | O 1, B-PER 2, I-PER 1 |"),
     ],
 )
@@ -363,15 +478,23 @@ def test_the_users_data_is_not_given_a_domain():
 
 def test_card_names_no_path_of_the_training_machine():
     source = {
-        "kind": "local", "location": "/root/.pyenv/lib/python3.11/site-packages/neuroner/data/conll2003/en",
-        "files": {"train": "/tmp/data/train.txt"}, "format": "conll", "digest": "d1g",
-    }  # fmt: skip
-    facts = FACTS.model_copy(update={
-        "hub_model_id": None, "model_name": "my-bert-finetuned-ner", "base_model": "/tmp/models/my-bert",
-        "dataset_hub_id": None, "dataset": {**FACTS.dataset, "source": source},
-        "hyperparameters": {**FACTS.hyperparameters, "dataset": "/home/me/artifacts/data/ner"},
-        "data_description": None,
-    })  # fmt: skip
+        "kind": "local",
+        "location": "/root/.pyenv/lib/python3.11/site-packages/neuroner/data/conll2003/en",
+        "files": {"train": "/tmp/data/train.txt"},
+        "format": "conll",
+        "digest": "d1g",
+    }
+    facts = FACTS.model_copy(
+        update={
+            "hub_model_id": None,
+            "model_name": "my-bert-finetuned-ner",
+            "base_model": "/tmp/models/my-bert",
+            "dataset_hub_id": None,
+            "dataset": {**FACTS.dataset, "source": source},
+            "hyperparameters": {**FACTS.hyperparameters, "dataset": "/home/me/artifacts/data/ner"},
+            "data_description": None,
+        }
+    )
     card = render_card(facts)
     for fragment in ("/tmp", "/root", "/home", "site-packages", "artifacts/", "neuroner"):
         assert fragment not in card
@@ -396,7 +519,10 @@ def test_release_history_shows_both_scores_and_the_verdict():
     ("update", "sentence"),
     [
         (
-            {"forced": True, "reason": "published by --force-publish although f1 on x test 0.7321 is not above the floor 0.8"},
+            {
+                "forced": True,
+                "reason": "published by --force-publish although f1 on x test 0.7321 is not above the floor 0.8",
+            },
             "Published by --force-publish although f1 on x test 0.7321 is not above the floor 0.8 (margin 0.0).",
         ),
         ({"already_published": True}, "Already published: the published model is this one (margin 0.0): "),
@@ -458,11 +584,15 @@ def test_training_data_gives_the_data_reports_headline_figures():
     assert "| test | 3 | 0 | 1 (33.3 %) | 0 | cc |" in section
     assert "Labels seen in one split only" not in section and "Warning" not in section
     alone = {**DATA_REPORT, "labels_in_one_split": {"LOC": "train"}}
-    assert "Labels seen in one split only: `LOC` (train only)." in training_data(render_card(FACTS.model_copy(update={"data_report": alone})))
+    assert "Labels seen in one split only: `LOC` (train only)." in training_data(
+        render_card(FACTS.model_copy(update={"data_report": alone}))
+    )
 
 
 def test_a_label_shift_over_the_limit_is_a_warning_on_the_card():
-    check = DataCheck(split="test", unit="sentences", overlap=1 / 3, max_overlap=0.5, label_shift=0.35, max_label_shift=0.2)
+    check = DataCheck(
+        split="test", unit="sentences", overlap=1 / 3, max_overlap=0.5, label_shift=0.35, max_label_shift=0.2
+    )
     decision = {**FACTS.decision, "data": check.model_dump()}
     section = training_data(render_card(FACTS.model_copy(update={"decision": decision})))
     assert (

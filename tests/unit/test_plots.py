@@ -27,12 +27,21 @@ def realistic_history() -> list[dict]:
     """Two epochs of 100 steps: a training log every 10 steps, two evaluations per epoch, the summary."""
     history = []
     for step in range(10, 201, 10):
-        history.append({"loss": 2.0 / (1 + step / 20), "grad_norm": 1.5, "learning_rate": 1e-4, "epoch": step / 100,
-                        "step": step})  # fmt: skip
+        history.append(
+            {"loss": 2.0 / (1 + step / 20), "grad_norm": 1.5, "learning_rate": 1e-4, "epoch": step / 100, "step": step}
+        )
         if step % 50 == 0:
             f1 = {50: 0.61, 100: 0.78, 150: 0.84, 200: 0.83}[step]
-            history.append({"eval_loss": 0.5 - f1 / 3, "eval_f1": f1, "eval_precision": f1, "eval_recall": f1,
-                            "epoch": step / 100, "step": step})  # fmt: skip
+            history.append(
+                {
+                    "eval_loss": 0.5 - f1 / 3,
+                    "eval_f1": f1,
+                    "eval_precision": f1,
+                    "eval_recall": f1,
+                    "epoch": step / 100,
+                    "step": step,
+                }
+            )
     return history + [{"train_runtime": 12.3, "train_loss": 0.4, "epoch": 2.0, "step": 200}]
 
 
@@ -71,8 +80,10 @@ def test_training_curves_draw_every_series(tmp_path):
 @pytest.mark.parametrize("kept_step", [6, None, 999])
 def test_training_curves_without_training_logs(tmp_path, kept_step):
     """A run too short to log a training loss still plots its evaluations; the kept step may be unknown."""
-    history = [{"eval_loss": 1.9, "eval_f1": 0.0, "epoch": 0.5, "step": 3},
-               {"eval_loss": 1.7, "eval_f1": 0.1, "epoch": 1.0, "step": 6}]  # fmt: skip
+    history = [
+        {"eval_loss": 1.9, "eval_f1": 0.0, "epoch": 0.5, "step": 3},
+        {"eval_loss": 1.7, "eval_f1": 0.1, "epoch": 1.0, "step": 6},
+    ]
     pixels = read_png(training_curves(history, kept_step, tmp_path / "curves.png"))
     assert pixels_of(pixels, BLUE) == 0
     assert pixels_of(pixels, ORANGE) > 50 and pixels_of(pixels, GREEN) > 50
@@ -84,8 +95,10 @@ def test_training_curves_with_a_single_evaluation(tmp_path):
 
 
 def test_f1_bars(tmp_path):
-    scores = {name: {"precision": f1, "recall": f1, "f1": f1, "support": support}
-              for name, f1, support in (("PER", 0.93, 1617), ("LOC", 0.82, 1668), ("MISC", 0.0, 3))}  # fmt: skip
+    scores = {
+        name: {"precision": f1, "recall": f1, "f1": f1, "support": support}
+        for name, f1, support in (("PER", 0.93, 1617), ("LOC", 0.82, 1668), ("MISC", 0.0, 3))
+    }
     pixels = read_png(f1_bars(scores, "Test F1 per entity type", tmp_path / "bars.png"))
     assert pixels_of(pixels, BLUE) > 1000
 

@@ -20,7 +20,10 @@ LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "
 @pytest.fixture(scope="module")
 def news() -> list[list[list[str]]]:
     """The first 6 sentences of CoNLL-2003's test split, as (word, …, tag) columns per line."""
-    return [[line.split() for line in block.splitlines()] for block in conll_sentences(embedded_conll2003_files()["test"], 6)]
+    return [
+        [line.split() for line in block.splitlines()]
+        for block in conll_sentences(embedded_conll2003_files()["test"], 6)
+    ]
 
 
 def test_words_and_offsets_of_plain_text():
@@ -41,7 +44,10 @@ def test_entities_are_spans_of_the_text_with_their_mean_score():
         {"entity_group": "MISC", "word": "British lamb", "start": 34, "end": 46, "score": 0.5},
     ]
     # An I- tag after O or after another type opens an entity of its own.
-    assert [e["word"] for e in entity_spans(text, ["I-ORG", "I-PER", *["O"] * 7], [1.0] * 9, offsets)] == ["EU", "rejects"]
+    assert [e["word"] for e in entity_spans(text, ["I-ORG", "I-PER", *["O"] * 7], [1.0] * 9, offsets)] == [
+        "EU",
+        "rejects",
+    ]
 
 
 def test_a_txt_file_is_conll_when_its_lines_end_in_tags(news, tmp_path):
@@ -58,14 +64,21 @@ def test_a_txt_file_is_conll_when_its_lines_end_in_tags(news, tmp_path):
 
 
 def test_json_lines_with_words_or_text_and_bad_lines_reported(news, tmp_path):
-    lines = [json.dumps({"tokens": [c[0] for c in news[0]], "ner_tags": [c[-1] for c in news[0]]}),
-             "{not json", json.dumps({"text": " ".join(c[0] for c in news[1])}), json.dumps({"title": "x"}),
-             json.dumps({"tokens": [c[0] for c in news[2]], "ner_tags": ["O"]})]  # fmt: skip
+    lines = [
+        json.dumps({"tokens": [c[0] for c in news[0]], "ner_tags": [c[-1] for c in news[0]]}),
+        "{not json",
+        json.dumps({"text": " ".join(c[0] for c in news[1])}),
+        json.dumps({"title": "x"}),
+        json.dumps({"tokens": [c[0] for c in news[2]], "ner_tags": ["O"]}),
+    ]
     path = tmp_path / "rows.jsonl"
     path.write_text("\n".join(lines) + "\n")
     rows = read_rows(resolve_input(str(path), "test", "auto"), ColumnsConfig(), "ner")
     assert rows.columns["line"] == [1, 3]
-    assert rows.columns["tokens"][1] == [c[0] for c in news[1]] and rows.columns["gold"] == [[c[-1] for c in news[0]], None]
+    assert rows.columns["tokens"][1] == [c[0] for c in news[1]] and rows.columns["gold"] == [
+        [c[-1] for c in news[0]],
+        None,
+    ]
     assert [problem.split(":")[0] for problem in rows.problems] == ["line 2", "line 4", "line 5"]
     assert "no 'tokens' list of words" in rows.problems[1] and "words but tags" in rows.problems[2]
 
@@ -73,7 +86,11 @@ def test_json_lines_with_words_or_text_and_bad_lines_reported(news, tmp_path):
 def test_classification_rows_from_tsv_pairs_and_plain_text(news, tmp_path):
     texts = [" ".join(c[0] for c in sentence) for sentence in news]
     tsv = tmp_path / "pairs.tsv"
-    tsv.write_text("sentence1\tsentence2\tlabel\n" + "".join(f"{a}\t{b}\tconsecutive\n" for a, b in zip(texts, texts[1:])) + "\t\tx\n")
+    tsv.write_text(
+        "sentence1\tsentence2\tlabel\n"
+        + "".join(f"{a}\t{b}\tconsecutive\n" for a, b in zip(texts, texts[1:]))
+        + "\t\tx\n"
+    )
     rows = read_rows(resolve_input(str(tsv), "test", "auto"), ColumnsConfig(), "sequence-classification")
     assert rows.columns["text_pair"] == texts[1:] and rows.columns["gold"] == ["consecutive"] * 5
     assert rows.problems == ["line 7: empty text"]
@@ -83,7 +100,11 @@ def test_classification_rows_from_tsv_pairs_and_plain_text(news, tmp_path):
     assert rows.columns["text"] == texts[:2] and rows.columns["text_pair"] == [None, texts[2]]
     assert rows.problems == ["line 2: empty"]
     with pytest.raises(PipelineError, match="is CoNLL text"):
-        read_rows(resolve_input(str(embedded_conll2003_files()["test"]), "test", "auto"), ColumnsConfig(), "sequence-classification")
+        read_rows(
+            resolve_input(str(embedded_conll2003_files()["test"]), "test", "auto"),
+            ColumnsConfig(),
+            "sequence-classification",
+        )
 
 
 def test_gold_tags_in_another_scheme_are_scored_in_iob2(news):
@@ -100,9 +121,15 @@ def test_gold_tags_in_another_scheme_are_scored_in_iob2(news):
 
 def test_parity_verdicts_ship_only_what_agrees():
     both = QuantizationConfig(quantize="int8", max_quantized_drop=0.005)
-    assert verdicts({"pytorch": 0.80, "onnx": 0.80, "int8": 0.797}, 1.0, both) == {"shipped": [ONNX_MODEL, ONNX_QUANTIZED], "not_shipped": {}}
+    assert verdicts({"pytorch": 0.80, "onnx": 0.80, "int8": 0.797}, 1.0, both) == {
+        "shipped": [ONNX_MODEL, ONNX_QUANTIZED],
+        "not_shipped": {},
+    }
     dropped = verdicts({"pytorch": 0.80, "onnx": 0.80, "int8": 0.79}, 1.0, both)
-    assert dropped["shipped"] == [ONNX_MODEL] and "more than max_quantized_drop 0.005" in dropped["not_shipped"][ONNX_QUANTIZED]
+    assert (
+        dropped["shipped"] == [ONNX_MODEL]
+        and "more than max_quantized_drop 0.005" in dropped["not_shipped"][ONNX_QUANTIZED]
+    )
     disagrees = verdicts({"pytorch": 0.80, "onnx": 0.80, "int8": 0.80}, 0.998, both)
     assert disagrees["shipped"] == [] and "99.80% of tokens" in disagrees["not_shipped"][ONNX_MODEL]
     assert "does not ship" in disagrees["not_shipped"][ONNX_QUANTIZED]

@@ -14,8 +14,9 @@ def protocol_members(protocol: type) -> tuple[dict[str, list[str]], set[str]]:
     """A part Protocol's functions (name -> parameter names, without self) and its attributes."""
     functions = {
         name: list(inspect.signature(function).parameters)[1:]
-        for name, function in vars(protocol).items() if inspect.isfunction(function) and not name.startswith("_")
-    }  # fmt: skip
+        for name, function in vars(protocol).items()
+        if inspect.isfunction(function) and not name.startswith("_")
+    }
     return functions, set(protocol.__annotations__)
 
 
@@ -27,9 +28,13 @@ def test_every_task_has_a_part_for_every_step_as_its_protocol_says(task):
         part = getattr(profile, name)
         assert part.__name__ == f"tasks.profiles.{task.replace('-', '_')}.{name}"
         functions, attributes = protocol_members(protocol)
-        assert functions and attributes | set(functions) <= set(dir(part)), f"{part.__name__} lacks a member of {protocol.__name__}"
+        assert functions and attributes | set(functions) <= set(dir(part)), (
+            f"{part.__name__} lacks a member of {protocol.__name__}"
+        )
         for function, parameters in functions.items():
-            assert list(inspect.signature(getattr(part, function)).parameters) == parameters, f"{part.__name__}.{function}"
+            assert list(inspect.signature(getattr(part, function)).parameters) == parameters, (
+                f"{part.__name__}.{function}"
+            )
 
 
 def test_a_step_reaches_the_parts_its_code_names_and_no_others():

@@ -60,12 +60,12 @@ def test_a_card_that_cannot_be_read_states_no_score(card):
     assert card_weights_sha256(card) is None
 
 
-
-
 def test_only_a_score_on_the_same_content_split_and_metric_is_comparable():
     assert comparable(score(0.8), score(0.5))
     # Two different folders both called "data" are different data.
-    assert not comparable(score(0.8, dataset="data", fingerprint="aaaa"), score(0.5, dataset="data", fingerprint="bbbb"))
+    assert not comparable(
+        score(0.8, dataset="data", fingerprint="aaaa"), score(0.5, dataset="data", fingerprint="bbbb")
+    )
     assert not comparable(score(0.8, split="validation"), score(0.5))
     assert not comparable(None, score(0.5))
 
@@ -107,14 +107,15 @@ def test_a_published_model_that_cannot_be_scored_is_kept_unless_forced():
 
 def data(overlap: float, label_shift: float | None = None) -> DataCheck:
     """What a data report of 16 test sentences tells the gate; --max-overlap 1 %, --max-label-shift 0.2."""
-    return DataCheck(split="test", unit="sentences", overlap=overlap, max_overlap=0.01, label_shift=label_shift,
-                     max_label_shift=0.2)  # fmt: skip
+    return DataCheck(
+        split="test", unit="sentences", overlap=overlap, max_overlap=0.01, label_shift=label_shift, max_label_shift=0.2
+    )
 
 
 LEAK = (
     "12.5 % of the test split's sentences also appear in train (over --max-overlap 1 %): a leaked split's score "
     "says nothing about new data"
-)  # fmt: skip
+)
 
 
 def test_a_test_split_leaked_from_train_is_refused_first_and_says_why():
@@ -140,15 +141,19 @@ def test_a_label_shift_is_recorded_and_warned_of_but_never_refuses():
     assert shifted.data.shift() == (
         "the training data's label distribution moved from the published model's by 0.35 (total variation distance, "
         "over --max-label-shift 0.2)"
-    )  # fmt: skip
+    )
     assert data(0.0, 0.2).shift() is None and data(0.0).shift() is None
 
 
 def test_card_label_distribution_reads_the_metadata_and_nothing_else():
     card = "---\ntrain_label_distribution: {PER: 0.75, LOC: 0.25}\n---\n# m\n"
     assert card_label_distribution(card) == {"PER": 0.75, "LOC": 0.25}
-    for metadata in ("train_label_distribution: [0.5, 0.5]", "train_label_distribution: {PER: many}",
-                     "train_label_distribution: {}", "license: mit"):  # fmt: skip
+    for metadata in (
+        "train_label_distribution: [0.5, 0.5]",
+        "train_label_distribution: {PER: many}",
+        "train_label_distribution: {}",
+        "license: mit",
+    ):
         assert card_label_distribution(f"---\n{metadata}\n---\n# m\n") is None
     assert card_label_distribution("---\ntrain_label_distribution: [unclosed\n---\n") is None
 
@@ -213,7 +218,9 @@ def test_a_registry_written_before_decisions_were_recorded_still_names_its_relea
 
 def register_many(artifacts_dir, writer, count):
     for number in range(count):
-        record_release(artifacts_dir, f"model-{writer}-{number}", release(number / count + 0.2, True, f"{writer}{number}"))
+        record_release(
+            artifacts_dir, f"model-{writer}-{number}", release(number / count + 0.2, True, f"{writer}{number}")
+        )
 
 
 def test_concurrent_releases_keep_every_entry_and_the_registry_is_always_whole(tmp_path):

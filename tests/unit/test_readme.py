@@ -98,7 +98,9 @@ def test_every_command_shown_parses(flow, options):
     from flows.prune import parse_command_line as parse_prune_command_line
     from tasks.prediction_config import parse_command_line as parse_predict_command_line
 
-    parse = {"finetune": parse_command_line, "predict": parse_predict_command_line, "prune": parse_prune_command_line}[flow]
+    parse = {"finetune": parse_command_line, "predict": parse_predict_command_line, "prune": parse_prune_command_line}[
+        flow
+    ]
     arguments = shlex.split(options.replace("…", "x"))
     if arguments == ["--help"]:
         with pytest.raises(SystemExit) as exit_:

@@ -38,8 +38,13 @@ def test_none_in_a_config_file_of_before_auto_means_auto(tmp_path):
 
 def test_the_embedded_model_is_small_and_training_refuses_a_rate_left_to_auto(tmp_path):
     assert hidden_size(str(embedded_model_dir())) == 384
-    request = {"tokenized_dir": "t", "model": ModelSource(kind="local", location="m"), "task": "ner",
-               "checkpoints": "c", "output": "o"}  # fmt: skip
+    request = {
+        "tokenized_dir": "t",
+        "model": ModelSource(kind="local", location="m"),
+        "task": "ner",
+        "checkpoints": "c",
+        "output": "o",
+    }
     with pytest.raises(ValueError, match="training takes its learning rate and warm-up as numbers"):
         TrainRequest(**request, training=FinetuneConfig().section(TrainingConfig))
     TrainRequest(**request, training=with_recipe(FinetuneConfig().section(TrainingConfig), "ner", 384))

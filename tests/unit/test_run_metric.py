@@ -33,26 +33,38 @@ def test_the_default_f1_of_two_classes_rewards_a_model_that_never_finds_the_rare
 
 @pytest.mark.parametrize(
     "argv, metric",
-    [([], "f1"), (["--metric", "strict_f1"], "strict_f1"),
-     (["--task", "sequence-classification", "--metric", "macro_f1"], "macro_f1"),
-     (["--task", "sequence-classification", "--metric", "accuracy"], "accuracy"),
-     (["--task", "sequence-classification", "--metric", "f1:needs review"], "f1:needs review")],
-)  # fmt: skip
+    [
+        ([], "f1"),
+        (["--metric", "strict_f1"], "strict_f1"),
+        (["--task", "sequence-classification", "--metric", "macro_f1"], "macro_f1"),
+        (["--task", "sequence-classification", "--metric", "accuracy"], "accuracy"),
+        (["--task", "sequence-classification", "--metric", "f1:needs review"], "f1:needs review"),
+    ],
+)
 def test_each_task_takes_its_own_metrics(argv, metric):
     assert parse_command_line(argv)[0].metric == metric
 
 
 @pytest.mark.parametrize(
     "argv, problem",
-    [(["--metric", "accuracy"], "metric: 'accuracy' is not a metric of ner: use one of f1, strict_f1"),
-     (["--metric", "f1:PER"], "metric: 'f1:PER' is not a metric of ner"),
-     (["--task", "sequence-classification", "--metric", "strict_f1"],
-      "metric: 'strict_f1' is not a metric of sequence-classification: use one of f1, macro_f1, accuracy, f1:<label>"),
-     (["--task", "sequence-classification", "--metric", "f1:"], "metric: 'f1:' is not a metric of sequence-classification"),
-     (["--early-stopping-patience", "2"], "early_stopping_patience: needs more than one validation pass")],
-)  # fmt: skip
+    [
+        (["--metric", "accuracy"], "metric: 'accuracy' is not a metric of ner: use one of f1, strict_f1"),
+        (["--metric", "f1:PER"], "metric: 'f1:PER' is not a metric of ner"),
+        (
+            ["--task", "sequence-classification", "--metric", "strict_f1"],
+            "metric: 'strict_f1' is not a metric of sequence-classification: use one of f1, macro_f1, accuracy, f1:<label>",
+        ),
+        (
+            ["--task", "sequence-classification", "--metric", "f1:"],
+            "metric: 'f1:' is not a metric of sequence-classification",
+        ),
+        (["--early-stopping-patience", "2"], "early_stopping_patience: needs more than one validation pass"),
+    ],
+)
 def test_a_metric_of_another_task_or_early_stopping_without_passes_is_refused_in_one_line(argv, problem):
-    with pytest.raises(PipelineError, match="^invalid configuration \\(command line\\): " + problem.replace("(", "\\(")):
+    with pytest.raises(
+        PipelineError, match="^invalid configuration \\(command line\\): " + problem.replace("(", "\\(")
+    ):
         parse_command_line(argv)
 
 
@@ -72,7 +84,11 @@ def test_a_label_the_data_lacks_is_named_with_the_labels_it_has():
 def test_scored_names_add_the_runs_metric_to_the_headline_ones():
     assert scored_names(("accuracy", "f1", "macro_f1"), "f1") == ("accuracy", "f1", "macro_f1")
     assert scored_names(("accuracy", "f1", "macro_f1"), "f1:alert") == ("accuracy", "f1", "macro_f1", "f1:alert")
-    assert [metric_title(name) for name in ("strict_f1", "macro_f1", "f1:alert")] == ["Strict F1", "Macro-F1", "F1 of alert"]
+    assert [metric_title(name) for name in ("strict_f1", "macro_f1", "f1:alert")] == [
+        "Strict F1",
+        "Macro-F1",
+        "F1 of alert",
+    ]
 
 
 def test_a_majority_label_one_is_named_with_the_metric_that_judges_the_rare_class():
@@ -104,8 +120,13 @@ def test_early_stopping_counts_passes_that_do_not_beat_the_best_by_the_threshold
 
 
 def test_early_stopping_is_described_in_one_sentence():
-    record = {"patience": 3, "threshold": 0.0, "evaluations": 5, "stopped_at": {"evaluation": 5, "epoch": 2.5},
-              "kept": {"evaluation": 2, "epoch": 1.0}}  # fmt: skip
+    record = {
+        "patience": 3,
+        "threshold": 0.0,
+        "evaluations": 5,
+        "stopped_at": {"evaluation": 5, "epoch": 2.5},
+        "kept": {"evaluation": 2, "epoch": 1.0},
+    }
     assert describe_early_stopping(record) == (
         "Early stopping (patience 3, threshold 0) stopped training at validation pass 5 (epoch 2.5); kept validation "
         "pass 2 (epoch 1)."

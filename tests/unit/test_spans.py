@@ -83,7 +83,9 @@ def test_a_span_that_cannot_be_tags_leaves_its_row_out_named_by_kind_file_line_a
         "train.jsonl: 1 of 8 rows left out, a span has an empty label: line 7: characters 0-2 ('EU')",
     ]
     strict = DataConfig(dataset=str(file), max_train_samples=None, strict=True)
-    with pytest.raises(PipelineError, match=re.escape("train.jsonl: 1 of 8 rows left out, a span cuts a word: line 2") + ".*--strict"):
+    with pytest.raises(
+        PipelineError, match=re.escape("train.jsonl: 1 of 8 rows left out, a span cuts a word: line 2") + ".*--strict"
+    ):
         read_source(resolve_dataset(strict), strict)
 
 
@@ -95,14 +97,29 @@ def test_spans_keep_to_words_after_their_spaces_are_dropped_and_repeats_count_on
     assert tags == ["B-LOC", "O", "O", "O", "O", "B-ORG", "I-ORG"]
     with pytest.raises(SpanProblem, match="a span overlaps another"):
         tagged(text, (Span(33, 47, "ORG"), Span(33, 47, "LOC")))
-    assert words_with_offsets("U.S. 2-1 35,563 -- O'Neill's ...")[0] == ["U.S.", "2-1", "35,563", "--", "O'Neill's", "..."]
+    assert words_with_offsets("U.S. 2-1 35,563 -- O'Neill's ...")[0] == [
+        "U.S.",
+        "2-1",
+        "35,563",
+        "--",
+        "O'Neill's",
+        "...",
+    ]
 
 
-def test_label_studio_reads_the_latest_annotation_that_was_not_cancelled_and_counts_tasks_with_several(sentences, tmp_path):
+def test_label_studio_reads_the_latest_annotation_that_was_not_cancelled_and_counts_tasks_with_several(
+    sentences, tmp_path
+):
     (words, tags), (other_words, other_tags) = sentences[3], sentences[4]
     task = export_row(1, words, tags, "label-studio")
     older = {**task["annotations"][0], "id": 7, "result": [], "created_at": "2026-10-01T09:00:00Z"}
-    cancelled = {**task["annotations"][0], "id": 8, "result": [], "was_cancelled": True, "created_at": "2026-12-01T09:00:00Z"}
+    cancelled = {
+        **task["annotations"][0],
+        "id": 8,
+        "result": [],
+        "was_cancelled": True,
+        "created_at": "2026-12-01T09:00:00Z",
+    }
     task["annotations"] = [task["annotations"][0], older, cancelled]
     file = tmp_path / "train.json"
     file.write_text(json.dumps([task, export_row(2, other_words, other_tags, "label-studio")]))
@@ -127,7 +144,11 @@ def test_span_exports_are_prediction_input_whose_tags_can_be_scored(sentences, t
     rows = read_rows(resolve_input(str(file), "test", "auto"), ColumnsConfig(), "ner")
     assert rows.problems == []
     expected = [tags for words, tags in sentences[:20] if words_with_offsets(" ".join(words))[0] == words]
-    found = [gold for words, gold in zip(rows.columns["tokens"], rows.columns["gold"]) if words in [w for w, _ in sentences[:20]]]
+    found = [
+        gold
+        for words, gold in zip(rows.columns["tokens"], rows.columns["gold"])
+        if words in [w for w, _ in sentences[:20]]
+    ]
     assert found == expected and len(found) >= 15
 
 
@@ -145,5 +166,7 @@ def test_the_load_step_and_the_data_report_name_the_rows_left_out(sentences, tin
     assert summary["num_rows"]["train"] + summary["num_rows"]["validation"] == 40 and summary["num_rows"]["test"] == 16
     assert summary["annotations"]["shape"] == "doccano"
     line = "train.jsonl: 1 of 41 rows left out, a span cuts a word: line 41: characters 11-15 ('Germ')"
-    report = json.loads((Path(report_data.fn(loaded.path, model, 64, "ner", store=store).path) / DATA_REPORT).read_text())
+    report = json.loads(
+        (Path(report_data.fn(loaded.path, model, 64, "ner", store=store).path) / DATA_REPORT).read_text()
+    )
     assert report["problems"][0] == line and f"- {line}" in markdown(report)

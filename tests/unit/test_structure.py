@@ -20,7 +20,9 @@ def named_in_layout(module: Path, layout: str) -> bool:
     generic = re.sub(r"^tasks/profiles/\w+/", "tasks/profiles/<task>/", path)
     profiles = layout.partition("## Task profiles")[2].partition("\n## ")[0]
     as_profile_part = generic != path and re.search(rf"\b{re.escape(module.name)}\b", profiles) is not None
-    as_folder = module.name == "__init__.py" and re.search(rf"^{re.escape(generic[: -len('__init__.py')])}\s", layout, re.M)
+    as_folder = module.name == "__init__.py" and re.search(
+        rf"^{re.escape(generic[: -len('__init__.py')])}\s", layout, re.M
+    )
     return path in layout or generic in layout or as_profile_part or bool(as_folder)
 
 
@@ -37,7 +39,9 @@ def test_every_script_of_the_package_names_a_function_that_exists():
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     for name, target in scripts.items():
         module, _, function = target.partition(":")
-        assert callable(getattr(importlib.import_module(module), function, None)), f"script {name}: {target} is not a function"
+        assert callable(getattr(importlib.import_module(module), function, None)), (
+            f"script {name}: {target} is not a function"
+        )
 
 
 def test_the_command_lines_shared_module_imports_no_flow():
@@ -50,7 +54,9 @@ def test_the_command_lines_shared_module_imports_no_flow():
 def catalog_file_names() -> set[str]:
     """Every name of an artifact's file the catalog holds (a name with a dot: folders are plain words)."""
     values = [value for name, value in vars(catalog).items() if name.isupper()]
-    names = {value for value in values if isinstance(value, str)} | {item for value in values if isinstance(value, tuple) for item in value}
+    names = {value for value in values if isinstance(value, str)} | {
+        item for value in values if isinstance(value, tuple) for item in value
+    }
     return {name for name in names if isinstance(name, str) and "." in name}
 
 
@@ -76,7 +82,9 @@ def test_every_step_folder_lists_only_names_of_the_catalog():
 
 def test_the_training_process_imports_neither_prefect_nor_the_flows():
     """What ``python -m tasks.engines`` imports (under torchrun): it should start in the time torch takes."""
-    code = ("import sys, tasks.engines.__main__, tasks.engines.trainer, tasks.engines.accelerate_loop; "
-            "print(sorted({name.split('.')[0] for name in sys.modules} & {'prefect', 'flows'}))")  # fmt: skip
+    code = (
+        "import sys, tasks.engines.__main__, tasks.engines.trainer, tasks.engines.accelerate_loop; "
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'prefect', 'flows'}))"
+    )
     finished = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert finished.stdout.strip() == "[]"

@@ -82,14 +82,17 @@ def test_schemes_differ_where_they_should():
     assert iob2_labels(["O", "S-PER", "B-PER", "I-PER", "E-PER", "LOC"]) == ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
 
-@pytest.mark.parametrize("tags, reason", [
-    (["B-PER", "E-LOC"], "E-LOC cannot stand inside a PER entity in IOBES"),
-    (["B-PER", "O"], "O cannot stand inside a PER entity in IOBES"),
-    (["O", "E-PER"], "E-PER cannot stand outside an entity in IOBES"),
-    (["S-PER", "L-PER"], "L- is not a prefix of IOBES"),
-    (["B-PER", "I-PER"], "the sentence ends inside a PER entity, which IOBES closes with E-"),
-    (["S-PER", "PER"], "a bare type"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "tags, reason",
+    [
+        (["B-PER", "E-LOC"], "E-LOC cannot stand inside a PER entity in IOBES"),
+        (["B-PER", "O"], "O cannot stand inside a PER entity in IOBES"),
+        (["O", "E-PER"], "E-PER cannot stand outside an entity in IOBES"),
+        (["S-PER", "L-PER"], "L- is not a prefix of IOBES"),
+        (["B-PER", "I-PER"], "the sentence ends inside a PER entity, which IOBES closes with E-"),
+        (["S-PER", "PER"], "a bare type"),
+    ],
+)
 def test_tags_that_iobes_does_not_explain_are_refused(tags, reason):
     with pytest.raises(BadTag, match=re.escape(reason)):
         to_iob2(tags, "IOBES")

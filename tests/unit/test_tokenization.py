@@ -18,9 +18,7 @@ def test_continuation_turns_b_into_i_and_keeps_the_rest():
 def test_course_example_special_tokens_ignored_and_split_word_keeps_label():
     word_ids = [None, 0, 1, 2, 3, 4, 5, 6, 7, 7, 8, None]
     labels = [3, 0, 7, 0, 0, 0, 7, 0, 0]
-    assert align_labels(word_ids, labels, CONTINUATION, "all-subwords") == [
-        -100, 3, 0, 7, 0, 0, 0, 7, 0, 0, 0, -100
-    ]
+    assert align_labels(word_ids, labels, CONTINUATION, "all-subwords") == [-100, 3, 0, 7, 0, 0, 0, 7, 0, 0, 0, -100]
 
 
 def test_b_word_split_in_two_gives_b_then_i():
@@ -29,7 +27,13 @@ def test_b_word_split_in_two_gives_b_then_i():
 
 def test_first_subword_mode_ignores_continuations():
     assert align_labels([None, 0, 0, 0, 1, 1, None], [5, 6], CONTINUATION, "first-subword") == [
-        -100, 5, IGNORED, IGNORED, 6, IGNORED, -100
+        -100,
+        5,
+        IGNORED,
+        IGNORED,
+        6,
+        IGNORED,
+        -100,
     ]
 
 
@@ -56,8 +60,10 @@ def test_a_long_sentence_becomes_windows_that_fit_and_label_every_word(tiny_mode
     evaluated = tokenize_words(rows, tokenizer, tokenization, CONTINUATION, evaluated=True)
     assert training.long_inputs == evaluated.long_inputs == 1
     assert len(training.rows) == len(evaluated.rows) > 3
-    assert all(len(ids) <= 32 and ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
-               for ids in training.rows["input_ids"])  # fmt: skip
+    assert all(
+        len(ids) <= 32 and ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+        for ids in training.rows["input_ids"]
+    )
     scored = [[label for label in labels if label != IGNORED] for labels in evaluated.rows["labels"]]
     assert [label for window in scored for label in window] == tags  # each word scored once, in order
     learned = sum(len([label for label in labels if label != IGNORED]) for labels in training.rows["labels"])
@@ -73,7 +79,9 @@ def test_every_word_gets_exactly_one_first_subword_label(tiny_model, mode):
     tokenization = TokenizationConfig(max_length=64, label_alignment=mode)
     encoded = tokenize_words(rows, tokenizer, tokenization, CONTINUATION, evaluated=False).rows[0]
     word_ids = tokenizer(["Peter", "Blackburn", "unbelievably"], is_split_into_words=True).word_ids()
-    firsts = [label for i, label in enumerate(encoded["labels"]) if word_ids[i] is not None and word_ids[i] != word_ids[i - 1]]
+    firsts = [
+        label for i, label in enumerate(encoded["labels"]) if word_ids[i] is not None and word_ids[i] != word_ids[i - 1]
+    ]
     assert firsts == [1, 2, 0]
 
 
@@ -85,7 +93,16 @@ def test_pairs_are_tokenized_as_pairs_with_token_types(tiny_model):
     tokenizer = load_tokenizer(str(tiny_model))
     rows = datasets.Dataset.from_dict({"text": ["Paris is big"], "text_pair": ["it is"], "label": [1]})
     encoded = tokenize_texts(rows, tokenizer, 128)[0]
-    assert tokenizer.convert_ids_to_tokens(encoded["input_ids"]) == ["[CLS]", "paris", "is", "big", "[SEP]", "it", "is", "[SEP]"]
+    assert tokenizer.convert_ids_to_tokens(encoded["input_ids"]) == [
+        "[CLS]",
+        "paris",
+        "is",
+        "big",
+        "[SEP]",
+        "it",
+        "is",
+        "[SEP]",
+    ]
     assert encoded["token_type_ids"] == [0, 0, 0, 0, 0, 1, 1, 1]
     assert encoded["labels"] == 1
     truncated = tokenize_texts(rows, tokenizer, 6)[0]

@@ -50,7 +50,10 @@ def test_a_sharded_model_missing_a_shard_and_a_pickle_that_is_not_one_are_named(
     sharded = tmp_path / "sharded"
     shutil.copytree(release, sharded)
     (sharded / "model.safetensors.index.json").write_text('{"weight_map": {"a": "model-00001-of-00002.safetensors"}}')
-    assert weights_problem(sharded) == f"{sharded / 'model-00001-of-00002.safetensors'}: missing, though model.safetensors.index.json names it"
+    assert (
+        weights_problem(sharded)
+        == f"{sharded / 'model-00001-of-00002.safetensors'}: missing, though model.safetensors.index.json names it"
+    )
     pickled = tmp_path / "pickled"
     pickled.mkdir()
     (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04not a zip")

@@ -19,8 +19,13 @@ def group_entities(model_dir: str, text: str, stride: int) -> list[dict]:
 
     from tasks.hardware import compute_device
 
-    recognizer = pipeline("token-classification", model=model_dir, aggregation_strategy=AGGREGATION, stride=stride,
-                          device=compute_device())  # fmt: skip
+    recognizer = pipeline(
+        "token-classification",
+        model=model_dir,
+        aggregation_strategy=AGGREGATION,
+        stride=stride,
+        device=compute_device(),
+    )
     return [
         {
             "entity_group": entity["entity_group"],

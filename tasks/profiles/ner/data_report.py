@@ -18,9 +18,12 @@ def words(rows: datasets.Dataset) -> list[list[str]]:
 def subword_lengths(rows: datasets.Dataset, tokenizer) -> list[int]:
     """Sub-words per sentence as tokenize/align makes them (special tokens included), before truncation."""
     encoded = tokenizer(
-        list(rows["tokens"]), is_split_into_words=True, return_attention_mask=False, return_token_type_ids=False,
+        list(rows["tokens"]),
+        is_split_into_words=True,
+        return_attention_mask=False,
+        return_token_type_ids=False,
         verbose=False,  # no warning for each sentence longer than the model takes: the report counts them
-    )  # fmt: skip
+    )
     return [len(ids) for ids in encoded["input_ids"]]
 
 

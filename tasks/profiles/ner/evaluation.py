@@ -45,8 +45,13 @@ class WordPredictions:
 
 
 def predict_words(
-    model, tokenizer, sentences: list[list[str]], scoring: Scoring, documents: list | None = None, distributions: bool = False
-) -> WordPredictions:  # fmt: skip
+    model,
+    tokenizer,
+    sentences: list[list[str]],
+    scoring: Scoring,
+    documents: list | None = None,
+    distributions: bool = False,
+) -> WordPredictions:
     """Label ids and their probabilities per word for every sentence (with ``distributions``, every label's),
     read as `tasks.context` says (with the sentences around it in its document, ``documents`` giving each
     sentence's): a reading longer than max_length is predicted in windows, each word from the window where it
@@ -55,8 +60,14 @@ def predict_words(
     tokenization = scoring.tokenization
     plan = plan_readings(tokenizer, sentences, documents, tokenization)
     readings = plan.readings
-    windows = plan_windows(tokenizer, [reading.words for reading in readings], tokenization.max_length, tokenization.window_stride)
-    pieces = [(number, index, start, end) for number, planned in enumerate(windows) for index, (start, end) in enumerate(planned.windows)]
+    windows = plan_windows(
+        tokenizer, [reading.words for reading in readings], tokenization.max_length, tokenization.window_stride
+    )
+    pieces = [
+        (number, index, start, end)
+        for number, planned in enumerate(windows)
+        for index, (start, end) in enumerate(planned.windows)
+    ]
     pieces.sort(key=lambda piece: piece[3] - piece[2])
     predicted = [[outside] * len(words) for words in sentences]
     scores = [[0.0] * len(words) for words in sentences]
@@ -64,9 +75,13 @@ def predict_words(
     for first in tqdm(range(0, len(pieces), scoring.batch_size), desc=scoring.progress, unit="batch"):
         batch = pieces[first : first + scoring.batch_size]
         encoded = tokenizer(
-            [readings[number].words[start:end] for number, _, start, end in batch], is_split_into_words=True,
-            truncation=True, max_length=tokenization.max_length, padding=True, return_tensors="pt",
-        )  # fmt: skip
+            [readings[number].words[start:end] for number, _, start, end in batch],
+            is_split_into_words=True,
+            truncation=True,
+            max_length=tokenization.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
         logits = model(**{key: value.to(model.device) for key, value in encoded.items()}).logits
         probabilities = logits.float().softmax(dim=-1)
         best, ids = probabilities.max(dim=-1)
@@ -109,10 +124,13 @@ def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, prediction
     mistakes = ner_mistakes(sentences, gold, predicted, words.scores)
     write_mistakes(mistakes, errors, rows["line"] if "line" in rows.column_names else None)
     return {
-        "num_sentences": len(sentences), "windowed_sentences": words.windowed, **seqeval_scores(gold, predicted),
+        "num_sentences": len(sentences),
+        "windowed_sentences": words.windowed,
+        **seqeval_scores(gold, predicted),
         PARTIAL_MATCH: partial_match_scores(gold, predicted),
-        "entity_confusion": entity_type_confusion(gold, predicted), MISTAKES: counts(mistakes, len(sentences)),
-    }  # fmt: skip
+        "entity_confusion": entity_type_confusion(gold, predicted),
+        MISTAKES: counts(mistakes, len(sentences)),
+    }
 
 
 def draw_figures(split: str, scores: dict, out: Path) -> list[dict]:
@@ -126,6 +144,10 @@ def draw_figures(split: str, scores: dict, out: Path) -> list[dict]:
     confusion_heatmap(confusion["labels"], confusion["rows_gold_columns_predicted"], title, out / "confusion.png")
     return [
         {"file": "f1_per_type.png", "title": f"{name} F1 per entity type", "section": "evaluation"},
-        {"file": "confusion.png", "title": f"{title}: a gold type predicted as '{NO_ENTITY}' is a missed entity, "
-         f"'{NO_ENTITY}' predicted as a type a spurious one", "section": "evaluation"},
-    ]  # fmt: skip
+        {
+            "file": "confusion.png",
+            "title": f"{title}: a gold type predicted as '{NO_ENTITY}' is a missed entity, "
+            f"'{NO_ENTITY}' predicted as a type a spurious one",
+            "section": "evaluation",
+        },
+    ]

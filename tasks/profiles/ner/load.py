@@ -44,7 +44,9 @@ def _tag_names(split: str, dataset: datasets.Dataset, data: DataConfig) -> list[
     return tags
 
 
-def _source_labels(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig, scheme: Scheme) -> list[str] | None:
+def _source_labels(
+    raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig, scheme: Scheme
+) -> list[str] | None:
     """The label list the source declares, in IOB2: the embedded CoNLL-2003's, or the train split's ClassLabel names."""
     if source.kind == "embedded":
         return CONLL2003_LABELS
@@ -57,12 +59,17 @@ def _source_labels(raw: datasets.DatasetDict, source: DatasetSource, data: DataC
 def _bad_tag(error: BadTag, split: str, source: DatasetSource, data: DataConfig) -> PipelineError:
     """The error naming the file and line of a CoNLL file, else the split, row and word."""
     file = source.files.get(split) if source.format == "conll" else None
-    where = (f"{file} line {conll_line(Path(file), data.encoding, error.row, error.word)}" if file
-             else f"split '{split}' row {error.row} word {error.word + 1}")  # fmt: skip
+    where = (
+        f"{file} line {conll_line(Path(file), data.encoding, error.row, error.word)}"
+        if file
+        else f"split '{split}' row {error.row} word {error.word + 1}"
+    )
     return PipelineError(f"{where}: tag '{error.tag}': {error.reason}")
 
 
-def iob2_tags(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig) -> tuple[dict[str, list[list[str]]], Scheme]:
+def iob2_tags(
+    raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig
+) -> tuple[dict[str, list[list[str]]], Scheme]:
     """Every split's tags in IOB2, and the scheme the training split's tags are in."""
     tags = {split: _tag_names(split, rows, data) for split, rows in raw.items()}
     split = "train"
@@ -76,7 +83,9 @@ def iob2_tags(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig
     return converted, scheme
 
 
-def _encode_ner_split(split: str, tokens: list[list[str]], tags: list[list[str]], data: DataConfig, labels: list[str]) -> dict:
+def _encode_ner_split(
+    split: str, tokens: list[list[str]], tags: list[list[str]], data: DataConfig, labels: list[str]
+) -> dict:
     label_ids = {label: index for index, label in enumerate(labels)}
     encoded = []
     for row, (words, row_tags) in enumerate(zip(tokens, tags)):
@@ -111,13 +120,18 @@ def normalize(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig
     ``document``; their label list, and the scheme found."""
     tags, scheme = iob2_tags(raw, source, data)
     labels = _source_labels(raw, source, data, scheme) or derive_labels(tags["train"])
-    features = {"tokens": datasets.Sequence(datasets.Value("string")), "ner_tags": datasets.Sequence(datasets.ClassLabel(names=labels))}
+    features = {
+        "tokens": datasets.Sequence(datasets.Value("string")),
+        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=labels)),
+    }
     encoded = {}
     for split, rows in raw.items():
         documents = _documents(rows, source, data)
         columns = {**_encode_ner_split(split, list(rows[data.tokens_column]), tags[split], data, labels), **documents}
         with_documents = {**features, **({DOCUMENT: datasets.Value("int32")} if documents else {})}
         encoded[split] = datasets.Dataset.from_dict(columns, features=datasets.Features(with_documents))
-    converted = "" if scheme == "IOB2" else ", converted to IOB2 for training and scoring; predictions are written in it"
+    converted = (
+        "" if scheme == "IOB2" else ", converted to IOB2 for training and scoring; predictions are written in it"
+    )
     run_logger().info(f"Tag scheme {scheme}{converted}.")
     return Normalized(encoded, labels, {"tag_scheme": scheme})

@@ -7,8 +7,10 @@ from tasks.profiles.ner.check import AGGREGATION
 NAME = "Token Classification"  # the Hub's task name in eval results
 WHAT = "A token-classification (named-entity recognition) model"
 TAGS = ("ner",)
-HOW_SCORED = ("Scored per word (first sub-word), with seqeval, which follows conlleval; each split's matching rules "
-              "table sets conlleval's beside strict IOB2's and SemEval-2013's.")
+HOW_SCORED = (
+    "Scored per word (first sub-word), with seqeval, which follows conlleval; each split's matching rules "
+    "table sets conlleval's beside strict IOB2's and SemEval-2013's."
+)
 UNCASED_COST = "; capitalisation, a strong cue for names, is lost."
 # Options only other tasks read: left off the card.
 OTHER_TASKS_SETTINGS = frozenset({"text_columns", "label_column"})
@@ -32,9 +34,14 @@ def scheme_line(dataset: dict) -> list[str]:
     scheme = dataset.get("tag_scheme", "IOB2")
     if scheme == "IOB2":
         return ["Tags: IOB2, as the model predicts them.", ""]
-    lossy = " (lossless but for neighbouring entities of one type, which IO cannot tell apart)" if scheme == "IO" else ""
-    return [f"Tags: {scheme} in the data, converted to IOB2 for training and scoring{lossy}; the evaluation's "
-            f"predictions files are written back in {scheme}.", ""]
+    lossy = (
+        " (lossless but for neighbouring entities of one type, which IO cannot tell apart)" if scheme == "IO" else ""
+    )
+    return [
+        f"Tags: {scheme} in the data, converted to IOB2 for training and scoring{lossy}; the evaluation's "
+        f"predictions files are written back in {scheme}.",
+        "",
+    ]
 
 
 # When each rule of the matching rules table counts a predicted entity as correct.
@@ -49,12 +56,20 @@ MATCHING_RULES = {
 
 
 def detail_tables(split: str, scores: dict) -> list[str]:
-    rows = [[kind, row["precision"], row["recall"], row["f1"], row["support"]] for kind, row in scores["per_type"].items()]
+    rows = [
+        [kind, row["precision"], row["recall"], row["f1"], row["support"]] for kind, row in scores["per_type"].items()
+    ]
     rules = [[rule, *row, MATCHING_RULES[rule]] for rule, row in _rule_scores(scores).items()]
     return [
-        "", f"Per entity type, {split}:", "", *table(["Entity", "Precision", "Recall", "F1", "Support"], rows),
-        "", f"Matching rules, {split}:", "", *table(["Rule", "Precision", "Recall", "F1", "Correct when"], rules),
-    ]  # fmt: skip
+        "",
+        f"Per entity type, {split}:",
+        "",
+        *table(["Entity", "Precision", "Recall", "F1", "Support"], rows),
+        "",
+        f"Matching rules, {split}:",
+        "",
+        *table(["Rule", "Precision", "Recall", "F1", "Correct when"], rules),
+    ]
 
 
 def _rule_scores(scores: dict) -> dict[str, list[float]]:

@@ -18,7 +18,11 @@ def classify(model_dir: str, text: str, text_pair: str | None) -> dict:
 
     classifier = pipeline("text-classification", model=model_dir, device=compute_device())
     # Truncated to the tokenizer's length, the training's max_length, as training and evaluation truncate.
-    result = classifier({"text": text, "text_pair": text_pair}, truncation=True) if text_pair else classifier(text, truncation=True)[0]
+    result = (
+        classifier({"text": text, "text_pair": text_pair}, truncation=True)
+        if text_pair
+        else classifier(text, truncation=True)[0]
+    )
     return {"label": result["label"], "score": round(float(result["score"]), 4)}
 
 

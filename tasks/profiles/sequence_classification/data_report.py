@@ -23,9 +23,12 @@ def subword_lengths(rows: datasets.Dataset, tokenizer) -> list[int]:
     """Sub-words per example as tokenize makes them (special tokens included), before truncation."""
     pairs = list(rows[PAIR_COLUMN]) if is_pair(rows.column_names) else None
     encoded = tokenizer(
-        list(rows["text"]), pairs, return_attention_mask=False, return_token_type_ids=False,
+        list(rows["text"]),
+        pairs,
+        return_attention_mask=False,
+        return_token_type_ids=False,
         verbose=False,  # no warning for each example longer than the model takes: the report counts them
-    )  # fmt: skip
+    )
     return [len(ids) for ids in encoded["input_ids"]]
 
 

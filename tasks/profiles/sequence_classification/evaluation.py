@@ -21,9 +21,13 @@ def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None, s
     for start in tqdm(range(0, len(order), scoring.batch_size), desc=scoring.progress, unit="batch"):
         batch = order[start : start + scoring.batch_size]
         encoded = tokenizer(
-            [texts[i] for i in batch], [pairs[i] for i in batch] if pairs else None,
-            truncation=True, max_length=scoring.tokenization.max_length, padding=True, return_tensors="pt",
-        )  # fmt: skip
+            [texts[i] for i in batch],
+            [pairs[i] for i in batch] if pairs else None,
+            truncation=True,
+            max_length=scoring.tokenization.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
         logits = model(**{key: value.to(model.device) for key, value in encoded.items()}).logits
         for index, row in zip(batch, logits.float().softmax(dim=-1).tolist()):
             probabilities[index] = row
@@ -49,10 +53,16 @@ def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, prediction
         writer = csv.writer(stream)
         writer.writerow(["text", *([PAIR_COLUMN] if pairs else []), "gold", "predicted", "probability"])
         for i, text in enumerate(texts):
-            writer.writerow([text, *([pairs[i]] if pairs else []), labels[gold[i]], labels[predicted[i]], f"{probability[i]:.4f}"])
+            writer.writerow(
+                [text, *([pairs[i]] if pairs else []), labels[gold[i]], labels[predicted[i]], f"{probability[i]:.4f}"]
+            )
     mistakes = classification_mistakes(texts, pairs, gold, probabilities, labels)
     write_mistakes(mistakes, errors, rows["line"] if "line" in rows.column_names else None)
-    return {"num_examples": len(texts), **classification_scores(gold, predicted, labels), MISTAKES: counts(mistakes, len(texts))}
+    return {
+        "num_examples": len(texts),
+        **classification_scores(gold, predicted, labels),
+        MISTAKES: counts(mistakes, len(texts)),
+    }
 
 
 def draw_figures(split: str, scores: dict, out: Path) -> list[dict]:

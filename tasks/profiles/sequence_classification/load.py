@@ -66,13 +66,17 @@ def normalize(raw: datasets.DatasetDict, source: DatasetSource, data: DataConfig
     """Splits with ``text`` (and ``text_pair`` for pair tasks) and ``label`` (ClassLabel ids), and the label list."""
     columns = columns[:-1]  # the text column(s), without the label column
     labels = classification_labels(raw["train"], data)
-    features = datasets.Features({
-        "text": datasets.Value("string"),
-        **({PAIR_COLUMN: datasets.Value("string")} if len(columns) == 2 else {}),
-        "label": datasets.ClassLabel(names=labels),
-    })  # fmt: skip
+    features = datasets.Features(
+        {
+            "text": datasets.Value("string"),
+            **({PAIR_COLUMN: datasets.Value("string")} if len(columns) == 2 else {}),
+            "label": datasets.ClassLabel(names=labels),
+        }
+    )
     encoded = {
-        split: datasets.Dataset.from_dict(_encode_classification_split(split, rows, columns, data, labels), features=features)
+        split: datasets.Dataset.from_dict(
+            _encode_classification_split(split, rows, columns, data, labels), features=features
+        )
         for split, rows in raw.items()
     }
     return Normalized(encoded, labels)

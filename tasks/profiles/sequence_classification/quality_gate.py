@@ -12,4 +12,6 @@ def chance_score(rows: Callable[[], datasets.Dataset], labels: list[str], metric
     """Giving every example the same label, at its best by ``metric``: for the F1 of two balanced classes 2/3, all
     of them called positive; for accuracy the majority's share. ``rows`` loads the evaluated split."""
     gold = list(rows()["label"])
-    return max(metric_value(classification_scores(gold, [label] * len(gold), labels), metric) for label in range(len(labels)))
+    return max(
+        metric_value(classification_scores(gold, [label] * len(gold), labels), metric) for label in range(len(labels))
+    )

@@ -14,7 +14,9 @@ def tokenize_texts(dataset, tokenizer, max_length: int) -> datasets.Dataset:
     pairs = is_pair(dataset.column_names)
 
     def encode(batch):
-        encoded = tokenizer(batch["text"], batch[PAIR_COLUMN] if pairs else None, truncation=True, max_length=max_length)
+        encoded = tokenizer(
+            batch["text"], batch[PAIR_COLUMN] if pairs else None, truncation=True, max_length=max_length
+        )
         encoded["labels"] = batch["label"]
         return encoded
 
@@ -28,5 +30,9 @@ def longer_than(dataset, tokenizer, max_length: int) -> int:
     return sum(length > max_length for length in lengths)
 
 
-def tokenize(rows: datasets.Dataset, tokenizer, labels: list[str], tokenization: TokenizationConfig, split: str) -> Tokenized:
-    return Tokenized(tokenize_texts(rows, tokenizer, tokenization.max_length), longer_than(rows, tokenizer, tokenization.max_length))
+def tokenize(
+    rows: datasets.Dataset, tokenizer, labels: list[str], tokenization: TokenizationConfig, split: str
+) -> Tokenized:
+    return Tokenized(
+        tokenize_texts(rows, tokenizer, tokenization.max_length), longer_than(rows, tokenizer, tokenization.max_length)
+    )

@@ -5,11 +5,11 @@ import json
 from typing import NamedTuple
 
 from prefect import get_run_logger
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from tasks.artifacts import ArtifactStore, StepReport, is_finished, local_dir, read_artifact, read_artifact_json
 from tasks.catalog import DATA_REPORT, LOAD_SUMMARY, METRICS, PUBLISHED_DOWNLOADS, TRAIN_SUMMARY
-from tasks.config import FinetuneConfig, TokenizationConfig
+from tasks.config import FinetuneConfig, GateConfig, HubConfig, MixedPrecision, TaskName, TokenizationConfig
 from tasks.data_report import label_shift, training_distribution
 from tasks.errors import PipelineError
 from tasks.evaluation import evaluate_model, evaluated_split
@@ -32,6 +32,35 @@ from tasks.run_metric import metric_value
 from tasks.weights import weights_problem
 
 
+class GateRequest(BaseModel):
+    """What the gate needs of a run: its thresholds, the Hub repo it publishes to, the metric and data it compares
+    on, and how the run's evaluate step scores (to score a published model the same way)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    gate: GateConfig
+    hub: HubConfig
+    task: TaskName
+    metric: str
+    dataset: str
+    tokenization: TokenizationConfig
+    eval_batch_size: int
+    mixed_precision: MixedPrecision
+
+    @classmethod
+    def of(cls, config: FinetuneConfig) -> "GateRequest":
+        return cls(
+            gate=config.section(GateConfig),
+            hub=config.section(HubConfig),
+            task=config.task,
+            metric=config.metric,
+            dataset=str(config.dataset),
+            tokenization=config.section(TokenizationConfig),
+            eval_batch_size=config.eval_batch_size,
+            mixed_precision=config.mixed_precision,
+        )
+
+
 class Published(BaseModel):
     """What is published now: the score its card or the registry states, its weights, where its files are,
     and its training label distribution."""
@@ -50,28 +79,27 @@ class GateResult(BaseModel):
     label_distribution: dict[str, float]  # the new model's training data's, as the registry records it
 
 
-def challenger_score(config: FinetuneConfig, loaded: dict, evaluation_dir: str, dataset_hub_id: str | None) -> Score:
+def challenger_score(request: GateRequest, loaded: dict, evaluation_dir: str, dataset_hub_id: str | None) -> Score:
     metrics = read_artifact_json(evaluation_dir, METRICS)
     split = evaluated_split(metrics)
     return Score(
-        dataset=dataset_display_name(dataset_hub_id, str(config.dataset)),
+        dataset=dataset_display_name(dataset_hub_id, request.dataset),
         fingerprint=loaded["fingerprints"][split],
         split=split,
-        metric=config.metric,
-        value=round(metric_value(metrics[split], config.metric), 4),  # as the card states it
+        metric=request.metric,
+        value=round(metric_value(metrics[split], request.metric), 4),  # as the card states it
     )
 
 
-def floor(config: FinetuneConfig, dataset_dir: str, labels: list[str], split: str) -> float:
+def floor(request: GateRequest, dataset_dir: str, labels: list[str], split: str) -> float:
     """The score to beat at all: --min-score, and what giving every example one label scores."""
     import datasets  # heavy: imported where used, so the flow module and cached runs start fast
 
     def rows() -> datasets.Dataset:  # loaded only by a task whose chance score needs them: in a bucket, a download
         return datasets.load_from_disk(str(local_dir(dataset_dir)))[split]
 
-    return max(
-        config.min_score, round(profile_of(config.task).quality_gate.chance_score(rows, labels, config.metric), 4)
-    )
+    chance = profile_of(request.task).quality_gate.chance_score(rows, labels, request.metric)
+    return max(request.gate.min_score, round(chance, 4))
 
 
 def trained_weights_sha256(model_dir: str) -> str:
@@ -79,12 +107,12 @@ def trained_weights_sha256(model_dir: str) -> str:
     return read_artifact_json(model_dir, TRAIN_SUMMARY)["weights_sha256"]
 
 
-def find_published(config: FinetuneConfig, store: ArtifactStore, model_name: str) -> Published | None:
+def find_published(hub: HubConfig, metric: str, store: ArtifactStore, model_name: str) -> Published | None:
     """The published model: the Hub repo's card when pushing, else the local registry's release."""
-    if config.hub_model_id:
-        card = published_card(config.hub_model_id, config.hub_revision, config.hub_token_secret)
+    if hub.hub_model_id:
+        card = published_card(hub.hub_model_id, hub.hub_revision, hub.hub_token_secret)
         return card and Published(
-            stated=card_score(card, config.metric),
+            stated=card_score(card, metric),
             weights_sha256=card_weights_sha256(card),
             model_dir=None,
             label_distribution=card_label_distribution(card),
@@ -101,7 +129,7 @@ def find_published(config: FinetuneConfig, store: ArtifactStore, model_name: str
     )
 
 
-def data_check(config: FinetuneConfig, report: dict, split: str, published: Published | None) -> DataCheck:
+def data_check(gate: GateConfig, report: dict, split: str, published: Published | None) -> DataCheck:
     """The data report's overlap of ``split`` with train, and how far the training labels moved from the
     published model's (when both are known)."""
     ours, theirs = training_distribution(report), published and published.label_distribution
@@ -109,9 +137,9 @@ def data_check(config: FinetuneConfig, report: dict, split: str, published: Publ
         split=split,
         unit=report["unit"],
         overlap=report["overlap"][split]["share"],
-        max_overlap=config.max_overlap,
+        max_overlap=gate.max_overlap,
         label_shift=label_shift(ours, theirs) if ours and theirs else None,
-        max_label_shift=config.max_label_shift,
+        max_label_shift=gate.max_label_shift,
     )
 
 
@@ -138,7 +166,7 @@ class ChampionScore(NamedTuple):
 
 
 def score_published(
-    config: FinetuneConfig,
+    request: GateRequest,
     store: ArtifactStore,
     published: Published,
     dataset_dir: str,
@@ -147,7 +175,7 @@ def score_published(
 ) -> ChampionScore:
     """The published model's score on the challenger's split with the same evaluation step."""
     try:
-        model_dir = published.model_dir or _download(config, store)
+        model_dir = published.model_dir or _download(request.hub, store)
     except PipelineError as error:
         return ChampionScore(None, [], unscorable=str(error))
     problem = label_mismatch(model_dir, labels)
@@ -160,10 +188,10 @@ def score_published(
         scored = evaluate_model(
             model_dir,
             dataset_dir,
-            config.section(TokenizationConfig),
-            config.eval_batch_size,
-            config.task,
-            config.mixed_precision,
+            request.tokenization,
+            request.eval_batch_size,
+            request.task,
+            request.mixed_precision,
             store=store,
         )
     except (PipelineError, OSError, ValueError) as error:  # what transformers raises for unreadable weights
@@ -175,11 +203,11 @@ def score_published(
     return ChampionScore(challenger.model_copy(update={"value": round(value, 4)}), [report])
 
 
-def _download(config: FinetuneConfig, store: ArtifactStore) -> str:
-    if not config.hub_model_id:
+def _download(hub: HubConfig, store: ArtifactStore) -> str:
+    if not hub.hub_model_id:
         raise PipelineError("its release directory is gone or incomplete")
     root = store.local_root() / PUBLISHED_DOWNLOADS
-    return str(download_published(config.hub_model_id, config.hub_revision, root, config.hub_token_secret))
+    return str(download_published(hub.hub_model_id, hub.hub_revision, root, hub.hub_token_secret))
 
 
 def quality_gate(
@@ -187,13 +215,17 @@ def quality_gate(
 ) -> GateResult:
     """Decide whether the new model (the release's ``inputs``) is published as ``names.model_name``, against
     what is published now on the same data, with what the data report found."""
-    dataset_dir, model_name = inputs.dataset_dir, names.model_name
+    request, dataset_dir, model_name = GateRequest.of(config), inputs.dataset_dir, names.model_name
     loaded, report = read_artifact_json(dataset_dir, LOAD_SUMMARY), read_artifact_json(inputs.report_dir, DATA_REPORT)
-    challenger = challenger_score(config, loaded, inputs.evaluation_dir, names.dataset_hub_id)
-    bar, ours = floor(config, dataset_dir, loaded["labels"], challenger.split), trained_weights_sha256(inputs.model_dir)
-    published, labels = find_published(config, store, model_name), training_distribution(report)
+    challenger = challenger_score(request, loaded, inputs.evaluation_dir, names.dataset_hub_id)
+    bar, ours = (
+        floor(request, dataset_dir, loaded["labels"], challenger.split),
+        trained_weights_sha256(inputs.model_dir),
+    )
+    published = find_published(request.hub, request.metric, store, model_name)
+    labels = training_distribution(report)
     if published and published.weights_sha256 == ours:
-        decision = already_published(challenger, config.min_improvement, bar)
+        decision = already_published(challenger, request.gate.min_improvement, bar)
         recorded = registry_published(store.root, model_name)
         # The release's card keeps the decision that published it, so the release is the one published.
         same = recorded and recorded.weights_sha256 == ours and recorded.decision
@@ -207,15 +239,15 @@ def quality_gate(
     if published and comparable(published.stated, challenger):
         champion = ChampionScore(published.stated, [])
     elif published:
-        champion = score_published(config, store, published, dataset_dir, loaded["labels"], challenger)
+        champion = score_published(request, store, published, dataset_dir, loaded["labels"], challenger)
     decision = decide(
         challenger,
         champion.score,
-        config.min_improvement,
+        request.gate.min_improvement,
         bar,
         unscorable=champion.unscorable,
-        force=config.force_publish,
-        data=data_check(config, report, challenger.split, published),
+        force=request.gate.force_publish,
+        data=data_check(request.gate, report, challenger.split, published),
         damaged=champion.damaged,
     )
     return _logged(

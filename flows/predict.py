@@ -12,7 +12,7 @@ import sys
 from tasks.catalog import PUBLISHED_DOWNLOADS
 
 if __name__ == "__main__":
-    from tasks.config import exit_on_bad_command_line
+    from tasks.command_line import exit_on_bad_command_line
     from tasks.prediction_config import parse_command_line
 
     exit_on_bad_command_line(sys.argv[1:], parse_command_line)

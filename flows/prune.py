@@ -11,7 +11,8 @@ from prefect import flow, get_run_logger, runtime
 from pydantic import BaseModel, Field
 
 from tasks.bucket_retention import apply_bucket_plan, plan_bucket_removal
-from tasks.config import _Section, options_parser, parse_options
+from tasks.command_line import options_parser, parse_options
+from tasks.config import _Section
 from tasks.errors import PipelineError
 from tasks.retention import Plan, apply_plan, plan_removal
 from tasks.storage import ArtifactsLocation, is_remote

@@ -5,22 +5,16 @@ carry the same name. It is assembled from sections; each task takes only the
 section it depends on, so its cache key changes only when that section does.
 """
 
-import argparse
 import math
 import re
-import sys
-import types
 import typing
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from tasks.assets import EMBEDDED_CONLL2003, EMBEDDED_CONLL2003_PAIRS, EMBEDDED_MODEL, EMBEDDED_MOVIE_REVIEWS
-from tasks.errors import PipelineError
 from tasks.recipe import AUTO, recipes_help
 from tasks.run_metric import metric_problem
 from tasks.storage import ArtifactsLocation
@@ -347,6 +341,8 @@ class ExportConfig(QuantizationConfig):
 
 
 class RunConfig(_Section):
+    """How this run goes: the task, where artifacts live, resuming, nodes, the check and the card's facts."""
+
     task: TaskName = Field(
         "ner",
         description="What to fine-tune for: ner (token classification) or sequence-classification (single texts or pairs).",
@@ -401,12 +397,18 @@ class RunConfig(_Section):
         description="Language codes of the training data for the card; none: en for the embedded datasets "
         "(all English), else unstated.",
     )
-    hub_model_id: str | None = Field(
-        None,
-        description="Push the model to this Hub repo (name or organisation/name); needs a token in HF_TOKEN or "
-        "hub_token_secret; none to skip.",
+    label_issues: bool = Field(
+        False,
+        description="Rank the training sentences (or texts) whose tags (or label) a model contradicts most "
+        "strongly, in label_issues.jsonl (a step of its own) with each one's file and line: two models, each "
+        "trained on half the training split with this run's recipe for twice its epochs, score the other half "
+        "(about two more trainings' time).",
     )
-    hub_private: bool = Field(True, description="Create the Hub repo as private.")
+
+
+class GateConfig(_Section):
+    """The quality gate: when a new model is published (pushed, or recorded in the local registry)."""
+
     min_improvement: float = Field(
         0.0,
         ge=0,
@@ -436,18 +438,22 @@ class RunConfig(_Section):
         "by type) is further than this from the published model's, as total variation distance (0 the same, 1 no "
         "label in common); never refuses.",
     )
-    label_issues: bool = Field(
-        False,
-        description="Rank the training sentences (or texts) whose tags (or label) a model contradicts most "
-        "strongly, in label_issues.jsonl (a step of its own) with each one's file and line: two models, each "
-        "trained on half the training split with this run's recipe for twice its epochs, score the other half "
-        "(about two more trainings' time).",
-    )
     force_publish: bool = Field(
         False,
         description="Publish even when the quality gate refuses (a worse model, a published model that cannot be "
         "scored, a score under the floor, an evaluated split leaked from train); logged and written on the card.",
     )
+
+
+class HubConfig(_Section):
+    """Where a published model is pushed on the Hub, and the token it is pushed with."""
+
+    hub_model_id: str | None = Field(
+        None,
+        description="Push the model to this Hub repo (name or organisation/name); needs a token in HF_TOKEN or "
+        "hub_token_secret; none to skip.",
+    )
+    hub_private: bool = Field(True, description="Create the Hub repo as private.")
     hub_revision: str | None = Field(None, description="Branch to push to, created when missing; none: main.")
     hub_token_secret: str | None = Field(
         None, description="Name of a Prefect Secret block holding the Hub token, read when HF_TOKEN is not set."
@@ -472,7 +478,9 @@ def node_group_problem(num_nodes: int, node_rank: int, rdzv_endpoint: str | None
     return None
 
 
-class FinetuneConfig(ExportConfig, TrainingConfig, TokenizationConfig, ModelConfig, DataConfig, RunConfig):
+class FinetuneConfig(
+    ExportConfig, TrainingConfig, TokenizationConfig, ModelConfig, DataConfig, HubConfig, GateConfig, RunConfig
+):
     """Everything one fine-tuning run needs; every field is a CLI option of the same name."""
 
     @model_validator(mode="before")
@@ -519,139 +527,3 @@ class FinetuneConfig(ExportConfig, TrainingConfig, TokenizationConfig, ModelConf
                 {"task": info.data["task"]},
             )
         return value
-
-
-def _option_type(annotation: Any) -> tuple[Any, tuple[str, ...] | None]:
-    """The argparse converter and choices for a field's annotation."""
-    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-    if typing.get_origin(annotation) is list:
-        return args[0], None
-    if typing.get_origin(annotation) is Literal:
-        return str, tuple(args)
-    words = [arg for arg in args if typing.get_origin(arg) is Literal]
-    if words and len(words) < len(args):  # a number or a word, such as learning_rate's auto
-        number, _ = _option_type(next(arg for arg in args if arg not in words))
-        named = {word for literal in words for word in typing.get_args(literal)}
-
-        def number_or_word(text: str):
-            return text if text in named else number(text)
-
-        number_or_word.__name__ = f"{number.__name__} or {'/'.join(sorted(named))}"  # argparse's "invalid ... value"
-        return number_or_word, None
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        converter, choices = _option_type(args[0])
-        if choices:  # a choice, "none" included, is a value (class_weights' mapping comes from --config)
-            return converter, choices
-        return (lambda text: None if text.lower() == "none" else converter(text)), choices
-    return annotation, None
-
-
-_SECTIONS = {
-    "run": RunConfig,
-    "data": DataConfig,
-    "model": ModelConfig,
-    "tokenization": TokenizationConfig,
-    "training": TrainingConfig,
-    "export": ExportConfig,
-}
-
-
-def _add_option(group: argparse._ArgumentGroup, name: str, field: Any) -> None:
-    dashed = f"--{name.replace('_', '-')}"
-    # argparse formats help with %: a literal one (3.6 %) is written %%, in the help only, not in the UI form.
-    default = "required" if field.is_required() else f"default: {'none' if field.default is None else field.default}"
-    help_text = f"{field.description} ({default})".replace("%", "%%")
-    if field.annotation is bool:
-        group.add_argument(dashed, dest=name, action=argparse.BooleanOptionalAction, help=help_text)
-        return
-    converter, choices = _option_type(field.annotation)
-    flags = [dashed, f"--{name}"] if "_" in name else [dashed]
-    many = any(typing.get_origin(kind) is list for kind in (field.annotation, *typing.get_args(field.annotation)))
-    group.add_argument(*flags, dest=name, type=converter, choices=choices, nargs="+" if many else None, help=help_text)
-
-
-def options_parser(prog: str, description: str, sections: dict[str, type[BaseModel]]) -> argparse.ArgumentParser:
-    """A flow's command line: --config, --summary-json, and an option per field of each section, grouped."""
-    parser = argparse.ArgumentParser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
-    parser.add_argument("--config", type=Path, help="YAML file whose keys are these options' names.")
-    parser.add_argument("--summary-json", type=Path, help="Also write the run's summary to this JSON file.")
-    seen: set[str] = set()
-    for title, section in sections.items():
-        group = parser.add_argument_group(f"{title} options")
-        for name, field in section.model_fields.items():
-            if name not in seen:
-                seen.add(name)
-                _add_option(group, name, field)
-    return parser
-
-
-def build_parser() -> argparse.ArgumentParser:
-    return options_parser(
-        "python -m flows.finetune",
-        "Fine-tune a pretrained encoder as a cached Prefect flow: load, tokenize, train, evaluate, check, write the "
-        "model card, push. Options override --config; both override defaults.",
-        _SECTIONS,
-    )
-
-
-def _format_validation_error(error: ValidationError, origin: str) -> str:
-    problems = [f"{'.'.join(map(str, item['loc'])) or 'config'}: {item['msg']}" for item in error.errors()]
-    return f"invalid configuration ({origin}): " + "; ".join(problems)
-
-
-def unset_words(values: dict[str, Any], config: type[BaseModel] = FinetuneConfig) -> dict[str, Any]:
-    """``none`` in a config file means what it means on the command line: unset, for the options that
-    can be (YAML's own ``null`` or ``~`` work too)."""
-    fields = config.model_fields
-    unsettable = {name for name, field in fields.items() if type(None) in typing.get_args(field.annotation)}
-    return {
-        name: None if name in unsettable and isinstance(value, str) and value.lower() == "none" else value
-        for name, value in values.items()
-    }
-
-
-def load_config_file(path: Path, config: type[BaseModel] = FinetuneConfig) -> dict[str, Any]:
-    try:
-        values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as error:
-        raise PipelineError(f"cannot read config file {path}: {error.strerror}") from error
-    except UnicodeDecodeError as error:
-        raise PipelineError(f"config file {path} is not UTF-8 text: {error.reason} at byte {error.start}") from error
-    except yaml.YAMLError as error:
-        raise PipelineError(f"config file {path} is not valid YAML: {error}") from error
-    if not isinstance(values, dict):
-        raise PipelineError(f"config file {path} must be a mapping of option names to values")
-    return unset_words({str(key).replace("-", "_"): value for key, value in values.items()}, config)
-
-
-ParsedConfig = TypeVar("ParsedConfig", bound=BaseModel)
-
-
-def exit_on_bad_command_line(argv: list[str], parse: Callable[[list[str]], Any] | None = None) -> None:
-    """Answer --help, or stop with the reason an option or the config file is wrong, as main() would."""
-    try:
-        (parse or parse_command_line)(argv)
-    except PipelineError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-
-
-def parse_options(
-    argv: list[str] | None, parser: argparse.ArgumentParser, config: type[ParsedConfig]
-) -> tuple[ParsedConfig, Path | None]:
-    """A run's config (defaults, then the --config file, then options; validated once) and where to write
-    the summary, if anywhere."""
-    options = vars(parser.parse_args(argv))
-    config_file = options.pop("config", None)
-    summary_json = options.pop("summary_json", None)
-    values = load_config_file(config_file, config) if config_file else {}
-    values.update(options)
-    try:
-        return config.model_validate(values), summary_json
-    except ValidationError as error:
-        raise PipelineError(_format_validation_error(error, str(config_file or "command line"))) from error
-
-
-def parse_command_line(argv: list[str] | None = None) -> tuple[FinetuneConfig, Path | None]:
-    """The finetune flow's config and where to write its summary (`parse_options`)."""
-    return parse_options(argv, build_parser(), FinetuneConfig)

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from tasks.config import ColumnsConfig, QuantizationConfig, _Section, options_parser, parse_options
+from tasks.command_line import options_parser, parse_options
+from tasks.config import ColumnsConfig, QuantizationConfig, _Section
 from tasks.storage import ArtifactsLocation
 
 PUBLISHED = "published"

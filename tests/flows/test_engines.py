@@ -8,10 +8,9 @@ import pytest
 
 from conftest import progress_shown
 from flows.finetune import finetune
-from tasks.catalog import TOKENIZE_SUMMARY
+from tasks.catalog import TOKENIZE_SUMMARY, TRAIN_HISTORY, TRAIN_SUMMARY
 from tasks.config import FinetuneConfig
 from tasks.engines import TrainRequest, run_engine
-from tasks.engines.common import HISTORY, SUMMARY
 from tasks.errors import PipelineError
 from tasks.hardware import cpu_bf16_warning, cpu_flags, cpu_precision, resolve_precision, slow_precision_warning
 
@@ -42,7 +41,7 @@ def step_path(summary, name: str) -> Path:
 
 def records(summary) -> tuple[list[dict], dict]:
     model_dir = step_path(summary, "model")
-    return json.loads((model_dir / HISTORY).read_text()), json.loads((model_dir / SUMMARY).read_text())
+    return json.loads((model_dir / TRAIN_HISTORY).read_text()), json.loads((model_dir / TRAIN_SUMMARY).read_text())
 
 
 def evaluations(history: list[dict]) -> list[tuple]:
@@ -127,8 +126,8 @@ def test_accelerate_engine_writes_what_the_trainer_engine_writes(accelerate_run)
         "model.safetensors",
         "tokenizer.json",
         "tokenizer_config.json",
-        HISTORY,
-        SUMMARY,
+        TRAIN_HISTORY,
+        TRAIN_SUMMARY,
     }
     history, facts = records(summary)
     assert facts["engine"] == "accelerate" and facts["processes"] == 1 and facts["mixed_precision"] == "no"
@@ -144,7 +143,7 @@ def test_accelerate_engine_writes_what_the_trainer_engine_writes(accelerate_run)
 
 def engine_request(summary, tmp_path: Path, engine: str, **training) -> TrainRequest:
     config_dir = step_path(summary, "model")
-    facts = json.loads((config_dir / SUMMARY).read_text())
+    facts = json.loads((config_dir / TRAIN_SUMMARY).read_text())
     hyperparameters = {**facts["hyperparameters"], "engine": engine, **training}
     output = tmp_path / "model"
     output.mkdir()
@@ -164,7 +163,7 @@ def engine_request(summary, tmp_path: Path, engine: str, **training) -> TrainReq
 def test_gradient_accumulation_halves_the_optimizer_steps(engine, accelerate_run, tmp_path):
     request = engine_request(accelerate_run[1], tmp_path, engine, gradient_accumulation_steps=2)
     run_engine(request)
-    history = json.loads((Path(request.output) / HISTORY).read_text())
+    history = json.loads((Path(request.output) / TRAIN_HISTORY).read_text())
     assert [(epoch, step) for epoch, step, *_ in evaluations(history)] == [(1.0, 3), (2.0, 6)]
 
 
@@ -174,8 +173,8 @@ def test_evaluations_within_an_epoch_are_timed_and_the_best_is_kept(engine, acce
 
     request = engine_request(accelerate_run[1], tmp_path, engine, epochs=1, evals_per_epoch=2, learning_rate=3e-3)
     run_engine(request)
-    history = json.loads((Path(request.output) / HISTORY).read_text())
-    facts = json.loads((Path(request.output) / SUMMARY).read_text())
+    history = json.loads((Path(request.output) / TRAIN_HISTORY).read_text())
+    facts = json.loads((Path(request.output) / TRAIN_SUMMARY).read_text())
     scored = [entry for entry in history if "eval_f1" in entry]
     assert [(entry["epoch"], entry["step"]) for entry in scored] == [(0.5, 3), (1.0, 6)]
     assert 0 < scored[0]["elapsed_seconds"] < scored[1]["elapsed_seconds"]
@@ -205,8 +204,8 @@ def test_early_stopping_ends_training_at_the_patience_and_keeps_the_best_pass_by
         early_stopping_patience=2,
     )
     run_engine(request)
-    history = json.loads((Path(request.output) / HISTORY).read_text())
-    facts = json.loads((Path(request.output) / SUMMARY).read_text())
+    history = json.loads((Path(request.output) / TRAIN_HISTORY).read_text())
+    facts = json.loads((Path(request.output) / TRAIN_SUMMARY).read_text())
     passes = [entry for entry in history if "eval_strict_f1" in entry]
     assert [(entry["epoch"], entry["step"]) for entry in passes] == [(0.5, 3), (1.0, 6), (1.5, 9)]
     assert all("eval_f1" in entry for entry in passes)  # the headline scores beside the run's metric
@@ -230,7 +229,7 @@ def test_balanced_class_weights_come_from_the_training_tokens_and_are_recorded(e
 
     request = engine_request(accelerate_run[1], tmp_path, engine, class_weights="balanced", epochs=1)
     run_engine(request)
-    facts = json.loads((Path(request.output) / SUMMARY).read_text())
+    facts = json.loads((Path(request.output) / TRAIN_SUMMARY).read_text())
     labels = json.loads((Path(request.tokenized_dir) / TOKENIZE_SUMMARY).read_text())["labels"]
     tokens = Counter(
         label
@@ -244,7 +243,7 @@ def test_balanced_class_weights_come_from_the_training_tokens_and_are_recorded(e
     assert facts["class_weights"] == pytest.approx(expected)
     assert list(facts["class_weights"]) == labels
     assert facts["class_weights"]["O"] < 1 < facts["class_weights"]["B-PER"]  # O is the common label
-    history = json.loads((Path(request.output) / HISTORY).read_text())
+    history = json.loads((Path(request.output) / TRAIN_HISTORY).read_text())
     assert all(math.isfinite(entry["eval_loss"]) for entry in history if "eval_loss" in entry)
 
 
@@ -254,7 +253,7 @@ def test_bf16_trains_on_cpu(engine, accelerate_run, tmp_path):
 
     request = engine_request(accelerate_run[1], tmp_path, engine, mixed_precision="bf16", epochs=1)
     run_engine(request)
-    assert json.loads((Path(request.output) / SUMMARY).read_text())["mixed_precision"] == "bf16"
+    assert json.loads((Path(request.output) / TRAIN_SUMMARY).read_text())["mixed_precision"] == "bf16"
     model = AutoModelForTokenClassification.from_pretrained(request.output)
     assert next(model.parameters()).dtype.is_floating_point
 

@@ -82,14 +82,13 @@ def test_first_run_writes_the_artifact_tree(first_run):
 
 
 def test_evaluation_runs_on_the_device_and_in_the_precision_training_chose(first_run):
-    from tasks.catalog import EVALUATED_ON
-    from tasks.engines.common import SUMMARY
+    from tasks.catalog import EVALUATED_ON, TRAIN_SUMMARY
     from tasks.files import read_json
     from tasks.hardware import compute_device
 
     _, summary = first_run
     model, evaluation = (Path(step.path) for step in summary.steps if step.name in ("model", "evaluation"))
-    trained, evaluated = read_json(model / SUMMARY), read_json(evaluation / EVALUATED_ON)
+    trained, evaluated = read_json(model / TRAIN_SUMMARY), read_json(evaluation / EVALUATED_ON)
     assert evaluated["device"] == trained["device"] == compute_device().type
     assert evaluated["mixed_precision"] == trained["mixed_precision"]
     assert set(evaluated["seconds"]) == {"validation", "test"}

@@ -13,7 +13,8 @@ from flows.prepare import training_of
 from flows.temporary_server import free_port
 from tasks.artifacts import ArtifactStore, is_complete, local_dir
 from tasks.catalog import TRAIN_HISTORY, TRAIN_SUMMARY
-from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig, parse_command_line
+from tasks.command_line import parse_command_line
+from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig
 from tasks.errors import PipelineError
 from tasks.load import load_dataset
 from tasks.pretrained import resolve_model

@@ -13,7 +13,7 @@ from conftest import conll_sentences, leaked_folder
 from flows.gate import Published, data_check
 from tasks.artifacts import ArtifactStore
 from tasks.catalog import DATA_REPORT, DATA_REPORT_MARKDOWN, MANIFEST
-from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig
+from tasks.config import DataConfig, GateConfig, ModelConfig, TokenizationConfig
 from tasks.data_report import (
     data_report,
     duplicates,
@@ -204,12 +204,12 @@ def test_pairs_are_the_same_example_only_when_both_texts_are(conll):
 
 def test_the_gate_reads_the_overlap_of_the_evaluated_split_and_the_label_shift(conll, tokenizer):
     report = data_report(dict(conll), NER, tokenizer, 128)
-    config = FinetuneConfig(max_overlap=0.01, max_label_shift=0.1)
-    check = data_check(config, report, "test", None)
+    gate = GateConfig(max_overlap=0.01, max_label_shift=0.1)
+    check = data_check(gate, report, "test", None)
     assert (check.split, check.unit, check.overlap, check.max_overlap) == ("test", "sentences", 0.0, 0.01)
     assert check.label_shift is None and check.leak() is None and check.shift() is None
     published = Published(stated=None, weights_sha256=None, model_dir=None, label_distribution={"PER": 1.0})
-    shifted = data_check(config, report, "test", published)
+    shifted = data_check(gate, report, "test", published)
     per = report["splits"]["train"]["labels"]["PER"] / sum(report["splits"]["train"]["labels"].values())
     assert shifted.label_shift == pytest.approx(1 - per, abs=1e-3)
     assert shifted.shift().startswith("the training data's label distribution moved from the published model's by ")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from tasks.config import parse_command_line
+from tasks.command_line import parse_command_line
 from tasks.sweep import load_sweep_file
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]

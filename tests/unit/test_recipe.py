@@ -3,7 +3,8 @@
 import pytest
 
 from tasks.assets import embedded_model_dir
-from tasks.config import FinetuneConfig, TrainingConfig, build_parser
+from tasks.command_line import build_parser
+from tasks.config import FinetuneConfig, TrainingConfig
 from tasks.engines.request import TrainRequest
 from tasks.model_card import trained_settings
 from tasks.pretrained import ModelSource, hidden_size

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tasks.config import FinetuneConfig, parse_command_line
+from tasks.command_line import parse_command_line
+from tasks.config import FinetuneConfig
 from tasks.engines.accelerate_loop import count_unimproved
 from tasks.errors import PipelineError
 from tasks.metrics import classification_scores

@@ -9,8 +9,6 @@ Reading and predicting are cached steps: the same input and model again cost not
 import json
 import sys
 
-from tasks.catalog import PUBLISHED_DOWNLOADS
-
 if __name__ == "__main__":
     from tasks.command_line import exit_on_bad_command_line
     from tasks.prediction_config import parse_command_line
@@ -28,12 +26,20 @@ from prefect.artifacts import create_table_artifact
 from pydantic import BaseModel
 
 from tasks.artifacts import ArtifactStore, StepReport, ensure_writable, local_dir, read_artifact_json
-from tasks.catalog import INPUT_SUMMARY, PARITY, PREDICTION_SUMMARY
+from tasks.catalog import (
+    CLASSIFICATION_OUTPUTS,
+    INPUT_SUMMARY,
+    NER_OUTPUTS,
+    PARITY,
+    PREDICTION_SUMMARY,
+    PUBLISHED_DOWNLOADS,
+)
 from tasks.config import ColumnsConfig, QuantizationConfig, TokenizationConfig
 from tasks.console import set_console
 from tasks.context import TRAINED_CONTEXT
 from tasks.errors import PipelineError
 from tasks.hub import download_published
+from tasks.markdown import shortened
 from tasks.onnx_export import ParityCheck, describe as describe_parity, export_model, require_onnx_packages
 from tasks.prediction import PredictionModel, PredictionSettings, predict, prediction_model, with_export
 from tasks.prediction_config import PUBLISHED, PredictConfig
@@ -145,15 +151,9 @@ def tokenization_of(config: PredictConfig, model_dir: Path) -> TokenizationConfi
     return TokenizationConfig(max_length=config.max_length or trained, stride=config.stride, context=context)
 
 
-def _shortened(text: str, length: int = 90) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
-
-
 def show_predictions(model: PredictionModel, output_dir: Path) -> None:
     """The first rows with what was predicted (before their text, which may be long), and what was found in
     all, where the Prefect UI shows them."""
-    from tasks.catalog import CLASSIFICATION_OUTPUTS, NER_OUTPUTS
-
     outputs = NER_OUTPUTS if model.task == "ner" else CLASSIFICATION_OUTPUTS
     with open(output_dir / outputs[-1], encoding="utf-8") as lines:
         first = [json.loads(line) for line, _ in zip(lines, range(_SHOWN_ROWS))]
@@ -162,7 +162,7 @@ def show_predictions(model: PredictionModel, output_dir: Path) -> None:
             {
                 "line": row["line"],
                 "entities": "; ".join(f"{e['entity_group']} {e['word']}" for e in row["entities"]),
-                "text": _shortened(row["text"]),
+                "text": shortened(row["text"]),
             }
             for row in first
         ]
@@ -172,7 +172,7 @@ def show_predictions(model: PredictionModel, output_dir: Path) -> None:
                 "line": row["line"],
                 "label": row["label"],
                 "probability": row["probabilities"][row["label"]],
-                "text": _shortened(row["text"]),
+                "text": shortened(row["text"]),
             }
             for row in first
         ]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tasks.catalog import LABEL_ISSUES
 from tasks.context import DOCUMENT
-from tasks.markdown import table
+from tasks.markdown import shortened, table
 
 
 def halves(rows, seed: int) -> tuple[list[int], list[int]]:
@@ -104,7 +104,7 @@ def issue_rows(issues: list[dict], limit: int = 10) -> list[list]:
             ]
         else:
             example, changes = issue["text"], [f"{issue['given']} → {issue['suggested']}"]
-        rows.append([where, example if len(example) <= 80 else example[:79] + "…", "; ".join(changes), issue["score"]])
+        rows.append([where, shortened(example), "; ".join(changes), issue["score"]])
     return rows
 
 

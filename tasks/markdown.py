@@ -1,4 +1,9 @@
-"""Markdown for cards and Prefect artifacts."""
+"""Markdown and tables for cards and Prefect artifacts."""
+
+
+def shortened(text: str, length: int = 80) -> str:
+    """``text`` cut to ``length`` characters with an ellipsis: a table's text column that leaves room for the rest."""
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def table(header: list[str], rows: list[list]) -> list[str]:

@@ -10,6 +10,7 @@ exact words has the wrong boundary. A text is wrong when its predicted label is 
 from pathlib import Path
 
 from tasks.files import write_json_lines
+from tasks.markdown import shortened
 from tasks.spans import entity_words
 
 MISSED, SPURIOUS, WRONG_TYPE, WRONG_BOUNDARY = "missed", "spurious", "wrong type", "wrong boundary"
@@ -134,7 +135,8 @@ def write_mistakes(mistakes: list[dict], path: Path, lines: list[int] | None = N
 
 
 def table_rows(mistakes: list[dict], limit: int = 20) -> list[dict]:
-    """The first mistakes as rows of a Prefect table artifact: the text, what was expected and found, and why."""
+    """The first mistakes as rows of a Prefect table artifact: the kind of each error first, then the text
+    (shortened, so that what was expected and what was found stay in view), both, and the confidence."""
 
     def entities(found: list[dict]) -> str:
         return "; ".join(f"{entity['text']} ({entity['type']})" for entity in found) or "—"
@@ -142,10 +144,10 @@ def table_rows(mistakes: list[dict], limit: int = 20) -> list[dict]:
     return [
         {
             "row": mistake["row"],
-            "text": " ".join(mistake["words"]) if "words" in mistake else mistake["text"],
+            "errors": ", ".join(kinds(mistake)),
+            "text": shortened(" ".join(mistake["words"]) if "words" in mistake else mistake["text"]),
             "gold": entities(mistake["gold"]) if "words" in mistake else mistake["gold"],
             "predicted": entities(mistake["predicted"]) if "words" in mistake else mistake["predicted"],
-            "errors": ", ".join(kinds(mistake)),
             "confidence": mistake["confidence"],
         }
         for mistake in mistakes[:limit]

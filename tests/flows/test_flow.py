@@ -11,6 +11,7 @@ from flows.finetune import finetune
 from tasks.artifacts import is_complete
 from tasks.catalog import MANIFEST
 from tasks.config import FinetuneConfig
+from tasks.markdown import shortened
 from tasks.mistakes import describe
 from tasks.model_card import card_for_display
 
@@ -200,7 +201,9 @@ def test_the_mistakes_are_listed_shipped_counted_on_the_card_and_shown_in_the_ui
     card = (release / "README.md").read_text()
     assert f"test: {describe(counted, 'sentences')}" in card and "listed in `errors/test.jsonl`" in card
     table = ui_artifacts(summary.flow_run_id)["ner-mistakes"]
-    assert table.type == "table" and json.loads(table.data)[0]["text"] == " ".join(mistakes[0]["words"])
+    first = json.loads(table.data)[0]
+    assert table.type == "table" and first["text"] == shortened(" ".join(mistakes[0]["words"]))
+    assert first["errors"] == ", ".join(error["kind"] for error in mistakes[0]["errors"])
 
 
 def test_release_ships_the_figures_the_card_embeds_and_the_ui_shows(first_run):

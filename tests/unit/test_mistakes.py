@@ -53,12 +53,14 @@ def test_right_sentences_are_left_out_and_the_most_confident_mistake_comes_first
     assert describe(counts(found, 3), "sentences") == "2 of 3 sentences wrong (missed 1, spurious 1)"
     assert table_rows(found)[0] == {
         "row": 1,
-        "text": " ".join(WORDS),
+        "text": " ".join(WORDS),  # under 80 characters: whole
         "gold": "Peter Blackburn (PER); European Commission (ORG)",
         "predicted": "European Commission (ORG)",
         "errors": MISSED,
         "confidence": 0.99,
     }
+    long = table_rows([{**found[0], "words": WORDS * 5}])[0]["text"]  # cut, so that the other columns stay in view
+    assert len(long) == 80 and long.endswith("…") and long.startswith(" ".join(WORDS))
 
 
 def test_texts_are_wrong_when_their_most_probable_class_is_not_theirs():

@@ -21,11 +21,12 @@ from tasks.evaluation import evaluated_split
 from tasks.hub import Pushed, push_to_hub
 from tasks.metrics import MISTAKES, reported_scores
 from tasks.mistakes import describe, table_rows
-from tasks.model_card import ReleaseInputs, ReleaseNames, Selection, card_for_display, epoch_table, release_model
+from tasks.model_card import Selection, card_for_display, epoch_table
 from tasks.onnx_export import ParityCheck, export_model
 from tasks.plots import data_url
 from tasks.profiles import is_pair, profile_of
 from tasks.quality_gate import Decision, Release, record_release
+from tasks.release import ReleaseInputs, ReleaseNames, release_model
 from tasks.storage import is_remote, transferred
 from tasks.tracking import log_release, mlflow_target
 

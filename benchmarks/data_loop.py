@@ -36,9 +36,9 @@ FORMATS = {"conll": None, "doccano": "doccano", "label-studio": "label-studio"}
 
 def conll_splits() -> dict[str, list[tuple[list[str], list[str]]]]:
     """The embedded CoNLL-2003 in IOB2: a seeded sample of training sentences, all of validation and test."""
-    from tasks.config import DataConfig
-    from tasks.load import normalize
-    from tasks.sources import read_source, resolve_dataset
+    from tasks.config.sections import DataConfig
+    from tasks.data.sources import read_source, resolve_dataset
+    from tasks.steps.load import normalize
 
     data = DataConfig(dataset="embedded:conll2003", max_train_samples=None)
     source = resolve_dataset(data)
@@ -67,7 +67,7 @@ def write_folder(folder: Path, splits: dict, shape: str | None) -> Path:
 
 def with_noise(train: list[tuple[list[str], list[str]]]) -> tuple[list, list[dict]]:
     """The sentences with one entity's type changed in ``NOISE`` of them, and what was changed."""
-    from tasks.spans import entity_words
+    from tasks.data.spans import entity_words
 
     rng = random.Random(SEED)
     candidates = [row for row, (_, tags) in enumerate(train) if entity_words(tags)]
@@ -98,8 +98,8 @@ def run(scratch: Path, name: str, *options: str) -> tuple[dict, dict[str, Path]]
 
 
 def refused_spans(scratch: Path) -> list[str]:
-    from tasks.config import DataConfig
-    from tasks.sources import left_out_lines, read_source, resolve_dataset
+    from tasks.config.sections import DataConfig
+    from tasks.data.sources import left_out_lines, read_source, resolve_dataset
 
     text = "EU rejects German call to boycott British lamb ."
     rows = [[[11, 15, "MISC"]], [[0, 2, "ORG"], [0, 10, "MISC"]], [[34, 60, "MISC"]], [[2, 3, "ORG"]], [[0, 2, " "]]]
@@ -153,7 +153,7 @@ def main() -> None:
             "changes": changed,
         }
         default, steps = run(scratch, "default")
-        metrics = json.loads((steps["evaluation"] / "metrics.json").read_text())
+        metrics = json.loads((steps["evaluate"] / "metrics.json").read_text())
         results["default_run"] = {"test_f1": default["test_f1"], "mistakes": metrics["test"]["mistakes"]}
     conll_f1 = results["formats"]["conll"]["test_f1"]
     results["goals"] = {

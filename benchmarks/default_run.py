@@ -117,7 +117,7 @@ def timed_run(
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"the default run failed with exit code {os.waitstatus_to_exitcode(status)}")
-    from tasks.metrics import reported_scores
+    from tasks.scores.metrics import reported_scores
 
     result = json.loads(summary.read_text())
     return {
@@ -151,8 +151,8 @@ def step_dirs(summary: Path) -> dict[str, Path]:
 def training_figures(summary: Path) -> dict:
     """What a run's train and evaluate steps recorded: training seconds, sentences and epochs, evaluation seconds."""
     steps = step_dirs(summary)
-    trained = json.loads((steps["model"] / "train_summary.json").read_text())
-    evaluated = json.loads((steps["evaluation"] / "evaluated_on.json").read_text())
+    trained = json.loads((steps["train"] / "train_summary.json").read_text())
+    evaluated = json.loads((steps["evaluate"] / "evaluated_on.json").read_text())
     return {
         "train_seconds": trained["train_seconds"],
         "evaluation_seconds": round(sum(evaluated["seconds"].values()), 1),
@@ -164,9 +164,9 @@ def training_figures(summary: Path) -> dict:
 
 def conlleval_test_f1(summary: Path) -> float:
     """Test F1 of the run's predictions file as the CoNLL shared task's conlleval script scores it."""
-    from tasks.assets import embedded_conlleval
+    from tasks.data.assets import embedded_conlleval
 
-    with open(step_dirs(summary)["evaluation"] / "predictions" / "test.txt") as predictions:
+    with open(step_dirs(summary)["evaluate"] / "predictions" / "test.txt") as predictions:
         report = subprocess.run(
             ["perl", str(embedded_conlleval())], stdin=predictions, capture_output=True, text=True, check=True
         )
@@ -176,12 +176,12 @@ def conlleval_test_f1(summary: Path) -> float:
 
 def tokenization_speed() -> dict:
     """Sentences per second for tokenize/align of the full CoNLL-2003 training split."""
-    from tasks.assets import EMBEDDED_CONLL2003
-    from tasks.config import DataConfig, ModelConfig, TokenizationConfig
-    from tasks.load import normalize
+    from tasks.config.sections import DataConfig, ModelConfig, TokenizationConfig
+    from tasks.data.assets import EMBEDDED_CONLL2003
+    from tasks.data.sources import read_source, resolve_dataset
     from tasks.pretrained import load_tokenizer, resolve_model
     from tasks.profiles.ner.tokenization import tokenize
-    from tasks.sources import read_source, resolve_dataset
+    from tasks.steps.load import normalize
 
     data = DataConfig(dataset=EMBEDDED_CONLL2003, max_train_samples=None)
     source = resolve_dataset(data)
@@ -205,7 +205,7 @@ def recipe_figures(name: str, scratch: Path, options: list[str]) -> dict:
     trained = training_figures(summary)
     curve_summary = scratch / name / "curve.json"
     timed_run(artifacts, hf, home, curve_summary, *options, "--evals-per-epoch", CURVE_EVALUATIONS)
-    history = json.loads((step_dirs(curve_summary)["model"] / "training_history.json").read_text())
+    history = json.loads((step_dirs(curve_summary)["train"] / "training_history.json").read_text())
     curve = [
         {"step": entry["step"], "seconds": entry["elapsed_seconds"], "validation_f1": round(entry["eval_f1"], 4)}
         for entry in history

@@ -50,8 +50,8 @@ def one_run(scratch: Path, name: str, options: list[str]) -> dict:
     summary = scratch / f"{name}.json"
     run = timed_run(scratch / name, scratch / "hf", scratch / name / "prefect-home", summary, *options)
     steps = step_dirs(summary)
-    trained = json.loads((steps["model"] / "train_summary.json").read_text())
-    history = json.loads((steps["model"] / "training_history.json").read_text())
+    trained = json.loads((steps["train"] / "train_summary.json").read_text())
+    history = json.loads((steps["train"] / "training_history.json").read_text())
     return {
         "options": options,
         **run,

@@ -93,9 +93,9 @@ def main() -> None:
         wall = time.perf_counter() - started
         summary = json.loads(summary_path.read_text())
         steps = step_dirs(summary_path)
-        trained = json.loads((steps["model"] / "train_summary.json").read_text())
-        tokens, mean_length = training_tokens(steps["tokenized"])
-        per_token = flops_per_token(steps["model"], mean_length)
+        trained = json.loads((steps["train"] / "train_summary.json").read_text())
+        tokens, mean_length = training_tokens(steps["tokenize"])
+        per_token = flops_per_token(steps["train"], mean_length)
     device, peak = peak_tflops(args.peak_tflops)
     tokens_per_second = tokens * args.epochs / trained["train_seconds"]
     figures = {

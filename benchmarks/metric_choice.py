@@ -69,7 +69,7 @@ def judged_run(scratch: Path, folder: Path, metric: str) -> dict:
     if finished.returncode:
         raise SystemExit(f"the run judged by {metric} failed:\n{finished.stderr[-3000:]}")
     result, steps = json.loads(summary.read_text()), step_dirs(summary)
-    trained = json.loads((steps["model"] / "train_summary.json").read_text())
+    trained = json.loads((steps["train"] / "train_summary.json").read_text())
     test = result["metrics"]["test"]
     return {
         "metric": metric,

@@ -28,15 +28,15 @@ from default_run import REPO
 from predict import cpu_name
 from transformers import DataCollatorForTokenClassification
 
-from tasks.assets import EMBEDDED_CONLL2003
-from tasks.config import DataConfig, ModelConfig, TokenizationConfig, TrainingConfig
+from tasks.config.sections import DataConfig, ModelConfig, TokenizationConfig, TrainingConfig
 from tasks.console import set_console
+from tasks.data.assets import EMBEDDED_CONLL2003
+from tasks.data.sources import read_source, resolve_dataset
 from tasks.engines.common import load_model
 from tasks.hardware import AMX_BF16, autocast, cpu_flags, resolve_precision
-from tasks.load import normalize
 from tasks.pretrained import load_tokenizer, resolve_model
 from tasks.profiles.ner.tokenization import tokenize
-from tasks.sources import read_source, resolve_dataset
+from tasks.steps.load import normalize
 
 CPU = torch.device("cpu")
 PRECISIONS = {"fp32": "no", "bf16": "bf16"}

@@ -68,7 +68,7 @@ def console_lines(log: Path) -> int:
 
 def training_text(sentences: int, target: Path) -> None:
     """``sentences`` lines of CoNLL-2003 training sentences, the split shuffled again (seeded) as often as needed."""
-    from tasks.assets import embedded_conll2003_files
+    from tasks.data.assets import embedded_conll2003_files
 
     blocks = [block for block in embedded_conll2003_files()["train"].read_text().split("\n\n") if block.strip()]
     texts = [" ".join(line.split()[0] for line in block.splitlines()) for block in blocks if "-DOCSTART-" not in block]

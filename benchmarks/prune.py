@@ -38,7 +38,7 @@ def folder_bytes(root: Path) -> int:
 
 
 def week_data(week: int, target: Path) -> Path:
-    from tasks.assets import embedded_conll2003_files
+    from tasks.data.assets import embedded_conll2003_files
 
     files = embedded_conll2003_files()
     target.mkdir(parents=True)
@@ -65,7 +65,7 @@ def main() -> None:
             os.environ.update(run_env(scratch / "home") | {"PREFECT_API_URL": url})
             from flows.finetune import finetune
             from flows.prune import PruneConfig, prune
-            from tasks.config import FinetuneConfig
+            from tasks.config.sections import FinetuneConfig
 
             started = time.perf_counter()
             decisions = []

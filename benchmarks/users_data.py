@@ -57,7 +57,7 @@ def conll_documents(path: Path) -> list[list[Sentence]]:
 
 def retagged(sentence: Sentence, scheme: str) -> Sentence:
     """The sentence with its (IOB1 or IOB2) tags in ``scheme``."""
-    from tasks.tag_schemes import detect_scheme, from_iob2, to_iob2
+    from tasks.data.tag_schemes import detect_scheme, from_iob2, to_iob2
 
     tags = [fields[-1] for fields in sentence]
     converted = from_iob2(to_iob2(tags, detect_scheme([tags])), scheme)
@@ -87,7 +87,7 @@ def joined(documents: list[list[Sentence]]) -> list[Sentence]:
 
 def ner_folders(scratch: Path) -> dict[str, Path]:
     """The NER runs' data folders, by run name."""
-    from tasks.assets import embedded_conll2003_files
+    from tasks.data.assets import embedded_conll2003_files
 
     files = embedded_conll2003_files()
     splits = {
@@ -118,7 +118,7 @@ def person_folder(scratch: Path) -> Path:
     """CoNLL-2003 sentences of five words or more as JSON lines, labelled ``person`` when they name one
     (a PER entity) and ``no-person`` otherwise; each split 95 % ``no-person``, 5 % ``person``, drawn
     from its own CoNLL-2003 split."""
-    from tasks.assets import embedded_conll2003_files
+    from tasks.data.assets import embedded_conll2003_files
 
     folder = scratch / "data" / "persons"
     folder.mkdir(parents=True)
@@ -161,14 +161,14 @@ def wider_windows(steps: dict[str, Path]) -> dict[str, float]:
     import torch
     from transformers import AutoModelForTokenClassification
 
-    from tasks.config import TokenizationConfig
-    from tasks.metrics import seqeval_scores
+    from tasks.config.sections import TokenizationConfig
     from tasks.pretrained import load_tokenizer
     from tasks.profiles import Scoring, label_names
     from tasks.profiles.ner.evaluation import predict_words
+    from tasks.scores.metrics import seqeval_scores
 
-    model = AutoModelForTokenClassification.from_pretrained(steps["model"]).eval()
-    tokenizer, rows = load_tokenizer(str(steps["model"])), datasets.load_from_disk(str(steps["dataset"]))["test"]
+    model = AutoModelForTokenClassification.from_pretrained(steps["train"]).eval()
+    tokenizer, rows = load_tokenizer(str(steps["train"])), datasets.load_from_disk(str(steps["load"]))["test"]
     names, labels = rows.features["ner_tags"].feature.names, label_names(model)
     gold = [[names[tag] for tag in row] for row in rows["ner_tags"]]
     figures = {}
@@ -232,13 +232,13 @@ def class_weight_figures(scratch: Path) -> dict:
 
 def data_report_seconds() -> dict:
     """The data report's time over all of CoNLL-2003 (every split), the tokenizer already loaded."""
-    from tasks.assets import EMBEDDED_CONLL2003
-    from tasks.config import DataConfig, ModelConfig
-    from tasks.data_report import data_report
-    from tasks.load import normalize
+    from tasks.config.sections import DataConfig, ModelConfig
+    from tasks.data.assets import EMBEDDED_CONLL2003
+    from tasks.data.sources import read_source, resolve_dataset
     from tasks.pretrained import load_tokenizer, resolve_model
     from tasks.profiles import profile_of
-    from tasks.sources import read_source, resolve_dataset
+    from tasks.steps.data_report import data_report
+    from tasks.steps.load import normalize
 
     data = DataConfig(dataset=EMBEDDED_CONLL2003, max_train_samples=None)
     source = resolve_dataset(data)

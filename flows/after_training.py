@@ -12,22 +12,40 @@ from pydantic import BaseModel
 from flows.gate import quality_gate
 from flows.prepare import Prepared
 from flows.train import TrainEvaluateResult
-from tasks.artifacts import ArtifactStore, StepReport, local_dir, read_artifact, read_artifact_json
-from tasks.catalog import CARD, CHECK, ERRORS, FIGURES, LOAD_SUMMARY, METRICS, PLOTS, TRAIN_HISTORY, TRAIN_SUMMARY
-from tasks.check import check_inputs, check_model, check_published
-from tasks.config import DataConfig, FinetuneConfig, QuantizationConfig, TaskName, TokenizationConfig, TrainingConfig
+from tasks.config.sections import (
+    DataConfig,
+    FinetuneConfig,
+    QuantizationConfig,
+    TaskName,
+    TokenizationConfig,
+    TrainingConfig,
+)
 from tasks.errors import PipelineError
-from tasks.evaluation import evaluated_split
 from tasks.hub import Pushed, push_to_hub
-from tasks.metrics import MISTAKES, reported_scores
-from tasks.mistakes import describe, table_rows
-from tasks.model_card import Selection, card_for_display, epoch_table
-from tasks.onnx_export import ParityCheck, export_model
-from tasks.plots import data_url
 from tasks.profiles import is_pair, profile_of
-from tasks.quality_gate import Decision, Release, record_release
-from tasks.release import ReleaseInputs, ReleaseNames, release_model
-from tasks.storage import is_remote, transferred
+from tasks.reports.mistakes import describe, table_rows
+from tasks.reports.model_card import Selection, card_for_display, epoch_table
+from tasks.reports.plots import data_url
+from tasks.scores.metrics import MISTAKES, reported_scores
+from tasks.scores.quality_gate import Decision, Release, record_release
+from tasks.steps.check import check, check_inputs, check_published
+from tasks.steps.evaluate import evaluated_split
+from tasks.steps.export import ParityCheck, export
+from tasks.steps.release import ReleaseInputs, ReleaseNames, release
+from tasks.storage.artifacts import local_dir, read_artifact, read_artifact_json
+from tasks.storage.buckets import is_remote, transferred
+from tasks.storage.catalog import (
+    CARD,
+    CHECK,
+    ERRORS,
+    FIGURES,
+    LOAD_SUMMARY,
+    METRICS,
+    PLOTS,
+    TRAIN_HISTORY,
+    TRAIN_SUMMARY,
+)
+from tasks.storage.step import ArtifactStore, StepReport
 from tasks.tracking import log_release, mlflow_target
 
 
@@ -54,13 +72,11 @@ def after_training(
     included (``selection`` says how it was chosen)."""
     store = prepared.store
     text, text_pair = check_inputs(config.task, _is_pair(prepared), config.check_text, config.check_text_pair)
-    checked = check_model(
-        trained.model_dir, config.task, text, text_pair, config.section(TokenizationConfig), store=store
-    )
+    checked = check(trained.model_dir, config.task, text, text_pair, config.section(TokenizationConfig), store=store)
     exported = export_if_asked(config, prepared, trained)
     inputs, names = release_of(config, prepared, trained, checked, exported)
     gate = quality_gate(config, store, inputs, names)
-    released = release_model(config.task, inputs, names, gate.card_decision, selection, store=store)
+    released = release(config.task, inputs, names, gate.card_decision, selection, store=store)
     metrics = read_artifact_json(trained.evaluation_dir, METRICS)
     show_in_ui(config.task, metrics, released.path)
     trained_summary = read_artifact_json(trained.model_dir, TRAIN_SUMMARY)
@@ -118,9 +134,7 @@ def export_if_asked(config: FinetuneConfig, prepared: Prepared, trained: TrainEv
         tokenization=config.section(TokenizationConfig),
         batch_size=config.eval_batch_size,
     )
-    return export_model(
-        trained.model_dir, parity, config.task, config.section(QuantizationConfig), store=prepared.store
-    )
+    return export(trained.model_dir, parity, config.task, config.section(QuantizationConfig), store=prepared.store)
 
 
 def release_of(

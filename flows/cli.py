@@ -10,11 +10,11 @@ from prefect.settings import temporary_settings
 
 from flows.after_training import RunSummary
 from flows.temporary_server import START_SECONDS, TemporaryServer, without_telemetry
-from tasks.config import TaskName
+from tasks.config.sections import TaskName
 from tasks.errors import PipelineError
 from tasks.profiles import profile_of
-from tasks.quality_gate import Decision
-from tasks.run_metric import describe_early_stopping, metric_title, metric_value, scored_names
+from tasks.scores.quality_gate import Decision
+from tasks.scores.run_metric import describe_early_stopping, metric_title, metric_value, scored_names
 
 
 def format_summary(task: TaskName, summary: RunSummary) -> str:

@@ -10,7 +10,7 @@ import sys
 if __name__ == "__main__":
     # Before Prefect, torch and transformers load (seconds on a small machine): --help and a
     # mistyped option answer at once. main() parses the options again, in milliseconds.
-    from tasks.command_line import exit_on_bad_command_line
+    from tasks.config.command_line import exit_on_bad_command_line
 
     exit_on_bad_command_line(sys.argv[1:])
     from flows.temporary_server import TemporaryServer, without_telemetry
@@ -28,10 +28,11 @@ from flows.cli import format_summary, run_command_line
 from flows.prepare import Prepared, prepare, train_evaluate_request, training_of
 from flows.temporary_server import TemporaryServer
 from flows.train import TrainEvaluateRequest, TrainEvaluateResult, run_on_deployment, train_and_evaluate
-from tasks.artifacts import StepReport, local_dir
-from tasks.command_line import parse_command_line
-from tasks.config import FinetuneConfig
-from tasks.training import join_training
+from tasks.config.command_line import parse_command_line
+from tasks.config.sections import FinetuneConfig
+from tasks.steps.train import join_training
+from tasks.storage.artifacts import local_dir
+from tasks.storage.step import StepReport
 
 
 class JoinedSummary(BaseModel):

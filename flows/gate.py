@@ -1,5 +1,5 @@
 """The quality gate as the flow runs it: find what is published, score it on the new model's evaluation
-split when its stated score is on other data, and decide (`tasks.quality_gate.decide`)."""
+split when its stated score is on other data, and decide (`tasks.scores.quality_gate.decide`)."""
 
 import json
 from typing import NamedTuple
@@ -7,16 +7,12 @@ from typing import NamedTuple
 from prefect import get_run_logger
 from pydantic import BaseModel, ConfigDict
 
-from tasks.artifacts import ArtifactStore, StepReport, is_finished, local_dir, read_artifact, read_artifact_json
-from tasks.catalog import DATA_REPORT, LOAD_SUMMARY, METRICS, PUBLISHED_DOWNLOADS, TRAIN_SUMMARY
-from tasks.config import FinetuneConfig, GateConfig, HubConfig, MixedPrecision, TaskName, TokenizationConfig
-from tasks.data_report import label_shift, training_distribution
+from tasks.config.sections import FinetuneConfig, GateConfig, HubConfig, MixedPrecision, TaskName, TokenizationConfig
 from tasks.errors import PipelineError
-from tasks.evaluation import evaluate_model, evaluated_split
 from tasks.hub import download_published, published_card
-from tasks.model_card import dataset_display_name
 from tasks.profiles import profile_of
-from tasks.quality_gate import (
+from tasks.reports.model_card import dataset_display_name
+from tasks.scores.quality_gate import (
     DataCheck,
     Decision,
     Score,
@@ -28,8 +24,13 @@ from tasks.quality_gate import (
     decide,
     registry_published,
 )
-from tasks.release import ReleaseInputs, ReleaseNames
-from tasks.run_metric import metric_value
+from tasks.scores.run_metric import metric_value
+from tasks.steps.data_report import label_shift, training_distribution
+from tasks.steps.evaluate import evaluate, evaluated_split
+from tasks.steps.release import ReleaseInputs, ReleaseNames
+from tasks.storage.artifacts import is_finished, local_dir, read_artifact, read_artifact_json
+from tasks.storage.catalog import DATA_REPORT, LOAD_SUMMARY, METRICS, PUBLISHED_DOWNLOADS, TRAIN_SUMMARY
+from tasks.storage.step import ArtifactStore, StepReport
 from tasks.weights import weights_problem
 
 
@@ -186,7 +187,7 @@ def score_published(
     if damage:
         return ChampionScore(None, [], damaged=damage)
     try:
-        scored = evaluate_model(
+        scored = evaluate(
             model_dir,
             dataset_dir,
             request.tokenization,

@@ -10,8 +10,8 @@ import json
 import sys
 
 if __name__ == "__main__":
-    from tasks.command_line import exit_on_bad_command_line
-    from tasks.prediction_config import parse_command_line
+    from tasks.config.command_line import exit_on_bad_command_line
+    from tasks.config.prediction import parse_command_line
 
     exit_on_bad_command_line(sys.argv[1:], parse_command_line)
     from flows.temporary_server import TemporaryServer, without_telemetry
@@ -25,8 +25,20 @@ from prefect import flow, get_run_logger, runtime
 from prefect.artifacts import create_table_artifact
 from pydantic import BaseModel
 
-from tasks.artifacts import ArtifactStore, StepReport, ensure_writable, local_dir, read_artifact_json
-from tasks.catalog import (
+from tasks.config.prediction import PUBLISHED, PredictConfig
+from tasks.config.sections import ColumnsConfig, QuantizationConfig, TokenizationConfig
+from tasks.console import set_console
+from tasks.data.context import TRAINED_CONTEXT
+from tasks.errors import PipelineError
+from tasks.hub import download_published
+from tasks.reports.markdown import shortened
+from tasks.scores.quality_gate import registered_names, registry_published
+from tasks.steps.export import ParityCheck, describe as describe_parity, export, require_onnx_packages
+from tasks.steps.predict import PredictionModel, PredictionSettings, predict, prediction_model, with_export
+from tasks.steps.read import INPUT_SPLIT, read, resolve_input
+from tasks.storage.artifacts import ensure_writable, local_dir, read_artifact_json
+from tasks.storage.buckets import is_remote
+from tasks.storage.catalog import (
     CLASSIFICATION_OUTPUTS,
     INPUT_SUMMARY,
     NER_OUTPUTS,
@@ -34,18 +46,7 @@ from tasks.catalog import (
     PREDICTION_SUMMARY,
     PUBLISHED_DOWNLOADS,
 )
-from tasks.config import ColumnsConfig, QuantizationConfig, TokenizationConfig
-from tasks.console import set_console
-from tasks.context import TRAINED_CONTEXT
-from tasks.errors import PipelineError
-from tasks.hub import download_published
-from tasks.markdown import shortened
-from tasks.onnx_export import ParityCheck, describe as describe_parity, export_model, require_onnx_packages
-from tasks.prediction import PredictionModel, PredictionSettings, predict, prediction_model, with_export
-from tasks.prediction_config import PUBLISHED, PredictConfig
-from tasks.prediction_input import INPUT_SPLIT, read_input, resolve_input
-from tasks.quality_gate import registered_names, registry_published
-from tasks.storage import is_remote
+from tasks.storage.step import ArtifactStore, StepReport
 
 _SHOWN_ROWS = 10
 
@@ -202,22 +203,22 @@ def predict_flow(config: PredictConfig) -> PredictSummary:
         get_run_logger().warning(f"Loading the pickle weights of {model.location}: --allow-pickle-weights.")
     tokenization = tokenization_of(config, Path(model.location))
     source = resolve_input(config.input, config.split, config.input_format)
-    read = read_input(source, config.section(ColumnsConfig), model.task, model.labels(), store=store)
-    problems = read_artifact_json(read.path, INPUT_SUMMARY)["problems"]
+    rows = read(source, config.section(ColumnsConfig), model.task, model.labels(), store=store)
+    problems = read_artifact_json(rows.path, INPUT_SUMMARY)["problems"]
     if problems and config.strict:
         raise PipelineError(f"{source.location} {problems[0]} (--strict); {len(problems)} rows in all are unreadable")
     for problem in problems[:_SHOWN_ROWS]:
         get_run_logger().warning(f"Input {problem}: left out.")
-    steps, parity = [read], None
+    steps, parity = [rows], None
     if config.export_only or (config.runtime == "onnx" and model.onnx_file is None):
-        exported = export_onnx(config, store, model, read.path, tokenization)
+        exported = export_onnx(config, store, model, rows.path, tokenization)
         steps.append(exported)
         parity = read_artifact_json(exported.path, PARITY)
         if config.export_only:
             return summarize(config, model, steps, parity)
         model = with_export(model, local_dir(exported.path))
     settings = PredictionSettings(tokenization=tokenization, batch_size=config.batch_size, score=config.score)
-    predicted = predict(model, read.path, settings, store=store)
+    predicted = predict(model, rows.path, settings, store=store)
     steps.append(predicted)
     show_predictions(model, local_dir(predicted.path))
     return summarize(config, model, steps, parity)
@@ -237,14 +238,14 @@ def export_onnx(
     parity = ParityCheck(
         dataset_dir=input_dir, split=INPUT_SPLIT, tokenization=tokenization, batch_size=config.batch_size
     )
-    return export_model(model.location, parity, model.task, config.section(QuantizationConfig), store=store)
+    return export(model.location, parity, model.task, config.section(QuantizationConfig), store=store)
 
 
 def summarize(
     config: PredictConfig, model: PredictionModel, steps: list[StepReport], parity: dict | None
 ) -> PredictSummary:
     read = read_artifact_json(steps[0].path, INPUT_SUMMARY)
-    predicted = read_artifact_json(steps[-1].path, PREDICTION_SUMMARY) if steps[-1].name == "prediction" else {}
+    predicted = read_artifact_json(steps[-1].path, PREDICTION_SUMMARY) if steps[-1].name == "predict" else {}
     counts = {name: predicted[name] for name in ("windowed", "truncated", "entities", "labels") if name in predicted}
     return PredictSummary(
         flow_run_id=str(runtime.flow_run.id),
@@ -265,7 +266,7 @@ def summarize(
 def main(argv: list[str] | None = None, server=None) -> int:
     """The command line of the predict flow (`flows.cli.run_command_line`)."""
     from flows.cli import run_command_line
-    from tasks.prediction_config import parse_command_line
+    from tasks.config.prediction import parse_command_line
 
     return run_command_line(argv, server, parse_command_line, predict_flow, lambda config, summary: summary.describe())
 

@@ -8,30 +8,31 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
 from flows.train import TrainEvaluateRequest
-from tasks.artifacts import (
-    ArtifactStore,
-    StepReport,
-    ensure_writable,
-    read_artifact,
-    read_artifact_json,
-    remove_stale_partials,
+from tasks.config.recipe import AUTO, with_recipe
+from tasks.config.sections import (
+    ColumnsConfig,
+    DataConfig,
+    FinetuneConfig,
+    ModelConfig,
+    TokenizationConfig,
+    TrainingConfig,
 )
-from tasks.catalog import DATA_REPORT, DATA_REPORT_MARKDOWN, LABEL_ISSUES, LABEL_ISSUES_SUMMARY, LOAD_SUMMARY
-from tasks.config import ColumnsConfig, DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig
 from tasks.console import set_console
-from tasks.data_report import report_data
+from tasks.data.sources import DatasetSource, resolve_dataset
 from tasks.errors import PipelineError
 from tasks.hub import hub_token
-from tasks.label_issues import LabelIssuesRequest, rank_label_issues
-from tasks.label_ranking import issue_rows
-from tasks.load import load_dataset
-from tasks.onnx_export import require_onnx_packages
 from tasks.pretrained import ModelSource, hidden_size, resolve_model
-from tasks.recipe import AUTO, with_recipe
-from tasks.run_metric import label_problem
-from tasks.sources import DatasetSource, resolve_dataset
-from tasks.storage import is_remote, transferred
-from tasks.tokenization import tokenize_dataset
+from tasks.reports.label_ranking import issue_rows
+from tasks.scores.run_metric import label_problem
+from tasks.steps.data_report import data_report
+from tasks.steps.export import require_onnx_packages
+from tasks.steps.label_issues import LabelIssuesRequest, label_issues
+from tasks.steps.load import load
+from tasks.steps.tokenize import tokenize
+from tasks.storage.artifacts import ensure_writable, read_artifact, read_artifact_json, remove_stale_partials
+from tasks.storage.buckets import is_remote, transferred
+from tasks.storage.catalog import DATA_REPORT, DATA_REPORT_MARKDOWN, LABEL_ISSUES, LABEL_ISSUES_SUMMARY, LOAD_SUMMARY
+from tasks.storage.step import ArtifactStore, StepReport
 from tasks.tracking import require_tracker
 
 
@@ -45,7 +46,7 @@ class Prepared(BaseModel):
     reported: StepReport | None  # None on nodes 1 and up, which only train: the report is for node 0's gate and card
     issues: StepReport | None = None  # with --label-issues, on node 0
     tokenized: StepReport
-    transferred_before: dict[str, int]  # `tasks.storage.transferred` as the run began
+    transferred_before: dict[str, int]  # `tasks.storage.buckets.transferred` as the run began
 
 
 def _check_push_settings(config: FinetuneConfig) -> None:
@@ -109,18 +110,18 @@ def prepare(config: FinetuneConfig) -> Prepared:
             f"Loading the pickle weights of {config.model}: --allow-pickle-weights (on the card too)."
         )
     source = resolve_dataset(data)
-    loaded = load_dataset(source, data, config.task, store=store)
+    loaded = load(source, data, config.task, store=store)
     _check_metric_labels(config, loaded)
     reported = (
-        None if config.node_rank else report_data(loaded.path, model, config.max_length, config.task, store=store)
+        None if config.node_rank else data_report(loaded.path, model, config.max_length, config.task, store=store)
     )
     if reported:
         _show_data_report(reported, config.metric)
     issues = None
     if config.label_issues and not config.node_rank:
-        issues = rank_label_issues(loaded.path, label_issues_request(config, model), config.task, store=store)
+        issues = label_issues(loaded.path, label_issues_request(config, model), config.task, store=store)
         _show_label_issues(issues)
-    tokenized = tokenize_dataset(loaded.path, model, config.section(TokenizationConfig), config.task, store=store)
+    tokenized = tokenize(loaded.path, model, config.section(TokenizationConfig), config.task, store=store)
     return Prepared(
         store=store,
         model=model,
@@ -134,7 +135,7 @@ def prepare(config: FinetuneConfig) -> Prepared:
 
 
 def training_of(config: FinetuneConfig, model: ModelSource) -> TrainingConfig:
-    """How the run trains, with an auto learning rate and warm-up taken from the model's recipe (`tasks.recipe`):
+    """How the run trains, with an auto learning rate and warm-up taken from the model's recipe (`tasks.config.recipe`):
     the train step's key then holds the numbers it trains with."""
     training = config.section(TrainingConfig)
     if AUTO not in (training.learning_rate, training.warmup_ratio):

@@ -1,6 +1,6 @@
 """The retention flow, and its command line: ``python -m flows.prune --keep N [--apply]``.
 
-It lists what an artifacts directory no longer needs (`tasks.retention`) with the bytes it would free, and
+It lists what an artifacts directory no longer needs (`tasks.storage.retention`) with the bytes it would free, and
 with ``--apply`` removes it: a dry run by default.
 """
 
@@ -10,12 +10,12 @@ from pathlib import Path
 from prefect import flow, get_run_logger, runtime
 from pydantic import BaseModel, Field
 
-from tasks.bucket_retention import apply_bucket_plan, plan_bucket_removal
-from tasks.command_line import options_parser, parse_options
-from tasks.config import _Section
+from tasks.config.command_line import options_parser, parse_options
+from tasks.config.sections import _Section
 from tasks.errors import PipelineError
-from tasks.retention import Plan, apply_plan, plan_removal
-from tasks.storage import ArtifactsLocation, is_remote
+from tasks.storage.bucket_retention import apply_bucket_plan, plan_bucket_removal
+from tasks.storage.buckets import ArtifactsLocation, is_remote
+from tasks.storage.retention import Plan, apply_plan, plan_removal
 
 
 class PruneConfig(_Section):

@@ -9,7 +9,7 @@ it as PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK in the environment of every deployme
 
 import sys
 
-from tasks.storage import filesystem, is_remote, join
+from tasks.storage.buckets import filesystem, is_remote, join
 
 RESULTS_BLOCK = "finetune-results"
 RESULTS_FOLDER = "prefect-results"

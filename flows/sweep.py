@@ -68,16 +68,18 @@ from flows.finetune import run_train_evaluate
 from flows.prepare import Prepared, prepare, train_evaluate_request
 from flows.temporary_server import TemporaryServer
 from flows.train import TrainEvaluateResult
-from tasks.artifacts import StepReport, location, read_artifact_json
-from tasks.catalog import METRICS, SWEEP_PLOT, SWEEP_REPORT, SWEEPS
-from tasks.config import TokenizationConfig
+from tasks.config.sections import TokenizationConfig
 from tasks.errors import PipelineError, first_line
-from tasks.files import replace_json
-from tasks.model_card import Selection
-from tasks.plots import data_url, sweep_scatter
 from tasks.profiles import profile_of
-from tasks.run_metric import metric_title, metric_value, scored_names
-from tasks.storage import is_remote, put_files
+from tasks.reports.model_card import Selection
+from tasks.reports.plots import data_url, sweep_scatter
+from tasks.scores.run_metric import metric_title, metric_value, scored_names
+from tasks.steps.tokenize import tokenize
+from tasks.storage.artifacts import location, read_artifact_json
+from tasks.storage.buckets import is_remote, put_files
+from tasks.storage.catalog import METRICS, SWEEP_PLOT, SWEEP_REPORT, SWEEPS
+from tasks.storage.files import replace_json
+from tasks.storage.step import StepReport
 from tasks.sweep import (
     SweepConfig,
     TrialResult,
@@ -88,7 +90,6 @@ from tasks.sweep import (
     trial_config,
     winner,
 )
-from tasks.tokenization import tokenize_dataset
 
 
 class TrialRun(BaseModel):
@@ -117,7 +118,7 @@ def run_trial(number: int, params: dict[str, Any], config: SweepConfig, prepared
     # Trials at once in this process must each train in a process of their own (see TrainEvaluateRequest).
     isolated = config.parallel > 1 and not trial.train_deployment
     try:
-        tokenized = tokenize_dataset(
+        tokenized = tokenize(
             prepared.loaded.path, prepared.model, trial.section(TokenizationConfig), trial.task, store=prepared.store
         )
         request = train_evaluate_request(trial, prepared, tokenized.path).model_copy(update={"isolated": isolated})

@@ -14,13 +14,14 @@ from uuid import uuid4
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
-from tasks.artifacts import ArtifactStore, StepReport, is_finished
-from tasks.config import TaskName, TokenizationConfig, TrainingConfig
+from tasks.config.sections import TaskName, TokenizationConfig, TrainingConfig
 from tasks.console import set_console
 from tasks.errors import PipelineError
-from tasks.evaluation import evaluate_model
 from tasks.pretrained import ModelSource
-from tasks.training import Launch, train_model
+from tasks.steps.evaluate import evaluate
+from tasks.steps.train import Launch, train
+from tasks.storage.artifacts import is_finished
+from tasks.storage.step import ArtifactStore, StepReport
 
 FLOW_NAME = "train-evaluate"
 # How often the parent asks the server whether the deployment's run has ended.
@@ -58,11 +59,9 @@ def train_and_evaluate(request: TrainEvaluateRequest) -> TrainEvaluateResult:
     """Fine-tune the model on the tokenized data and score the saved model; cached like every step."""
     set_console(request.verbose)
     launch = Launch(resume=request.resume, isolated=request.isolated, rdzv_endpoint=request.rdzv_endpoint)
-    trained = train_model(
-        request.tokenized_dir, request.model, request.training, request.task, launch, store=request.store
-    )
+    trained = train(request.tokenized_dir, request.model, request.training, request.task, launch, store=request.store)
     training = request.training
-    evaluated = evaluate_model(
+    evaluated = evaluate(
         trained.path,
         request.dataset_dir,
         request.tokenization,

@@ -24,7 +24,7 @@ def is_verbose() -> bool:
 
 class _DropCompletedTaskRuns(logging.Filter):
     """A completed task run says so in a line that names neither the step nor whether it ran: the step's
-    own line (`tasks.artifacts`) says both."""
+    own line (`tasks.storage.artifacts`) says both."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.getMessage() != COMPLETED
@@ -59,3 +59,15 @@ def set_console(verbose: bool) -> None:
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
     task_runs.addFilter(_TASK_RUN_FILTER)
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The run's logger inside a Prefect run, so the UI shows the message; this module's outside one (Prefect
+    is imported only when asked: the training processes, which print through this module, never load it)."""
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)

@@ -1,5 +1,7 @@
 """The one exception type for problems the user can fix."""
 
+from pathlib import Path
+
 
 class PipelineError(Exception):
     """Bad input or environment: reported as one message, without a traceback."""
@@ -19,3 +21,7 @@ def not_a_user_error(task, task_run, state) -> bool:
     except Exception:
         return True
     return False
+
+
+def cannot_write(folder: Path, error: OSError) -> PipelineError:
+    return PipelineError(f"cannot write artifacts under {folder}: {error.strerror}")

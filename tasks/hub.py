@@ -11,8 +11,8 @@ from pathlib import Path
 from prefect import task
 from pydantic import BaseModel
 
-from tasks.catalog import BUILT_FROM, CARD, MANIFEST
 from tasks.errors import PipelineError, not_a_user_error
+from tasks.storage.catalog import BUILT_FROM, CARD, MANIFEST
 
 COMMIT_MESSAGE = "Upload fine-tuned model from the finetune flow"
 

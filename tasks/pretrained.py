@@ -5,11 +5,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tasks.assets import EMBEDDED_MODEL, EMBEDDED_MODEL_HUB_ID, embedded_model_dir
-from tasks.catalog import CARD
-from tasks.config import ModelConfig
+from tasks.config.sections import ModelConfig
+from tasks.data.assets import EMBEDDED_MODEL, EMBEDDED_MODEL_HUB_ID, embedded_model_dir
 from tasks.errors import PipelineError, first_line
-from tasks.files import hash_files
+from tasks.storage.catalog import CARD
+from tasks.storage.files import hash_files
 from tasks.weights import check_weights
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def load_tokenizer(source: ModelSource | str) -> "PreTrainedTokenizerBase":
 
 def hidden_size(source: ModelSource | str) -> int:
     """The width of the model's encoder, from its configuration (transformers maps each architecture's own name
-    for it, such as DistilBERT's ``dim``): what its fine-tuning recipe depends on (`tasks.recipe`)."""
+    for it, such as DistilBERT's ``dim``): what its fine-tuning recipe depends on (`tasks.config.recipe`)."""
     from transformers import AutoConfig  # heavy: imported where used, so cached runs start fast
 
     location = source if isinstance(source, str) else source.location

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from tasks.catalog import TRAINING_PROGRESS
-from tasks.files import read_json, replace_json
+from tasks.storage.catalog import TRAINING_PROGRESS
+from tasks.storage.files import read_json, replace_json
 
 PROGRESS_KEY = "training-progress"
 # How often the train step looks at the file: often enough for the UI, rarely enough to cost nothing.

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from tasks.catalog import MLFLOW
 from tasks.errors import PipelineError
-from tasks.metrics import reported_scores
+from tasks.scores.metrics import reported_scores
+from tasks.storage.catalog import MLFLOW
 
 # The package each --report-to needs: the tracking extra installs them.
 TRACKER_PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow"}

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from tasks.errors import PipelineError
-from tasks.files import weights_sha256
+from tasks.storage.files import weights_sha256
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 _LARGEST_HEADER = 100_000_000  # what safetensors itself accepts

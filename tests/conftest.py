@@ -14,7 +14,7 @@ for name in [name for name in os.environ if name.startswith(("HF_", "HUGGING_FAC
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from tasks.assets import embedded_conll2003_files, embedded_model_dir
+from tasks.data.assets import embedded_conll2003_files, embedded_model_dir
 
 REPO = Path(__file__).resolve().parent.parent
 # The longest module starts first, so that the other test process runs the rest beside it (pyproject's addopts).
@@ -40,9 +40,9 @@ def leaked_folder(conll_sample: Path, target: Path, count: int = 16) -> Path:
 
 def long_document(conll_sample, sentences: int) -> tuple[list[str], list[int]]:
     """The first sentences of the sample's training file as one input: its words and label ids."""
-    from tasks.config import DataConfig
-    from tasks.load import normalize
-    from tasks.sources import read_source, resolve_dataset
+    from tasks.config.sections import DataConfig
+    from tasks.data.sources import read_source, resolve_dataset
+    from tasks.steps.load import normalize
 
     data = DataConfig(dataset=str(conll_sample), max_train_samples=None)
     source = resolve_dataset(data)
@@ -85,7 +85,7 @@ def token_classifier(tiny_model: Path, target: Path, labels: tuple[str, ...] = (
     recording its weights' sha256."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from tasks.files import weights_sha256
+    from tasks.storage.files import weights_sha256
 
     AutoModelForTokenClassification.from_pretrained(
         tiny_model, num_labels=len(labels), id2label=dict(enumerate(labels))
@@ -228,7 +228,7 @@ def bucket(s3_server) -> str:
 @pytest.fixture
 def staging(tmp_path, monkeypatch) -> Path:
     """A staging directory of this test's own (FINETUNE_STAGING_DIR)."""
-    from tasks.storage import STAGING_VARIABLE
+    from tasks.storage.buckets import STAGING_VARIABLE
 
     folder = tmp_path / "staging"
     monkeypatch.setenv(STAGING_VARIABLE, str(folder))

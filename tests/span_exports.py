@@ -4,8 +4,8 @@ spaces, each entity a character span of that text. For the tests and `benchmarks
 import json
 from pathlib import Path
 
-from tasks.prediction import entity_spans
-from tasks.prediction_input import joined
+from tasks.steps.predict import entity_spans
+from tasks.steps.read import joined
 
 SHAPES = ("doccano", "spans", "entities", "label-studio")
 

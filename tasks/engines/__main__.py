@@ -8,10 +8,10 @@ the request, where the launching step reads it back.
 import sys
 from pathlib import Path
 
-from tasks.catalog import TRAIN_ERROR
 from tasks.engines import TrainRequest, run_engine
 from tasks.errors import PipelineError
 from tasks.lifetime import die_with_parent
+from tasks.storage.catalog import TRAIN_ERROR
 
 
 def main(argv: list[str]) -> int:

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch.utils.data import DataLoader
 
-from tasks.catalog import CHECKPOINT_PROGRESS, TENSORBOARD
-from tasks.config import TrainingConfig
+from tasks.config.sections import TrainingConfig
 from tasks.engines.common import (
     TrainInputs,
     TrainRequest,
@@ -25,12 +24,13 @@ from tasks.engines.common import (
     weighted_loss,
     write_records,
 )
-from tasks.files import read_json, write_json
 from tasks.hardware import resolve_precision
-from tasks.metrics import IGNORED
 from tasks.profiles import profile_of
 from tasks.progress import note_progress, progress_at
-from tasks.run_metric import metric_value, scored_names
+from tasks.scores.metrics import IGNORED
+from tasks.scores.run_metric import metric_value, scored_names
+from tasks.storage.catalog import CHECKPOINT_PROGRESS, TENSORBOARD
+from tasks.storage.files import read_json, write_json
 from tasks.tracking import EXPERIMENT, use_mlflow
 
 if TYPE_CHECKING:  # accelerate itself is imported only where used, as in build_accelerator

@@ -9,16 +9,16 @@ from pathlib import Path
 import datasets
 import torch
 
-from tasks.catalog import TENSORBOARD, TOKENIZE_SUMMARY, TRAIN_HISTORY, TRAIN_SUMMARY
-from tasks.config import ClassWeights, TaskName, TrainingConfig
+from tasks.config.sections import ClassWeights, TaskName, TrainingConfig
 from tasks.console import is_verbose
-from tasks.context import TRAINED_CONTEXT
+from tasks.data.context import TRAINED_CONTEXT
 from tasks.engines.request import TrainRequest
 from tasks.errors import PipelineError
-from tasks.files import read_json, weights_sha256, write_json
-from tasks.metrics import IGNORED
 from tasks.pretrained import ModelSource, load_tokenizer
 from tasks.profiles import profile_of
+from tasks.scores.metrics import IGNORED
+from tasks.storage.catalog import TENSORBOARD, TOKENIZE_SUMMARY, TRAIN_HISTORY, TRAIN_SUMMARY
+from tasks.storage.files import read_json, weights_sha256, write_json
 
 
 @dataclass

@@ -3,9 +3,9 @@ part of the engines, which the flow, the card and the launcher import without th
 
 from pydantic import BaseModel, model_validator
 
-from tasks.config import TaskName, TrainingConfig
+from tasks.config.recipe import AUTO
+from tasks.config.sections import TaskName, TrainingConfig
 from tasks.pretrained import ModelSource
-from tasks.recipe import AUTO
 from tasks.tracking import MlflowTarget
 
 
@@ -26,6 +26,6 @@ class TrainRequest(BaseModel):
         if AUTO in (self.training.learning_rate, self.training.warmup_ratio):
             raise ValueError(
                 "training takes its learning rate and warm-up as numbers: fill auto in with the model's "
-                "recipe first (tasks.recipe.with_recipe)"
+                "recipe first (tasks.config.recipe.with_recipe)"
             )
         return self

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import torch
 
-from tasks.catalog import TENSORBOARD, TRAINING_ARGUMENTS
-from tasks.config import TrainingConfig
+from tasks.config.sections import TrainingConfig
 from tasks.console import is_verbose
 from tasks.engines.common import (
     TrainInputs,
@@ -22,10 +21,11 @@ from tasks.engines.common import (
     write_records,
 )
 from tasks.hardware import resolve_precision
-from tasks.metrics import argmax_logits, trainer_metrics
 from tasks.profiles import profile_of
 from tasks.progress import note_progress, progress_at
-from tasks.run_metric import scored_names
+from tasks.scores.metrics import argmax_logits, trainer_metrics
+from tasks.scores.run_metric import scored_names
+from tasks.storage.catalog import TENSORBOARD, TRAINING_ARGUMENTS
 from tasks.tracking import use_mlflow
 
 

@@ -10,7 +10,7 @@ A step asks its task's profile instead of branching on the task's name, so anoth
   `QualityGatePart` and `ModelCardPart`.
 
 A step's cache key covers the parts its code reaches as ``profile.<part>`` or
-``profile_of(...).<part>`` (`tasks.fingerprints`), so an edit to how NER is tokenized re-runs
+``profile_of(...).<part>`` (`tasks.storage.keys`), so an edit to how NER is tokenized re-runs
 tokenization and training, not loading or the card. Parts are imported when first reached: heavy
 libraries stay out of the flow module and of cached runs.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, cast
 
-from tasks.config import DataConfig, TaskName, TokenizationConfig
+from tasks.config.sections import DataConfig, TaskName, TokenizationConfig
 
 # The normalized column of a pair task's second text: its presence is what makes a task a pair task.
 PAIR_COLUMN = "text_pair"
@@ -60,9 +60,9 @@ class Tokenized:
 class Scoring:
     """How a task's part of evaluate scores a split (and the predict flow predicts one): the inputs' length
     and windows, the batch size, and the tag scheme predictions are written in (NER: the training data's,
-    see `tasks.tag_schemes`)."""
+    see `tasks.data.tag_schemes`)."""
 
-    tokenization: object  # tasks.config.TokenizationConfig
+    tokenization: object  # tasks.config.sections.TokenizationConfig
     batch_size: int
     tag_scheme: str | None = None
     progress: str = "evaluate"  # the progress bar's name

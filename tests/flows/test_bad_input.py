@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO, damaged_weights, token_classifier
 from flows.finetune import finetune
-from tasks.config import FinetuneConfig
+from tasks.config.sections import FinetuneConfig
 from tasks.engines.common import check_label_ids
 from tasks.errors import PipelineError
 
@@ -287,9 +287,9 @@ def test_a_deployment_whose_work_pool_was_deleted_is_named(prefect_server, tiny_
     from prefect.client.schemas.actions import WorkPoolCreate
 
     from flows.train import FLOW_NAME, TrainEvaluateRequest, run_on_deployment
-    from tasks.artifacts import ArtifactStore
-    from tasks.config import TokenizationConfig, TrainingConfig
+    from tasks.config.sections import TokenizationConfig, TrainingConfig
     from tasks.pretrained import ModelSource
+    from tasks.storage.step import ArtifactStore
 
     with get_client(sync_client=True) as client:
         client.create_work_pool(WorkPoolCreate(name="spare", type="process"))

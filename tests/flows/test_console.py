@@ -56,13 +56,13 @@ def test_a_run_prints_a_line_per_step_and_per_evaluation_and_verbose_restores_th
     assert len(printed) <= 30, "\n".join(printed)
     assert not [line for line in printed if any(noise in line for noise in LIBRARY_OUTPUT)]
     assert not [line for line in printed if COMPLETED_TASK_RUN.search(line)]
-    for name in ("dataset", "data_report", "tokenized", "model", "evaluation", "check", "release"):
+    for name in ("load", "data_report", "tokenize", "train", "evaluate", "check", "release"):
         assert sum(f"Step {name} ran in " in line for line in printed) == 1, name
     assert [line.split(" - ")[-1][:29] for line in printed if "Validation at epoch" in line] == [
         "Validation at epoch 1.00: F1 ",
         "Validation at epoch 2.00: F1 ",
     ]
-    assert sum(line.startswith("Steps:    dataset ") for line in stdout.split("\n")) == 1
+    assert sum(line.startswith("Steps:    load ") for line in stdout.split("\n")) == 1
 
     everything = "".join(run_cli(*options, "--refresh", "--verbose"))
     assert [noise for noise in LIBRARY_OUTPUT if noise not in everything] == []

@@ -8,11 +8,11 @@ import pytest
 
 from conftest import progress_shown
 from flows.finetune import finetune
-from tasks.catalog import TOKENIZE_SUMMARY, TRAIN_HISTORY, TRAIN_SUMMARY
-from tasks.config import FinetuneConfig
+from tasks.config.sections import FinetuneConfig
 from tasks.engines import TrainRequest, run_engine
 from tasks.errors import PipelineError
 from tasks.hardware import cpu_bf16_warning, cpu_flags, cpu_precision, resolve_precision, slow_precision_warning
+from tasks.storage.catalog import TOKENIZE_SUMMARY, TRAIN_HISTORY, TRAIN_SUMMARY
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ def step_path(summary, name: str) -> Path:
 
 
 def records(summary) -> tuple[list[dict], dict]:
-    model_dir = step_path(summary, "model")
+    model_dir = step_path(summary, "train")
     return json.loads((model_dir / TRAIN_HISTORY).read_text()), json.loads((model_dir / TRAIN_SUMMARY).read_text())
 
 
@@ -95,7 +95,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(
     assert len(saved) == checkpoints_after_resume
     assert resumed.metrics == uninterrupted.metrics
     assert evaluations(records(resumed)[0]) == evaluations(records(uninterrupted)[0])
-    AutoModelForTokenClassification.from_pretrained(step_path(resumed, "model"))
+    AutoModelForTokenClassification.from_pretrained(step_path(resumed, "train"))
     assert not (tmp_path / "b" / "checkpoints").exists()
 
 
@@ -120,7 +120,7 @@ def accelerate_run(prefect_server, tiny_model, conll_sample, tmp_path_factory):
 
 def test_accelerate_engine_writes_what_the_trainer_engine_writes(accelerate_run):
     config, summary = accelerate_run
-    model_dir = step_path(summary, "model")
+    model_dir = step_path(summary, "train")
     assert {p.name for p in model_dir.iterdir()} >= {
         "config.json",
         "model.safetensors",
@@ -142,14 +142,14 @@ def test_accelerate_engine_writes_what_the_trainer_engine_writes(accelerate_run)
 
 
 def engine_request(summary, tmp_path: Path, engine: str, **training) -> TrainRequest:
-    config_dir = step_path(summary, "model")
+    config_dir = step_path(summary, "train")
     facts = json.loads((config_dir / TRAIN_SUMMARY).read_text())
     hyperparameters = {**facts["hyperparameters"], "engine": engine, **training}
     output = tmp_path / "model"
     output.mkdir()
     return TrainRequest.model_validate(
         {
-            "tokenized_dir": str(step_path(summary, "tokenized")),
+            "tokenized_dir": str(step_path(summary, "tokenize")),
             "model": {"kind": "local", "location": facts["base_model"]},
             "training": hyperparameters,
             "task": "ner",
@@ -293,7 +293,7 @@ def test_two_processes_count_each_validation_example_once(prefect_server, tiny_m
     assert [entry["eval_examples"] for entry in history if "eval_f1" in entry] == [11, 11]
     # Each process takes 8 of the 48 sentences per step: 3 steps an epoch.
     assert [(epoch, step) for epoch, step, *_ in evaluations(history)] == [(1.0, 3), (2.0, 6)]
-    AutoModelForTokenClassification.from_pretrained(step_path(summary, "model"))
+    AutoModelForTokenClassification.from_pretrained(step_path(summary, "train"))
     assert summary.metrics["validation"]["num_sentences"] == 11
     assert progress_shown(summary.flow_run_id).data == 100.0  # noted by the main process, shown by the train step
 

@@ -8,16 +8,16 @@ import pytest
 
 from conftest import ui_artifacts
 from flows.finetune import finetune
-from tasks.artifacts import is_complete
-from tasks.catalog import MANIFEST
-from tasks.config import FinetuneConfig
-from tasks.markdown import shortened
-from tasks.mistakes import describe
-from tasks.model_card import card_for_display
+from tasks.config.sections import FinetuneConfig
+from tasks.reports.markdown import shortened
+from tasks.reports.mistakes import describe
+from tasks.reports.model_card import card_for_display
+from tasks.storage.artifacts import is_complete
+from tasks.storage.catalog import FOLDERS, MANIFEST
 
 pytestmark = pytest.mark.slow
 
-STEPS = ["dataset", "data_report", "tokenized", "model", "evaluation", "check", "release"]
+STEPS = ["load", "data_report", "tokenize", "train", "evaluate", "check", "release"]
 
 
 def tiny_config(model: Path, dataset: Path, artifacts: Path, **overrides) -> FinetuneConfig:
@@ -56,7 +56,9 @@ def test_first_run_writes_the_artifact_tree(first_run):
     root = config.artifacts_dir
     assert [step.name for step in summary.steps] == STEPS
     assert ran(summary) == STEPS
-    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == sorted([*STEPS, "registry.json"])
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == sorted(
+        [*map(FOLDERS.get, STEPS), "registry.json"]
+    )
     assert summary.decision.publish and summary.decision.reason == "nothing is published yet"
     for step in summary.steps:
         assert Path(step.path).parent == root / step.name and is_complete(Path(step.path))
@@ -83,12 +85,12 @@ def test_first_run_writes_the_artifact_tree(first_run):
 
 
 def test_evaluation_runs_on_the_device_and_in_the_precision_training_chose(first_run):
-    from tasks.catalog import EVALUATED_ON, TRAIN_SUMMARY
-    from tasks.files import read_json
     from tasks.hardware import compute_device
+    from tasks.storage.catalog import EVALUATED_ON, TRAIN_SUMMARY
+    from tasks.storage.files import read_json
 
     _, summary = first_run
-    model, evaluation = (Path(step.path) for step in summary.steps if step.name in ("model", "evaluation"))
+    model, evaluation = (Path(step.path) for step in summary.steps if step.name in ("train", "evaluate"))
     trained, evaluated = read_json(model / TRAIN_SUMMARY), read_json(evaluation / EVALUATED_ON)
     assert evaluated["device"] == trained["device"] == compute_device().type
     assert evaluated["mixed_precision"] == trained["mixed_precision"]
@@ -116,7 +118,7 @@ def test_identical_second_run_takes_every_step_from_cache(first_run):
 def test_changed_learning_rate_reruns_only_train_and_after(first_run):
     config, summary = first_run
     changed = finetune(config.model_copy(update={"learning_rate": 5e-4}))
-    assert ran(changed) == ["model", "evaluation", "check", "release"]
+    assert ran(changed) == ["train", "evaluate", "check", "release"]
     assert changed.steps[2].path == summary.steps[2].path
     assert changed.steps[3].path != summary.steps[3].path
 
@@ -161,10 +163,10 @@ def test_deleted_tokenized_artifact_is_rebuilt(prefect_server, tiny_model, conll
     tokenized = Path(first.steps[2].path)
     shutil.rmtree(tokenized)
     second = finetune(config)
-    assert ran(second) == ["tokenized"]
+    assert ran(second) == ["tokenize"]
     assert is_complete(tokenized)
     (tokenized / "train" / "dataset_info.json").unlink()
-    assert ran(finetune(config)) == ["tokenized"]
+    assert ran(finetune(config)) == ["tokenize"]
     assert ran(finetune(config.model_copy(update={"refresh": True}))) == STEPS
 
 
@@ -227,7 +229,7 @@ def test_release_ships_the_figures_the_card_embeds_and_the_ui_shows(first_run):
     assert card.index("training_curves.png") < card.index("## Evaluation") < card.index("confusion.png")
     # Every test word is counted once in the entity-type confusion: missed and spurious included.
     confusion = summary.metrics["test"]["entity_confusion"]
-    evaluation = Path(next(step.path for step in summary.steps if step.name == "evaluation"))
+    evaluation = Path(next(step.path for step in summary.steps if step.name == "evaluate"))
     words = [line for line in (evaluation / "predictions" / "test.txt").read_text().splitlines() if line.strip()]
     assert sum(map(sum, confusion["rows_gold_columns_predicted"])) == len(words)
     assert confusion["labels"][-1] == "no entity"

@@ -9,7 +9,7 @@ import yaml
 
 from conftest import progress_shown
 from flows.finetune import finetune
-from tasks.config import FinetuneConfig
+from tasks.config.sections import FinetuneConfig
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def test_pair_task_writes_metrics_predictions_and_card(pair_run):
     assert set(scores) >= {"accuracy", "f1", "macro_f1", "per_class", "confusion_matrix"}
     matrix = scores["confusion_matrix"]["rows_gold_columns_predicted"]
     assert sum(map(sum, matrix)) == 24 and scores["confusion_matrix"]["labels"] == ["unrelated", "consecutive"]
-    evaluation = Path(next(step.path for step in summary.steps if step.name == "evaluation"))
+    evaluation = Path(next(step.path for step in summary.steps if step.name == "evaluate"))
     with open(evaluation / "predictions" / "test.csv", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert list(rows[0]) == ["text", "text_pair", "gold", "predicted", "probability"]
@@ -71,7 +71,7 @@ def test_training_progress_is_shown_and_a_single_evaluation_is_left_to_the_evalu
     evaluation: training scores no validation, and the evaluate step's validation scores close the history."""
     _, summary = pair_run
     model_dir, evaluation_dir = (
-        Path(next(step.path for step in summary.steps if step.name == name)) for name in ("model", "evaluation")
+        Path(next(step.path for step in summary.steps if step.name == name)) for name in ("train", "evaluate")
     )
     trained = json.loads((model_dir / "training_history.json").read_text())
     assert [entry for entry in trained if "eval_f1" in entry or "eval_loss" in entry] == []
@@ -102,10 +102,10 @@ def test_the_pair_model_predicts_a_csv_of_pairs_and_scores_it_as_the_evaluate_st
     import datasets
 
     from flows.predict import predict_flow
-    from tasks.prediction_config import PredictConfig
+    from tasks.config.prediction import PredictConfig
 
     config, summary = pair_run
-    test = datasets.load_from_disk(next(step.path for step in summary.steps if step.name == "dataset"))["test"]
+    test = datasets.load_from_disk(next(step.path for step in summary.steps if step.name == "load"))["test"]
     names = test.features["label"].names
     table = tmp_path / "pairs.csv"
     with open(table, "w", newline="") as stream:
@@ -167,7 +167,7 @@ def test_single_text_multiclass_from_csv_with_class_weights(engine, prefect_serv
     assert scores["confusion_matrix"]["labels"] == ["mid", "neg", "pos"]
     assert summary.check["text_pair"] is None
     assert summary.check["prediction"]["label"] in ("mid", "neg", "pos")
-    model_dir = Path(next(step.path for step in summary.steps if step.name == "model"))
+    model_dir = Path(next(step.path for step in summary.steps if step.name == "train"))
     facts = json.loads((model_dir / "train_summary.json").read_text())
     assert facts["engine"] == engine
     assert facts["class_weights"] == {"mid": 1.0, "neg": 2.0, "pos": 1.0}  # labels the mapping does not name keep 1

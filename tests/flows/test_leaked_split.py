@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from conftest import leaked_folder
-from tasks.catalog import DATA_REPORT
-from tasks.config import FinetuneConfig
-from tasks.data_report import training_distribution
+from tasks.config.sections import FinetuneConfig
+from tasks.steps.data_report import training_distribution
+from tasks.storage.catalog import DATA_REPORT
 
 
 @pytest.mark.slow
@@ -42,7 +42,7 @@ def test_a_leaked_test_split_is_not_published_unless_forced(prefect_server, tiny
     [entry] = json.loads((config.artifacts_dir / "registry.json").read_text()).values()
     assert entry["published"] is None
     assert entry["history"][0]["decision"]["data"]["overlap"] == 1.0
-    assert [step.name for step in refused.steps][:3] == ["dataset", "data_report", "tokenized"]
+    assert [step.name for step in refused.steps][:3] == ["load", "data_report", "tokenize"]
 
     forced = finetune(config.model_copy(update={"force_publish": True}))
     assert forced.decision.publish and forced.decision.forced

@@ -11,8 +11,8 @@ import pytest
 from conftest import conll_sentences, ui_artifacts
 from flows.finetune import finetune
 from flows.predict import predict_flow
-from tasks.config import FinetuneConfig, QuantizationConfig, TokenizationConfig
-from tasks.prediction_config import PredictConfig
+from tasks.config.prediction import PredictConfig
+from tasks.config.sections import FinetuneConfig, QuantizationConfig, TokenizationConfig
 
 pytestmark = pytest.mark.slow
 
@@ -128,7 +128,7 @@ def test_a_long_input_is_read_a_sentence_at_a_time_with_the_context_asked(releas
     """A document given as one input longer than the model's length is predicted as its sentences are: alone
     by default (the model was trained without context), and with context as the same sentences marked as one
     document of a CoNLL file are."""
-    from tasks.context import SENTENCE_ENDS
+    from tasks.data.context import SENTENCE_ENDS
 
     found = [
         [line.split()[0] for line in block.splitlines()] for block in conll_sentences(conll_sample / "train.txt", 48)
@@ -176,10 +176,10 @@ def test_an_export_that_disagrees_with_pytorch_is_not_shipped(released, conll_sa
     check: nothing ships, parity.json and the log say why, and the onnx runtime refuses to run it."""
     import torch
 
-    import tasks.onnx_export as onnx_export
-    from tasks.artifacts import ArtifactStore
+    import tasks.steps.export as onnx_export
     from tasks.errors import PipelineError
-    from tasks.onnx_export import ParityCheck, export_model
+    from tasks.steps.export import ParityCheck, export
+    from tasks.storage.step import ArtifactStore
 
     real_export = onnx_export.export
 
@@ -191,14 +191,14 @@ def test_an_export_that_disagrees_with_pytorch_is_not_shipped(released, conll_sa
 
     monkeypatch.setattr(onnx_export, "export", scrambled_export)
     config, finetuned = released
-    loaded = next(step.path for step in finetuned.steps if step.name == "dataset")
-    model = next(step.path for step in finetuned.steps if step.name == "model")
+    loaded = next(step.path for step in finetuned.steps if step.name == "load")
+    model = next(step.path for step in finetuned.steps if step.name == "train")
     parity = ParityCheck(dataset_dir=loaded, split="test", tokenization=TokenizationConfig(), batch_size=16)
-    report = export_model(model, parity, "ner", QuantizationConfig(), store=ArtifactStore(root=tmp_path))
+    report = export(model, parity, "ner", QuantizationConfig(), store=ArtifactStore(root=tmp_path))
     checked = json.loads((Path(report.path) / "parity.json").read_text())
     assert checked["shipped"] == [] and "of tokens, under 99.9%" in checked["not_shipped"]["model.onnx"]
     assert not (Path(report.path) / "model.onnx").exists()
-    from tasks.prediction import prediction_model, with_export
+    from tasks.steps.predict import prediction_model, with_export
 
     with pytest.raises(PipelineError, match="did not pass its parity check"):
         with_export(prediction_model(Path(model), "onnx"), Path(report.path))

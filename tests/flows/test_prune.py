@@ -11,9 +11,10 @@ import pytest
 
 from flows.finetune import finetune
 from flows.prune import PruneConfig, prune
-from tasks.artifacts import artifact_lock, is_complete
-from tasks.config import FinetuneConfig
-from tasks.retention import freed_bytes, kept_releases
+from tasks.config.sections import FinetuneConfig
+from tasks.storage.artifacts import is_complete
+from tasks.storage.locks import artifact_lock
+from tasks.storage.retention import freed_bytes, kept_releases
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ def test_prune_keeps_the_published_and_last_releases_with_what_they_were_made_fr
     artifacts, runs = season
     published, dropped, last = (runs[rate][1] for rate in (1e-3, 3e-3, 2e-3))
     listed = prune(PruneConfig(artifacts_dir=artifacts, keep=1, min_age_hours=0))
-    only_dropped = {step_dir(dropped, name) for name in ("model", "evaluation", "check", "release")}
+    only_dropped = {step_dir(dropped, name) for name in ("train", "evaluate", "check", "release")}
     assert {Path(removal.path) for removal in listed.plan.remove} == only_dropped
     assert listed.removed == [] and all(path.exists() for path in only_dropped), "a dry run removes nothing"
     assert listed.plan.freed_bytes > 4_000_000  # the tiny model's weights, once: the release holds hard links
@@ -53,7 +54,7 @@ def test_prune_keeps_the_published_and_last_releases_with_what_they_were_made_fr
     applied = prune(PruneConfig(artifacts_dir=artifacts, keep=1, min_age_hours=0, apply=True))
     assert {Path(path) for path in applied.removed} == only_dropped and not any(path.exists() for path in only_dropped)
     for summary in (published, last):
-        for name in ("dataset", "data_report", "tokenized", "model", "evaluation", "check", "release"):
+        for name in ("load", "data_report", "tokenize", "train", "evaluate", "check", "release"):
             assert is_complete(step_dir(summary, name))
     registry = json.loads((artifacts / "registry.json").read_text())
     [entry] = registry.values()
@@ -61,14 +62,14 @@ def test_prune_keeps_the_published_and_last_releases_with_what_they_were_made_fr
     reused_from = time.time() - 1
     again = finetune(runs[2e-3][0])
     assert all(step.cached for step in again.steps), "the kept run's every step is still cached"
-    assert step_dir(last, "tokenized").stat().st_mtime >= reused_from, "a reused artifact is touched: its last use"
+    assert step_dir(last, "tokenize").stat().st_mtime >= reused_from, "a reused artifact is touched: its last use"
 
 
 def test_what_a_running_flow_holds_or_what_is_young_is_never_removed(season):
     """After the test above: keeping no release but the published one, the last run's model is in use."""
     artifacts, runs = season
     last = runs[2e-3][1]
-    held = step_dir(last, "model")
+    held = step_dir(last, "train")
     with artifact_lock(held):
         applied = prune(PruneConfig(artifacts_dir=artifacts, keep=0, min_age_hours=0, apply=True))
     assert applied.plan.held == [str(held)] and held.exists()

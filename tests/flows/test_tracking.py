@@ -7,8 +7,8 @@ import pytest
 
 from conftest import ui_artifacts
 from flows.finetune import finetune
-from tasks.catalog import TRAIN_HISTORY, TRAIN_SUMMARY
-from tasks.config import FinetuneConfig
+from tasks.config.sections import FinetuneConfig
+from tasks.storage.catalog import TRAIN_HISTORY, TRAIN_SUMMARY
 
 pytestmark = pytest.mark.slow
 ENGINES = pytest.mark.parametrize("engine", ["trainer", "accelerate"])
@@ -35,7 +35,7 @@ def tracked_run(tiny_model, conll_sample, artifacts: Path, **overrides):
         **overrides,
     )
     summary = finetune(config)
-    model_dir = Path(next(step.path for step in summary.steps if step.name == "model"))
+    model_dir = Path(next(step.path for step in summary.steps if step.name == "train"))
     evaluations = [entry for entry in json.loads((model_dir / TRAIN_HISTORY).read_text()) if "eval_f1" in entry]
     return config, summary, model_dir, evaluations
 
@@ -59,7 +59,7 @@ def test_tensorboard_event_files_hold_each_evaluation(engine, prefect_server, ti
         assert logged == [(entry["step"], pytest.approx(entry[f"eval_{name}"])) for entry in evaluations]
     # The final scores are the evaluation artifact's event files (the model artifact is complete once training
     # ends), at the step whose weights were kept.
-    evaluation_dir = Path(next(step.path for step in summary.steps if step.name == "evaluation"))
+    evaluation_dir = Path(next(step.path for step in summary.steps if step.name == "evaluate"))
     final = EventAccumulator(str(evaluation_dir / "tensorboard")).Reload()
     tags = sorted(f"{split}/{name}" for split in summary.metrics for name in FINAL_SCORES)
     assert sorted(final.Tags()["scalars"]) == tags

@@ -84,4 +84,4 @@ def test_deploy_a_worker_and_the_command_line_work_with_the_auth_string(server, 
     assert (output / "entities.jsonl").read_text().count("\n") == len(conll_sentences(conll_sample / "test.txt", 100))
     ran = server.run(*predict_command(ner_model, conll_sample / "test.txt", tmp_path / "cli"))
     assert ran.returncode == 0, ran.stderr[-2000:]
-    assert "Steps:    input" in ran.stdout
+    assert "Steps:    read" in ran.stdout

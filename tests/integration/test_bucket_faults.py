@@ -10,11 +10,11 @@ import pytest
 
 from fault_proxy import FaultProxy, Faults
 from flows.finetune import finetune
-from tasks import storage
-from tasks.artifacts import is_finished
-from tasks.catalog import COMMIT
-from tasks.config import FinetuneConfig
+from tasks.config.sections import FinetuneConfig
 from tasks.errors import PipelineError
+from tasks.storage import buckets
+from tasks.storage.artifacts import is_finished
+from tasks.storage.catalog import COMMIT
 
 pytestmark = pytest.mark.slow
 
@@ -50,10 +50,10 @@ def config(tiny_model: Path, conll_sample: Path, bucket: str) -> FinetuneConfig:
 
 def commit_records_name_only_files_that_are_there(bucket: str) -> list[str]:
     """The artifacts committed in ``bucket``, read past the proxy, each checked file by file."""
-    found = storage.objects(bucket)
+    found = buckets.objects(bucket)
     artifacts = sorted(name.removesuffix(f"/{COMMIT}") for name in found if name.endswith(f"/{COMMIT}"))
     for artifact in artifacts:
-        record = storage.committed(storage.join(bucket, artifact))
+        record = buckets.committed(buckets.join(bucket, artifact))
         for name, size in record["files"].items():
             assert found.get(f"{artifact}/{record['writer']}/{name}", (None,))[0] == size, f"{artifact}: {name}"
     return artifacts
@@ -83,18 +83,18 @@ def test_a_store_that_keeps_failing_an_upload_fails_the_step_naming_it(
     assert proxy.done["unavailable"] >= 2, "the upload was tried again before the step failed"
     committed = commit_records_name_only_files_that_are_there(bucket)
     assert [artifact.split("/")[0] for artifact in committed] == ["data_report", "dataset", "tokenized"]
-    assert not [name for name in storage.objects(bucket) if name.startswith("model/")], "nothing of the model is left"
+    assert not [name for name in buckets.objects(bucket) if name.startswith("model/")], "nothing of the model is left"
 
 
 def test_a_commit_whose_answer_was_lost_is_ours_when_the_retry_finds_it(s3_server, bucket, staging):
     """The store wrote the commit record, the answer never came back, the client tried again and was told
     the record exists: it is this writer's own, so the artifact is committed, not discarded."""
-    from tasks.artifacts import building
+    from tasks.storage.artifacts import building
 
     with building(staging / "build") as partial:
         (partial / "model.safetensors").write_bytes(b"w" * 500)
     location = f"{bucket}/model/abc"
     with behind_faults(s3_server, Faults(lost=1.0, only=rf"^PUT .*/model/abc/{COMMIT}", most=1)) as proxy:
-        writer = storage.commit(staging / "build", location)
-    assert proxy.done["lost"] == 1 and writer and storage.committed(location)["writer"] == writer
+        writer = buckets.commit(staging / "build", location)
+    assert proxy.done["lost"] == 1 and writer and buckets.committed(location)["writer"] == writer
     assert commit_records_name_only_files_that_are_there(bucket) == ["model/abc"]

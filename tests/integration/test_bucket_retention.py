@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from flows.prune import PruneConfig, prune
-from tasks import storage
-from tasks.artifacts import building, is_finished, local_dir
-from tasks.bucket_retention import plan_bucket_removal
-from tasks.catalog import BUILT_FROM
-from tasks.quality_gate import Decision, Release, Score, record_release, registry_published
+from tasks.scores.quality_gate import Decision, Release, Score, record_release, registry_published
+from tasks.storage import buckets
+from tasks.storage.artifacts import building, is_finished, local_dir
+from tasks.storage.bucket_retention import plan_bucket_removal
+from tasks.storage.catalog import BUILT_FROM
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def commit(staging: Path, location: str, files: dict[str, bytes]) -> str:
     with building(built) as partial:
         for name, data in files.items():
             (partial / name).write_bytes(data)
-    storage.commit(built, location)
+    buckets.commit(built, location)
     return location
 
 
@@ -45,7 +45,7 @@ def season(bucket, staging):
         made[f"model{n}"] = commit(staging, f"{bucket}/model/m{n}", {"model.safetensors": b"m" * 2000})
         inputs = {"tokenized_dir": made["tokenized"], "model_dir": made[f"model{n}"]}
         made[f"release{n}"] = release(bucket, staging, f"r{n}", inputs, publish=n == 1)
-    fs, path = storage.filesystem(bucket)
+    fs, path = buckets.filesystem(bucket)
     fs.pipe_file(f"{path}/model/m3/0123456789ab/model.safetensors", b"x" * 300)  # a writer that lost the race
     fs.pipe_file(f"{path}/model/m4/ba9876543210/model.safetensors", b"y" * 200)  # one that died mid-upload
     for name in ("release2", "tokenized", "model3"):
@@ -60,7 +60,7 @@ def season(bucket, staging):
 def test_prune_in_a_bucket_keeps_the_kept_releases_and_removes_the_rest_and_what_writers_left(
     prefect_server, bucket, staging, season
 ):
-    fs, path = storage.filesystem(bucket)
+    fs, path = buckets.filesystem(bucket)
     assert plan_bucket_removal(bucket, keep=1, min_age_seconds=24 * 3600).remove == []
     plan = plan_bucket_removal(bucket, keep=1, min_age_seconds=24 * 3600, now=time.time() + 2 * 24 * 3600)
     assert plan.kept_releases == [season["release1"], season["release3"]]
@@ -78,25 +78,25 @@ def test_prune_in_a_bucket_keeps_the_kept_releases_and_removes_the_rest_and_what
         str(staging / "checkpoints" / "m6"): "checkpoints left by a run",
     }
     removed_objects = ("release/r2/", "model/m2/", "model/m3/0123456789ab/", "model/m4/")
-    in_bucket = sum(size for name, (size, _) in storage.objects(bucket).items() if name.startswith(removed_objects))
+    in_bucket = sum(size for name, (size, _) in buckets.objects(bucket).items() if name.startswith(removed_objects))
     on_disk = sum(file.stat().st_size for copy in ("release/r2", "model/m3") for file in (staging / copy).rglob("*"))
     assert in_bucket > 1000 + 2000 + 300 + 200 and plan.freed_bytes == in_bucket + on_disk
 
     summary = prune(PruneConfig(artifacts_dir=bucket, keep=1, min_age_hours=0, apply=True))
     assert sorted(summary.removed) == sorted(why)
-    left = {name.removeprefix(f"{path}/") for name in storage.listing(bucket)}
+    left = {name.removeprefix(f"{path}/") for name in buckets.listing(bucket)}
     assert not any(name.startswith(("release/r2/", "model/m2/", "model/m4/", "model/m3/0123456789ab")) for name in left)
     for kept in ("release1", "release3", "model1", "model3", "tokenized"):
         assert is_finished(season[kept])
     assert (staging / "tokenized" / "t1").is_dir() and (staging / "model" / "m9").is_dir()
     assert not (staging / "release" / "r2.writer").exists()
-    records = storage.read_records(f"{bucket}/registry/minilm-finetuned-ner")
+    records = buckets.read_records(f"{bucket}/registry/minilm-finetuned-ner")
     assert [record.get("pruned", False) for record in records] == [False, True, False]
     assert registry_published(bucket, "minilm-finetuned-ner").release_dir == season["release1"]
 
 
 def test_an_artifact_reused_lately_is_not_removed(bucket, staging, season):
     time.sleep(2.5)
-    storage.note_use(season["model2"])  # a run reused it just now
+    buckets.note_use(season["model2"])  # a run reused it just now
     plan = plan_bucket_removal(bucket, keep=1, min_age_seconds=2)
     assert season["model2"] in plan.young and season["release2"] in [removal.path for removal in plan.remove]

@@ -7,9 +7,9 @@ import subprocess
 import pytest
 
 from flows.finetune import finetune
-from tasks.artifacts import is_complete
-from tasks.config import FinetuneConfig
+from tasks.config.sections import FinetuneConfig
 from tasks.errors import PipelineError
+from tasks.storage.artifacts import is_complete
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,7 @@ def test_a_full_disk_fails_the_step_in_one_line_and_the_next_run_with_space_comp
     assert not list(artifacts.rglob("*.partial-*")), "the partial model was removed"
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
     summary = finetune(config)
-    assert [step.name for step in summary.steps if step.cached] == ["dataset", "data_report", "tokenized"]
+    assert [step.name for step in summary.steps if step.cached] == ["load", "data_report", "tokenize"]
     assert is_complete(
         artifacts / "model" / next(p.name for p in (artifacts / "model").iterdir() if not p.name.startswith("."))
     )

@@ -137,7 +137,7 @@ def test_a_hub_model_with_only_pickle_weights_is_refused_before_any_work(prefect
     """A repo on the Hub stand-in whose weights are pytorch_model.bin alone: the run stops before loading
     anything, naming the option; with the option the model resolves as pickled (loaded with a warning)."""
     from flows.finetune import finetune
-    from tasks.config import FinetuneConfig, ModelConfig
+    from tasks.config.sections import FinetuneConfig, ModelConfig
     from tasks.pretrained import resolve_model
 
     config_json = json.dumps({"model_type": "bert", "architectures": ["BertModel"]}).encode()
@@ -187,7 +187,7 @@ SENTENCE = "My name is Sylvain and I work at Hugging Face in Brooklyn."
 
 
 def test_the_published_model_is_downloaded_by_repo_id_and_checked(hub, ner_model):
-    from tasks.check import check_published, run_check
+    from tasks.steps.check import check_published, run_check
 
     push_to_hub.fn(str(ner_model), "team/ner", True, None, None)
     hub.state.requests.clear()
@@ -204,7 +204,7 @@ def test_the_published_model_is_downloaded_by_repo_id_and_checked(hub, ner_model
 
 
 def test_the_published_check_reads_the_branch_pushed_to(hub, ner_model, pair_model):
-    from tasks.check import check_published
+    from tasks.steps.check import check_published
 
     push_to_hub.fn(str(ner_model), "team/model", True, None, None)
     push_to_hub.fn(str(pair_model), "team/model", True, "experiments", None)
@@ -224,7 +224,7 @@ def test_the_published_check_reads_the_branch_pushed_to(hub, ner_model, pair_mod
     ],
 )
 def test_a_repo_or_revision_never_pushed_fails_the_published_check(hub, ner_model, repo_id, revision, message):
-    from tasks.check import check_published
+    from tasks.steps.check import check_published
 
     push_to_hub.fn(str(ner_model), "team/ner", True, None, None)
     with pytest.raises(PipelineError, match=message):
@@ -232,7 +232,7 @@ def test_a_repo_or_revision_never_pushed_fails_the_published_check(hub, ner_mode
 
 
 def test_a_private_repo_is_not_found_without_the_token(hub, ner_model, monkeypatch):
-    from tasks.check import check_published
+    from tasks.steps.check import check_published
 
     push_to_hub.fn(str(ner_model), "team/ner", True, None, None)
     monkeypatch.delenv("HF_TOKEN")
@@ -241,7 +241,7 @@ def test_a_private_repo_is_not_found_without_the_token(hub, ner_model, monkeypat
 
 
 def test_a_published_model_without_weights_fails_the_check(hub, ner_model):
-    from tasks.check import check_published
+    from tasks.steps.check import check_published
 
     push_to_hub.fn(str(ner_model), "team/ner", True, None, None)
     del hub.state.repos["team/ner"]["model.safetensors"]
@@ -250,7 +250,7 @@ def test_a_published_model_without_weights_fails_the_check(hub, ner_model):
 
 
 def test_an_unreachable_hub_fails_the_published_check(monkeypatch):
-    from tasks.check import check_published
+    from tasks.steps.check import check_published
 
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     with pytest.raises(PipelineError, match="cannot download team/ner from http://127.0.0.1:9: "):
@@ -262,7 +262,7 @@ def test_a_failed_push_fails_the_run_and_keeps_the_model(
     prefect_server, hub, tiny_model, conll_sample, tmp_path, monkeypatch
 ):
     from flows.finetune import finetune
-    from tasks.config import FinetuneConfig
+    from tasks.config.sections import FinetuneConfig
 
     monkeypatch.setenv("HF_TOKEN", "hf_read_only")
     config = FinetuneConfig(
@@ -292,8 +292,8 @@ def test_a_failed_push_leaves_the_token_in_no_log_message_or_artifact(prefect_se
 
     from conftest import flow_run_logs
     from flows.after_training import push_if_published
-    from tasks.config import FinetuneConfig
-    from tasks.quality_gate import Decision, Score
+    from tasks.config.sections import FinetuneConfig
+    from tasks.scores.quality_gate import Decision, Score
 
     token = "hf_RECOGNISABLE_secret_4242" if fault == "bad token" else TOKEN
     monkeypatch.setenv("HF_TOKEN", token)
@@ -365,7 +365,7 @@ def local_score(prefect_server, tiny_model, conll_sample, tmp_path_factory):
 
 
 def gate_config(model, data, artifacts, **overrides):
-    from tasks.config import FinetuneConfig
+    from tasks.config.sections import FinetuneConfig
 
     # The tiny model scores under NER's default floor: these runs are about the comparison and the push.
     return FinetuneConfig(
@@ -406,9 +406,9 @@ def test_a_damaged_champion_does_not_block_a_sound_model_and_the_gate_says_why(
     local_score, hub, prefect_server, tiny_model, conll_sample, tmp_path
 ):
     from flows.finetune import finetune
-    from tasks.config import DataConfig
-    from tasks.load import normalize
-    from tasks.sources import read_source, resolve_dataset
+    from tasks.config.sections import DataConfig
+    from tasks.data.sources import read_source, resolve_dataset
+    from tasks.steps.load import normalize
 
     data = DataConfig(dataset=str(conll_sample), max_train_samples=None)
     labels = normalize(read_source(resolve_dataset(data), data).splits, resolve_dataset(data), data, "ner")[1]

@@ -11,16 +11,17 @@ import pytest
 
 from flows.prepare import training_of
 from flows.temporary_server import free_port
-from tasks.artifacts import ArtifactStore, is_complete, local_dir
-from tasks.catalog import TRAIN_HISTORY, TRAIN_SUMMARY
-from tasks.command_line import parse_command_line
-from tasks.config import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig
+from tasks.config.command_line import parse_command_line
+from tasks.config.sections import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig
+from tasks.data.sources import resolve_dataset
 from tasks.errors import PipelineError
-from tasks.load import load_dataset
 from tasks.pretrained import resolve_model
-from tasks.sources import resolve_dataset
-from tasks.tokenization import tokenize_dataset
-from tasks.training import Launch, join_training, train_model
+from tasks.steps.load import load
+from tasks.steps.tokenize import tokenize
+from tasks.steps.train import Launch, join_training, train
+from tasks.storage.artifacts import is_complete, local_dir
+from tasks.storage.catalog import TRAIN_HISTORY, TRAIN_SUMMARY
+from tasks.storage.step import ArtifactStore
 
 
 @pytest.mark.parametrize(
@@ -85,8 +86,8 @@ def tokenized(prefect_server, s3_server, tiny_model, conll_sample):
     config = parse_command_line(["--model", str(tiny_model), "--dataset", str(conll_sample), *OPTIONS])[0]
     store = ArtifactStore(root=f"s3://{bucket}/artifacts")
     data, model = config.section(DataConfig), resolve_model(config.section(ModelConfig))
-    loaded = load_dataset(resolve_dataset(data), data, "ner", store=store)
-    tokenized = tokenize_dataset(loaded.path, model, config.section(TokenizationConfig), "ner", store=store)
+    loaded = load(resolve_dataset(data), data, "ner", store=store)
+    tokenized = tokenize(loaded.path, model, config.section(TokenizationConfig), "ner", store=store)
     return config, store, model, tokenized.path
 
 
@@ -141,13 +142,13 @@ def test_two_nodes_of_one_process_train_as_one_node_of_two(tokenized, tmp_path, 
     # threads each the sums round differently and the weights are not equal.
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     training = training_of(config, model)  # as both nodes' flows fill auto in (warm-up here)
-    one_node = train_model(
+    one_node = train(
         tokenized_dir, model, training.model_copy(update={"num_processes": 2}), "ner", Launch(), store=store
     )
     endpoint = f"127.0.0.1:{free_port()}"
     node1 = start_node(1, endpoint, config, store.root, tmp_path / "node-1", tmp_path / "node-1.log")
     two_nodes = training.model_copy(update={"num_nodes": 2})
-    node0 = train_model(tokenized_dir, model, two_nodes, "ner", Launch(rdzv_endpoint=endpoint), store=store)
+    node0 = train(tokenized_dir, model, two_nodes, "ner", Launch(rdzv_endpoint=endpoint), store=store)
     assert node1.wait(timeout=120) == 0, (tmp_path / "node-1.log").read_text()
     assert "Node 1 of 2: trained with node 0" in (tmp_path / "node-1.log").read_text()
     staged = [path.parent.name for path in (tmp_path / "node-1").glob("*/*") if is_complete(path)]

@@ -21,18 +21,18 @@ from pydantic import BaseModel
 from conftest import conll_sentences
 from flows.prune import PruneConfig
 from prefect_server import PREFECT, PrefectServer, alive, descendants, wait_for
-from tasks.artifacts import LEFTOVER, is_complete
-from tasks.assets import embedded_conll2003_files
-from tasks.catalog import REGISTRY
-from tasks.config import FinetuneConfig
-from tasks.files import read_json, weights_sha256
-from tasks.prediction_config import PredictConfig
-from tasks.quality_gate import Decision, Release, card_weights_sha256
+from tasks.config.prediction import PredictConfig
+from tasks.config.sections import FinetuneConfig
+from tasks.data.assets import embedded_conll2003_files
+from tasks.scores.quality_gate import Decision, Release, card_weights_sha256
+from tasks.storage.artifacts import LEFTOVER, is_complete
+from tasks.storage.catalog import REGISTRY
+from tasks.storage.files import read_json, weights_sha256
 from tasks.sweep import SweepConfig
 
 pytestmark = pytest.mark.slow
 
-STEPS = {"dataset", "data_report", "tokenized", "model", "evaluation", "check", "release"}
+STEPS = {"load", "data_report", "tokenize", "train", "evaluate", "check", "release"}
 DATA_EVENT = ("dataset.updated", "finetune.dataset.soak")
 GATE_LINES = ("Publishing: ", "Not publishing: ")  # how the gate logs its decision
 LAST_LINE = "Finished in state "  # what Prefect's engine logs last for a flow run
@@ -352,8 +352,8 @@ def test_workers_that_share_only_a_bucket_run_publish_and_rerun_from_its_cache(
 ):
     """The cpu and gpu workers as two machines would run them: each in a directory of its own, with its own
     staging directory and Prefect home (so its own local result storage); they share the bucket alone."""
-    from tasks.quality_gate import registry_published
-    from tasks.storage import committed, listing
+    from tasks.scores.quality_gate import registry_published
+    from tasks.storage.buckets import committed, listing
 
     data = tmp_path / "data"
     publish_data(data, sentences.train[:500], sentences.validation, sentences.first_test)
@@ -514,7 +514,7 @@ def stopped_twice_then_resumed(finetune: Deployed, server: PrefectServer, artifa
     resumed = finetune.run(resume=True, epochs=8)
     log = (server.processes.logs / "worker-gpu-restarted.log").read_text()
     assert re.search(rf"Resuming from \S+/checkpoint-{second_stop}\b", log), "from the lost run's last checkpoint"
-    assert {"dataset", "tokenized"} <= resumed.reused and "model" not in resumed.reused
+    assert {"load", "tokenize"} <= resumed.reused and "train" not in resumed.reused
     return last_decision(artifacts, resumed)
 
 

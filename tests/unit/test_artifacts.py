@@ -11,9 +11,11 @@ import traceback
 
 import pytest
 
-from tasks.artifacts import artifact_lock, building, content_key, ensure_writable, is_complete, remove_stale_partials
-from tasks.config import TrainingConfig
+from tasks.config.sections import TrainingConfig
 from tasks.errors import PipelineError
+from tasks.storage.artifacts import building, ensure_writable, is_complete, remove_stale_partials
+from tasks.storage.keys import content_key
+from tasks.storage.locks import artifact_lock
 
 FORK = multiprocessing.get_context("fork")
 
@@ -161,7 +163,7 @@ def test_a_waiting_run_says_what_it_waits_for(tmp_path, caplog):
     holder.start()
     assert building_now.wait(timeout=20)
     threading.Timer(1.0, release.set).start()
-    with caplog.at_level(logging.INFO, logger="tasks.artifacts"), artifact_lock(out):
+    with caplog.at_level(logging.INFO, logger="tasks.console"), artifact_lock(out):
         assert is_complete(out)
     holder.join(20)
     assert holder.exitcode == 0
@@ -202,11 +204,11 @@ def test_a_steps_callers_see_what_it_takes_and_returns():
     and annotations say (what an editor shows), not the function's own ``-> str``."""
     import inspect
 
-    from tasks.artifacts import ArtifactStore, StepReport
-    from tasks.training import train_model
+    from tasks.steps.train import train
+    from tasks.storage.step import ArtifactStore, StepReport
 
-    step_function = train_model.fn
+    step_function = train.fn
     assert inspect.signature(step_function).return_annotation is StepReport
     assert step_function.__annotations__["return"] is StepReport
     assert step_function.__annotations__["store"] is ArtifactStore and "out_dir" not in step_function.__annotations__
-    assert inspect.signature(train_model.fn.__wrapped__).return_annotation is str  # the function it was made from
+    assert inspect.signature(train.fn.__wrapped__).return_annotation is str  # the function it was made from

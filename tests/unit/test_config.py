@@ -4,8 +4,8 @@ import sys
 import pytest
 
 from conftest import REPO
-from tasks.command_line import build_parser, parse_command_line
-from tasks.config import FinetuneConfig, TrainingConfig
+from tasks.config.command_line import build_parser, parse_command_line
+from tasks.config.sections import FinetuneConfig, TrainingConfig
 from tasks.errors import PipelineError
 
 
@@ -140,14 +140,14 @@ def test_a_bad_class_weight_is_refused_in_one_line(yaml_text, message, tmp_path)
 
 
 def test_resume_and_isolation_leave_the_train_key_alone_and_the_engine_and_class_weights_change_it(tmp_path):
-    from tasks.artifacts import ArtifactStore
     from tasks.pretrained import ModelSource
-    from tasks.training import Launch, train_model
+    from tasks.steps.train import Launch, train
+    from tasks.storage.step import ArtifactStore
 
     def key(training: TrainingConfig, resume: bool, isolated: bool = False):
         model = ModelSource(kind="local", location="m")
         launch = Launch(resume=resume, isolated=isolated)
-        return train_model.fn.artifact_dir("t", model, training, "ner", launch, store=ArtifactStore(root=tmp_path))
+        return train.fn.artifact_dir("t", model, training, "ner", launch, store=ArtifactStore(root=tmp_path))
 
     training = FinetuneConfig().section(TrainingConfig)
     assert key(training, resume=True) == key(training, resume=False)
@@ -163,7 +163,7 @@ def test_help_answers_before_prefect_and_the_ml_libraries_load():
     imported = {
         line.rsplit("|", 1)[-1].strip() for line in finished.stderr.splitlines() if line.startswith("import time")
     }
-    assert {"tasks.config", "tasks.command_line"} <= imported
+    assert {"tasks.config.sections", "tasks.config.command_line"} <= imported
     assert imported.isdisjoint({"prefect", "torch", "transformers", "datasets"})
 
 

@@ -6,17 +6,17 @@ import json
 import pytest
 
 from conftest import conll_sentences
-from tasks.assets import embedded_conll2003_files
-from tasks.config import ColumnsConfig, DataConfig, TokenizationConfig
-from tasks.context import DOCUMENT, context_sizes, readings, sentence_ranges
-from tasks.metrics import IGNORED
+from tasks.config.sections import ColumnsConfig, DataConfig, TokenizationConfig
+from tasks.data.assets import embedded_conll2003_files
+from tasks.data.context import DOCUMENT, context_sizes, readings, sentence_ranges
 from tasks.pretrained import load_tokenizer
+from tasks.scores.metrics import IGNORED
 
 
 def conll_documents(count: int) -> list[list[list[str]]]:
     """The first documents of CoNLL-2003's test file, each a list of sentences' words."""
-    from tasks.derived import conll_documents as documents_of
-    from tasks.sources import text_lines
+    from tasks.data.derived import conll_documents as documents_of
+    from tasks.data.sources import text_lines
 
     found = documents_of(text_lines(embedded_conll2003_files()["test"], None))[:count]
     return [[sentence.split(" ") for sentence in document] for document in found]
@@ -99,8 +99,8 @@ def test_training_learns_and_evaluation_scores_only_a_sentence_own_words(tiny_mo
 
 
 def test_conll_documents_are_kept_and_the_training_slice_takes_whole_documents():
-    from tasks.load import normalize, select_samples
-    from tasks.sources import read_source, resolve_dataset
+    from tasks.data.sources import read_source, resolve_dataset
+    from tasks.steps.load import normalize, select_samples
 
     data = DataConfig(dataset="embedded:conll2003", max_train_samples=1000, seed=3)
     source = resolve_dataset(data)
@@ -115,9 +115,9 @@ def test_conll_documents_are_kept_and_the_training_slice_takes_whole_documents()
 
 
 def test_a_document_column_is_read_from_json_lines_and_must_name_a_column(tmp_path):
+    from tasks.data.sources import read_source, resolve_dataset
     from tasks.errors import PipelineError
-    from tasks.load import normalize
-    from tasks.sources import read_source, resolve_dataset
+    from tasks.steps.load import normalize
 
     found = conll_documents(3)
     repeated = [words for document in found for words in document]
@@ -144,7 +144,7 @@ def test_a_document_column_is_read_from_json_lines_and_must_name_a_column(tmp_pa
 
 
 def test_prediction_input_keeps_documents_of_conll_plain_text_and_json_lines(tmp_path):
-    from tasks.prediction_input import read_rows, resolve_input
+    from tasks.steps.read import read_rows, resolve_input
 
     blocks = conll_sentences(embedded_conll2003_files()["test"], 5)
     marked = tmp_path / "marked.txt"

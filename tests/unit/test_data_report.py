@@ -11,10 +11,12 @@ import pytest
 
 from conftest import conll_sentences, leaked_folder
 from flows.gate import Published, data_check
-from tasks.artifacts import ArtifactStore
-from tasks.catalog import DATA_REPORT, DATA_REPORT_MARKDOWN, MANIFEST
-from tasks.config import DataConfig, GateConfig, ModelConfig, TokenizationConfig
-from tasks.data_report import (
+from tasks.config.sections import DataConfig, GateConfig, ModelConfig, TokenizationConfig
+from tasks.data.sources import read_source, resolve_dataset
+from tasks.pretrained import load_tokenizer, resolve_model
+from tasks.profiles import profile_of
+from tasks.profiles.ner.tokenization import continuation_labels, tokenize_words
+from tasks.steps.data_report import (
     data_report,
     duplicates,
     example_keys,
@@ -24,20 +26,18 @@ from tasks.data_report import (
     markdown,
     overlap,
     problems,
-    report_data,
+    report_of,
     split_report,
 )
-from tasks.load import load_dataset, normalize
-from tasks.pretrained import load_tokenizer, resolve_model
-from tasks.profiles import profile_of
-from tasks.profiles.ner.tokenization import continuation_labels, tokenize_words
-from tasks.sources import read_source, resolve_dataset
+from tasks.steps.load import load, normalize
+from tasks.storage.catalog import DATA_REPORT, DATA_REPORT_MARKDOWN, MANIFEST
+from tasks.storage.step import ArtifactStore
 
 NER = profile_of("ner").data_report
 CLASSIFICATION = profile_of("sequence-classification").data_report
 
 
-def load(folder: Path, task: str = "ner") -> datasets.DatasetDict:
+def loaded_splits(folder: Path, task: str = "ner") -> datasets.DatasetDict:
     data = DataConfig(dataset=str(folder), max_train_samples=None)
     source = resolve_dataset(data)
     return normalize(read_source(source, data).splits, source, data, task)[0]
@@ -46,7 +46,7 @@ def load(folder: Path, task: str = "ner") -> datasets.DatasetDict:
 @pytest.fixture(scope="module")
 def conll(conll_sample) -> datasets.DatasetDict:
     """The sample's 48 / 16 / 16 real CoNLL-2003 sentences, loaded as the load step encodes them."""
-    return load(conll_sample)
+    return loaded_splits(conll_sample)
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_label_shift_is_the_total_variation_distance():
 
 
 def test_a_test_split_copied_from_train_is_all_overlap(conll_sample, tmp_path, tokenizer):
-    report = data_report(dict(load(leaked_folder(conll_sample, tmp_path / "leaked"))), NER, tokenizer, 128)
+    report = report_of(dict(loaded_splits(leaked_folder(conll_sample, tmp_path / "leaked"))), NER, tokenizer, 128)
     assert report["overlap"]["test"] == {"examples": 16, "share": 1.0}
     assert report["overlap"]["validation"]["examples"] == 0
     assert "sentences that also appear in train: test 16 of 16 (100.0 %)" in report["problems"]
@@ -150,7 +150,7 @@ def test_a_test_split_copied_from_train_is_all_overlap(conll_sample, tmp_path, t
 
 
 def test_the_report_of_the_sample_and_its_markdown(conll, tokenizer):
-    report = data_report(dict(conll), NER, tokenizer, 128)
+    report = report_of(dict(conll), NER, tokenizer, 128)
     assert {split: figures["examples"] for split, figures in report["splits"].items()} == {
         "train": 48,
         "validation": 16,
@@ -168,7 +168,7 @@ def test_the_report_of_the_sample_and_its_markdown(conll, tokenizer):
     assert f"| PER | {train['labels']['PER']} | " in text
     longer = sum(count > 8 for count in NER.subword_lengths(conll["train"], tokenizer))
     assert 0 < longer < 48  # "Peter Blackburn" is not
-    short = markdown(data_report(dict(conll), NER, tokenizer, 8))
+    short = markdown(report_of(dict(conll), NER, tokenizer, 8))
     assert f"| train | 48 | 1 | — | {longer} | 0 | 0 |" in short
 
 
@@ -179,8 +179,8 @@ def test_the_step_writes_the_report_for_both_tasks(conll_sample, tiny_model, tmp
         ("sequence-classification", classification_folder(conll_sample, tmp_path / "cls")),
     ):
         data = DataConfig(dataset=str(folder), max_train_samples=None)
-        loaded = load_dataset.fn(resolve_dataset(data), data, task, store=store)
-        reported = report_data.fn(loaded.path, model, 64, task, store=store)
+        loaded = load.fn(resolve_dataset(data), data, task, store=store)
+        reported = data_report.fn(loaded.path, model, 64, task, store=store)
         assert Path(reported.path).parent == store.root / "data_report" and not reported.cached
         assert sorted(path.name for path in Path(reported.path).iterdir()) == sorted(
             [MANIFEST, DATA_REPORT, DATA_REPORT_MARKDOWN]
@@ -203,7 +203,7 @@ def test_pairs_are_the_same_example_only_when_both_texts_are(conll):
 
 
 def test_the_gate_reads_the_overlap_of_the_evaluated_split_and_the_label_shift(conll, tokenizer):
-    report = data_report(dict(conll), NER, tokenizer, 128)
+    report = report_of(dict(conll), NER, tokenizer, 128)
     gate = GateConfig(max_overlap=0.01, max_label_shift=0.1)
     check = data_check(gate, report, "test", None)
     assert (check.split, check.unit, check.overlap, check.max_overlap) == ("test", "sentences", 0.0, 0.01)
@@ -231,7 +231,7 @@ def test_two_classes_whose_label_one_is_the_majority_are_noted_with_the_metric_t
             for block in conll_sentences(conll_sample / file, 48)
         ]
         (folder / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    report = data_report(dict(load(folder, "sequence-classification")), CLASSIFICATION, tokenizer, 128)
+    report = report_of(dict(loaded_splits(folder, "sequence-classification")), CLASSIFICATION, tokenizer, 128)
     train = report["splits"]["train"]["labels"]
     assert list(train) == ["absent", "mentioned"] and train["mentioned"] > train["absent"]
     assert report["notes"] == [
@@ -240,4 +240,4 @@ def test_two_classes_whose_label_one_is_the_majority_are_noted_with_the_metric_t
         "finds 'absent' can score well on; --metric f1:absent (or macro_f1) judges the rare class"
     ]
     assert f"Notes:\n\n- {report['notes'][0]}" in markdown(report)
-    assert data_report(dict(load(conll_sample)), NER, tokenizer, 128)["notes"] == []
+    assert report_of(dict(loaded_splits(conll_sample)), NER, tokenizer, 128)["notes"] == []

@@ -1,16 +1,16 @@
 """A step's key covers the code of ours it runs: an edit re-runs the steps that can run it, and no others."""
 
-from tasks.fingerprints import LIBRARIES, code_closure, imported_modules, library_versions, module_source
+from tasks.storage.keys import LIBRARIES, code_closure, imported_modules, library_versions, module_source
 
 STEP_MODULES = {
-    "dataset": "tasks.load",
-    "data_report": "tasks.data_report",
-    "label_issues": "tasks.label_issues",
-    "tokenized": "tasks.tokenization",
-    "model": "tasks.training",
-    "evaluation": "tasks.evaluation",
-    "check": "tasks.check",
-    "release": "tasks.release",
+    "dataset": "tasks.steps.load",
+    "data_report": "tasks.steps.data_report",
+    "label_issues": "tasks.steps.label_issues",
+    "tokenized": "tasks.steps.tokenize",
+    "model": "tasks.steps.train",
+    "evaluation": "tasks.steps.evaluate",
+    "check": "tasks.steps.check",
+    "release": "tasks.steps.release",
 }
 
 
@@ -42,7 +42,7 @@ def test_imports_inside_functions_and_submodules_count():
 
 
 def test_training_runs_both_engines_though_it_imports_them_lazily():
-    assert {"tasks.engines.trainer", "tasks.engines.accelerate_loop"} <= set(code_closure("tasks.training"))
+    assert {"tasks.engines.trainer", "tasks.engines.accelerate_loop"} <= set(code_closure("tasks.steps.train"))
 
 
 def test_an_edit_of_align_labels_reruns_tokenize_and_what_uses_it():
@@ -66,7 +66,7 @@ def test_an_edit_of_one_tasks_profile_reruns_none_of_another_tasks_steps():
 
 
 def test_an_edit_of_render_card_reruns_only_the_release():
-    read = edited("tasks.model_card", '    """The model card:', '    """The edited model card:')
+    read = edited("tasks.reports.model_card", '    """The model card:', '    """The edited model card:')
     assert steps_changed_by(read) == ["release"]
 
 

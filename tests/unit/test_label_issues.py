@@ -1,4 +1,4 @@
-"""Suspect labels (`tasks.label_issues`): the pure ranking, the halves a model trains on, and each example's
+"""Suspect labels (`tasks.steps.label_issues`): the pure ranking, the halves a model trains on, and each example's
 file and line, on real CoNLL-2003 sentences."""
 
 import json
@@ -8,12 +8,12 @@ import pytest
 
 from conftest import conll_sentences
 from span_exports import write_export
-from tasks.assets import embedded_conll2003_files
-from tasks.config import ColumnsConfig, DataConfig
-from tasks.context import DOCUMENT
-from tasks.label_ranking import classification_issues, confident_thresholds, contradiction, halves, ner_issues
-from tasks.sources import example_lines, resolve_dataset
-from tasks.spans import words_with_offsets
+from tasks.config.sections import ColumnsConfig, DataConfig
+from tasks.data.assets import embedded_conll2003_files
+from tasks.data.context import DOCUMENT
+from tasks.data.sources import example_lines, resolve_dataset
+from tasks.data.spans import words_with_offsets
+from tasks.reports.label_ranking import classification_issues, confident_thresholds, contradiction, halves, ner_issues
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
 

@@ -3,11 +3,11 @@ import re
 
 import pytest
 
-from tasks.config import DataConfig
+from tasks.config.sections import DataConfig
+from tasks.data.sources import read_source, resolve_dataset
 from tasks.errors import PipelineError
-from tasks.load import normalize, select_samples
 from tasks.profiles.ner.load import CONLL2003_LABELS, derive_labels
-from tasks.sources import read_source, resolve_dataset
+from tasks.steps.load import normalize, select_samples
 
 
 def write_jsonl(path, rows):

@@ -2,11 +2,11 @@ import json
 
 import pytest
 
-from tasks.config import DataConfig
-from tasks.derived import conll_documents, content_sentences, sentence_pairs
+from tasks.config.sections import DataConfig
+from tasks.data.derived import conll_documents, content_sentences, sentence_pairs
+from tasks.data.sources import read_source, resolve_dataset
 from tasks.errors import PipelineError
-from tasks.load import normalize
-from tasks.sources import read_source, resolve_dataset
+from tasks.steps.load import normalize
 
 
 def load(dataset: str, **options):
@@ -120,7 +120,7 @@ def test_embedded_movie_reviews_drop_zeros_and_split_80_10_10():
 
 
 def test_movie_review_archive_is_checked(tmp_path, monkeypatch):
-    from tasks.assets import VADER_SDIST, vader_sdist
+    from tasks.data.assets import VADER_SDIST, vader_sdist
 
     monkeypatch.setenv("FINETUNE_DATA_DIR", str(tmp_path))
     with pytest.raises(PipelineError, match=f"{tmp_path / VADER_SDIST} is missing: run ./setup.sh"):

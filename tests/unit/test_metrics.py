@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 
 from conftest import conll_sentences
-from tasks.assets import embedded_conll2003_files
-from tasks.metrics import partial_match_scores, reported_scores, seqeval_scores, to_tag_sequences
+from tasks.data.assets import embedded_conll2003_files
 from tasks.profiles.ner.evaluation import conll_lines, word_predictions
+from tasks.scores.metrics import partial_match_scores, reported_scores, seqeval_scores, to_tag_sequences
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
@@ -127,7 +127,7 @@ def test_word_predictions_take_first_subword_and_fill_truncated_words():
 
 def test_predictions_file_scores_the_same_with_conlleval(tmp_path):
     """The predictions file is what the standard conlleval script reads, and it agrees with seqeval."""
-    from tasks.assets import embedded_conlleval
+    from tasks.data.assets import embedded_conlleval
 
     sentences = [["Peter", "Blackburn", "visits", "Paris"], ["EU", "rejects", "German", "call"]]
     gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O", "B-MISC", "O"]]
@@ -144,7 +144,7 @@ def test_predictions_file_scores_the_same_with_conlleval(tmp_path):
 
 
 def test_binary_scores_use_the_positive_class():
-    from tasks.metrics import classification_scores
+    from tasks.scores.metrics import classification_scores
 
     gold = [1, 1, 1, 0, 0, 0]
     predicted = [1, 1, 0, 1, 0, 0]
@@ -157,7 +157,7 @@ def test_binary_scores_use_the_positive_class():
 
 
 def test_multiclass_f1_is_macro():
-    from tasks.metrics import classification_scores
+    from tasks.scores.metrics import classification_scores
 
     gold = [0, 0, 1, 2]
     predicted = [0, 1, 1, 1]

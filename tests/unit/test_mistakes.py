@@ -1,9 +1,9 @@
-"""The mistakes of a scored split (`tasks.mistakes`), on a real CoNLL-2003 sentence whose tags are changed one
+"""The mistakes of a scored split (`tasks.reports.mistakes`), on a real CoNLL-2003 sentence whose tags are changed one
 way at a time, and on texts with their classes."""
 
 import pytest
 
-from tasks.mistakes import (
+from tasks.reports.mistakes import (
     MISSED,
     SPURIOUS,
     WRONG_BOUNDARY,

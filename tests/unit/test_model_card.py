@@ -8,12 +8,12 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from tasks.assets import EMBEDDED_MODEL_LICENSE, embedded_model_dir
-from tasks.derived import MOVIE_REVIEW_DESCRIPTION
-from tasks.files import weights_sha256
-from tasks.model_card import CardFacts, card_for_display, epoch_rows, epoch_table, render_card
-from tasks.quality_gate import DataCheck, Score, card_label_distribution, card_score, card_weights_sha256
-from tasks.release import CONLL2003_DOMAIN, base_model_license, data_description, lowercases
+from tasks.data.assets import EMBEDDED_MODEL_LICENSE, embedded_model_dir
+from tasks.data.derived import MOVIE_REVIEW_DESCRIPTION
+from tasks.reports.model_card import CardFacts, card_for_display, epoch_rows, epoch_table, render_card
+from tasks.scores.quality_gate import DataCheck, Score, card_label_distribution, card_score, card_weights_sha256
+from tasks.steps.release import CONLL2003_DOMAIN, base_model_license, data_description, lowercases
+from tasks.storage.files import weights_sha256
 
 # Losses logged at steps 10, 20 | 25, 40: epoch 1 means (1.2*10 + 0.6*10) / 20 = 0.9, epoch 2
 # (0.5*5 + 0.3*15) / 20 = 0.35. The training-time validation F1 (0.6543, 0.7654) must not reach the card.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, build_tiny_model
-from tasks.config import ModelConfig
+from tasks.config.sections import ModelConfig
 from tasks.errors import PipelineError
 from tasks.pretrained import resolve_model
 
@@ -47,7 +47,7 @@ def test_predict_refuses_a_pickled_model_unless_allowed(pickled_model, tmp_path)
 
     from transformers import AutoConfig
 
-    from tasks.prediction import prediction_model
+    from tasks.steps.predict import prediction_model
 
     model = shutil.copytree(pickled_model, tmp_path / "classifier")
     config = AutoConfig.from_pretrained(model)

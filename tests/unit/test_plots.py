@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from tasks.metrics import NO_ENTITY, entity_type_confusion
-from tasks.plots import BLUE, GREEN, ORANGE, confusion_heatmap, f1_bars, sweep_scatter, training_curves
+from tasks.reports.plots import BLUE, GREEN, ORANGE, confusion_heatmap, f1_bars, sweep_scatter, training_curves
+from tasks.scores.metrics import NO_ENTITY, entity_type_confusion
 
 
 def read_png(path):
@@ -67,7 +67,7 @@ def test_entity_type_confusion_names_the_sentence_of_a_length_mismatch():
 
 
 def test_importing_plots_leaves_matplotlib_unloaded():
-    code = "import sys, tasks.plots; assert 'matplotlib' not in sys.modules"
+    code = "import sys, tasks.reports.plots; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -6,13 +6,13 @@ import json
 import pytest
 
 from conftest import conll_sentences
-from tasks.assets import embedded_conll2003_files
-from tasks.catalog import ONNX_MODEL, ONNX_QUANTIZED
-from tasks.config import ColumnsConfig, QuantizationConfig
+from tasks.config.sections import ColumnsConfig, QuantizationConfig
+from tasks.data.assets import embedded_conll2003_files
 from tasks.errors import PipelineError
-from tasks.onnx_export import require_onnx_packages, verdicts
-from tasks.prediction import entity_spans
-from tasks.prediction_input import looks_like_conll, read_rows, resolve_input, scorable, words_with_offsets
+from tasks.steps.export import require_onnx_packages, verdicts
+from tasks.steps.predict import entity_spans
+from tasks.steps.read import looks_like_conll, read_rows, resolve_input, scorable, words_with_offsets
+from tasks.storage.catalog import ONNX_MODEL, ONNX_QUANTIZED
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 
@@ -108,7 +108,7 @@ def test_classification_rows_from_tsv_pairs_and_plain_text(news, tmp_path):
 
 
 def test_gold_tags_in_another_scheme_are_scored_in_iob2(news):
-    from tasks.tag_schemes import from_iob2
+    from tasks.data.tag_schemes import from_iob2
 
     gold = [[c[-1] for c in sentence] for sentence in news]
     iobes = [from_iob2(tags, "IOBES") for tags in gold]

@@ -5,9 +5,9 @@ from typing import get_args
 
 import pytest
 
-from tasks.config import TaskName
-from tasks.fingerprints import reached_parts
+from tasks.config.sections import TaskName
 from tasks.profiles import PARTS, is_pair, profile_of
+from tasks.storage.keys import reached_parts
 
 
 def protocol_members(protocol: type) -> tuple[dict[str, list[str]], set[str]]:

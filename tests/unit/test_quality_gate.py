@@ -7,7 +7,7 @@ import multiprocessing
 import pytest
 
 from tasks.profiles import profile_of
-from tasks.quality_gate import (
+from tasks.scores.quality_gate import (
     DataCheck,
     Release,
     Score,

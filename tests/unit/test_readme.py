@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from tasks.command_line import parse_command_line
+from tasks.config.command_line import parse_command_line
 from tasks.sweep import load_sweep_file
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -96,7 +96,7 @@ def shown_commands() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("flow", "options"), shown_commands())
 def test_every_command_shown_parses(flow, options):
     from flows.prune import parse_command_line as parse_prune_command_line
-    from tasks.prediction_config import parse_command_line as parse_predict_command_line
+    from tasks.config.prediction import parse_command_line as parse_predict_command_line
 
     parse = {"finetune": parse_command_line, "predict": parse_predict_command_line, "prune": parse_prune_command_line}[
         flow

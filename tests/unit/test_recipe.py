@@ -2,13 +2,13 @@
 
 import pytest
 
-from tasks.assets import embedded_model_dir
-from tasks.command_line import build_parser
-from tasks.config import FinetuneConfig, TrainingConfig
+from tasks.config.command_line import build_parser
+from tasks.config.recipe import BASE, LARGE, SMALL, recipe_for, with_recipe
+from tasks.config.sections import FinetuneConfig, TrainingConfig
+from tasks.data.assets import embedded_model_dir
 from tasks.engines.request import TrainRequest
 from tasks.pretrained import ModelSource, hidden_size
-from tasks.recipe import BASE, LARGE, SMALL, recipe_for, with_recipe
-from tasks.release import trained_settings
+from tasks.steps.release import trained_settings
 
 
 @pytest.mark.parametrize(

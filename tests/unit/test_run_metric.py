@@ -2,12 +2,12 @@
 
 import pytest
 
-from tasks.command_line import parse_command_line
-from tasks.config import FinetuneConfig
+from tasks.config.command_line import parse_command_line
+from tasks.config.sections import FinetuneConfig
 from tasks.engines.accelerate_loop import count_unimproved
 from tasks.errors import PipelineError
-from tasks.metrics import classification_scores
-from tasks.run_metric import (
+from tasks.scores.metrics import classification_scores
+from tasks.scores.run_metric import (
     describe_early_stopping,
     label_problem,
     majority_label_one,

@@ -1,4 +1,4 @@
-"""Span-annotated data (`tasks.spans`): annotation tools' exports of real CoNLL-2003 sentences read back as
+"""Span-annotated data (`tasks.data.spans`): annotation tools' exports of real CoNLL-2003 sentences read back as
 words and tags, the spans that cannot be tags named and left out, and the same rows as prediction input."""
 
 import json
@@ -9,17 +9,17 @@ import pytest
 
 from conftest import conll_sentences
 from span_exports import SHAPES, export_row, write_export
-from tasks.artifacts import ArtifactStore
-from tasks.assets import embedded_conll2003_files
-from tasks.catalog import DATA_REPORT, LOAD_SUMMARY
-from tasks.config import ColumnsConfig, DataConfig, ModelConfig
-from tasks.data_report import markdown, report_data
+from tasks.config.sections import ColumnsConfig, DataConfig, ModelConfig
+from tasks.data.assets import embedded_conll2003_files
+from tasks.data.sources import left_out_lines, read_source, resolve_dataset
+from tasks.data.spans import Span, SpanProblem, entity_words, tagged, words_with_offsets
 from tasks.errors import PipelineError
-from tasks.load import load_dataset, normalize
-from tasks.prediction_input import read_rows, resolve_input
 from tasks.pretrained import resolve_model
-from tasks.sources import left_out_lines, read_source, resolve_dataset
-from tasks.spans import Span, SpanProblem, entity_words, tagged, words_with_offsets
+from tasks.steps.data_report import data_report, markdown
+from tasks.steps.load import load, normalize
+from tasks.steps.read import read_rows, resolve_input
+from tasks.storage.catalog import DATA_REPORT, LOAD_SUMMARY
+from tasks.storage.step import ArtifactStore
 
 
 @pytest.fixture(scope="module")
@@ -161,12 +161,12 @@ def test_the_load_step_and_the_data_report_name_the_rows_left_out(sentences, tin
     write_export(folder / "test.jsonl", sentences[40:56], "doccano")
     store, model = ArtifactStore(root=tmp_path / "artifacts"), resolve_model(ModelConfig(model=str(tiny_model)))
     data = DataConfig(dataset=str(folder), max_train_samples=None)
-    loaded = load_dataset.fn(resolve_dataset(data), data, "ner", store=store)
+    loaded = load.fn(resolve_dataset(data), data, "ner", store=store)
     summary = json.loads((Path(loaded.path) / LOAD_SUMMARY).read_text())
     assert summary["num_rows"]["train"] + summary["num_rows"]["validation"] == 40 and summary["num_rows"]["test"] == 16
     assert summary["annotations"]["shape"] == "doccano"
     line = "train.jsonl: 1 of 41 rows left out, a span cuts a word: line 41: characters 11-15 ('Germ')"
     report = json.loads(
-        (Path(report_data.fn(loaded.path, model, 64, "ner", store=store).path) / DATA_REPORT).read_text()
+        (Path(data_report.fn(loaded.path, model, 64, "ner", store=store).path) / DATA_REPORT).read_text()
     )
     assert report["problems"][0] == line and f"- {line}" in markdown(report)

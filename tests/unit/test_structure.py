@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from conftest import REPO
-from tasks import catalog
+from tasks.storage import catalog
 
 OUR_CODE = sorted(path for folder in ("flows", "tasks") for path in (REPO / folder).rglob("*.py"))
 
@@ -68,7 +68,7 @@ def test_no_module_but_the_catalog_spells_an_artifact_file_name():
     names, spelled = catalog_file_names(), []
     assert {"metrics.json", "README.md", "label_issues.jsonl", ".manifest.json"} <= names
     for path in OUR_CODE:
-        if path == REPO / "tasks" / "catalog.py":
+        if path == REPO / "tasks" / "storage" / "catalog.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Constant) and node.value in names:
@@ -91,3 +91,17 @@ def test_the_training_process_imports_neither_prefect_nor_the_flows():
     )
     finished = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert finished.stdout.strip() == "[]"
+
+
+def test_each_step_is_its_module_and_its_function_and_writes_the_folder_the_catalog_gives_it():
+    """tasks/steps/load.py holds the step ``load``, logged as load, writing dataset/: one word per step."""
+    import importlib
+
+    from prefect import Task
+
+    modules = sorted(path.stem for path in (REPO / "tasks" / "steps").glob("*.py") if path.stem != "__init__")
+    assert modules == sorted(catalog.FOLDERS)
+    for name in modules:
+        step = getattr(importlib.import_module(f"tasks.steps.{name}"), name)
+        assert isinstance(step, Task) and step.name == name
+    assert set(catalog.FOLDERS.values()) == set(catalog.STEP_FOLDERS)

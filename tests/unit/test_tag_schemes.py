@@ -7,11 +7,11 @@ from itertools import pairwise
 import pytest
 
 from conftest import conll_sentences
-from tasks.config import DataConfig
+from tasks.config.sections import DataConfig
+from tasks.data.sources import read_source, resolve_dataset
+from tasks.data.tag_schemes import BadTag, detect_scheme, from_iob2, iob2_labels, to_iob2
 from tasks.errors import PipelineError
-from tasks.load import normalize
-from tasks.sources import read_source, resolve_dataset
-from tasks.tag_schemes import BadTag, detect_scheme, from_iob2, iob2_labels, to_iob2
+from tasks.steps.load import normalize
 
 SCHEMES = ["IOB2", "IOB1", "IOBES", "BILOU", "IO"]
 

@@ -1,10 +1,10 @@
 import pytest
 
 from conftest import long_document
-from tasks.config import TokenizationConfig
-from tasks.metrics import IGNORED
+from tasks.config.sections import TokenizationConfig
 from tasks.pretrained import load_tokenizer
 from tasks.profiles.ner.tokenization import align_labels, continuation_labels, tokenize_words
+from tasks.scores.metrics import IGNORED
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 CONTINUATION = continuation_labels(LABELS)

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from conftest import damaged_weights, token_classifier
-from tasks.config import ModelConfig
+from tasks.config.sections import ModelConfig
 from tasks.errors import PipelineError
-from tasks.files import weights_sha256
-from tasks.onnx_export import OnnxModel
-from tasks.prediction import prediction_model
 from tasks.pretrained import resolve_model
-from tasks.quality_gate import Score, decide
+from tasks.scores.quality_gate import Score, decide
+from tasks.steps.export import OnnxModel
+from tasks.steps.predict import prediction_model
+from tasks.storage.files import weights_sha256
 from tasks.weights import weights_problem
 
 

@@ -6,8 +6,8 @@ from itertools import pairwise
 import pytest
 
 from conftest import long_document
-from tasks.context import SENTENCE_ENDS
-from tasks.windows import owners, word_windows
+from tasks.data.context import SENTENCE_ENDS
+from tasks.data.windows import owners, word_windows
 
 
 @pytest.mark.parametrize("budget, stride", [(6, 2), (6, 0), (4, 3), (30, 8)])
@@ -39,11 +39,11 @@ def test_long_sentence_words_are_predicted_as_their_window_alone_predicts_them(t
     short input: the words of the window it is scored from, so the same context. And no word is left out."""
     from transformers import AutoModelForTokenClassification
 
-    from tasks.config import TokenizationConfig
+    from tasks.config.sections import TokenizationConfig
+    from tasks.data.windows import plan_windows
     from tasks.pretrained import load_tokenizer
     from tasks.profiles import Scoring
     from tasks.profiles.ner.evaluation import predict_words
-    from tasks.windows import plan_windows
 
     tokenizer = load_tokenizer(str(tiny_model))
     model = AutoModelForTokenClassification.from_pretrained(str(tiny_model), num_labels=9).eval()

@@ -1,6 +1,6 @@
 """NER's part of check: the entities the token-classification pipeline finds in a sentence."""
 
-from tasks.config import TokenizationConfig
+from tasks.config.sections import TokenizationConfig
 
 EXAMPLE = "My name is Sylvain and I work at Hugging Face in Brooklyn."
 # A word takes its first sub-word's label, as evaluation scores it ("simple" groups sub-words by their own labels,

@@ -6,8 +6,12 @@ from pathlib import Path
 import datasets
 from tqdm.auto import tqdm
 
-from tasks.context import document_ids, plan_readings
-from tasks.metrics import (
+from tasks.data.context import document_ids, plan_readings
+from tasks.data.tag_schemes import from_iob2
+from tasks.data.windows import plan_windows
+from tasks.profiles import Scoring, label_names
+from tasks.reports.mistakes import counts, ner_mistakes, write_mistakes
+from tasks.scores.metrics import (
     MISTAKES,
     NO_ENTITY,
     PARTIAL_MATCH,
@@ -15,10 +19,6 @@ from tasks.metrics import (
     partial_match_scores,
     seqeval_scores,
 )
-from tasks.mistakes import counts, ner_mistakes, write_mistakes
-from tasks.profiles import Scoring, label_names
-from tasks.tag_schemes import from_iob2
-from tasks.windows import plan_windows
 
 
 def word_predictions(word_ids: list[int | None], token_predictions: list, num_words: int, outside) -> list:
@@ -53,7 +53,7 @@ def predict_words(
     distributions: bool = False,
 ) -> WordPredictions:
     """Label ids and their probabilities per word for every sentence (with ``distributions``, every label's),
-    read as `tasks.context` says (with the sentences around it in its document, ``documents`` giving each
+    read as `tasks.data.context` says (with the sentences around it in its document, ``documents`` giving each
     sentence's): a reading longer than max_length is predicted in windows, each word from the window where it
     has the most context. Windows of similar length are batched together."""
     outside = model.config.label2id.get("O", 0)
@@ -111,7 +111,7 @@ def conll_lines(sentences: list[list[str]], gold: list[list[str]], predicted: li
 def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, predictions: Path, errors: Path) -> dict:
     """Seqeval scores per word (IOB2, by conlleval's and by strict rules), SemEval's partial matches, the
     entity types confused, per word, and the mistakes counted by kind; writes ``<split>.txt`` in CoNLL format,
-    in the training data's tag scheme, and the wrong sentences as JSON lines at ``errors`` (`tasks.mistakes`)."""
+    in the training data's tag scheme, and the wrong sentences as JSON lines at ``errors`` (`tasks.reports.mistakes`)."""
     labels = label_names(model)
     sentences = list(rows["tokens"])
     gold_names = rows.features["ner_tags"].feature.names
@@ -135,7 +135,7 @@ def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, prediction
 
 def draw_figures(split: str, scores: dict, out: Path) -> list[dict]:
     """F1 per entity type, and gold against predicted entity types per word, missed and spurious included."""
-    from tasks.plots import confusion_heatmap, f1_bars
+    from tasks.reports.plots import confusion_heatmap, f1_bars
 
     name = split.capitalize()
     f1_bars(scores["per_type"], f"{name} F1 per entity type", out / "f1_per_type.png")

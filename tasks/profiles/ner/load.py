@@ -1,6 +1,6 @@
 """NER's part of load: words and tags, from string tags or ClassLabel ids, in IOB2 against one label list.
 
-The tags may come in any scheme `tasks.tag_schemes` knows; the training split's names the data set's,
+The tags may come in any scheme `tasks.data.tag_schemes` knows; the training split's names the data set's,
 every split is converted to IOB2, and the load summary records the scheme so that predictions can be
 written back in it.
 """
@@ -9,13 +9,13 @@ from pathlib import Path
 
 import datasets
 
-from tasks.artifacts import run_logger
-from tasks.config import DataConfig
-from tasks.context import DOCUMENT, numbered
+from tasks.config.sections import DataConfig
+from tasks.console import run_logger
+from tasks.data.context import DOCUMENT, numbered
+from tasks.data.sources import DatasetSource, conll_line
+from tasks.data.tag_schemes import BadTag, Scheme, detect_scheme, iob2_labels, to_iob2
 from tasks.errors import PipelineError
 from tasks.profiles import Normalized
-from tasks.sources import DatasetSource, conll_line
-from tasks.tag_schemes import BadTag, Scheme, detect_scheme, iob2_labels, to_iob2
 
 CONLL2003_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 

@@ -1,8 +1,8 @@
 """What an NER model's card says."""
 
-from tasks.markdown import table
-from tasks.metrics import PARTIAL_MATCH
 from tasks.profiles.ner.check import AGGREGATION
+from tasks.reports.markdown import table
+from tasks.scores.metrics import PARTIAL_MATCH
 
 NAME = "Token Classification"  # the Hub's task name in eval results
 WHAT = "A token-classification (named-entity recognition) model"
@@ -30,7 +30,7 @@ def does(labels: list[str], pair: bool) -> str:
 
 
 def scheme_line(dataset: dict) -> list[str]:
-    """What the card says of the training data's tag scheme (`tasks.tag_schemes`)."""
+    """What the card says of the training data's tag scheme (`tasks.data.tag_schemes`)."""
     scheme = dataset.get("tag_scheme", "IOB2")
     if scheme == "IOB2":
         return ["Tags: IOB2, as the model predicts them.", ""]

@@ -1,16 +1,16 @@
-"""NER's part of tokenize/align: sub-word tokens of what the model reads for each sentence (`tasks.context`:
+"""NER's part of tokenize/align: sub-word tokens of what the model reads for each sentence (`tasks.data.context`:
 the sentence, with its neighbours as context when asked), with word labels aligned to them; a sentence longer
-than max_length becomes overlapping windows (`tasks.windows`)."""
+than max_length becomes overlapping windows (`tasks.data.windows`)."""
 
 from typing import Literal
 
 import datasets
 
-from tasks.config import TokenizationConfig
-from tasks.context import document_ids, plan_readings
-from tasks.metrics import IGNORED
+from tasks.config.sections import TokenizationConfig
+from tasks.data.context import document_ids, plan_readings
+from tasks.data.windows import SentenceWindows, sentence_windows, window_budget
 from tasks.profiles import Tokenized
-from tasks.windows import SentenceWindows, sentence_windows, window_budget
+from tasks.scores.metrics import IGNORED
 
 LONG_INPUTS = "read a sentence at a time, a longer sentence in overlapping windows"  # rows longer than max_length
 

@@ -1,6 +1,6 @@
 """NER's part of training: how batches are padded and how validation is scored."""
 
-from tasks.metrics import seqeval_scores, to_tag_sequences
+from tasks.scores.metrics import seqeval_scores, to_tag_sequences
 
 
 def collator(tokenizer):

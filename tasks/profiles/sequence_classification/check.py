@@ -1,6 +1,6 @@
 """Sequence classification's part of check: the label the text-classification pipeline gives a text or pair."""
 
-from tasks.config import TokenizationConfig
+from tasks.config.sections import TokenizationConfig
 
 EXAMPLE = "A gorgeous, witty film that never stops surprising."
 PAIR_EXAMPLE = (

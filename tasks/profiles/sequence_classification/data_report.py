@@ -5,7 +5,7 @@ from collections import Counter
 import datasets
 
 from tasks.profiles import PAIR_COLUMN, is_pair
-from tasks.run_metric import majority_label_one
+from tasks.scores.run_metric import majority_label_one
 
 EXAMPLES = "examples"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import datasets
 from tqdm.auto import tqdm
 
-from tasks.metrics import MISTAKES, classification_scores
-from tasks.mistakes import classification_mistakes, counts, write_mistakes
 from tasks.profiles import PAIR_COLUMN, Scoring, is_pair, label_names
+from tasks.reports.mistakes import classification_mistakes, counts, write_mistakes
+from tasks.scores.metrics import MISTAKES, classification_scores
 
 
 def predict_texts(model, tokenizer, texts: list[str], pairs: list[str] | None, scoring: Scoring) -> list[list[float]]:
@@ -42,7 +42,7 @@ def best(probabilities: list[float]) -> int:
 def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, predictions: Path, errors: Path) -> dict:
     """Accuracy, F1, confusion matrix and the mistakes counted by kind; writes ``<split>.csv`` (text,
     text_pair for pairs, gold, predicted, probability of the prediction) and the wrong texts as JSON lines at
-    ``errors`` (`tasks.mistakes`)."""
+    ``errors`` (`tasks.reports.mistakes`)."""
     labels = label_names(model)
     texts, gold = list(rows["text"]), list(rows["label"])
     pairs = list(rows[PAIR_COLUMN]) if is_pair(rows.column_names) else None
@@ -67,7 +67,7 @@ def score(model, tokenizer, rows: datasets.Dataset, scoring: Scoring, prediction
 
 def draw_figures(split: str, scores: dict, out: Path) -> list[dict]:
     """F1 per class, and the confusion matrix."""
-    from tasks.plots import confusion_heatmap, f1_bars
+    from tasks.reports.plots import confusion_heatmap, f1_bars
 
     name = split.capitalize()
     f1_bars(scores["per_class"], f"{name} F1 per class", out / "f1_per_class.png")

@@ -3,10 +3,10 @@
 
 import datasets
 
-from tasks.config import DataConfig
+from tasks.config.sections import DataConfig
+from tasks.data.sources import DatasetSource
 from tasks.errors import PipelineError
 from tasks.profiles import PAIR_COLUMN, Normalized
-from tasks.sources import DatasetSource
 
 
 def source_columns(found: list[str], data: DataConfig) -> list[str]:

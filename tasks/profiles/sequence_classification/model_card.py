@@ -1,6 +1,6 @@
 """What a sequence-classification model's card says."""
 
-from tasks.markdown import table
+from tasks.reports.markdown import table
 
 NAME = "Text Classification"  # the Hub's task name in eval results
 WHAT = "A sequence-classification model"

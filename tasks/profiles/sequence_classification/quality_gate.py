@@ -4,8 +4,8 @@ from collections.abc import Callable
 
 import datasets
 
-from tasks.metrics import classification_scores
-from tasks.run_metric import metric_value
+from tasks.scores.metrics import classification_scores
+from tasks.scores.run_metric import metric_value
 
 
 def chance_score(rows: Callable[[], datasets.Dataset], labels: list[str], metric: str) -> float:

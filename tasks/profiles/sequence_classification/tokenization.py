@@ -2,7 +2,7 @@
 
 import datasets
 
-from tasks.config import TokenizationConfig
+from tasks.config.sections import TokenizationConfig
 from tasks.profiles import PAIR_COLUMN, Tokenized, is_pair
 
 LONG_INPUTS = "truncated"  # what becomes of a text longer than max_length

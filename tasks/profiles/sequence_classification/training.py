@@ -1,6 +1,6 @@
 """Sequence classification's part of training: how batches are padded and how validation is scored."""
 
-from tasks.metrics import classification_scores
+from tasks.scores.metrics import classification_scores
 
 
 def collator(tokenizer):

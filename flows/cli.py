@@ -8,7 +8,7 @@ import sys
 
 from prefect.settings import temporary_settings
 
-from flows.after_training import RunSummary
+from flows.publish import RunSummary
 from flows.temporary_server import START_SECONDS, TemporaryServer, without_telemetry
 from tasks.config.sections import TaskName
 from tasks.errors import PipelineError

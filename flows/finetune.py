@@ -1,7 +1,8 @@
 """The fine-tuning pipeline flow, and its command line: ``python -m flows.finetune --help`` (`main`).
 
-The flow's body is the pipeline: prepare (load -> data report -> tokenize/align, `flows.prepare`), train ->
-evaluate (`flows.train`), then check -> quality gate -> model card -> push -> record (`flows.after_training`).
+The flow's body is the pipeline, a step a line: preflight (`flows.preflight`), load -> data report -> label
+issues -> tokenize -> train -> evaluate (together, on the GPU pool when configured: `flows.train`) -> check ->
+export -> quality gate -> release (the card) -> push -> record. Each step is `tasks/steps/<its name>.py`.
 """
 # The command line is checked before the imports that take seconds, hence imports below code.
 
@@ -23,13 +24,42 @@ if __name__ == "__main__":
 from prefect import flow, get_run_logger, runtime
 from pydantic import BaseModel
 
-from flows.after_training import RunSummary, after_training
 from flows.cli import format_summary, run_command_line
-from flows.prepare import Prepared, prepare, train_evaluate_request, training_of
+from flows.gate import quality_gate
+from flows.preflight import (
+    Run,
+    check_metric_labels,
+    label_issues_request,
+    preflight,
+    train_evaluate_request,
+    training_of,
+)
+from flows.publish import (
+    Outcome,
+    RunSummary,
+    check_input,
+    check_pushed,
+    parity_check,
+    push,
+    record,
+    release_inputs,
+    release_names,
+    summary,
+    track,
+)
 from flows.temporary_server import TemporaryServer
-from flows.train import TrainEvaluateRequest, TrainEvaluateResult, run_on_deployment, train_and_evaluate
+from flows.train import run_train_evaluate
+from flows.ui import show_data_report, show_label_issues, show_release
 from tasks.config.command_line import parse_command_line
-from tasks.config.sections import FinetuneConfig
+from tasks.config.sections import DataConfig, FinetuneConfig, QuantizationConfig, TokenizationConfig
+from tasks.reports.model_card import Selection
+from tasks.steps.check import check
+from tasks.steps.data_report import data_report
+from tasks.steps.export import export
+from tasks.steps.label_issues import label_issues
+from tasks.steps.load import load
+from tasks.steps.release import release
+from tasks.steps.tokenize import tokenize
 from tasks.steps.train import join_training
 from tasks.storage.artifacts import local_dir
 from tasks.storage.step import StepReport
@@ -51,21 +81,64 @@ class JoinedSummary(BaseModel):
         )
 
 
-def run_train_evaluate(config: FinetuneConfig, request: TrainEvaluateRequest) -> TrainEvaluateResult:
-    """The GPU side: a subflow here, or a run of the configured deployment on its work pool."""
-    if not config.train_deployment:
-        return train_and_evaluate(request)
-    get_run_logger().info(f"Training and evaluating as a run of deployment {config.train_deployment}.")
-    return run_on_deployment(config.train_deployment, request)
+@flow(name="finetune")
+def finetune(
+    config: FinetuneConfig = FinetuneConfig(), selection: Selection | None = None
+) -> RunSummary | JoinedSummary:
+    """Fine-tune a pretrained encoder, evaluate it, check it, write its card, push it; on node 1 and up of a
+    multi-node run, only train with node 0. ``selection``: how a sweep chose this run's settings (its winner)."""
+    run, task, tokenization = preflight(config), config.task, config.section(TokenizationConfig)
+    loaded = load(run.source, config.section(DataConfig), task, store=run.store)
+    check_metric_labels(config, loaded)
+    if config.node_rank:
+        return join_as_node(config, run, loaded)
+    reported = data_report(loaded.path, run.model, config.max_length, task, store=run.store)
+    show_data_report(reported, config.metric)
+    issues = (
+        label_issues(loaded.path, label_issues_request(config, run.model), task, store=run.store)
+        if config.label_issues
+        else None
+    )
+    show_label_issues(issues)
+    tokenized = tokenize(loaded.path, run.model, tokenization, task, store=run.store)
+    trained = run_train_evaluate(config.train_deployment, train_evaluate_request(config, run, loaded, tokenized))
+    checked = check(trained.model_dir, task, *check_input(config, loaded), tokenization, store=run.store)
+    exported = (
+        export(
+            trained.model_dir,
+            parity_check(config, loaded, trained),
+            task,
+            config.section(QuantizationConfig),
+            store=run.store,
+        )
+        if config.export == "onnx"
+        else None
+    )
+    built = [loaded, reported, issues, tokenized, *trained.steps, checked, exported]
+    inputs, names = release_inputs(built), release_names(config, run)
+    gate = quality_gate(config, run.store, inputs, names)
+    released = release(task, inputs, names, gate.card_decision, selection, store=run.store)
+    show_release(task, trained.evaluation_dir, released)
+    track(config, run.store, trained, released)
+    pushed = push(config, gate.decision, released.path)
+    record(run.store, names, gate, released, pushed)
+    published_check = check_pushed(config, pushed, check_input(config, loaded))
+    return summary(
+        config,
+        run,
+        trained,
+        Outcome(steps=[*built, *gate.steps, released], gate=gate, pushed=pushed, published_check=published_check),
+    )
 
 
-def join_as_node(config: FinetuneConfig, prepared: Prepared) -> JoinedSummary:
-    """Node 1 and up of a multi-node run: train with node 0, which writes, evaluates and publishes."""
-    tokenized = str(local_dir(prepared.tokenized.path))
+def join_as_node(config: FinetuneConfig, run: Run, loaded: StepReport) -> JoinedSummary:
+    """Node 1 and up of a multi-node run: tokenize, and train with node 0, which writes, evaluates and publishes
+    (the data report is node 0's, for its gate and card)."""
+    tokenized = tokenize(loaded.path, run.model, config.section(TokenizationConfig), config.task, store=run.store)
     join_training(
-        tokenized,
-        prepared.model,
-        training_of(config, prepared.model),
+        str(local_dir(tokenized.path)),
+        run.model,
+        training_of(config, run.model),
         config.task,
         config.node_rank,
         config.rdzv_endpoint,
@@ -75,21 +148,10 @@ def join_as_node(config: FinetuneConfig, prepared: Prepared) -> JoinedSummary:
         node_rank=config.node_rank,
         num_nodes=config.num_nodes,
         rdzv_endpoint=config.rdzv_endpoint,
-        steps=[prepared.loaded, prepared.tokenized],
+        steps=[loaded, tokenized],
     )
     get_run_logger().info(joined.describe())
     return joined
-
-
-@flow(name="finetune")
-def finetune(config: FinetuneConfig = FinetuneConfig()) -> RunSummary | JoinedSummary:
-    """Fine-tune a pretrained encoder for NER, evaluate it, check it, write its card, push it; on node 1 and
-    up of a multi-node run, only train with node 0."""
-    prepared = prepare(config)
-    if config.node_rank:
-        return join_as_node(config, prepared)
-    trained = run_train_evaluate(config, train_evaluate_request(config, prepared, prepared.tokenized.path))
-    return after_training(config, prepared, trained)
 
 
 def main(argv: list[str] | None = None, server: TemporaryServer | None = None) -> int:

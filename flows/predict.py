@@ -1,7 +1,7 @@
 """The batch prediction flow, and its command line: ``python -m flows.predict --help``.
 
-Its body is the pipeline: find the model (a release, a Hub id, or what the registry publishes) -> read
-the input -> export to ONNX when the runtime needs it and the release ships none -> predict -> show.
+Its body is the pipeline: preflight, which finds the model (a release, a Hub id, or what the registry publishes)
+-> read the input -> export to ONNX when the runtime needs it and the release ships none -> predict -> show.
 Reading and predicting are cached steps: the same input and model again cost nothing.
 """
 # The command line is checked before the imports that take seconds, hence imports below code.
@@ -189,9 +189,9 @@ def show_predictions(model: PredictionModel, output_dir: Path) -> None:
     )
 
 
-@flow(name="predict")
-def predict_flow(config: PredictConfig) -> PredictSummary:
-    """Run a fine-tuned model over new data: NER tags and entities, or labels with every class's probability."""
+def preflight(config: PredictConfig) -> tuple[ArtifactStore, PredictionModel]:
+    """Fail before any work on what can be known now (the artifacts directory is writable, the ONNX packages are
+    installed when needed), and find the model: where the run writes, and what it predicts with."""
     set_console(config.verbose)
     root = config.artifacts_dir if is_remote(config.artifacts_dir) else config.artifacts_dir.resolve()
     ensure_writable(root)
@@ -201,27 +201,42 @@ def predict_flow(config: PredictConfig) -> PredictSummary:
     model = prediction_model(locate_model(config, store), config.runtime, config.allow_pickle_weights)
     if model.pickle_weights:
         get_run_logger().warning(f"Loading the pickle weights of {model.location}: --allow-pickle-weights.")
+    return store, model
+
+
+def check_rows(config: PredictConfig, rows: StepReport) -> None:
+    """Warn of the input rows that could not be read (left out); with --strict, refuse them."""
+    read_rows = read_artifact_json(rows.path, INPUT_SUMMARY)
+    problems = read_rows["problems"]
+    if problems and config.strict:
+        raise PipelineError(
+            f"{read_rows['source']['location']} {problems[0]} (--strict); {len(problems)} rows in all are unreadable"
+        )
+    for problem in problems[:_SHOWN_ROWS]:
+        get_run_logger().warning(f"Input {problem}: left out.")
+
+
+def needs_export(config: PredictConfig, model: PredictionModel) -> bool:
+    """Whether this run exports the model: asked to only export, or the ONNX runtime and no ONNX file shipped."""
+    return config.export_only or (config.runtime == "onnx" and model.onnx_file is None)
+
+
+@flow(name="predict")
+def predict_flow(config: PredictConfig) -> PredictSummary:
+    """Run a fine-tuned model over new data: NER tags and entities, or labels with every class's probability."""
+    store, model = preflight(config)
     tokenization = tokenization_of(config, Path(model.location))
     source = resolve_input(config.input, config.split, config.input_format)
     rows = read(source, config.section(ColumnsConfig), model.task, model.labels(), store=store)
-    problems = read_artifact_json(rows.path, INPUT_SUMMARY)["problems"]
-    if problems and config.strict:
-        raise PipelineError(f"{source.location} {problems[0]} (--strict); {len(problems)} rows in all are unreadable")
-    for problem in problems[:_SHOWN_ROWS]:
-        get_run_logger().warning(f"Input {problem}: left out.")
-    steps, parity = [rows], None
-    if config.export_only or (config.runtime == "onnx" and model.onnx_file is None):
-        exported = export_onnx(config, store, model, rows.path, tokenization)
-        steps.append(exported)
-        parity = read_artifact_json(exported.path, PARITY)
-        if config.export_only:
-            return summarize(config, model, steps, parity)
-        model = with_export(model, local_dir(exported.path))
+    check_rows(config, rows)
+    exported = export_onnx(config, store, model, rows.path, tokenization) if needs_export(config, model) else None
+    if config.export_only:
+        return summarize(config, model, [rows, exported])
+    model = with_export(model, local_dir(exported.path)) if exported else model
     settings = PredictionSettings(tokenization=tokenization, batch_size=config.batch_size, score=config.score)
     predicted = predict(model, rows.path, settings, store=store)
-    steps.append(predicted)
     show_predictions(model, local_dir(predicted.path))
-    return summarize(config, model, steps, parity)
+    return summarize(config, model, [rows, exported, predicted])
 
 
 def export_onnx(
@@ -241,18 +256,20 @@ def export_onnx(
     return export(model.location, parity, model.task, config.section(QuantizationConfig), store=store)
 
 
-def summarize(
-    config: PredictConfig, model: PredictionModel, steps: list[StepReport], parity: dict | None
-) -> PredictSummary:
-    read = read_artifact_json(steps[0].path, INPUT_SUMMARY)
-    predicted = read_artifact_json(steps[-1].path, PREDICTION_SUMMARY) if steps[-1].name == "predict" else {}
+def summarize(config: PredictConfig, model: PredictionModel, taken: list[StepReport | None]) -> PredictSummary:
+    """The run's summary from the steps it took (None for an export it did not need)."""
+    steps = [step for step in taken if step]
+    by_name = {step.name: step for step in steps}
+    read_rows = read_artifact_json(by_name["read"].path, INPUT_SUMMARY)
+    predicted = read_artifact_json(by_name["predict"].path, PREDICTION_SUMMARY) if "predict" in by_name else {}
+    parity = read_artifact_json(by_name["export"].path, PARITY) if "export" in by_name else None
     counts = {name: predicted[name] for name in ("windowed", "truncated", "entities", "labels") if name in predicted}
     return PredictSummary(
         flow_run_id=str(runtime.flow_run.id),
         model=model,
-        input=read["source"],
-        rows=read["rows"],
-        problems=read["problems"],
+        input=read_rows["source"],
+        rows=read_rows["rows"],
+        problems=read_rows["problems"],
         counts=counts,
         rows_per_second=predicted.get("rows_per_second"),
         output_dir=steps[-1].path if predicted or parity else None,

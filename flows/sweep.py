@@ -1,9 +1,9 @@
 """The sweep flow, and its command line: ``python -m flows.sweep --config sweep.yaml``.
 
-Load and tokenize once; run each trial as a train-evaluate run (a subflow here, or a run of the train
-deployment on the GPU pool), ``parallel`` at once, asking Optuna for each trial's values; write the
-report; then the winner by the validation metric (the base's --metric) goes through check, card, gate and push
-as any run does.
+Its body: preflight, load once; run each trial (tokenize, then train and evaluate as a subflow here, or a run of
+the train deployment on the GPU pool), ``parallel`` at once, asking Optuna for each trial's values; write the
+report; then the finetune flow runs with the winner's settings (by the validation metric, the base's --metric):
+it reuses the winning trial's artifacts and goes on through check, gate, card and push as any run does.
 Trials are cached like any step, so a re-run, or a widened sweep, re-uses the trials already done.
 """
 # The command line is checked before the imports that take seconds, hence imports below code.
@@ -62,18 +62,19 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel
 
-from flows.after_training import RunSummary, after_training
 from flows.cli import format_summary, run_command_line
-from flows.finetune import run_train_evaluate
-from flows.prepare import Prepared, prepare, train_evaluate_request
+from flows.finetune import finetune
+from flows.preflight import Run, check_metric_labels, preflight, train_evaluate_request
+from flows.publish import RunSummary
 from flows.temporary_server import TemporaryServer
-from flows.train import TrainEvaluateResult
-from tasks.config.sections import TokenizationConfig
+from flows.train import TrainEvaluateResult, run_train_evaluate
+from tasks.config.sections import DataConfig, TokenizationConfig
 from tasks.errors import PipelineError, first_line
 from tasks.profiles import profile_of
 from tasks.reports.model_card import Selection
 from tasks.reports.plots import data_url, sweep_scatter
 from tasks.scores.run_metric import metric_title, metric_value, scored_names
+from tasks.steps.load import load
 from tasks.steps.tokenize import tokenize
 from tasks.storage.artifacts import location, read_artifact_json
 from tasks.storage.buckets import is_remote, put_files
@@ -93,11 +94,18 @@ from tasks.sweep import (
 
 
 class TrialRun(BaseModel):
-    """A trial's result, and the steps behind it (for the winner's run summary)."""
+    """A trial's result, and the steps behind it."""
 
     result: TrialResult
     tokenized: StepReport | None = None
     trained: TrainEvaluateResult | None = None
+
+
+class Start(BaseModel):
+    """What every trial starts from: the run's store and model, and the loaded data."""
+
+    run: Run
+    loaded: StepReport
 
 
 class SweepSummary(BaseModel):
@@ -111,18 +119,17 @@ class SweepSummary(BaseModel):
 
 
 @task(name="trial", cache_policy=NO_CACHE)
-def run_trial(number: int, params: dict[str, Any], config: SweepConfig, prepared: Prepared) -> TrialRun:
+def run_trial(number: int, params: dict[str, Any], config: SweepConfig, start: Start) -> TrialRun:
     """One trial: tokenize (cached unless it varies a tokenization option), train and evaluate."""
     started = time.perf_counter()
     trial = trial_config(config.base, params)
     # Trials at once in this process must each train in a process of their own (see TrainEvaluateRequest).
     isolated = config.parallel > 1 and not trial.train_deployment
     try:
-        tokenized = tokenize(
-            prepared.loaded.path, prepared.model, trial.section(TokenizationConfig), trial.task, store=prepared.store
-        )
-        request = train_evaluate_request(trial, prepared, tokenized.path).model_copy(update={"isolated": isolated})
-        trained = run_train_evaluate(trial, request)
+        run, loaded = start.run, start.loaded
+        tokenized = tokenize(loaded.path, run.model, trial.section(TokenizationConfig), trial.task, store=run.store)
+        request = train_evaluate_request(trial, run, loaded, tokenized).model_copy(update={"isolated": isolated})
+        trained = run_train_evaluate(trial.train_deployment, request)
     except Exception as error:  # a failed trial is recorded, and the sweep goes on
         get_run_logger().warning(f"Trial {number} {params} failed: {first_line(error)}")
         seconds = round(time.perf_counter() - started, 1)
@@ -152,7 +159,7 @@ def run_trial(number: int, params: dict[str, Any], config: SweepConfig, prepared
     return TrialRun(result=result, tokenized=tokenized, trained=trained)
 
 
-def run_trials(config: SweepConfig, prepared: Prepared):
+def run_trials(config: SweepConfig, start: Start):
     """Every trial, ``parallel`` at once: Optuna is asked for a batch of values, told their validation metric,
     asked again. Returns the runs in trial order and the study."""
     from optuna.trial import TrialState
@@ -166,12 +173,7 @@ def run_trials(config: SweepConfig, prepared: Prepared):
             futures = [
                 runner.submit(
                     run_trial,
-                    {
-                        "number": trial.number,
-                        "params": suggest(trial, config.search),
-                        "config": config,
-                        "prepared": prepared,
-                    },
+                    {"number": trial.number, "params": suggest(trial, config.search), "config": config, "start": start},
                 )
                 for trial in asked
             ]
@@ -214,7 +216,11 @@ def write_report(
     partial.replace(report_dir / SWEEP_PLOT)
 
 
-def _publish_report(config: SweepConfig, trials: list[TrialResult], report_dir: Path) -> None:
+def report(config: SweepConfig, run: Run, trials: list[TrialResult], influential: str, seconds: float) -> Path:
+    """Write the sweep's report on this machine, show it in the Prefect UI, and copy it beside the artifacts when
+    they are in a bucket (where the other machines and people look); return its folder on this machine."""
+    report_dir = run.store.local_root() / SWEEPS / config.key()
+    write_report(config, report_dir, trials, influential, seconds)
     names = scored_names(profile_of(config.base.task).metrics, config.base.metric)
     create_table_artifact(key="sweep-trials", table=report_rows(trials, names), description="Every trial of the sweep")
     create_image_artifact(
@@ -222,50 +228,56 @@ def _publish_report(config: SweepConfig, trials: list[TrialResult], report_dir: 
         key="sweep-plot",
         description=f"Validation {metric_title(config.base.metric)} of the trials against the most influential option",
     )
+    if is_remote(run.store.root):
+        put_files(report_dir, location(run.store.root, SWEEPS, config.key()), [SWEEP_REPORT, SWEEP_PLOT])
+    return report_dir
 
 
-@flow(name="sweep")
-def sweep(config: SweepConfig) -> SweepSummary:
-    """Search hyper-parameters over cached trials; publish the best by the validation metric as a run would."""
-    started = time.perf_counter()
-    prepared = prepare(config.base)
-    runs, study = run_trials(config, prepared)
-    trials = [run.result for run in runs]
-    influential = most_influential(study, config.search)
-    report_dir = prepared.store.local_root() / SWEEPS / config.key()
-    write_report(config, report_dir, trials, influential, round(time.perf_counter() - started, 1))
-    _publish_report(config, trials, report_dir)
-    shared_report = location(prepared.store.root, SWEEPS, config.key())
-    if is_remote(shared_report):  # where the other machines and people look, beside the artifacts
-        put_files(report_dir, shared_report, [SWEEP_REPORT, SWEEP_PLOT])
+def best_trial(trials: list[TrialResult], report_dir: Path) -> TrialResult:
+    """The trial with the best validation metric; a user error when every trial failed."""
     best = winner(trials)
     if best is None:
         raise PipelineError(
             f"all {len(trials)} trials failed (the first: {trials[0].error}); report: {report_dir / SWEEP_REPORT}"
         )
-    chosen = runs[trials.index(best)]
     get_run_logger().info(
         f"Trial {best.number} {best.params} has the best validation {metric_title(best.metric)}, {best.objective:.4f}."
     )
-    selection = Selection(
+    return best
+
+
+def selection_of(config: SweepConfig, trials: list[TrialResult], report_dir: Path) -> Selection:
+    """How the winner was chosen, for its card (which ships the report)."""
+    return Selection(
         strategy=config.strategy,
         trials=len(trials),
-        completed=sum(t.state == "completed" for t in trials),
+        completed=sum(trial.state == "completed" for trial in trials),
         report_dir=str(report_dir),
         report_files=[SWEEP_REPORT, SWEEP_PLOT],
     )
-    winning = trial_config(config.base, best.params)
-    run = after_training(
-        winning, prepared.model_copy(update={"tokenized": chosen.tokenized}), chosen.trained, selection
-    )
+
+
+@flow(name="sweep")
+def sweep(config: SweepConfig) -> SweepSummary:
+    """Search hyper-parameters over cached trials; publish the best by the validation metric as a run would: the
+    finetune flow runs with the winner's settings, and reuses the winning trial's artifacts."""
+    started, base = time.perf_counter(), config.base
+    run = preflight(base)
+    loaded = load(run.source, base.section(DataConfig), base.task, store=run.store)
+    check_metric_labels(base, loaded)
+    runs, study = run_trials(config, Start(run=run, loaded=loaded))
+    trials, influential = [trial.result for trial in runs], most_influential(study, config.search)
+    report_dir = report(config, run, trials, influential, round(time.perf_counter() - started, 1))
+    best = best_trial(trials, report_dir)
+    published = finetune(trial_config(base, best.params), selection_of(config, trials, report_dir))
     return SweepSummary(
         flow_run_id=str(runtime.flow_run.id),
-        report_dir=str(shared_report),
+        report_dir=str(location(run.store.root, SWEEPS, config.key())),
         seconds=round(time.perf_counter() - started, 1),
         trials=trials,
         winner=best,
         most_influential=influential,
-        run=run,
+        run=published,
     )
 
 

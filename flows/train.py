@@ -74,6 +74,14 @@ def train_and_evaluate(request: TrainEvaluateRequest) -> TrainEvaluateResult:
     return TrainEvaluateResult(model_dir=trained.path, evaluation_dir=evaluated.path, steps=[trained, evaluated])
 
 
+def run_train_evaluate(deployment: str | None, request: TrainEvaluateRequest) -> TrainEvaluateResult:
+    """Train, then evaluate: as a subflow here, or as a run of ``deployment`` on its work pool when one is given."""
+    if not deployment:
+        return train_and_evaluate(request)
+    get_run_logger().info(f"Training and evaluating as a run of deployment {deployment}.")
+    return run_on_deployment(deployment, request)
+
+
 def run_on_deployment(deployment: str, request: TrainEvaluateRequest) -> TrainEvaluateResult:
     """Run train-evaluate as a run of ``deployment`` (``train-evaluate/NAME``) and wait for its result."""
     from prefect.deployments import run_deployment

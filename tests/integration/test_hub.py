@@ -291,7 +291,7 @@ def test_a_failed_push_leaves_the_token_in_no_log_message_or_artifact(prefect_se
     from prefect import flow
 
     from conftest import flow_run_logs
-    from flows.after_training import push_if_published
+    from flows.publish import push
     from tasks.config.sections import FinetuneConfig
     from tasks.scores.quality_gate import Decision, Score
 
@@ -302,10 +302,10 @@ def test_a_failed_push_leaves_the_token_in_no_log_message_or_artifact(prefect_se
     decision = Decision(publish=True, reason="better", challenger=score, champion=None, margin=0.0, floor=0.1)
 
     @flow
-    def push() -> None:
-        push_if_published(FinetuneConfig(hub_model_id="team/ner"), decision, str(release))
+    def push_release() -> None:
+        push(FinetuneConfig(hub_model_id="team/ner"), decision, str(release))
 
-    state = push(return_state=True)
+    state = push_release(return_state=True)
     with pytest.raises(PipelineError) as failed:
         state.result()
     assert "push to team/ner failed" in str(failed.value) and ("HTTP 403" if fault == "refused" else "HTTP 401") in str(

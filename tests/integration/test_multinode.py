@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.prepare import training_of
+from flows.preflight import training_of
 from flows.temporary_server import free_port
 from tasks.config.command_line import parse_command_line
 from tasks.config.sections import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig

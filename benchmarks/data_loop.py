@@ -99,7 +99,8 @@ def run(scratch: Path, name: str, *options: str) -> tuple[dict, dict[str, Path]]
 
 def refused_spans(scratch: Path) -> list[str]:
     from tasks.config.sections import DataConfig
-    from tasks.data.sources import left_out_lines, read_source, resolve_dataset
+    from tasks.data.local_files import left_out_lines
+    from tasks.data.sources import read_source, resolve_dataset
 
     text = "EU rejects German call to boycott British lamb ."
     rows = [[[11, 15, "MISC"]], [[0, 2, "ORG"], [0, 10, "MISC"]], [[34, 60, "MISC"]], [[2, 3, "ORG"]], [[0, 2, " "]]]

@@ -28,7 +28,8 @@ from default_run import REPO
 from predict import cpu_name
 from transformers import DataCollatorForTokenClassification
 
-from tasks.config.sections import DataConfig, ModelConfig, TokenizationConfig, TrainingConfig
+from tasks.config.sections import DataConfig, ModelConfig, TokenizationConfig
+from tasks.config.training import TrainingConfig
 from tasks.console import set_console
 from tasks.data.assets import EMBEDDED_CONLL2003
 from tasks.data.sources import read_source, resolve_dataset

@@ -65,7 +65,7 @@ def main() -> None:
             os.environ.update(run_env(scratch / "home") | {"PREFECT_API_URL": url})
             from flows.finetune import finetune
             from flows.prune import PruneConfig, prune
-            from tasks.config.sections import FinetuneConfig
+            from tasks.config.finetune import FinetuneConfig
 
             started = time.perf_counter()
             decisions = []

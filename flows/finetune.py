@@ -51,8 +51,9 @@ from flows.temporary_server import TemporaryServer
 from flows.train import run_train_evaluate
 from flows.ui import show_data_report, show_label_issues, show_release
 from tasks.config.command_line import parse_command_line
-from tasks.config.sections import DataConfig, FinetuneConfig, QuantizationConfig, TokenizationConfig
-from tasks.reports.model_card import Selection
+from tasks.config.finetune import FinetuneConfig
+from tasks.config.sections import DataConfig, QuantizationConfig, TokenizationConfig
+from tasks.reports.card_facts import Selection
 from tasks.steps.check import check
 from tasks.steps.data_report import data_report
 from tasks.steps.export import export

@@ -7,11 +7,12 @@ from typing import NamedTuple
 from prefect import get_run_logger
 from pydantic import BaseModel, ConfigDict
 
-from tasks.config.sections import FinetuneConfig, GateConfig, HubConfig, MixedPrecision, TaskName, TokenizationConfig
+from tasks.config.finetune import FinetuneConfig, GateConfig, HubConfig
+from tasks.config.sections import MixedPrecision, TaskName, TokenizationConfig
 from tasks.errors import PipelineError
 from tasks.hub import download_published, published_card
 from tasks.profiles import profile_of
-from tasks.reports.model_card import dataset_display_name
+from tasks.reports.card_facts import dataset_display_name
 from tasks.scores.quality_gate import (
     DataCheck,
     Decision,

@@ -9,15 +9,10 @@ from prefect import get_run_logger
 from pydantic import BaseModel
 
 from flows.train import TrainEvaluateRequest
+from tasks.config.finetune import FinetuneConfig
 from tasks.config.recipe import AUTO, with_recipe
-from tasks.config.sections import (
-    ColumnsConfig,
-    DataConfig,
-    FinetuneConfig,
-    ModelConfig,
-    TokenizationConfig,
-    TrainingConfig,
-)
+from tasks.config.sections import ColumnsConfig, DataConfig, ModelConfig, TokenizationConfig
+from tasks.config.training import TrainingConfig
 from tasks.console import set_console
 from tasks.data.sources import DatasetSource, resolve_dataset
 from tasks.errors import PipelineError

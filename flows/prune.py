@@ -11,14 +11,14 @@ from prefect import flow, get_run_logger, runtime
 from pydantic import BaseModel, Field
 
 from tasks.config.command_line import options_parser, parse_options
-from tasks.config.sections import _Section
+from tasks.config.sections import ConfigSection
 from tasks.errors import PipelineError
 from tasks.storage.bucket_retention import apply_bucket_plan, plan_bucket_removal
 from tasks.storage.buckets import ArtifactsLocation, is_remote
 from tasks.storage.retention import Plan, apply_plan, plan_removal
 
 
-class PruneConfig(_Section):
+class PruneConfig(ConfigSection):
     artifacts_dir: ArtifactsLocation = Field(
         Path("artifacts"),
         description="The artifacts directory to prune: on disk, or a bucket's URL (with this "

@@ -11,7 +11,9 @@ from pydantic import BaseModel
 from flows.gate import GateResult
 from flows.preflight import Run
 from flows.train import TrainEvaluateResult
-from tasks.config.sections import DataConfig, FinetuneConfig, TokenizationConfig, TrainingConfig
+from tasks.config.finetune import FinetuneConfig
+from tasks.config.sections import DataConfig, TokenizationConfig
+from tasks.config.training import TrainingConfig
 from tasks.errors import PipelineError
 from tasks.hub import Pushed, push_to_hub
 from tasks.profiles import is_pair, profile_of

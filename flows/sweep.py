@@ -71,7 +71,7 @@ from flows.train import TrainEvaluateResult, run_train_evaluate
 from tasks.config.sections import DataConfig, TokenizationConfig
 from tasks.errors import PipelineError, first_line
 from tasks.profiles import profile_of
-from tasks.reports.model_card import Selection
+from tasks.reports.card_facts import Selection
 from tasks.reports.plots import data_url, sweep_scatter
 from tasks.scores.run_metric import metric_title, metric_value, scored_names
 from tasks.steps.load import load

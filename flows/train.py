@@ -14,7 +14,8 @@ from uuid import uuid4
 from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
-from tasks.config.sections import TaskName, TokenizationConfig, TrainingConfig
+from tasks.config.sections import TaskName, TokenizationConfig
+from tasks.config.training import TrainingConfig
 from tasks.console import set_console
 from tasks.errors import PipelineError
 from tasks.pretrained import ModelSource

@@ -9,9 +9,10 @@ from prefect.artifacts import create_image_artifact, create_markdown_artifact, c
 
 from tasks.config.sections import TaskName
 from tasks.profiles import profile_of
+from tasks.reports.card_procedure import epoch_table
 from tasks.reports.label_ranking import issue_rows
 from tasks.reports.mistakes import describe, table_rows
-from tasks.reports.model_card import card_for_display, epoch_table
+from tasks.reports.model_card import card_for_display
 from tasks.reports.plots import data_url
 from tasks.scores.metrics import MISTAKES, reported_scores
 from tasks.steps.evaluate import evaluated_split

@@ -14,7 +14,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tasks.config.file import load_config_file, unset_words
-from tasks.config.sections import FinetuneConfig, TokenizationConfig, TrainingConfig
+from tasks.config.finetune import FinetuneConfig
+from tasks.config.sections import TokenizationConfig
+from tasks.config.training import TrainingConfig
 from tasks.errors import PipelineError
 
 # What a trial may vary: how the model is trained and tokenized, never the data nor the metric it is judged by.

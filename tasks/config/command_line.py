@@ -12,17 +12,9 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from tasks.config.file import load_config_file
-from tasks.config.sections import (
-    DataConfig,
-    ExportConfig,
-    FinetuneConfig,
-    GateConfig,
-    HubConfig,
-    ModelConfig,
-    RunConfig,
-    TokenizationConfig,
-    TrainingConfig,
-)
+from tasks.config.finetune import FinetuneConfig, GateConfig, HubConfig, RunConfig
+from tasks.config.sections import DataConfig, ExportConfig, ModelConfig, TokenizationConfig
+from tasks.config.training import TrainingConfig
 from tasks.errors import PipelineError
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from tasks.config.command_line import options_parser, parse_options
-from tasks.config.sections import ColumnsConfig, QuantizationConfig, _Section
+from tasks.config.sections import ColumnsConfig, ConfigSection, QuantizationConfig
 from tasks.storage.buckets import ArtifactsLocation
 
 PUBLISHED = "published"
@@ -15,7 +15,7 @@ InputFormat = Literal["auto", "conll", "text", "json", "csv", "parquet"]
 Runtime = Literal["pytorch", "onnx"]
 
 
-class PredictionModelConfig(_Section):
+class PredictionModelConfig(ConfigSection):
     model: str = Field(
         PUBLISHED,
         description="The model to run: a release directory, a Hub model id with an optional @revision, or "
@@ -59,7 +59,7 @@ class PredictionInputConfig(ColumnsConfig):
     )
 
 
-class PredictionRunConfig(_Section):
+class PredictionRunConfig(ConfigSection):
     batch_size: int = Field(64, ge=1, description="Inputs per forward pass; inputs of similar length are batched.")
     max_length: int | None = Field(
         None, ge=8, le=8192, description="Tokens per model input; none: the length the model was trained with."

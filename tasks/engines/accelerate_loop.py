@@ -1,10 +1,7 @@
 """The Accelerate engine: the Hugging Face course's custom training loop (chapter 3 section 4,
 chapter 7 section 2), with epoch checkpoints to resume from and the best epoch kept."""
 
-import json
 import math
-import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +10,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch.utils.data import DataLoader
 
-from tasks.config.sections import TrainingConfig
+from tasks.config.training import TrainingConfig
 from tasks.engines.common import (
     TrainInputs,
     TrainRequest,
@@ -24,14 +21,15 @@ from tasks.engines.common import (
     weighted_loss,
     write_records,
 )
+from tasks.engines.loop_checkpoints import best_folder, last_complete_checkpoint, load_best, save_best, save_checkpoint
+from tasks.engines.loop_tracking import finish_tracking, start_tracking, track
 from tasks.hardware import resolve_precision
 from tasks.profiles import profile_of
 from tasks.progress import note_progress, progress_at
 from tasks.scores.metrics import IGNORED
 from tasks.scores.run_metric import metric_value, scored_names
 from tasks.storage.catalog import CHECKPOINT_PROGRESS, TENSORBOARD
-from tasks.storage.files import read_json, write_json
-from tasks.tracking import EXPERIMENT, use_mlflow
+from tasks.storage.files import read_json
 
 if TYPE_CHECKING:  # accelerate itself is imported only where used, as in build_accelerator
     from accelerate.scheduler import AcceleratedScheduler
@@ -75,50 +73,6 @@ def build_accelerator(request: TrainRequest):
         log_with=None if report_to == "none" else report_to,
         project_dir=str(Path(request.output) / TENSORBOARD) if report_to == "tensorboard" else None,
     )
-
-
-def start_tracking(accelerator, request: TrainRequest) -> None:
-    """Accelerate's tracker for the request's ``report_to``, with the run's options as its parameters."""
-    if request.training.report_to == "none":
-        return
-    if request.training.report_to == "mlflow" and accelerator.is_main_process:
-        use_mlflow(request.mlflow)
-    options = {
-        "model": request.model.hub_id or request.model.location,
-        "task": request.task,
-        **request.training.model_dump(mode="json"),
-    }
-    # TensorBoard takes numbers, strings and booleans: a mapping of class weights goes as its JSON text.
-    config = {name: json.dumps(value) if isinstance(value, dict) else value for name, value in options.items()}
-    accelerator.init_trackers(EXPERIMENT, config={name: value for name, value in config.items() if value is not None})
-
-
-def track(accelerator, request: TrainRequest, entry: dict) -> None:
-    """One history entry to the tracker, at its step; TensorBoard names are grouped as the Trainer's are
-    (``train/loss``, ``eval/f1``), MLflow's are the history's own with the characters it refuses (a label's
-    in ``eval_f1:<label>``) as ``_``, as the Trainer's MLflow callback writes them."""
-    if request.training.report_to == "none":
-        return
-    values = {name: value for name, value in entry.items() if name != "step"}
-    if request.training.report_to == "tensorboard":
-        values = {
-            name.replace("eval_", "eval/") if name.startswith("eval_") else f"train/{name}": value
-            for name, value in values.items()
-        }
-    else:
-        values = {re.sub(r"[^0-9A-Za-z_\-. :/]", "_", name): value for name, value in values.items()}
-    accelerator.log(values, step=entry["step"])
-
-
-def finish_tracking(accelerator, request: TrainRequest) -> str | None:
-    """End the tracker's run; the MLflow run's id, for the flow to add the final scores to."""
-    if request.training.report_to == "none":
-        return None
-    run_id = None
-    if request.training.report_to == "mlflow" and accelerator.is_main_process:
-        run_id = accelerator.get_tracker("mlflow").tracker.info.run_id
-    accelerator.end_training()
-    return run_id
 
 
 class LengthGroupedSampler(torch.utils.data.Sampler):
@@ -204,53 +158,6 @@ def evaluate(accelerator, model, loader, request: TrainRequest, inputs: TrainInp
     }
 
 
-def _epoch_folder(checkpoints: Path, epoch: int) -> Path:
-    return checkpoints / f"epoch-{epoch}"
-
-
-def _best_folder(checkpoints: Path) -> Path:
-    return checkpoints / "best"
-
-
-def last_complete_checkpoint(checkpoints: Path) -> Path | None:
-    """The newest epoch checkpoint whose progress record was written, which happens only after
-    every process saved its state."""
-    complete = [folder for folder in checkpoints.glob("epoch-*") if (folder / CHECKPOINT_PROGRESS).is_file()]
-    return max(complete, key=lambda folder: int(folder.name.split("-")[1]), default=None)
-
-
-def save_checkpoint(accelerator, checkpoints: Path, progress: dict) -> None:
-    """Model, optimizer, scheduler, sampler and RNG states of this epoch; older epochs are removed."""
-    folder = _epoch_folder(checkpoints, progress["epoch"])
-    accelerator.save_state(str(folder))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        write_json(folder / CHECKPOINT_PROGRESS, progress)
-        for old in checkpoints.glob("epoch-*"):
-            if old != folder:
-                shutil.rmtree(old)
-    accelerator.wait_for_everyone()
-
-
-def save_best(accelerator, model, checkpoints: Path, best: dict) -> None:
-    """The best evaluation's weights, with its record written last (a resumed run starts from that record)."""
-    folder = _best_folder(checkpoints)
-    accelerator.save_model(model, str(folder))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        write_json(folder / CHECKPOINT_PROGRESS, best)
-    accelerator.wait_for_everyone()
-
-
-def load_best(accelerator, model, checkpoints: Path) -> None:
-    from safetensors.torch import load_file
-
-    weights = {}
-    for shard in sorted(_best_folder(checkpoints).glob("*.safetensors")):
-        weights.update(load_file(shard))
-    accelerator.unwrap_model(model).load_state_dict(weights)
-
-
 def start_progress(accelerator, request: TrainRequest) -> dict:
     """Where training starts: the last complete checkpoint when resuming, else the beginning. The best
     evaluation so far may be newer than that checkpoint: it is kept as the one to beat."""
@@ -272,7 +179,7 @@ def start_progress(accelerator, request: TrainRequest) -> dict:
         "stopped": False,
         **read_json(checkpoint / CHECKPOINT_PROGRESS),
     }  # a checkpoint of before early stopping
-    best_record = _best_folder(checkpoints) / CHECKPOINT_PROGRESS
+    best_record = best_folder(checkpoints) / CHECKPOINT_PROGRESS
     return {**progress, "best": read_json(best_record)} if best_record.is_file() else progress
 
 

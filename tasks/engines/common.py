@@ -9,7 +9,8 @@ from pathlib import Path
 import datasets
 import torch
 
-from tasks.config.sections import ClassWeights, TaskName, TrainingConfig
+from tasks.config.sections import ClassWeights, TaskName
+from tasks.config.training import TrainingConfig
 from tasks.console import is_verbose
 from tasks.data.context import TRAINED_CONTEXT
 from tasks.engines.request import TrainRequest

@@ -4,7 +4,8 @@ part of the engines, which the flow, the card and the launcher import without th
 from pydantic import BaseModel, model_validator
 
 from tasks.config.recipe import AUTO
-from tasks.config.sections import TaskName, TrainingConfig
+from tasks.config.sections import TaskName
+from tasks.config.training import TrainingConfig
 from tasks.pretrained import ModelSource
 from tasks.tracking import MlflowTarget
 

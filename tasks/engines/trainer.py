@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from tasks.config.sections import TrainingConfig
+from tasks.config.training import TrainingConfig
 from tasks.console import is_verbose
 from tasks.engines.common import (
     TrainInputs,

@@ -14,7 +14,7 @@ What an example's text is and what its labels are is the task's part (`tasks.pro
 from pathlib import Path
 
 from tasks.config.sections import TaskName
-from tasks.data.sources import annotation_notes, left_out_lines
+from tasks.data.local_files import annotation_notes, left_out_lines
 from tasks.pretrained import ModelSource, load_tokenizer
 from tasks.profiles import profile_of
 from tasks.reports.markdown import table

@@ -17,7 +17,8 @@ from pathlib import Path
 import datasets
 from pydantic import BaseModel, ConfigDict
 
-from tasks.config.sections import ColumnsConfig, TaskName, TokenizationConfig, TrainingConfig
+from tasks.config.sections import ColumnsConfig, TaskName, TokenizationConfig
+from tasks.config.training import TrainingConfig
 from tasks.console import run_logger
 from tasks.data.sources import DatasetSource, example_lines
 from tasks.pretrained import ModelSource, load_tokenizer

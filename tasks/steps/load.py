@@ -18,7 +18,8 @@ import datasets
 from tasks.config.sections import DataConfig, TaskName
 from tasks.console import run_logger
 from tasks.data.context import DOCUMENT
-from tasks.data.sources import DatasetSource, annotation_notes, left_out_lines, read_source
+from tasks.data.local_files import annotation_notes, left_out_lines
+from tasks.data.sources import DatasetSource, read_source
 from tasks.errors import PipelineError, not_a_user_error
 from tasks.profiles import profile_of
 from tasks.storage.artifacts import building

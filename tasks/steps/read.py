@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict
 from tasks.config.sections import ColumnsConfig, TaskName
 from tasks.data.assets import EMBEDDED_CONLL2003, embedded_conll2003_files
 from tasks.data.context import DOCUMENT, numbered
-from tasks.data.sources import FORMATS, SPLIT_NAMES, json_rows, text_lines
+from tasks.data.local_files import json_rows, text_lines
+from tasks.data.sources import FORMATS, SPLIT_NAMES
 from tasks.data.spans import SpanProblem, annotated, span_shape, tagged, words_with_offsets
 from tasks.errors import PipelineError
 from tasks.storage.artifacts import building

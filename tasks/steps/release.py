@@ -13,13 +13,15 @@ from huggingface_hub import ModelCard
 from pydantic import BaseModel, ConfigDict
 
 from tasks.config.recipe import AUTO, recipe_for
-from tasks.config.sections import DataConfig, TaskName, TokenizationConfig, TrainingConfig
+from tasks.config.sections import DataConfig, TaskName, TokenizationConfig
+from tasks.config.training import TrainingConfig
 from tasks.data.assets import EMBEDDED_MODEL_HUB_ID, EMBEDDED_MODEL_LICENSE
 from tasks.data.derived import MOVIE_REVIEW_DESCRIPTION
 from tasks.data.sources import DERIVED_PAIRS, MOVIE_REVIEWS
 from tasks.hub import hub_api
 from tasks.pretrained import hidden_size, load_tokenizer
-from tasks.reports.model_card import CardFacts, Selection, render_card
+from tasks.reports.card_facts import CardFacts, Selection
+from tasks.reports.model_card import render_card
 from tasks.scores.quality_gate import Decision
 from tasks.steps.export import copy_shipped
 from tasks.storage.artifacts import building

@@ -10,7 +10,9 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tasks.config.sections import TaskName, TrainingConfig, node_group_problem
+from tasks.config.finetune import node_group_problem
+from tasks.config.sections import TaskName
+from tasks.config.training import TrainingConfig
 from tasks.engines import TrainRequest, run_engine
 from tasks.errors import PipelineError
 from tasks.hardware import slow_precision_warning

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO, damaged_weights, token_classifier
 from flows.finetune import finetune
-from tasks.config.sections import FinetuneConfig
+from tasks.config.finetune import FinetuneConfig
 from tasks.engines.common import check_label_ids
 from tasks.errors import PipelineError
 
@@ -287,7 +287,8 @@ def test_a_deployment_whose_work_pool_was_deleted_is_named(prefect_server, tiny_
     from prefect.client.schemas.actions import WorkPoolCreate
 
     from flows.train import FLOW_NAME, TrainEvaluateRequest, run_on_deployment
-    from tasks.config.sections import TokenizationConfig, TrainingConfig
+    from tasks.config.sections import TokenizationConfig
+    from tasks.config.training import TrainingConfig
     from tasks.pretrained import ModelSource
     from tasks.storage.step import ArtifactStore
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import progress_shown
 from flows.finetune import finetune
-from tasks.config.sections import FinetuneConfig
+from tasks.config.finetune import FinetuneConfig
 from tasks.engines import TrainRequest, run_engine
 from tasks.errors import PipelineError
 from tasks.hardware import cpu_bf16_warning, cpu_flags, cpu_precision, resolve_precision, slow_precision_warning

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ui_artifacts
 from flows.finetune import finetune
-from tasks.config.sections import FinetuneConfig
+from tasks.config.finetune import FinetuneConfig
 from tasks.reports.markdown import shortened
 from tasks.reports.mistakes import describe
 from tasks.reports.model_card import card_for_display

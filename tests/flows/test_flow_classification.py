@@ -9,7 +9,7 @@ import yaml
 
 from conftest import progress_shown
 from flows.finetune import finetune
-from tasks.config.sections import FinetuneConfig
+from tasks.config.finetune import FinetuneConfig
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import leaked_folder
-from tasks.config.sections import FinetuneConfig
+from tasks.config.finetune import FinetuneConfig
 from tasks.steps.data_report import training_distribution
 from tasks.storage.catalog import DATA_REPORT
 

@@ -11,8 +11,9 @@ import pytest
 from conftest import conll_sentences, ui_artifacts
 from flows.finetune import finetune
 from flows.predict import predict_flow
+from tasks.config.finetune import FinetuneConfig
 from tasks.config.prediction import PredictConfig
-from tasks.config.sections import FinetuneConfig, QuantizationConfig, TokenizationConfig
+from tasks.config.sections import QuantizationConfig, TokenizationConfig
 
 pytestmark = pytest.mark.slow
 

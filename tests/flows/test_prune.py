@@ -11,7 +11,7 @@ import pytest
 
 from flows.finetune import finetune
 from flows.prune import PruneConfig, prune
-from tasks.config.sections import FinetuneConfig
+from tasks.config.finetune import FinetuneConfig
 from tasks.storage.artifacts import is_complete
 from tasks.storage.locks import artifact_lock
 from tasks.storage.retention import freed_bytes, kept_releases

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from conftest import ui_artifacts
-from tasks.config.sections import FinetuneConfig
+from tasks.config.finetune import FinetuneConfig
 from tasks.sweep import SweepConfig
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import ui_artifacts
 from flows.finetune import finetune
-from tasks.config.sections import FinetuneConfig
+from tasks.config.finetune import FinetuneConfig
 from tasks.storage.catalog import TRAIN_HISTORY, TRAIN_SUMMARY
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 
 from fault_proxy import FaultProxy, Faults
 from flows.finetune import finetune
-from tasks.config.sections import FinetuneConfig
+from tasks.config.finetune import FinetuneConfig
 from tasks.errors import PipelineError
 from tasks.storage import buckets
 from tasks.storage.artifacts import is_finished

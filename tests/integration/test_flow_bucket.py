@@ -7,7 +7,7 @@ import pytest
 
 from flows.cli import format_summary
 from flows.finetune import finetune
-from tasks.config.sections import FinetuneConfig
+from tasks.config.finetune import FinetuneConfig
 from tasks.scores.quality_gate import registry_published
 from tasks.storage import buckets
 from tasks.storage.artifacts import is_finished, read_artifact, read_artifact_json

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from flows.finetune import finetune
-from tasks.config.sections import FinetuneConfig
+from tasks.config.finetune import FinetuneConfig
 from tasks.errors import PipelineError
 from tasks.storage.artifacts import is_complete
 

@@ -137,7 +137,8 @@ def test_a_hub_model_with_only_pickle_weights_is_refused_before_any_work(prefect
     """A repo on the Hub stand-in whose weights are pytorch_model.bin alone: the run stops before loading
     anything, naming the option; with the option the model resolves as pickled (loaded with a warning)."""
     from flows.finetune import finetune
-    from tasks.config.sections import FinetuneConfig, ModelConfig
+    from tasks.config.finetune import FinetuneConfig
+    from tasks.config.sections import ModelConfig
     from tasks.pretrained import resolve_model
 
     config_json = json.dumps({"model_type": "bert", "architectures": ["BertModel"]}).encode()
@@ -262,7 +263,7 @@ def test_a_failed_push_fails_the_run_and_keeps_the_model(
     prefect_server, hub, tiny_model, conll_sample, tmp_path, monkeypatch
 ):
     from flows.finetune import finetune
-    from tasks.config.sections import FinetuneConfig
+    from tasks.config.finetune import FinetuneConfig
 
     monkeypatch.setenv("HF_TOKEN", "hf_read_only")
     config = FinetuneConfig(
@@ -292,7 +293,7 @@ def test_a_failed_push_leaves_the_token_in_no_log_message_or_artifact(prefect_se
 
     from conftest import flow_run_logs
     from flows.publish import push
-    from tasks.config.sections import FinetuneConfig
+    from tasks.config.finetune import FinetuneConfig
     from tasks.scores.quality_gate import Decision, Score
 
     token = "hf_RECOGNISABLE_secret_4242" if fault == "bad token" else TOKEN
@@ -365,7 +366,7 @@ def local_score(prefect_server, tiny_model, conll_sample, tmp_path_factory):
 
 
 def gate_config(model, data, artifacts, **overrides):
-    from tasks.config.sections import FinetuneConfig
+    from tasks.config.finetune import FinetuneConfig
 
     # The tiny model scores under NER's default floor: these runs are about the comparison and the push.
     return FinetuneConfig(

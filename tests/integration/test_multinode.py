@@ -12,7 +12,9 @@ import pytest
 from flows.preflight import training_of
 from flows.temporary_server import free_port
 from tasks.config.command_line import parse_command_line
-from tasks.config.sections import DataConfig, FinetuneConfig, ModelConfig, TokenizationConfig, TrainingConfig
+from tasks.config.finetune import FinetuneConfig
+from tasks.config.sections import DataConfig, ModelConfig, TokenizationConfig
+from tasks.config.training import TrainingConfig
 from tasks.data.sources import resolve_dataset
 from tasks.errors import PipelineError
 from tasks.pretrained import resolve_model

@@ -21,8 +21,8 @@ from pydantic import BaseModel
 from conftest import conll_sentences
 from flows.prune import PruneConfig
 from prefect_server import PREFECT, PrefectServer, alive, descendants, wait_for
+from tasks.config.finetune import FinetuneConfig
 from tasks.config.prediction import PredictConfig
-from tasks.config.sections import FinetuneConfig
 from tasks.data.assets import embedded_conll2003_files
 from tasks.scores.quality_gate import Decision, Release, card_weights_sha256
 from tasks.storage.artifacts import LEFTOVER, is_complete

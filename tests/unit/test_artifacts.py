@@ -11,7 +11,7 @@ import traceback
 
 import pytest
 
-from tasks.config.sections import TrainingConfig
+from tasks.config.training import TrainingConfig
 from tasks.errors import PipelineError
 from tasks.storage.artifacts import building, ensure_writable, is_complete, remove_stale_partials
 from tasks.storage.keys import content_key

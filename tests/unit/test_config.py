@@ -5,7 +5,8 @@ import pytest
 
 from conftest import REPO
 from tasks.config.command_line import build_parser, parse_command_line
-from tasks.config.sections import FinetuneConfig, TrainingConfig
+from tasks.config.finetune import FinetuneConfig
+from tasks.config.training import TrainingConfig
 from tasks.errors import PipelineError
 
 

@@ -16,7 +16,7 @@ from tasks.scores.metrics import IGNORED
 def conll_documents(count: int) -> list[list[list[str]]]:
     """The first documents of CoNLL-2003's test file, each a list of sentences' words."""
     from tasks.data.derived import conll_documents as documents_of
-    from tasks.data.sources import text_lines
+    from tasks.data.local_files import text_lines
 
     found = documents_of(text_lines(embedded_conll2003_files()["test"], None))[:count]
     return [[sentence.split(" ") for sentence in document] for document in found]

@@ -11,7 +11,8 @@ import pytest
 
 from conftest import conll_sentences, leaked_folder
 from flows.gate import Published, data_check
-from tasks.config.sections import DataConfig, GateConfig, ModelConfig, TokenizationConfig
+from tasks.config.finetune import GateConfig
+from tasks.config.sections import DataConfig, ModelConfig, TokenizationConfig
 from tasks.data.sources import read_source, resolve_dataset
 from tasks.pretrained import load_tokenizer, resolve_model
 from tasks.profiles import profile_of

@@ -10,7 +10,9 @@ from huggingface_hub import ModelCard
 
 from tasks.data.assets import EMBEDDED_MODEL_LICENSE, embedded_model_dir
 from tasks.data.derived import MOVIE_REVIEW_DESCRIPTION
-from tasks.reports.model_card import CardFacts, card_for_display, epoch_rows, epoch_table, render_card
+from tasks.reports.card_facts import CardFacts
+from tasks.reports.card_procedure import epoch_rows, epoch_table
+from tasks.reports.model_card import card_for_display, render_card
 from tasks.scores.quality_gate import DataCheck, Score, card_label_distribution, card_score, card_weights_sha256
 from tasks.steps.release import CONLL2003_DOMAIN, base_model_license, data_description, lowercases
 from tasks.storage.files import weights_sha256

@@ -3,8 +3,9 @@
 import pytest
 
 from tasks.config.command_line import build_parser
+from tasks.config.finetune import FinetuneConfig
 from tasks.config.recipe import BASE, LARGE, SMALL, recipe_for, with_recipe
-from tasks.config.sections import FinetuneConfig, TrainingConfig
+from tasks.config.training import TrainingConfig
 from tasks.data.assets import embedded_model_dir
 from tasks.engines.request import TrainRequest
 from tasks.pretrained import ModelSource, hidden_size

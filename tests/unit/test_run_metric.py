@@ -3,7 +3,7 @@
 import pytest
 
 from tasks.config.command_line import parse_command_line
-from tasks.config.sections import FinetuneConfig
+from tasks.config.finetune import FinetuneConfig
 from tasks.engines.accelerate_loop import count_unimproved
 from tasks.errors import PipelineError
 from tasks.scores.metrics import classification_scores

@@ -11,7 +11,8 @@ from conftest import conll_sentences
 from span_exports import SHAPES, export_row, write_export
 from tasks.config.sections import ColumnsConfig, DataConfig, ModelConfig
 from tasks.data.assets import embedded_conll2003_files
-from tasks.data.sources import left_out_lines, read_source, resolve_dataset
+from tasks.data.local_files import left_out_lines
+from tasks.data.sources import read_source, resolve_dataset
 from tasks.data.spans import Span, SpanProblem, entity_words, tagged, words_with_offsets
 from tasks.errors import PipelineError
 from tasks.pretrained import resolve_model

@@ -105,3 +105,8 @@ def test_each_step_is_its_module_and_its_function_and_writes_the_folder_the_cata
         step = getattr(importlib.import_module(f"tasks.steps.{name}"), name)
         assert isinstance(step, Task) and step.name == name
     assert set(catalog.FOLDERS.values()) == set(catalog.STEP_FOLDERS)
+
+
+def test_no_module_of_ours_is_longer_than_a_reader_takes_in_at_once():
+    lengths = {str(path.relative_to(REPO)): len(path.read_text(encoding="utf-8").splitlines()) for path in OUR_CODE}
+    assert {path: lines for path, lines in lengths.items() if lines > 400} == {}

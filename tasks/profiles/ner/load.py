@@ -12,7 +12,8 @@ import datasets
 from tasks.config.sections import DataConfig
 from tasks.console import run_logger
 from tasks.data.context import DOCUMENT, numbered
-from tasks.data.sources import DatasetSource, conll_line
+from tasks.data.local_files import conll_line
+from tasks.data.sources import DatasetSource
 from tasks.data.tag_schemes import BadTag, Scheme, detect_scheme, iob2_labels, to_iob2
 from tasks.errors import PipelineError
 from tasks.profiles import Normalized

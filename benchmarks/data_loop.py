@@ -1,6 +1,6 @@
 """Benchmark the data loop: annotations as annotation tools export them, the mistakes, and suspect labels.
 
-    python benchmarks/data_loop.py [--output benchmarks/results/data_loop.json]
+    python benchmarks/data_loop.py [--parts formats refused label_issues default_run] [--output FILE]
 
 On 3,000 CoNLL-2003 training sentences (a seeded sample) with the full validation and test splits, each run
 cold in its own process with the default settings otherwise:
@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from span_exports import write_export  # the tests' exports, as doccano and Label Studio write them
 
 SENTENCES, NOISE, SEED = 3000, 0.05, 0
+COMMON = ("--max-train-samples", "none")
 FORMATS = {"conll": None, "doccano": "doccano", "label-studio": "label-studio"}
 
 
@@ -113,56 +114,88 @@ def refused_spans(scratch: Path) -> list[str]:
     return left_out_lines(read_source(resolve_dataset(data), data).annotations)
 
 
+def formats(scratch: Path, splits: dict) -> dict:
+    results = {}
+    for name, shape in FORMATS.items():
+        folder = write_folder(scratch / "data" / name, splits, shape)
+        figures, _ = run(scratch, name, "--dataset", str(folder), *COMMON)
+        results[name] = {"test_f1": figures["test_f1"], "wall_seconds": figures["wall_seconds"]}
+    return results
+
+
+def label_issues(scratch: Path, splits: dict) -> dict:
+    noisy, changed = with_noise(splits["train"])
+    folder = write_folder(scratch / "data" / "noisy", {**splits, "train": noisy}, None)
+    without, _ = run(scratch, "noisy", "--dataset", str(folder), *COMMON)
+    found, steps = run(scratch, "noisy-issues", "--dataset", str(folder), *COMMON, "--label-issues")
+    report = json.loads((steps["label_issues"] / "label_issues.json").read_text())
+    issues = [json.loads(line) for line in (steps["label_issues"] / "label_issues.jsonl").read_text().splitlines()]
+    starts = first_lines(noisy)
+    changed_lines = {starts[change["row"]] for change in changed}
+    top = [issue.get("line") for issue in issues[: len(changed)]]
+    return {
+        "changed": len(changed),
+        "suspect": report["suspect"],
+        "seconds": report["seconds"],
+        "changed_in_top": sum(line in changed_lines for line in top),
+        "changed_anywhere": sum(issue.get("line") in changed_lines for issue in issues),
+        "wall_seconds": found["wall_seconds"],
+        "wall_seconds_without": without["wall_seconds"],
+        "test_f1": found["test_f1"],
+        "changes": changed,
+    }
+
+
+def default_run(scratch: Path, splits: dict) -> dict:
+    figures, steps = run(scratch, "default")
+    metrics = json.loads((steps["evaluate"] / "metrics.json").read_text())
+    return {"test_f1": figures["test_f1"], "mistakes": metrics["test"]["mistakes"]}
+
+
+# Each part of the benchmark, by the key of the results it writes; --parts runs some of them again.
+PARTS = {
+    "formats": formats,
+    "refused": lambda scratch, splits: refused_spans(scratch),
+    "label_issues": label_issues,
+    "default_run": default_run,
+}
+
+
+def goals(results: dict) -> dict:
+    conll_f1 = results["formats"]["conll"]["test_f1"]
+    issues = results["label_issues"]
+    return {
+        "formats_within_0.01": all(abs(run["test_f1"] - conll_f1) <= 0.01 for run in results["formats"].values()),
+        "label_issues_half_in_top": issues["changed_in_top"] >= issues["changed"] / 2,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "data_loop.json")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=list(PARTS),
+        default=list(PARTS),
+        help="run only these parts again, keeping the others' results from --output (each part records its date)",
+    )
     args = parser.parse_args()
     splits = conll_splits()
-    common = ("--max-train-samples", "none")
-    results: dict = {
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{os.cpu_count()} cores, {cpu_name()}",
-        "sentences": SENTENCES,
-        "formats": {},
-    }
+    kept = json.loads(args.output.read_text()) if set(args.parts) != set(PARTS) and args.output.exists() else {}
+    results: dict = {**kept, "machine": f"{os.cpu_count()} cores, {cpu_name()}", "sentences": SENTENCES}
     with tempfile.TemporaryDirectory(prefix="data-loop-") as scratch_name:
-        scratch = Path(scratch_name)
-        for name, shape in FORMATS.items():
-            figures, _ = run(
-                scratch, name, "--dataset", str(write_folder(scratch / "data" / name, splits, shape)), *common
-            )
-            results["formats"][name] = {"test_f1": figures["test_f1"], "wall_seconds": figures["wall_seconds"]}
-        results["refused"] = refused_spans(scratch)
-        noisy, changed = with_noise(splits["train"])
-        folder = write_folder(scratch / "data" / "noisy", {**splits, "train": noisy}, None)
-        without, _ = run(scratch, "noisy", "--dataset", str(folder), *common)
-        found, steps = run(scratch, "noisy-issues", "--dataset", str(folder), *common, "--label-issues")
-        report = json.loads((steps["label_issues"] / "label_issues.json").read_text())
-        issues = [json.loads(line) for line in (steps["label_issues"] / "label_issues.jsonl").read_text().splitlines()]
-        starts = first_lines(noisy)
-        changed_lines = {starts[change["row"]] for change in changed}
-        top = [issue.get("line") for issue in issues[: len(changed)]]
-        results["label_issues"] = {
-            "changed": len(changed),
-            "suspect": report["suspect"],
-            "seconds": report["seconds"],
-            "changed_in_top": sum(line in changed_lines for line in top),
-            "changed_anywhere": sum(issue.get("line") in changed_lines for issue in issues),
-            "wall_seconds": found["wall_seconds"],
-            "wall_seconds_without": without["wall_seconds"],
-            "test_f1": found["test_f1"],
-            "changes": changed,
-        }
-        default, steps = run(scratch, "default")
-        metrics = json.loads((steps["evaluate"] / "metrics.json").read_text())
-        results["default_run"] = {"test_f1": default["test_f1"], "mistakes": metrics["test"]["mistakes"]}
-    conll_f1 = results["formats"]["conll"]["test_f1"]
-    results["goals"] = {
-        "formats_within_0.01": all(abs(run["test_f1"] - conll_f1) <= 0.01 for run in results["formats"].values()),
-        "label_issues_half_in_top": results["label_issues"]["changed_in_top"] >= len(changed) / 2,
-    }
+        for part in args.parts:
+            results[part] = PARTS[part](Path(scratch_name), splits)
+            results.setdefault("dates", {})[part] = time.strftime("%Y-%m-%d")
+    results.pop("date", None)
+    results["goals"] = goals(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
+    report(results)
+
+
+def report(results: dict) -> None:
     issues = results["label_issues"]
     for name, figures in results["formats"].items():
         print(f"{name}: test F1 {figures['test_f1']:.4f}, wall {figures['wall_seconds']} s")

@@ -61,7 +61,7 @@ def test_first_run_writes_the_artifact_tree(first_run):
     )
     assert summary.decision.publish and summary.decision.reason == "nothing is published yet"
     for step in summary.steps:
-        assert Path(step.path).parent == root / step.name and is_complete(Path(step.path))
+        assert Path(step.path).parent == root / FOLDERS[step.name] and is_complete(Path(step.path))
     assert not (root / "checkpoints").exists() or not any((root / "checkpoints").iterdir())
     release = Path(summary.model_dir)
     assert {p.name for p in release.iterdir()} >= {

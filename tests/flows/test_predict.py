@@ -182,7 +182,7 @@ def test_an_export_that_disagrees_with_pytorch_is_not_shipped(released, conll_sa
     from tasks.steps.export import ParityCheck, export
     from tasks.storage.step import ArtifactStore
 
-    real_export = onnx_export.export
+    real_export = onnx_export.write_onnx
 
     def scrambled_export(model, tokenizer, target):
         scrambled = copy.deepcopy(model)
@@ -190,7 +190,7 @@ def test_an_export_that_disagrees_with_pytorch_is_not_shipped(released, conll_sa
             scrambled.classifier.weight.copy_(scrambled.classifier.weight.flip(0))
         real_export(scrambled, tokenizer, target)
 
-    monkeypatch.setattr(onnx_export, "export", scrambled_export)
+    monkeypatch.setattr(onnx_export, "write_onnx", scrambled_export)
     config, finetuned = released
     loaded = next(step.path for step in finetuned.steps if step.name == "load")
     model = next(step.path for step in finetuned.steps if step.name == "train")

@@ -51,7 +51,7 @@ runpy.run_module("flows.finetune", run_name="__main__", alter_sys=True)
 """
 TRAINING_PROCESS = (
     "import sys, tasks.engines.__main__, tasks.engines.trainer, tasks.engines.accelerate_loop; "
-    "print('\\n'.join(sorted(name for name in sys.modules if name.split('.')[0] == 'tasks')))"
+    "print('\\n'.join(sorted(name for name in sys.modules if name.split('.')[0] in ('tasks', 'prefect'))))"
 )
 
 
@@ -93,23 +93,32 @@ def shape(checkout: Path) -> dict:
     }
 
 
-def training_process_prefect(checkout: Path) -> list[str]:
-    """The modules of ours a training process loads whose source imports Prefect."""
+def training_process_prefect(checkout: Path) -> dict:
+    """Whether a training process loads Prefect, and the modules of ours it loads that import Prefect when
+    loaded (an import at the top of the module; one inside a function runs only when called)."""
     loaded = subprocess.run(
         [sys.executable, "-c", TRAINING_PROCESS], cwd=checkout, env=code_env(checkout), capture_output=True, text=True
-    )
-    found = []
-    for module in loaded.stdout.split():
+    ).stdout.split()
+    ours = []
+    for module in (name for name in loaded if name.startswith("tasks")):
         path = checkout.joinpath(*module.split("."))
         file = path.with_suffix(".py") if path.with_suffix(".py").is_file() else path / "__init__.py"
-        source = file.read_text(encoding="utf-8")
-        if "from prefect" in source or "import prefect" in source:
-            found.append(module)
-    return found
+        imports = [
+            node
+            for node in ast.parse(file.read_text(encoding="utf-8")).body
+            if isinstance(node, ast.Import | ast.ImportFrom)
+        ]
+        named = [alias.name for node in imports for alias in node.names] + [
+            node.module or "" for node in imports if isinstance(node, ast.ImportFrom)
+        ]
+        if any(name.split(".")[0] == "prefect" for name in named):
+            ours.append(module)
+    return {"prefect_loaded": "prefect" in loaded, "modules": ours}
 
 
 def path_to_training(checkout: Path, scratch: Path) -> dict:
     """Our functions and files on the call stack when training starts, from the CLI's entry point."""
+    scratch.mkdir(parents=True, exist_ok=True)
     stack_file, probe = scratch / "stack.json", scratch / "probe.py"
     probe.write_text(STACK_PROBE)
     env = {**run_env(scratch / "prefect-home"), **code_env(checkout), "STACK_FILE": str(stack_file)}

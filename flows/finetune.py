@@ -87,7 +87,13 @@ def finetune(
     config: FinetuneConfig = FinetuneConfig(), selection: Selection | None = None
 ) -> RunSummary | JoinedSummary:
     """Fine-tune a pretrained encoder, evaluate it, check it, write its card, push it; on node 1 and up of a
-    multi-node run, only train with node 0. ``selection``: how a sweep chose this run's settings (its winner)."""
+    multi-node run, only train with node 0.
+
+    Args:
+        config: The run's settings: every option of ``python -m flows.finetune --help``.
+        selection: Left empty by a run of its own; the sweep flow sets it for its winner (how the sweep chose
+            these settings, for the card).
+    """
     run, task, tokenization = preflight(config), config.task, config.section(TokenizationConfig)
     loaded = load(run.source, config.section(DataConfig), task, store=run.store)
     check_metric_labels(config, loaded)

@@ -154,7 +154,7 @@ def timings(checkout: Path, scratch: Path, suite: bool) -> dict:
     if suite:
         started = time.perf_counter()
         tests = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+            [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider"],
             cwd=checkout,
             env=code_env(checkout),
             capture_output=True,
@@ -164,6 +164,7 @@ def timings(checkout: Path, scratch: Path, suite: bool) -> dict:
             "wall_seconds": round(time.perf_counter() - started, 1),
             "passed": tests.returncode == 0,
             "last_line": tests.stdout.strip().splitlines()[-1] if tests.stdout.strip() else tests.stderr[-500:],
+            "failed": [line.split(" ")[1] for line in tests.stdout.splitlines() if line.startswith("FAILED ")],
         }
     return result
 

@@ -269,7 +269,10 @@ def sweep(config: SweepConfig) -> SweepSummary:
     trials, influential = [trial.result for trial in runs], most_influential(study, config.search)
     report_dir = report(config, run, trials, influential, round(time.perf_counter() - started, 1))
     best = best_trial(trials, report_dir)
-    published = finetune(trial_config(base, best.params), selection_of(config, trials, report_dir))
+    # The winning trial trained and evaluated already: the finetune flow reuses both steps here, in this process,
+    # rather than holding a GPU worker for a run that only finds them.
+    winning = trial_config(base, best.params).model_copy(update={"train_deployment": None})
+    published = finetune(winning, selection_of(config, trials, report_dir))
     return SweepSummary(
         flow_run_id=str(runtime.flow_run.id),
         report_dir=str(location(run.store.root, SWEEPS, config.key())),

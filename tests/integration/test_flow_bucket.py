@@ -11,7 +11,7 @@ from tasks.config.finetune import FinetuneConfig
 from tasks.scores.quality_gate import registry_published
 from tasks.storage import buckets
 from tasks.storage.artifacts import is_finished, read_artifact, read_artifact_json
-from tasks.storage.catalog import USED
+from tasks.storage.catalog import FOLDERS, USED
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ def test_a_run_keeps_every_artifact_in_the_bucket_and_a_rerun_on_a_wiped_machine
     first = finetune(config)
     assert [step.name for step in first.steps] == STEPS and not any(step.cached for step in first.steps)
     for step in first.steps:
-        assert step.path.startswith(f"{bucket}/{step.name}/") and is_finished(step.path)
+        assert step.path.startswith(f"{bucket}/{FOLDERS[step.name]}/") and is_finished(step.path)
     assert first.model_dir == first.steps[-1].path and first.decision.publish
     card = read_artifact(first.model_dir, "README.md").decode()
     assert "## Evaluation" in card and "model.safetensors" in buckets.committed(first.model_dir)["files"]

@@ -26,7 +26,7 @@ from tasks.config.prediction import PredictConfig
 from tasks.data.assets import embedded_conll2003_files
 from tasks.scores.quality_gate import Decision, Release, card_weights_sha256
 from tasks.storage.artifacts import LEFTOVER, is_complete
-from tasks.storage.catalog import REGISTRY
+from tasks.storage.catalog import FOLDERS, REGISTRY
 from tasks.storage.files import read_json, weights_sha256
 from tasks.sweep import SweepConfig
 
@@ -566,7 +566,7 @@ def assert_registry_cards_and_artifacts_agree(artifacts: Path, decisions: list[D
     leftovers = [path for path in artifacts.rglob(".*") if LEFTOVER.fullmatch(path.name)]
     assert leftovers == [] and not (artifacts / "checkpoints").exists()
     for step in STEPS:
-        folder = artifacts / step
+        folder = artifacts / FOLDERS[step]
         assert complete_artifacts(folder) == sorted(path for path in folder.iterdir() if not path.name.startswith("."))
 
 

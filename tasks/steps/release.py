@@ -143,21 +143,13 @@ def trained_settings(settings: list, train_summary: dict, model_dir: str) -> dic
     return hyperparameters
 
 
-@step()
-def release(
-    task: TaskName,
-    inputs: ReleaseInputs,
-    names: ReleaseNames,
-    decision: Decision | None,
-    selection: Selection | None,
-    out_dir: str,
-) -> str:
-    """The model directory to publish: weights, tokenizer, metrics.json, the evaluated split's mistakes
-    (errors/<split>.jsonl), the figures (plots/) and the README.md card."""
+def gathered_facts(
+    task: TaskName, inputs: ReleaseInputs, names: ReleaseNames, decision: Decision | None, selection: Selection | None
+) -> CardFacts:
+    """What the card states, read from the artifacts the release is made of."""
     train_summary = read_json(Path(inputs.model_dir) / TRAIN_SUMMARY)
-    hyperparameters = trained_settings(names.settings, train_summary, inputs.model_dir)
     dataset = read_json(Path(inputs.dataset_dir) / LOAD_SUMMARY)
-    facts = CardFacts(
+    return CardFacts(
         task=task,
         model_name=names.hub_model_id or names.model_name,
         hub_model_id=names.hub_model_id,
@@ -167,7 +159,7 @@ def release(
         dataset=dataset,
         data_report=read_json(Path(inputs.report_dir) / DATA_REPORT),
         label_issues=read_json(Path(inputs.issues_dir) / LABEL_ISSUES_SUMMARY) if inputs.issues_dir else None,
-        hyperparameters=hyperparameters,
+        hyperparameters=trained_settings(names.settings, train_summary, inputs.model_dir),
         history=read_json(Path(inputs.evaluation_dir) / TRAIN_HISTORY),  # with the validation scores (`scored_history`)
         best_epoch=train_summary["best_epoch"],
         metrics=read_json(Path(inputs.evaluation_dir) / METRICS),
@@ -187,25 +179,46 @@ def release(
         selection=selection,
         export=read_json(Path(inputs.export_dir) / PARITY) if inputs.export_dir else None,
     )
+
+
+def _put_files(inputs: ReleaseInputs, facts: CardFacts, folder: Path) -> None:
+    """The model's files, its scores and history, the evaluated split's mistakes, the figures, a sweep's report
+    and the ONNX files that passed their parity check, into ``folder``."""
+    evaluation = Path(inputs.evaluation_dir)
+    for file in Path(inputs.model_dir).iterdir():
+        if file.is_file() and not file.name.startswith(".") and file.name != TRAIN_HISTORY:
+            _link_or_copy(file, folder / file.name)
+    for name in (METRICS, TRAIN_HISTORY):
+        _link_or_copy(evaluation / name, folder / name)
+    errors = Path(ERRORS) / f"{facts.evaluated_split}.jsonl"
+    if (evaluation / errors).is_file():
+        (folder / ERRORS).mkdir()
+        _link_or_copy(evaluation / errors, folder / errors)
+    (folder / PLOTS).mkdir()
+    for file in [FIGURES, *(figure["file"] for figure in facts.figures)]:
+        _link_or_copy(evaluation / PLOTS / file, folder / PLOTS / file)
+    if facts.selection:
+        (folder / RELEASE_SWEEP).mkdir()
+        for file in facts.selection.report_files:
+            shutil.copy2(Path(facts.selection.report_dir) / file, folder / RELEASE_SWEEP / file)
+    if facts.export and facts.export["shipped"]:
+        copy_shipped(Path(inputs.export_dir), folder / ONNX)
+
+
+@step()
+def release(
+    task: TaskName,
+    inputs: ReleaseInputs,
+    names: ReleaseNames,
+    decision: Decision | None,
+    selection: Selection | None,
+    out_dir: str,
+) -> str:
+    """The model directory to publish: weights, tokenizer, metrics.json, the evaluated split's mistakes
+    (errors/<split>.jsonl), the figures (plots/) and the README.md card."""
+    facts = gathered_facts(task, inputs, names, decision, selection)
     with building(Path(out_dir)) as partial:
-        for file in Path(inputs.model_dir).iterdir():
-            if file.is_file() and not file.name.startswith(".") and file.name != TRAIN_HISTORY:
-                _link_or_copy(file, partial / file.name)
-        for name in (METRICS, TRAIN_HISTORY):
-            _link_or_copy(Path(inputs.evaluation_dir) / name, partial / name)
-        errors = Path(ERRORS) / f"{facts.evaluated_split}.jsonl"
-        if (Path(inputs.evaluation_dir) / errors).is_file():
-            (partial / ERRORS).mkdir()
-            _link_or_copy(Path(inputs.evaluation_dir) / errors, partial / errors)
-        (partial / PLOTS).mkdir()
-        for file in [FIGURES, *(figure["file"] for figure in facts.figures)]:
-            _link_or_copy(Path(inputs.evaluation_dir) / PLOTS / file, partial / PLOTS / file)
-        if selection:
-            (partial / RELEASE_SWEEP).mkdir()
-            for file in selection.report_files:
-                shutil.copy2(Path(selection.report_dir) / file, partial / RELEASE_SWEEP / file)
-        if facts.export and facts.export["shipped"]:
-            copy_shipped(Path(inputs.export_dir), partial / ONNX)
+        _put_files(inputs, facts, partial)
         (partial / CARD).write_text(render_card(facts))
         write_json(partial / BUILT_FROM, inputs.model_dump())
     return out_dir

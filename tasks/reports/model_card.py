@@ -18,7 +18,7 @@ from tasks.reports.mistakes import describe
 from tasks.scores.metrics import MISTAKES
 from tasks.scores.quality_gate import DataCheck
 from tasks.scores.run_metric import metric_title, metric_value
-from tasks.steps.data_report import training_distribution
+from tasks.steps.data_report import overlap_cell, training_distribution
 from tasks.storage.catalog import ERRORS, LABEL_ISSUES
 
 LOCAL_PLACEHOLDER = "path/to/this/folder"
@@ -186,16 +186,12 @@ def _report_lines(facts: CardFacts) -> list[str]:
     """The data report's headline figures per split, and the label shift the gate found, if any."""
     report, fingerprints = facts.data_report, facts.dataset["fingerprints"]
 
-    def shared(split: str) -> str:
-        found = report["overlap"].get(split)
-        return f"{found['examples']} ({100 * found['share']:.1f} %)" if found else "—"
-
     rows = [
         [
             split,
             figures["examples"],
             figures["duplicates"],
-            shared(split),
+            overlap_cell(report, split),
             figures["over_max_length"],
             fingerprints[split],
         ]

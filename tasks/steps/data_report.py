@@ -167,6 +167,12 @@ def report_of(splits: dict, part, tokenizer, max_length: int, annotations: dict 
     return {**report, "problems": problems(report)}
 
 
+def overlap_cell(report: dict, split: str) -> str:
+    """A split's examples also in train, and their share, as the report's and the card's tables show them."""
+    found = report["overlap"].get(split)
+    return f"{found['examples']} ({100 * found['share']:.1f} %)" if found else "—"
+
+
 def markdown(report: dict) -> str:
     """The report as the Prefect UI shows it: figures per split, label counts, problems."""
     unit, splits = report["unit"], report["splits"]
@@ -174,16 +180,12 @@ def markdown(report: dict) -> str:
     def spread(figures: dict) -> str:
         return " / ".join(str(figures[name]) for name in (*(f"p{p}" for p in PERCENTILES), "max"))
 
-    def shared(split: str) -> str:
-        found = report["overlap"].get(split)
-        return f"{found['examples']} ({100 * found['share']:.1f} %)" if found else "—"
-
     counts = [
         [
             split,
             figures["examples"],
             figures["duplicates"],
-            shared(split),
+            overlap_cell(report, split),
             figures["over_max_length"],
             figures["blank_words"],
             figures["blank_texts"],
